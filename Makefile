@@ -1,0 +1,42 @@
+# modelplane: the two commands are `make run` and `make test`; everything they
+# need is installed by the targets below into .venv and ~/.cache/modelplane.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS := server,onnx,torch,router,operator,storage,dev
+CACHE ?= $(HOME)/.cache/modelplane
+export PYTHONPATH := $(CURDIR)
+export MODELPLANE_CACHE := $(CACHE)
+
+.PHONY: help venv run test test-fast lint typecheck fmt clean
+help:
+	@echo "make run        serve the bundled sample locally (models + graph) and print curl commands"
+	@echo "make test       install everything needed and run the whole test suite"
+	@echo "make lint       ruff, mypy --strict, import-linter"
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check modelplane tests e2e benchmarks
+	$(VENV)/bin/ruff format --check modelplane tests e2e benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: venv
+	$(VENV)/bin/ruff format modelplane tests e2e benchmarks
+	$(VENV)/bin/ruff check --fix modelplane tests e2e benchmarks
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not cluster"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# Each part owns its make fragment (k8s, bench, run, e2e, ...).
+include $(sort $(wildcard mk/*.mk))

@@ -1,0 +1,5 @@
+"""`python -m modelplane` runs the command line."""
+
+from modelplane.cli import main
+
+raise SystemExit(main())
