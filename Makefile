@@ -9,7 +9,11 @@ CACHE ?= $(HOME)/.cache/modelplane
 export PYTHONPATH := $(CURDIR)
 export MODELPLANE_CACHE := $(CACHE)
 
-.PHONY: help venv run test test-fast lint typecheck fmt clean
+.PHONY: help venv test test-fast lint fmt clean
+# Parts add to TEST_PREREQS (e.g. k8s-bin) and own their targets in mk/*.mk.
+TEST_PREREQS :=
+include $(sort $(wildcard mk/*.mk))
+
 help:
 	@echo "make run        serve the bundled sample locally (models + graph) and print curl commands"
 	@echo "make test       install everything needed and run the whole test suite"
@@ -32,11 +36,12 @@ fmt: venv
 	$(VENV)/bin/ruff format modelplane tests e2e benchmarks
 	$(VENV)/bin/ruff check --fix modelplane tests e2e benchmarks
 
+test: venv $(TEST_PREREQS)
+	$(PY) -m pytest -q -ra
+
 test-fast: venv
 	$(PY) -m pytest -q -m "not cluster"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
 
-# Each part owns its make fragment (k8s, bench, run, e2e, ...).
-include $(sort $(wildcard mk/*.mk))
