@@ -1,1 +1,91 @@
-"""modelplane.api."""
+"""The custom resources as typed models: InferenceService, InferenceGraph, (Cluster)ServingRuntime."""
+
+from modelplane.api.core import (
+    Container,
+    EnvVar,
+    LocalObjectReference,
+    ResourceRequirements,
+    Toleration,
+)
+from modelplane.api.inference_graph import (
+    InferenceGraph,
+    InferenceGraphSpec,
+    InferenceGraphStatus,
+    InferenceRouter,
+    InferenceStep,
+)
+from modelplane.api.inference_service import (
+    Batcher,
+    ComponentSpec,
+    ComponentStatus,
+    InferenceService,
+    InferenceServiceSpec,
+    InferenceServiceStatus,
+    ModelFormat,
+    ModelSpec,
+    ModelStatus,
+    PredictorSpec,
+    TransformerSpec,
+)
+from modelplane.api.meta import GROUP, Condition, ObjectMeta, Resource, condition_status
+from modelplane.api.resources import (
+    KINDS,
+    AnyResource,
+    UnknownKindError,
+    iter_documents,
+    kind_of,
+    load_resources,
+    parse_resource,
+)
+from modelplane.api.runtime_selection import NoRuntimeError, select_runtime, supports
+from modelplane.api.serving_runtime import (
+    GPU_IMAGE_ANNOTATION,
+    ClusterServingRuntime,
+    ServingRuntime,
+    ServingRuntimeSpec,
+    SupportedModelFormat,
+)
+
+__all__ = [
+    "GPU_IMAGE_ANNOTATION",
+    "GROUP",
+    "KINDS",
+    "AnyResource",
+    "Batcher",
+    "ClusterServingRuntime",
+    "ComponentSpec",
+    "ComponentStatus",
+    "Condition",
+    "Container",
+    "EnvVar",
+    "InferenceGraph",
+    "InferenceGraphSpec",
+    "InferenceGraphStatus",
+    "InferenceRouter",
+    "InferenceService",
+    "InferenceServiceSpec",
+    "InferenceServiceStatus",
+    "InferenceStep",
+    "LocalObjectReference",
+    "ModelFormat",
+    "ModelSpec",
+    "ModelStatus",
+    "NoRuntimeError",
+    "ObjectMeta",
+    "PredictorSpec",
+    "Resource",
+    "ResourceRequirements",
+    "ServingRuntime",
+    "ServingRuntimeSpec",
+    "SupportedModelFormat",
+    "Toleration",
+    "TransformerSpec",
+    "UnknownKindError",
+    "condition_status",
+    "iter_documents",
+    "kind_of",
+    "load_resources",
+    "parse_resource",
+    "select_runtime",
+    "supports",
+]

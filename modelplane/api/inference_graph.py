@@ -1,0 +1,205 @@
+"""InferenceGraph (serving.modelplane.io/v1alpha1): several models chained, switched, split."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from modelplane.api.core import Affinity, ResourceRequirements, Toleration
+from modelplane.api.inference_service import REPLICAS_RULE, ScaleMetric, check_replicas
+from modelplane.api.meta import GROUP, ApiModel, Condition, Resource, StatusModel, cel_rules
+
+RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
+ROOT = "root"
+MAX_NODES = 32
+MAX_STEPS = 32
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+STEP_TARGET_RULE = {
+    "rule": "(has(self.nodeName) ? 1 : 0) + (has(self.serviceName) ? 1 : 0)"
+    " + (has(self.serviceUrl) ? 1 : 0) == 1",
+    "message": "a step must set exactly one of nodeName, serviceName or serviceUrl",
+}
+SPLITTER_WEIGHT_RULE = {
+    "rule": "self.routerType != 'Splitter' || self.steps.all(s, has(s.weight))",
+    "message": "every step of a Splitter node needs a weight",
+    "fieldPath": ".steps",
+}
+SPLITTER_SUM_RULE = {
+    "rule": "self.routerType != 'Splitter' || !self.steps.all(s, has(s.weight))"
+    " || self.steps.map(s, s.weight).sum() == 100",
+    "message": "the weights of a Splitter node's steps must sum to 100",
+    "fieldPath": ".steps",
+}
+UNIQUE_STEP_NAMES_RULE = {
+    "rule": "self.steps.all(a, !has(a.name)"
+    " || self.steps.exists_one(b, has(b.name) && b.name == a.name))",
+    "message": "step names must be unique within a node",
+    "fieldPath": ".steps",
+}
+ROOT_RULE = {
+    "rule": "'root' in self.nodes",
+    "message": "spec.nodes must contain a node named root",
+    "fieldPath": ".nodes",
+}
+NODE_REF_RULE = {
+    "rule": "self.nodes.all(n, self.nodes[n].steps.all(s, !has(s.nodeName)"
+    " || s.nodeName in self.nodes))",
+    "message": "every step nodeName must name a node in spec.nodes",
+    "fieldPath": ".nodes",
+}
+
+
+class InferenceStep(ApiModel):
+    """One routing target of a node: an InferenceService, a URL or another node."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(STEP_TARGET_RULE))
+
+    name: str | None = Field(
+        default=None, max_length=63, description="Name of the step, unique within its node."
+    )
+    node_name: str | None = Field(
+        default=None, max_length=63, description="Node of this graph to route to."
+    )
+    service_name: str | None = Field(
+        default=None,
+        max_length=63,
+        description="InferenceService in the graph's namespace to route to.",
+    )
+    service_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https?://.+",
+        description="Full URL to send the request to (a V2 infer endpoint).",
+    )
+    data: Literal["$request", "$response"] | None = Field(
+        default=None,
+        description="What this step receives: $request (the graph's input) or $response "
+        "(the previous step's output, the default in a Sequence).",
+    )
+    condition: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Path expression over the request JSON; a Switch node runs the first "
+        "step whose condition matches.",
+    )
+    weight: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Percent of requests a Splitter node sends to this step; weights sum to 100.",
+    )
+    dependency: Literal["Hard", "Soft"] | None = Field(
+        default=None,
+        description="Hard: a failure of this step fails the graph; Soft (default): "
+        "the graph goes on.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> InferenceStep:
+        targets = [self.node_name, self.service_name, self.service_url]
+        if sum(t is not None for t in targets) != 1:
+            raise ValueError(STEP_TARGET_RULE["message"])
+        return self
+
+
+class InferenceRouter(ApiModel):
+    """A node of the graph: how it routes a request over its steps."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(SPLITTER_WEIGHT_RULE, SPLITTER_SUM_RULE, UNIQUE_STEP_NAMES_RULE)
+    )
+
+    router_type: RouterType = Field(
+        description="Sequence: steps in order; Switch: the first step whose condition "
+        "matches; Ensemble: all steps at once, outputs merged; Splitter: one step picked by weight."
+    )
+    steps: list[InferenceStep] = Field(
+        min_length=1, max_length=MAX_STEPS, description="Routing targets of this node."
+    )
+
+    @model_validator(mode="after")
+    def _steps(self) -> InferenceRouter:
+        if self.router_type == "Splitter":
+            weights = [s.weight for s in self.steps]
+            if any(w is None for w in weights):
+                raise ValueError(SPLITTER_WEIGHT_RULE["message"])
+            if sum(w for w in weights if w is not None) != 100:
+                raise ValueError(SPLITTER_SUM_RULE["message"])
+        names = [s.name for s in self.steps if s.name is not None]
+        if len(names) != len(set(names)):
+            raise ValueError(UNIQUE_STEP_NAMES_RULE["message"])
+        return self
+
+
+class InferenceGraphSpec(ApiModel):
+    """Desired state of an InferenceGraph."""
+
+    model_config = ConfigDict(json_schema_extra=cel_rules(ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE))
+
+    nodes: dict[str, InferenceRouter] = Field(
+        min_length=1,
+        max_length=MAX_NODES,
+        description="Nodes of the graph by name; requests enter at the node named root.",
+    )
+    resources: ResourceRequirements | None = Field(
+        default=None, description="Compute resources of the router container."
+    )
+    affinity: Affinity | None = Field(default=None, description="Affinity of the router pods.")
+    node_selector: dict[str, str] | None = Field(
+        default=None, description="Node labels the router pods must match."
+    )
+    tolerations: list[Toleration] | None = Field(
+        default=None, description="Tolerations of the router pods."
+    )
+    timeout: int | None = Field(
+        default=None, ge=1, description="Seconds a request through the graph may take (default 60)."
+    )
+    min_replicas: int | None = Field(
+        default=None, ge=0, description="Fewest router replicas (default 1)."
+    )
+    max_replicas: int | None = Field(
+        default=None, ge=1, description="Most router replicas; autoscaling when above minReplicas."
+    )
+    scale_metric: ScaleMetric | None = Field(
+        default=None, description="Metric the router's autoscaler follows (see InferenceService)."
+    )
+    scale_target: int | None = Field(
+        default=None, ge=1, description="Target value of scaleMetric per router replica."
+    )
+
+    @model_validator(mode="after")
+    def _graph(self) -> InferenceGraphSpec:
+        if ROOT not in self.nodes:
+            raise ValueError(ROOT_RULE["message"])
+        for name, node in self.nodes.items():
+            for step in node.steps:
+                if step.node_name is not None and step.node_name not in self.nodes:
+                    raise ValueError(
+                        f"nodes.{name}: step nodeName {step.node_name!r} is not a node of the graph"
+                    )
+        check_replicas(self.min_replicas, self.max_replicas)
+        return self
+
+
+class InferenceGraphStatus(StatusModel):
+    """Observed state of an InferenceGraph."""
+
+    url: str | None = Field(default=None, description="URL clients call.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready and friends.")
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this status describes."
+    )
+
+
+class InferenceGraph(Resource):
+    """Several InferenceServices composed into one endpoint by a router."""
+
+    API_VERSION: ClassVar[str] = f"{GROUP}/v1alpha1"
+    KIND: ClassVar[str] = "InferenceGraph"
+    PLURAL: ClassVar[str] = "inferencegraphs"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("ig",)
+
+    spec: InferenceGraphSpec = Field(description="Desired state.")
+    status: InferenceGraphStatus | None = Field(default=None, description="Observed state.")
