@@ -1,0 +1,271 @@
+"""Prometheus metrics of the model server: one registry per server, summed across --workers.
+
+Names are documented in docs/metrics.md. With several worker processes the values live in
+prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, one fresh directory per
+run, set by the parent before workers start) and every scrape adds them up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MODEL_STATES = ("loading", "ready", "unavailable", "failed")
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+)  # fmt: skip
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def multiprocess_dir() -> str | None:
+    """The shared directory of worker metric files, when running with several workers."""
+    return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeter:
+    """The metric children one (model, version, protocol) touches per request, looked up once."""
+
+    success: Counter
+    failure: Counter
+    latency: Histogram
+    in_flight: Gauge
+
+    def start(self) -> float:
+        """Count a request in flight; returns its start time for done()."""
+        self.in_flight.inc()
+        return time.perf_counter()
+
+    def done(self, started: float, ok: bool) -> None:
+        """Count the request's outcome and latency and take it out of flight."""
+        self.in_flight.dec()
+        (self.success if ok else self.failure).inc()
+        self.latency.observe(time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMeter:
+    """Per-model execution metrics; also the batch queue's observer."""
+
+    queue: Histogram
+    compute_input: Histogram
+    compute_infer: Histogram
+    compute_output: Histogram
+    batch: Histogram
+    executions: Counter
+    inferences: Counter
+
+    def queued(self, seconds: float) -> None:
+        """Time one request waited before its execution started."""
+        self.queue.observe(seconds)
+
+    def executed(self, batch: int) -> None:
+        """One execution with this many inferences (first-dimension rows)."""
+        self.executions.inc()
+        self.inferences.inc(batch)
+        self.batch.observe(batch)
+
+
+class ServerMetrics:
+    """All metrics of one server process and their text exposition."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._multiproc = multiprocess_dir()
+        reg = self.registry
+        model = ("model", "version")
+        self.requests = Counter(
+            "modelplane_inference_requests",
+            "Inference requests answered, by model, version, protocol and outcome.",
+            (*model, "protocol", "outcome"),
+            registry=reg,
+        )
+        self.latency = Histogram(
+            "modelplane_inference_request_duration_seconds",
+            "Time from request received to response ready, at the protocol edge.",
+            (*model, "protocol"),
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.in_flight = Gauge(
+            "modelplane_inference_in_flight",
+            "Inference requests being handled now (summed over workers).",
+            ("model",),
+            multiprocess_mode="livesum",
+            registry=reg,
+        )
+        self.queue = Histogram(
+            "modelplane_inference_queue_duration_seconds",
+            "Time a request waited in the batch queue before its execution started.",
+            model,
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        compute = {}
+        for phase, text in (
+            ("input", "decoding request tensors and merging a batch"),
+            ("infer", "running the backend on one batch"),
+            ("output", "splitting a batch and encoding the response"),
+        ):
+            compute[phase] = Histogram(
+                f"modelplane_inference_compute_{phase}_duration_seconds",
+                f"Time spent {text}.",
+                model,
+                buckets=LATENCY_BUCKETS,
+                registry=reg,
+            )
+        self.compute = compute
+        self.batch = Histogram(
+            "modelplane_inference_batch_size",
+            "Inferences (first-dimension rows) per backend execution.",
+            model,
+            buckets=BATCH_BUCKETS,
+            registry=reg,
+        )
+        self.executions = Counter(
+            "modelplane_inference_executions",
+            "Backend executions; inferences_total / executions_total is the average batch.",
+            model,
+            registry=reg,
+        )
+        self.inferences = Counter(
+            "modelplane_inferences",
+            "Inferences (first-dimension rows) executed by the backend.",
+            model,
+            registry=reg,
+        )
+        self.model_state = Gauge(
+            "modelplane_model_state",
+            "1 for the state each model is in (summed over workers), 0 for the others.",
+            (*model, "state"),
+            multiprocess_mode="livesum",
+            registry=reg,
+        )
+        if self._multiproc is None:
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
+        self._requests: dict[tuple[str, str, str], RequestMeter] = {}
+        self._models: dict[tuple[str, str], ModelMeter] = {}
+
+    def request_meter(self, model: str, version: str, protocol: str) -> RequestMeter:
+        """The cached metric children for requests to one model over one protocol."""
+        key = (model, version, protocol)
+        meter = self._requests.get(key)
+        if meter is None:
+            meter = RequestMeter(
+                success=self.requests.labels(model, version, protocol, "success"),
+                failure=self.requests.labels(model, version, protocol, "failure"),
+                latency=self.latency.labels(model, version, protocol),
+                in_flight=self.in_flight.labels(model),
+            )
+            self._requests[key] = meter
+        return meter
+
+    def model_meter(self, model: str, version: str) -> ModelMeter:
+        """The cached per-model execution metric children."""
+        key = (model, version)
+        meter = self._models.get(key)
+        if meter is None:
+            meter = ModelMeter(
+                queue=self.queue.labels(model, version),
+                compute_input=self.compute["input"].labels(model, version),
+                compute_infer=self.compute["infer"].labels(model, version),
+                compute_output=self.compute["output"].labels(model, version),
+                batch=self.batch.labels(model, version),
+                executions=self.executions.labels(model, version),
+                inferences=self.inferences.labels(model, version),
+            )
+            self._models[key] = meter
+        return meter
+
+    def set_model_state(self, model: str, version: str, state: str) -> None:
+        """Mark the one state a model is in (loading, ready, unavailable, failed)."""
+        if state not in MODEL_STATES:
+            raise ValueError(f"unknown model state {state!r}; expected one of {MODEL_STATES}")
+        for name in MODEL_STATES:
+            self.model_state.labels(model, version, name).set(1 if name == state else 0)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition (summed over workers in multiprocess mode) and its content type."""
+        return generate_latest(
+            exposition_registry(self.registry, self._multiproc)
+        ), CONTENT_TYPE_LATEST
+
+
+def exposition_registry(own: CollectorRegistry, multiproc: str | None) -> CollectorRegistry:
+    """The registry to scrape: this process's own, or one adding up all workers' files."""
+    if multiproc is None:
+        return own
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=multiproc)  # type: ignore[no-untyped-call]
+    registry.register(WorkerProcessCollector(Path(multiproc)))
+    return registry
+
+
+def _constant(pid: int) -> Callable[[], int]:
+    return lambda: pid
+
+
+_PID = re.compile(r"_(\d+)\.db$")
+
+
+class WorkerProcessCollector(Collector):
+    """Process metrics (CPU, memory, fds) of every live worker, labelled by pid."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for pid in sorted(live_worker_pids(self._directory)):
+            collector = ProcessCollector(pid=_constant(pid), registry=None)
+            for family in collector.collect():
+                merged = families.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                for sample in family.samples:
+                    labels = {**sample.labels, "pid": str(pid)}
+                    merged.add_sample(sample.name, labels, sample.value)
+        return list(families.values())
+
+
+def live_worker_pids(directory: Path) -> Iterator[int]:
+    """Pids that wrote metric files into the directory and are still running."""
+    seen: set[int] = set()
+    for path in directory.glob("*.db"):
+        match = _PID.search(path.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid not in seen and Path(f"/proc/{pid}").exists():
+            seen.add(pid)
+            yield pid
+
+
+def worker_exited(pid: int) -> None:
+    """Forget an exited worker's live gauges (in flight, model state) in multiprocess mode."""
+    directory = multiprocess_dir()
+    if directory is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
