@@ -1,0 +1,257 @@
+"""The router's HTTP edge: a raw ASGI app over one Executor and one pooled httpx client.
+
+Routes: ``POST /`` and ``POST /v2/models/{graph}/infer`` run the graph; ``GET /healthz``,
+``/readyz``, ``/v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{graph}``,
+``/v2/models/{graph}/ready`` and ``/metrics``. Raw ASGI keeps the router's own cost small:
+request bytes go upstream untouched unless a decision needs to look inside them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import httpx
+import orjson
+
+from modelplane import __version__
+from modelplane.router.chaining import merge_ensemble
+from modelplane.router.errors import JSON, Outcome, error_document, failure
+from modelplane.router.executor import Executor
+from modelplane.router.graph import Graph
+from modelplane.router.headers import REQUEST_ID, HeaderPolicy
+from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
+from modelplane.router.payload import Payload
+from modelplane.router.settings import RouterSettings
+from modelplane.router.upstream import RetryPolicy
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+SOFT_FAILURES = b"x-modelplane-soft-failures"
+log = logging.getLogger("modelplane.router")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def create_client(settings: RouterSettings) -> httpx.AsyncClient:
+    """The pooled client every upstream call shares (timeouts are enforced per step)."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=30.0,
+    )
+    return httpx.AsyncClient(limits=limits, timeout=None, follow_redirects=False)
+
+
+class RouterApp:
+    """ASGI application serving one graph."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        settings: RouterSettings | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.graph = graph
+        self.settings = settings if settings is not None else RouterSettings()
+        self.metrics = RouterMetrics(graph)
+        self.header_policy = HeaderPolicy(self.settings.propagate_headers)
+        self._rng = rng
+        self._own_client = client is None
+        self._executor: Executor | None = None
+        self.ready = False
+        if client is not None:
+            self._start(client)
+        model = f"/v2/models/{graph.name}"
+        self._infer_paths = {"/": False, f"{model}/infer": True}
+        self._get_routes: dict[str, Callable[[], tuple[int, bytes, bytes]]] = {
+            "/metrics": self._metrics,
+            "/healthz": self._live,
+            "/v2/health/live": self._live,
+            "/readyz": self._ready,
+            "/v2/health/ready": self._ready,
+            f"{model}/ready": self._ready,
+            "/v2": self._server_metadata,
+            model: self._model_metadata,
+        }
+
+    def _start(self, client: httpx.AsyncClient) -> None:
+        s = self.settings
+        self._executor = Executor(
+            self.graph,
+            client,
+            self.metrics,
+            rng=self._rng,
+            step_timeout=s.step_timeout,
+            request_timeout=s.request_timeout,
+            policy=RetryPolicy(s.retries, s.retry_backoff),
+        )
+        self.ready = True
+
+    async def startup(self) -> None:
+        """Open the pooled client (unless one was injected)."""
+        if self._executor is None:
+            self._start(create_client(self.settings))
+
+    async def shutdown(self) -> None:
+        """Stop answering ready and close the client this app opened."""
+        self.ready = False
+        if self._own_client and self._executor is not None:
+            await self._executor.client.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        if method == "POST":
+            v2 = self._infer_paths.get(path)
+            if v2 is not None:
+                await self._infer(scope, receive, send, v2)
+                return
+            if path.startswith("/v2/models/"):
+                error = (
+                    f"graph {path.split('/')[3]!r} is not served here; this is {self.graph.name!r}"
+                )
+                await _send_error(send, 404, error, "unknown model")
+                return
+        elif method in ("GET", "HEAD"):
+            route = self._get_routes.get(path)
+            if route is not None:
+                status, body, content_type = route()
+                await _send(send, status, body if method == "GET" else b"", content_type)
+                return
+        known = path in self._get_routes or path in self._infer_paths
+        if known:
+            await _send_error(send, 405, f"method {method} not allowed on {path}", "")
+        else:
+            await _send_error(send, 404, f"no route {method} {path}", "")
+
+    async def _infer(self, scope: Scope, receive: Receive, send: Send, v2: bool) -> None:
+        start = time.perf_counter()
+        status = 500
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        try:
+            if self._executor is None:
+                await self.startup()
+            assert self._executor is not None
+            headers = self.header_policy.forward(scope["headers"])
+            try:
+                body = await _read_body(receive, self.settings.max_request_size)
+            except _BodyTooLarge:
+                limit = self.settings.max_request_size
+                outcome = failure(413, "request body too large", f"limit is {limit} bytes", None)
+            except _ClientGone:
+                status = 499
+                return
+            else:
+                outcome = await self._run(Payload(body), headers)
+                if v2 and outcome.ok and outcome.payload.parsed:
+                    merged = merge_ensemble(outcome.payload.json(), self.graph.name)
+                    if merged is not None:
+                        outcome = Outcome(outcome.status, Payload.of(merged))
+            status = outcome.status
+            extra = [(b"x-request-id", headers[REQUEST_ID].encode("latin-1"))]
+            if outcome.soft_failures:
+                extra.append((SOFT_FAILURES, ",".join(outcome.soft_failures).encode()))
+            await _send(send, status, outcome.payload.body, outcome.content_type, extra)
+        finally:
+            metrics.in_flight.dec()
+            metrics.request_done(status, time.perf_counter() - start)
+
+    async def _run(self, payload: Payload, headers: dict[str, str]) -> Outcome:
+        assert self._executor is not None
+        try:
+            outcome = await self._executor.run(payload, headers)
+        except Exception as exc:  # a bug must still answer in the one error format
+            log.exception("graph %s failed", self.graph.name)
+            outcome = failure(500, "router error", f"{type(exc).__name__}: {exc}", None)
+        return outcome
+
+    def _metrics(self) -> tuple[int, bytes, bytes]:
+        return 200, self.metrics.render(), CONTENT_TYPE.encode()
+
+    def _live(self) -> tuple[int, bytes, bytes]:
+        return 200, b'{"live":true}', JSON
+
+    def _ready(self) -> tuple[int, bytes, bytes]:
+        if self.ready:
+            return 200, b'{"ready":true}', JSON
+        return 503, b'{"ready":false}', JSON
+
+    def _server_metadata(self) -> tuple[int, bytes, bytes]:
+        doc = {"name": "modelplane-router", "version": __version__, "extensions": []}
+        return 200, orjson.dumps(doc), JSON
+
+    def _model_metadata(self) -> tuple[int, bytes, bytes]:
+        doc = {
+            "name": self.graph.name,
+            "versions": [],
+            "platform": "modelplane-inference-graph",
+            "inputs": [],
+            "outputs": [],
+        }
+        return 200, orjson.dumps(doc), JSON
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, status: int, error: str, cause: str) -> None:
+    await _send(send, status, orjson.dumps(error_document(error, cause, None)), JSON)

@@ -1,0 +1,68 @@
+"""`modelplane router --graph FILE`: serve one InferenceGraph over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from modelplane.router.graph import GraphError, load_file
+from modelplane.router.settings import RouterSettings
+
+
+def parse_args(argv: Sequence[str]) -> RouterSettings:
+    """Flags over env (MODELPLANE_<FLAG>) over defaults."""
+    env = RouterSettings()
+    p = argparse.ArgumentParser(prog="modelplane router", description=__doc__)
+    p.add_argument("--graph", default=env.graph, help="graph file (YAML/JSON), steps resolved")
+    p.add_argument("--host", default=env.host)
+    p.add_argument("--port", type=int, default=env.port)
+    p.add_argument("--step-timeout", type=float, default=env.step_timeout)
+    p.add_argument("--request-timeout", type=float, default=env.request_timeout)
+    p.add_argument("--retries", type=int, default=env.retries)
+    p.add_argument("--retry-backoff", type=float, default=env.retry_backoff)
+    p.add_argument("--max-connections", type=int, default=env.max_connections)
+    p.add_argument("--max-request-size", type=int, default=env.max_request_size)
+    p.add_argument(
+        "--propagate-header",
+        action="append",
+        dest="propagate_headers",
+        help="header name or glob to forward to every step (repeatable; replaces the defaults)",
+    )
+    p.add_argument("--log-level", default=env.log_level)
+    args = vars(p.parse_args(list(argv)))
+    if not args["graph"]:
+        p.error("--graph FILE is required")
+    if args["propagate_headers"] is None:
+        args["propagate_headers"] = env.propagate_headers
+    return RouterSettings.model_validate(args)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Load the graph (failing fast on any error in it) and serve until stopped."""
+    settings = parse_args(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    try:
+        graph = load_file(settings.graph)
+    except (OSError, GraphError) as exc:
+        print(f"modelplane router: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from modelplane.router.app import RouterApp
+
+    app = RouterApp(graph, settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
+    )
+    return 0

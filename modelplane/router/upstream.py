@@ -1,0 +1,91 @@
+"""Calling one upstream URL: per-attempt timeout, bounded retries with backoff, a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class StepTimeout(Exception):
+    """An attempt took longer than the step's timeout."""
+
+
+class DeadlineExceeded(Exception):
+    """The graph's overall deadline passed."""
+
+
+class Unreachable(Exception):
+    """The upstream could not be reached (connection errors) after every attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a failed attempt is repeated."""
+
+    retries: int = 2
+    backoff: float = 0.05
+    max_backoff: float = 1.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based): exponential, capped."""
+        return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An upstream's answer."""
+
+    status: int
+    body: bytes
+    content_type: bytes
+    attempts: int
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: httpx.URL | str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    step_timeout: float,
+    policy: RetryPolicy,
+    deadline: float,
+) -> Answer:
+    """POST a body; retry connection errors and 502/503/504; never run past the deadline.
+
+    ``deadline`` is a ``time.monotonic()`` instant. Timeouts are not retried: a slow model
+    asked again is only slower.
+    """
+    attempt = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded()
+        limit = min(step_timeout, remaining)
+        try:
+            async with asyncio.timeout(limit):
+                response = await client.post(url, content=body, headers=headers)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            if limit < step_timeout:
+                raise DeadlineExceeded() from exc
+            raise StepTimeout(f"no answer within {step_timeout:g}s") from exc
+        except httpx.TransportError as exc:
+            if attempt >= policy.retries:
+                raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        else:
+            if response.status_code not in RETRY_STATUSES or attempt >= policy.retries:
+                content_type = response.headers.get("content-type", "application/json")
+                return Answer(
+                    response.status_code, response.content, content_type.encode(), attempt + 1
+                )
+        attempt += 1
+        pause = policy.delay(attempt)
+        if time.monotonic() + pause >= deadline:
+            raise DeadlineExceeded()
+        await asyncio.sleep(pause)

@@ -1,0 +1,124 @@
+"""Loading a resolved graph: a good one becomes typed nodes, a bad one names its fault."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelplane.router.graph import GraphError, load, load_file
+
+GOOD: dict[str, Any] = {
+    "name": "pipeline",
+    "timeout": 5,
+    "nodes": {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "pre", "serviceUrl": "http://127.0.0.1:9001/v2/models/pre/infer"},
+                {
+                    "name": "branch",
+                    "nodeName": "pick",
+                    "data": "$response",
+                    "condition": "outputs.0.data.0 > 0.5",
+                    "dependency": "Hard",
+                },
+            ],
+        },
+        "pick": {
+            "routerType": "Switch",
+            "steps": [
+                {
+                    "serviceUrl": "http://a/v2/models/a/infer",
+                    "condition": "outputs.@x",
+                    "timeout": 2,
+                },
+                {"serviceUrl": "http://b/v2/models/b/infer", "retries": 0, "mapping": {"x": "y"}},
+            ],
+        },
+    },
+}
+
+
+def test_good_graph_loads_into_typed_nodes() -> None:
+    graph = load(GOOD)
+    assert graph.name == "pipeline"
+    assert graph.timeout == 5.0
+    assert graph.root.router_type == "Sequence"
+    pre, branch = graph.root.steps
+    assert pre.label == "root/pre" and pre.dependency == "Soft" and pre.data == "$request"
+    assert branch.node_name == "pick" and branch.dependency == "Hard"
+    assert branch.condition is not None and branch.condition.matches({"outputs": [{"data": [0.9]}]})
+    first, second = graph.nodes["pick"].steps
+    assert first.label == "pick/0" and first.timeout == 2.0 and first.key == "0"
+    assert second.retries == 0 and second.mapping == {"x": "y"}
+
+
+def test_whole_inference_graph_object_loads(tmp_path: Path) -> None:
+    obj = {
+        "apiVersion": "serving.modelplane.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {"name": "g"},
+        "spec": {"nodes": GOOD["nodes"]},
+    }
+    path = tmp_path / "graph.yaml"
+    path.write_text(yaml.safe_dump(obj))
+    assert load_file(path).name == "g"
+
+
+def _broken(edit: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(GOOD)
+    edit(doc)
+    return doc
+
+
+def _set_step(node: str, i: int, **fields: Any) -> Any:
+    return lambda d: d["nodes"][node]["steps"][i].update(fields)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            _set_step("root", 1, condition="outputs.0 >"),
+            r"nodes\.root\.steps\[1\] \(branch\): invalid condition 'outputs\.0 >'",
+        ),
+        (_set_step("pick", 0, condition="a ~ 1"), r"nodes\.pick\.steps\[0\]: invalid condition"),
+        (lambda d: d["nodes"].pop("pick"), r"nodeName 'pick' is not a node"),
+        (lambda d: d["nodes"].pop("root"), r"'root' is required"),
+        (lambda d: d.pop("name"), r"'name' must be"),
+        (_set_step("root", 0, serviceUrl=None, serviceName="pre"), r"serviceName must be resolved"),
+        (_set_step("root", 0, nodeName="pick"), r"exactly one of serviceUrl or nodeName"),
+        (_set_step("root", 0, serviceUrl="ftp://x"), r"http\(s\) URL"),
+        (_set_step("root", 0, data="$other"), r"data must be"),
+        (_set_step("root", 0, dependency="Maybe"), r"dependency must be Hard or Soft"),
+        (_set_step("root", 0, timeout=0), r"'timeout' must be a positive"),
+        (_set_step("root", 0, retries=-1), r"retries must be"),
+        (_set_step("root", 0, mapping={"a": 1}), r"mapping must map"),
+        (_set_step("root", 0, name="branch"), r"repeated: branch"),
+        (lambda d: d["nodes"]["root"].update(routerType="Chain"), r"routerType must be one of"),
+        (lambda d: d["nodes"]["root"].update(steps=[]), r"non-empty list"),
+        (lambda d: d["nodes"]["pick"]["steps"].append({"nodeName": "root"}), r"cycle: .*root"),
+        (lambda d: d.update(timeout=-1), r"graph: 'timeout'"),
+    ],
+)
+def test_bad_graph_is_rejected_naming_the_place(edit: Any, message: str) -> None:
+    with pytest.raises(GraphError, match=message):
+        load(_broken(edit))
+
+
+def test_splitter_weights_must_sum_to_100() -> None:
+    node = {
+        "routerType": "Splitter",
+        "steps": [
+            {"serviceUrl": "http://a/x", "weight": 30},
+            {"serviceUrl": "http://b/x", "weight": 60},
+        ],
+    }
+    with pytest.raises(GraphError, match="weights sum to 100"):
+        load({"name": "s", "nodes": {"root": node}})
+    node["steps"][1]["weight"] = 70
+    assert load({"name": "s", "nodes": {"root": node}}).root.router_type == "Splitter"

@@ -1,0 +1,380 @@
+"""Graph semantics end to end through the ASGI app, upstreams faked with httpx.MockTransport."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from modelplane.router.app import RouterApp
+from modelplane.router.graph import load
+from modelplane.router.settings import RouterSettings
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def v2_model(name: str, fn: Callable[[float], float]) -> Handler:
+    """A fake V2 model applying fn to every element of its first input."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        tensor = body["inputs"][0]
+        data = [fn(x) for x in tensor["data"]]
+        out = {"name": f"{name}_out", "datatype": "FP32", "shape": tensor["shape"], "data": data}
+        return httpx.Response(200, json={"model_name": name, "outputs": [out]})
+
+    return handle
+
+
+class Upstreams:
+    """Routes by host; records every request."""
+
+    def __init__(self, **handlers: Handler) -> None:
+        self.handlers = handlers
+        self.seen: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        return self.handlers[request.url.host](request)
+
+    def hosts(self) -> list[str]:
+        return [r.url.host for r in self.seen]
+
+
+def url(host: str) -> str:
+    return f"http://{host}/v2/models/{host}/infer"
+
+
+def graph(nodes: dict[str, Any], timeout: float | None = None) -> Any:
+    doc: dict[str, Any] = {"name": "g", "nodes": nodes}
+    if timeout is not None:
+        doc["timeout"] = timeout
+    return load(doc)
+
+
+def client_for(nodes: dict[str, Any], upstreams: Upstreams, **settings: Any) -> httpx.AsyncClient:
+    upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(upstreams))
+    options = {"retry_backoff": 0.0, **settings}
+    app = RouterApp(
+        graph(nodes), RouterSettings(**options), client=upstream_client, rng=random.Random(3)
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://router")
+
+
+def v2_input(*values: float) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [len(values)], "data": list(values)}]
+    }
+
+
+async def test_sequence_chains_v2_outputs_into_inputs() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1), dbl=v2_model("dbl", lambda x: x * 2))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "a", "serviceUrl": url("add")},
+                {
+                    "name": "b",
+                    "serviceUrl": url("dbl"),
+                    "data": "$response",
+                    "mapping": {"add_out": "x"},
+                },
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1, 2))
+    assert r.status_code == 200
+    assert r.json()["outputs"][0]["data"] == [4, 6]
+    assert orjson.loads(ups.seen[1].content)["inputs"][0]["name"] == "x"
+
+
+async def test_sequence_request_data_sends_original_body_unchanged() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1), dbl=v2_model("dbl", lambda x: x * 2))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [{"serviceUrl": url("add")}, {"serviceUrl": url("dbl")}],
+        }
+    }
+    raw = b'{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[5]}]}   '
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", content=raw)
+    assert ups.seen[0].content == raw and ups.seen[1].content == raw
+    assert r.json()["outputs"][0]["data"] == [10]
+
+
+async def test_sequence_condition_stops_and_returns_last_response() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1), dbl=v2_model("dbl", lambda x: x * 2))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"serviceUrl": url("add")},
+                {
+                    "serviceUrl": url("dbl"),
+                    "data": "$response",
+                    "condition": "outputs.0.data.0 > 10",
+                },
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        small = await c.post("/", json=v2_input(1))
+        big = await c.post("/", json=v2_input(20))
+    assert small.json()["outputs"][0]["data"] == [2]
+    assert big.json()["outputs"][0]["data"] == [42]
+    assert ups.hosts() == ["add", "add", "dbl"]
+
+
+async def test_switch_routes_by_condition_and_404s_when_nothing_matches() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1), dbl=v2_model("dbl", lambda x: x * 2))
+    nodes = {
+        "root": {
+            "routerType": "Switch",
+            "steps": [
+                {"serviceUrl": url("add"), "condition": "inputs.0.data.0 < 0"},
+                {"serviceUrl": url("dbl"), "condition": "inputs.0.data.0 >= 100"},
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        neg = await c.post("/", json=v2_input(-1))
+        big = await c.post("/", json=v2_input(100))
+        none = await c.post("/", json=v2_input(5))
+        not_json = await c.post("/", content=b"nope")
+    assert neg.json()["outputs"][0]["data"] == [0]
+    assert big.json()["outputs"][0]["data"] == [200]
+    assert none.status_code == 404
+    assert none.json()["step"] == "root" and "no step of Switch node root" in none.json()["error"]
+    assert set(none.json()) == {"error", "cause", "step"}
+    assert not_json.status_code == 400
+
+
+async def test_ensemble_maps_step_names_to_responses() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1), dbl=v2_model("dbl", lambda x: x * 2))
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [{"name": "plus", "serviceUrl": url("add")}, {"serviceUrl": url("dbl")}],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(3))
+        v2 = await c.post("/v2/models/g/infer", json=v2_input(3))
+    assert r.status_code == 200
+    assert r.json()["plus"]["outputs"][0]["data"] == [4]
+    assert r.json()["1"]["outputs"][0]["data"] == [6]
+    # Through the V2 endpoint the graph answers as one V2 model.
+    assert v2.json()["model_name"] == "g"
+    assert [o["name"] for o in v2.json()["outputs"]] == ["plus.add_out", "1.dbl_out"]
+
+
+def failing(status: int, body: Any = None) -> Handler:
+    return lambda request: httpx.Response(status, json=body or {"error": f"boom {status}"})
+
+
+async def test_hard_failure_stops_the_sequence_with_its_status() -> None:
+    ups = Upstreams(bad=failing(422, {"error": "shape mismatch"}), add=v2_model("add", lambda x: x))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "check", "serviceUrl": url("bad"), "dependency": "Hard"},
+                {"serviceUrl": url("add")},
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 422
+    assert r.json() == {
+        "error": "step root/check failed with status 422",
+        "cause": "shape mismatch",
+        "step": "root/check",
+    }
+    assert ups.hosts() == ["bad"]
+
+
+async def test_soft_failure_is_recorded_and_the_sequence_goes_on() -> None:
+    ups = Upstreams(bad=failing(500), add=v2_model("add", lambda x: x + 1))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"serviceUrl": url("add")},
+                {"name": "optional", "serviceUrl": url("bad"), "data": "$response"},
+                {"serviceUrl": url("add"), "data": "$response"},
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1))
+        metrics = (await c.get("/metrics")).text
+    assert r.status_code == 200
+    assert r.json()["outputs"][0]["data"] == [3]
+    assert r.headers["x-modelplane-soft-failures"] == "root/optional"
+    assert (
+        'modelplane_router_step_errors_total{graph="g",node="root",reason="500",step="root/optional"} 1.0'
+        in metrics
+    )
+
+
+async def test_ensemble_hard_failure_wins_and_soft_failure_becomes_an_entry() -> None:
+    ups = Upstreams(bad=failing(503), add=v2_model("add", lambda x: x + 1))
+    soft = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "ok", "serviceUrl": url("add")},
+                {"name": "meh", "serviceUrl": url("bad")},
+            ],
+        }
+    }
+    hard = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "ok", "serviceUrl": url("add")},
+                {"name": "must", "serviceUrl": url("bad"), "dependency": "Hard"},
+            ],
+        }
+    }
+    async with client_for(soft, ups, retries=0) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 200
+    assert r.json()["meh"]["step"] == "root/meh"
+    assert r.json()["ok"]["outputs"][0]["data"] == [2]
+    async with client_for(hard, ups, retries=0) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 503 and r.json()["step"] == "root/must"
+
+
+async def test_retries_503_then_succeeds_within_bounds() -> None:
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        return (
+            httpx.Response(503, json={"error": "warming"})
+            if calls["n"] < 3
+            else v2_model("f", float)(request)
+        )
+
+    ups = Upstreams(flaky=flaky)
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("flaky")}]}}
+    async with client_for(nodes, ups, retries=2) as c:
+        r = await c.post("/", json=v2_input(7))
+    assert r.status_code == 200 and calls["n"] == 3
+    calls["n"] = 0
+    async with client_for(nodes, ups, retries=1) as c:
+        r = await c.post("/", json=v2_input(7))
+    assert r.status_code == 503 and calls["n"] == 2
+
+
+async def test_connection_error_is_retried_then_502() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    ups = Upstreams(down=refuse)
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [{"name": "s", "serviceUrl": url("down"), "retries": 3}],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 502
+    assert r.json()["step"] == "root/s" and "ConnectError" in r.json()["cause"]
+    assert len(ups.seen) == 4
+
+
+async def test_client_errors_are_not_retried() -> None:
+    ups = Upstreams(bad=failing(400))
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("bad")}]}}
+    async with client_for(nodes, ups, retries=5) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 400 and len(ups.seen) == 1
+
+
+async def test_trace_headers_are_forwarded_and_request_id_echoed() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x))
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("add")}]}}
+    headers = {
+        "traceparent": "00-abc-def-01",
+        "x-request-id": "rid-1",
+        "x-b3-traceid": "t",
+        "cookie": "secret",
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1), headers=headers)
+        r2 = await c.post("/", json=v2_input(1))
+    sent = ups.seen[0].headers
+    assert sent["traceparent"] == "00-abc-def-01" and sent["x-b3-traceid"] == "t"
+    assert sent["x-request-id"] == "rid-1" and "cookie" not in sent
+    assert r.headers["x-request-id"] == "rid-1"
+    assert len(r2.headers["x-request-id"]) == 32
+    assert ups.seen[1].headers["x-request-id"] == r2.headers["x-request-id"]
+
+
+async def test_nested_node_and_splitter_with_seeded_rng() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1), dbl=v2_model("dbl", lambda x: x * 2))
+    nodes = {
+        "root": {"routerType": "Sequence", "steps": [{"nodeName": "split"}]},
+        "split": {
+            "routerType": "Splitter",
+            "steps": [
+                {"serviceUrl": url("add"), "weight": 50},
+                {"serviceUrl": url("dbl"), "weight": 50},
+            ],
+        },
+    }
+    async with client_for(nodes, ups) as c:
+        for _ in range(20):
+            assert (await c.post("/", json=v2_input(1))).status_code == 200
+    first = ups.hosts()
+    ups.seen.clear()
+    async with client_for(nodes, ups) as c:
+        for _ in range(20):
+            await c.post("/", json=v2_input(1))
+    assert ups.hosts() == first and set(first) == {"add", "dbl"}
+
+
+async def test_endpoints_health_metadata_and_unknown_routes() -> None:
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("add")}]}}
+    async with client_for(nodes, Upstreams(), max_request_size=10) as c:
+        assert (await c.get("/healthz")).status_code == 200
+        assert (await c.get("/v2/health/ready")).json() == {"ready": True}
+        assert (await c.get("/v2/models/g")).json()["name"] == "g"
+        assert (await c.get("/v2/models/g/ready")).status_code == 200
+        other = await c.post("/v2/models/other/infer", json={})
+        assert other.status_code == 404 and set(other.json()) == {"error", "cause", "step"}
+        assert (await c.get("/nope")).status_code == 404
+        assert (await c.get("/")).status_code == 405
+        too_big = await c.post("/", content=b"x" * 11)
+        assert too_big.status_code == 413
+        metrics = (await c.get("/metrics")).text
+    assert 'modelplane_router_requests_total{code="413",graph="g"} 1.0' in metrics
+    assert "modelplane_router_in_flight_requests" in metrics
+
+
+async def test_step_timeout_answers_504_naming_the_step() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    ups = Upstreams(slow=slow)
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [{"name": "s", "serviceUrl": url("slow"), "timeout": 0.05}],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 504 and r.json()["step"] == "root/s"
+    assert len(ups.seen) == 1  # timeouts are not retried

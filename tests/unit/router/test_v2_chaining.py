@@ -1,0 +1,78 @@
+"""V2-aware chaining: a V2 response's outputs become the next V2 request's inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from modelplane.router.chaining import ChainError, merge_ensemble, next_request, v2_outputs
+from modelplane.router.graph import Step
+from modelplane.router.payload import Payload
+
+RESPONSE = {
+    "model_name": "m",
+    "id": "req-1",
+    "outputs": [
+        {"name": "a", "datatype": "FP32", "shape": [1, 2], "data": [1.0, 2.0], "parameters": {}},
+        {"name": "b", "datatype": "INT64", "shape": [1], "data": [3]},
+    ],
+}
+ORIGINAL = Payload(b'{"inputs": []}')
+
+
+def _step(**fields: Any) -> Step:
+    return Step(node="root", index=1, name="next", **fields)
+
+
+def test_response_outputs_become_inputs_with_the_same_names() -> None:
+    out = next_request(_step(data="$response"), ORIGINAL, Payload.of(RESPONSE))
+    assert out.json() == {
+        "id": "req-1",
+        "inputs": [
+            {"name": "a", "datatype": "FP32", "shape": [1, 2], "data": [1.0, 2.0]},
+            {"name": "b", "datatype": "INT64", "shape": [1], "data": [3]},
+        ],
+    }
+
+
+def test_mapping_renames_and_selects_outputs() -> None:
+    out = next_request(
+        _step(data="$response", mapping={"b": "INPUT0"}), ORIGINAL, Payload.of(RESPONSE)
+    )
+    assert out.json()["inputs"] == [
+        {"name": "INPUT0", "datatype": "INT64", "shape": [1], "data": [3]}
+    ]
+
+
+def test_mapping_naming_a_missing_output_is_an_error() -> None:
+    with pytest.raises(ChainError, match="no output named zzz"):
+        next_request(_step(data="$response", mapping={"zzz": "x"}), ORIGINAL, Payload.of(RESPONSE))
+
+
+def test_request_data_and_first_step_get_the_original_bytes() -> None:
+    assert next_request(_step(), ORIGINAL, Payload.of(RESPONSE)) is ORIGINAL
+    assert next_request(_step(data="$response"), ORIGINAL, None) is ORIGINAL
+
+
+def test_non_v2_response_passes_through_byte_for_byte() -> None:
+    previous = Payload(b'{"predictions": [1, 2]}  ')
+    assert next_request(_step(data="$response"), ORIGINAL, previous) is previous
+    with pytest.raises(ChainError, match="not a V2 response"):
+        next_request(_step(data="$response", mapping={"a": "b"}), ORIGINAL, previous)
+
+
+def test_ensemble_map_outputs_are_prefixed_with_step_names() -> None:
+    ensemble = {
+        "x": RESPONSE,
+        "y": {"outputs": [{"name": "c", "datatype": "FP32", "shape": [1], "data": [0.5]}]},
+    }
+    names = [o["name"] for o in v2_outputs(ensemble) or []]
+    assert names == ["x.a", "x.b", "y.c"]
+    merged = merge_ensemble(ensemble, "graph")
+    assert merged is not None and merged["model_name"] == "graph"
+    assert [o["name"] for o in merged["outputs"]] == names
+    assert merge_ensemble(RESPONSE, "graph") is None
+    assert merge_ensemble({"x": {"predictions": []}}, "graph") is None
+    assert orjson.loads(orjson.dumps(merged))["outputs"][2]["data"] == [0.5]
