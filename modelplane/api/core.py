@@ -22,7 +22,9 @@ def _upstream(name: str) -> dict[str, Any]:
 class _Core(BaseModel):
     """Base of core types: camelCase on the wire like Kubernetes itself."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: camelCase keys, unset optional fields left out."""

@@ -75,8 +75,8 @@ class InferenceStep(ApiModel):
     )
     data: Literal["$request", "$response"] | None = Field(
         default=None,
-        description="What this step receives: $request (the graph's input) or $response "
-        "(the previous step's output, the default in a Sequence).",
+        description="What this step receives: $request (the graph's input, the default) "
+        "or $response (the previous step's output, to chain a Sequence).",
     )
     condition: str | None = Field(
         default=None,
@@ -177,7 +177,7 @@ class InferenceGraphSpec(ApiModel):
             for step in node.steps:
                 if step.node_name is not None and step.node_name not in self.nodes:
                     raise ValueError(
-                        f"nodes.{name}: step nodeName {step.node_name!r} is not a node of the graph"
+                        f"{NODE_REF_RULE['message']}: nodes.{name} refers to {step.node_name!r}"
                     )
         check_replicas(self.min_replicas, self.max_replicas)
         return self

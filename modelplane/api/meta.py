@@ -18,6 +18,7 @@ class ApiModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
+        strict=True,  # like the API server: "2" is not an integer, "yes" is not a boolean
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,7 +73,9 @@ class Condition(StatusModel):
 class Resource(BaseModel):
     """Base of a top-level custom resource: apiVersion, kind, metadata, spec, status."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
 
     API_VERSION: ClassVar[str]
     KIND: ClassVar[str]

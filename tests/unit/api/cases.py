@@ -1,0 +1,317 @@
+"""Invalid objects, one per validation rule, shared by the model, schema and API-server tests."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ISVC = "serving.modelplane.io/v1beta1"
+ALPHA = "serving.modelplane.io/v1alpha1"
+MODEL: dict[str, Any] = {"modelFormat": {"name": "onnx"}, "storageUri": "pvc://models/m"}
+CONTAINER: dict[str, Any] = {"name": "server", "image": "modelplane/model-server:0.1.0"}
+
+
+def isvc(predictor: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """An InferenceService named m with that predictor."""
+    return {
+        "apiVersion": ISVC,
+        "kind": "InferenceService",
+        "metadata": {"name": "m"},
+        "spec": {"predictor": copy.deepcopy(predictor), **spec},
+    }
+
+
+def graph(nodes: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """An InferenceGraph named g with those nodes."""
+    return {
+        "apiVersion": ALPHA,
+        "kind": "InferenceGraph",
+        "metadata": {"name": "g"},
+        "spec": {"nodes": copy.deepcopy(nodes), **spec},
+    }
+
+
+def root(router_type: str, *steps: dict[str, Any]) -> dict[str, Any]:
+    """Nodes with just a root node."""
+    return {"root": {"routerType": router_type, "steps": list(steps)}}
+
+
+def runtime(spec: dict[str, Any], kind: str = "ServingRuntime") -> dict[str, Any]:
+    """A (Cluster)ServingRuntime named r."""
+    return {"apiVersion": ALPHA, "kind": kind, "metadata": {"name": "r"}, "spec": spec}
+
+
+@dataclass(frozen=True)
+class Case:
+    """An invalid object, the field a rejection must name, and the rule's message if custom."""
+
+    id: str
+    body: dict[str, Any]
+    field: str  # as the API server names it: spec.nodes[root].steps[0]
+    layer: Literal[
+        "schema", "cel"
+    ]  # schema: OpenAPI types/enums/bounds; cel: x-kubernetes-validations
+    message: str | None = None  # regex the rejection must contain (CEL rule messages)
+
+    @property
+    def dotted(self) -> str:
+        """The field as a dotted path: spec.nodes.root.steps.0."""
+        return re.sub(r"\[([^\]]+)\]", r".\1", self.field)
+
+
+SPLIT_70 = {"serviceName": "a", "weight": 70}
+
+CASES: list[Case] = [
+    # InferenceService: CEL rules
+    Case(
+        "predictor-model-and-containers",
+        isvc({"model": MODEL, "containers": [CONTAINER]}),
+        "spec.predictor",
+        "cel",
+        "exactly one of model or containers",
+    ),
+    Case(
+        "predictor-neither-model-nor-containers",
+        isvc({"minReplicas": 1}),
+        "spec.predictor",
+        "cel",
+        "exactly one of model or containers",
+    ),
+    Case(
+        "predictor-min-above-max",
+        isvc({"model": MODEL, "minReplicas": 3, "maxReplicas": 2}),
+        "spec.predictor.minReplicas",
+        "cel",
+        "minReplicas must be less than or equal to maxReplicas",
+    ),
+    Case(
+        "transformer-min-above-max",
+        isvc(
+            {"model": MODEL},
+            transformer={"containers": [CONTAINER], "minReplicas": 4, "maxReplicas": 1},
+        ),
+        "spec.transformer.minReplicas",
+        "cel",
+        "minReplicas must be less than or equal to maxReplicas",
+    ),
+    # InferenceService: schema
+    Case(
+        "canary-above-100",
+        isvc({"model": MODEL, "canaryTrafficPercent": 101}),
+        "spec.predictor.canaryTrafficPercent",
+        "schema",
+    ),
+    Case(
+        "canary-negative",
+        isvc({"model": MODEL, "canaryTrafficPercent": -1}),
+        "spec.predictor.canaryTrafficPercent",
+        "schema",
+    ),
+    Case(
+        "unknown-predictor-field",
+        isvc({"model": MODEL, "replicas": 2}),
+        "spec.predictor.replicas",
+        "schema",
+    ),
+    Case(
+        "unknown-spec-field",
+        isvc({"model": MODEL}, explainer={"containers": [CONTAINER]}),
+        "spec.explainer",
+        "schema",
+    ),
+    Case(
+        "min-replicas-wrong-type",
+        isvc({"model": MODEL, "minReplicas": "two"}),
+        "spec.predictor.minReplicas",
+        "schema",
+    ),
+    Case(
+        "storage-uri-unsupported-scheme",
+        isvc({"model": {**MODEL, "storageUri": "ftp://host/m"}}),
+        "spec.predictor.model.storageUri",
+        "schema",
+    ),
+    Case(
+        "scale-metric-unknown",
+        isvc({"model": MODEL, "scaleMetric": "gpu"}),
+        "spec.predictor.scaleMetric",
+        "schema",
+    ),
+    Case(
+        "protocol-v1-unsupported",
+        isvc({"model": {**MODEL, "protocolVersion": "v1"}}),
+        "spec.predictor.model.protocolVersion",
+        "schema",
+    ),
+    Case(
+        "model-format-missing",
+        isvc({"model": {"storageUri": "pvc://models/m"}}),
+        "spec.predictor.model.modelFormat",
+        "schema",
+    ),
+    Case(
+        "batcher-zero-batch",
+        isvc({"model": MODEL, "batcher": {"maxBatchSize": 0}}),
+        "spec.predictor.batcher.maxBatchSize",
+        "schema",
+    ),
+    Case(
+        "container-image-wrong-type",
+        isvc({"containers": [{"name": "c", "image": 5}]}),
+        "spec.predictor.containers[0].image",
+        "schema",
+    ),
+    Case(
+        "resources-limits-wrong-type",
+        isvc({"model": {**MODEL, "resources": {"limits": ["1"]}}}),
+        "spec.predictor.model.resources.limits",
+        "schema",
+    ),
+    Case(
+        "transformer-without-containers",
+        isvc({"model": MODEL}, transformer={"minReplicas": 1}),
+        "spec.transformer.containers",
+        "schema",
+    ),
+    Case(
+        "isvc-without-spec",
+        {"apiVersion": ISVC, "kind": "InferenceService", "metadata": {"name": "m"}},
+        "spec",
+        "schema",
+    ),
+    # InferenceGraph: CEL rules
+    Case(
+        "graph-without-root",
+        graph({"first": {"routerType": "Sequence", "steps": [{"serviceName": "a"}]}}),
+        "spec.nodes",
+        "cel",
+        "must contain a node named root",
+    ),
+    Case(
+        "step-two-targets",
+        graph(
+            root(
+                "Sequence", {"serviceName": "a", "serviceUrl": "http://a.default/v2/models/a/infer"}
+            )
+        ),
+        "spec.nodes[root].steps[0]",
+        "cel",
+        "exactly one of nodeName, serviceName or serviceUrl",
+    ),
+    Case(
+        "step-no-target",
+        graph(root("Sequence", {"name": "lonely"})),
+        "spec.nodes[root].steps[0]",
+        "cel",
+        "exactly one of nodeName, serviceName or serviceUrl",
+    ),
+    Case(
+        "splitter-weight-missing",
+        graph(root("Splitter", SPLIT_70, {"serviceName": "b"})),
+        "spec.nodes[root].steps",
+        "cel",
+        "every step of a Splitter node needs a weight",
+    ),
+    Case(
+        "splitter-weights-not-100",
+        graph(root("Splitter", SPLIT_70, {"serviceName": "b", "weight": 20})),
+        "spec.nodes[root].steps",
+        "cel",
+        "must sum to 100",
+    ),
+    Case(
+        "step-names-not-unique",
+        graph(
+            root("Ensemble", {"name": "x", "serviceName": "a"}, {"name": "x", "serviceName": "b"})
+        ),
+        "spec.nodes[root].steps",
+        "cel",
+        "step names must be unique",
+    ),
+    Case(
+        "node-name-dangling",
+        graph(root("Sequence", {"nodeName": "missing"})),
+        "spec.nodes",
+        "cel",
+        "nodeName must name a node",
+    ),
+    Case(
+        "graph-min-above-max",
+        graph(root("Sequence", {"serviceName": "a"}), minReplicas=2, maxReplicas=1),
+        "spec.minReplicas",
+        "cel",
+        "minReplicas must be less than or equal to maxReplicas",
+    ),
+    # InferenceGraph: schema
+    Case(
+        "router-type-unknown",
+        graph(root("Random", {"serviceName": "a"})),
+        "spec.nodes[root].routerType",
+        "schema",
+    ),
+    Case(
+        "step-weight-above-100",
+        graph(root("Splitter", {"serviceName": "a", "weight": 150})),
+        "spec.nodes[root].steps[0].weight",
+        "schema",
+    ),
+    Case(
+        "step-data-unknown",
+        graph(root("Sequence", {"serviceName": "a", "data": "$everything"})),
+        "spec.nodes[root].steps[0].data",
+        "schema",
+    ),
+    Case(
+        "step-dependency-unknown",
+        graph(root("Sequence", {"serviceName": "a", "dependency": "Maybe"})),
+        "spec.nodes[root].steps[0].dependency",
+        "schema",
+    ),
+    Case(
+        "node-without-steps",
+        graph({"root": {"routerType": "Sequence", "steps": []}}),
+        "spec.nodes[root].steps",
+        "schema",
+    ),
+    Case(
+        "unknown-step-field",
+        graph(root("Sequence", {"serviceName": "a", "retries": 3})),
+        "spec.nodes[root].steps[0].retries",
+        "schema",
+    ),
+    # ServingRuntime / ClusterServingRuntime: schema
+    Case(
+        "runtime-without-containers",
+        runtime({"supportedModelFormats": [{"name": "onnx"}]}),
+        "spec.containers",
+        "schema",
+    ),
+    Case(
+        "runtime-priority-zero",
+        runtime(
+            {"supportedModelFormats": [{"name": "onnx", "priority": 0}], "containers": [CONTAINER]}
+        ),
+        "spec.supportedModelFormats[0].priority",
+        "schema",
+    ),
+    Case(
+        "runtime-disabled-wrong-type",
+        runtime({"disabled": "yes", "containers": [CONTAINER]}, "ClusterServingRuntime"),
+        "spec.disabled",
+        "schema",
+    ),
+    Case(
+        "runtime-unknown-field",
+        runtime({"containers": [CONTAINER], "replicas": 2}, "ClusterServingRuntime"),
+        "spec.replicas",
+        "schema",
+    ),
+    Case(
+        "runtime-protocol-unknown",
+        runtime({"protocolVersions": ["v3"], "containers": [CONTAINER]}),
+        "spec.protocolVersions[0]",
+        "schema",
+    ),
+]
