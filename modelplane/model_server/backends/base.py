@@ -1,0 +1,39 @@
+"""The backend interface: load, signature, infer (numpy dict in/out), unload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from modelplane.model_server.protocol.types import MetadataTensor
+
+Tensors = dict[str, np.ndarray[Any, Any]]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The model's inputs and outputs; `checked` False means inputs are not validated."""
+
+    inputs: list[MetadataTensor] = field(default_factory=list)
+    outputs: list[MetadataTensor] = field(default_factory=list)
+    checked: bool = True
+
+
+class Backend(Protocol):
+    """What every backend provides; `infer` blocks and is run off the event loop."""
+
+    platform: str
+
+    def load(self) -> None:
+        """Load the model into memory (and onto its device)."""
+
+    def signature(self) -> Signature:
+        """Inputs and outputs, available after `load`."""
+
+    def infer(self, inputs: Tensors) -> Tensors:
+        """Run the model on named numpy tensors."""
+
+    def unload(self) -> None:
+        """Free the model's memory."""

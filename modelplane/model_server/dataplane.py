@@ -1,0 +1,146 @@
+"""The transport-neutral data plane: health, metadata, infer, repository; knows no HTTP or gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+from modelplane import __version__
+from modelplane.model_server.backends.base import Tensors
+from modelplane.model_server.errors import DeadlineExceeded, InferenceFailed, ModelServerError
+from modelplane.model_server.protocol.datatypes import from_dtype
+from modelplane.model_server.protocol.types import (
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadata,
+    RepositoryIndexItem,
+    ResponseOutput,
+    ServerMetadata,
+)
+from modelplane.model_server.repository import ModelRepository
+from modelplane.model_server.settings import ServerSettings
+from modelplane.model_server.validation import pick_outputs, prepare_inputs, select_outputs
+
+EXTENSIONS = ["binary_tensor_data", "model_repository", "parameters"]
+# Parameters that steer the binary extension; they are not echoed back.
+_TRANSPORT_PARAMETERS = frozenset({"binary_data", "binary_data_output", "binary_data_size"})
+
+
+class DataPlane:
+    """One instance per server; the REST and gRPC edges call only this."""
+
+    def __init__(self, repository: ModelRepository, settings: ServerSettings) -> None:
+        self.repository = repository
+        self.settings = settings
+        self.startup_done = False
+        self.draining = False
+        self.in_flight = 0
+        self._limit: asyncio.Semaphore | None = None
+
+    def live(self) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        return self.startup_done and not self.draining and self.repository.all_required_ready()
+
+    def server_metadata(self) -> ServerMetadata:
+        return ServerMetadata(
+            name=self.settings.server_name, version=__version__, extensions=EXTENSIONS
+        )
+
+    def model_metadata(self, name: str, version: str | None) -> ModelMetadata:
+        model = self.repository.get(name, version)
+        state = self.repository.get_versions(name)
+        return ModelMetadata(
+            name=name,
+            versions=state,
+            platform=model.backend.platform,
+            inputs=model.signature.inputs,
+            outputs=model.signature.outputs,
+        )
+
+    def model_ready(self, name: str, version: str | None) -> bool:
+        try:
+            self.repository.get(name, version)
+        except ModelServerError as exc:
+            if exc.http_status == 404:
+                raise
+            return False
+        return True
+
+    async def infer(
+        self, name: str, version: str | None, request: InferenceRequest
+    ) -> InferenceResponse:
+        """Decode, check, run and encode one request."""
+        model = self.repository.get(name, version)
+        inputs = prepare_inputs(model.signature, request.inputs)
+        wanted = select_outputs(model.signature, request.outputs)
+        async with self._admitted():
+            try:
+                outputs = await _with_timeout(
+                    model.runner.infer(inputs), self.settings.request_timeout
+                )
+            except ModelServerError:
+                raise
+            except Exception as exc:
+                raise InferenceFailed(
+                    f"model {name!r} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        out_params = {o.name: o.parameters for o in request.outputs or () if o.parameters}
+        return InferenceResponse(
+            model_name=name,
+            model_version=model.version,
+            id=request.id,
+            parameters=_echoed(request.parameters),
+            outputs=[
+                ResponseOutput(
+                    name=out_name,
+                    shape=list(array.shape),
+                    datatype=from_dtype(array.dtype),
+                    parameters=_echoed(out_params.get(out_name)),
+                ).with_array(array)
+                for out_name, array in pick_outputs(outputs, wanted)
+            ],
+        )
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self) -> AsyncIterator[None]:
+        limit = self.settings.max_concurrency
+        if limit and self._limit is None:
+            self._limit = asyncio.Semaphore(limit)
+        self.in_flight += 1
+        try:
+            if self._limit is None:
+                yield
+            else:
+                async with self._limit:
+                    yield
+        finally:
+            self.in_flight -= 1
+
+    def repository_index(self, ready_only: bool) -> list[RepositoryIndexItem]:
+        return self.repository.index(ready_only)
+
+    async def load(self, name: str) -> None:
+        await self.repository.load(name)
+
+    async def unload(self, name: str) -> None:
+        await self.repository.unload(name)
+
+
+async def _with_timeout(awaitable: Awaitable[Tensors], seconds: float | None) -> Tensors:
+    if seconds is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        raise DeadlineExceeded(f"inference did not finish within {seconds:g} s") from None
+
+
+def _echoed(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not parameters:
+        return None
+    kept = {k: v for k, v in parameters.items() if k not in _TRANSPORT_PARAMETERS}
+    return kept or None

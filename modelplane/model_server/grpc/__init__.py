@@ -1,0 +1,1 @@
+"""The gRPC edge: inference.GRPCInferenceService over the data plane."""

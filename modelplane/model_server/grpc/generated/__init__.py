@@ -1,0 +1,1 @@
+"""Generated protobuf/gRPC stubs for inference.GRPCInferenceService (make proto)."""

@@ -1,0 +1,119 @@
+"""The gRPC edge: inference.GRPCInferenceService on grpc.aio, errors mapped to status codes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from modelplane.model_server.dataplane import DataPlane
+from modelplane.model_server.errors import ModelServerError
+from modelplane.model_server.grpc.convert import (
+    metadata_message,
+    to_request,
+    to_response_message,
+)
+from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.model_server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+Handler = Callable[[Any, Any, Any], Awaitable[R]]
+
+
+def _edge(method: Handler[R]) -> Handler[R]:
+    """Map the error hierarchy to gRPC status codes; log anything unexpected."""
+
+    @functools.wraps(method)
+    async def wrapped(self: Any, request: Any, context: Any) -> R:
+        try:
+            return await method(self, request, context)
+        except ModelServerError as exc:
+            await context.abort(grpc.StatusCode[exc.grpc_code], exc.message)
+        except Exception:
+            log.exception("unhandled gRPC error", extra={"method": method.__name__})
+            await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
+        raise AssertionError("unreachable: context.abort raises")
+
+    return wrapped
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+    """Each RPC is one data plane call plus a message conversion."""
+
+    def __init__(self, dataplane: DataPlane) -> None:
+        self._dp = dataplane
+
+    @_edge
+    async def ServerLive(self, request: Any, context: Any) -> Any:
+        return pb.ServerLiveResponse(live=self._dp.live())
+
+    @_edge
+    async def ServerReady(self, request: Any, context: Any) -> Any:
+        return pb.ServerReadyResponse(ready=self._dp.ready())
+
+    @_edge
+    async def ModelReady(self, request: Any, context: Any) -> Any:
+        return pb.ModelReadyResponse(
+            ready=self._dp.model_ready(request.name, request.version or None)
+        )
+
+    @_edge
+    async def ServerMetadata(self, request: Any, context: Any) -> Any:
+        meta = self._dp.server_metadata()
+        return pb.ServerMetadataResponse(
+            name=meta.name, version=meta.version, extensions=meta.extensions
+        )
+
+    @_edge
+    async def ModelMetadata(self, request: Any, context: Any) -> Any:
+        return metadata_message(self._dp.model_metadata(request.name, request.version or None))
+
+    @_edge
+    async def ModelInfer(self, request: Any, context: Any) -> Any:
+        response = await self._dp.infer(
+            request.model_name, request.model_version or None, to_request(request)
+        )
+        return to_response_message(response)
+
+    @_edge
+    async def RepositoryIndex(self, request: Any, context: Any) -> Any:
+        entry = pb.RepositoryIndexResponse.ModelIndex
+        items = self._dp.repository_index(request.ready)
+        return pb.RepositoryIndexResponse(
+            models=[
+                entry(name=i.name, version=i.version or "", state=i.state, reason=i.reason)
+                for i in items
+            ]
+        )
+
+    @_edge
+    async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
+        await self._dp.load(request.model_name)
+        return pb.RepositoryModelLoadResponse()
+
+    @_edge
+    async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
+        await self._dp.unload(request.model_name)
+        return pb.RepositoryModelUnloadResponse()
+
+
+async def start_grpc_server(dataplane: DataPlane, settings: ServerSettings) -> tuple[Any, int]:
+    """Start grpc.aio on settings.grpc_port (0 picks a free port); returns (server, port)."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", settings.max_request_size),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(dataplane), server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    if port == 0:
+        raise OSError(f"gRPC could not bind {settings.host}:{settings.grpc_port}")
+    await server.start()
+    return server, port

@@ -1,0 +1,139 @@
+"""Tensor conversions in one place: V2 inputs to numpy, numpy to JSON data or raw bytes."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+import numpy as np
+
+from modelplane.model_server.errors import InferenceFailed, InvalidInput
+from modelplane.model_server.protocol.datatypes import to_dtype
+from modelplane.model_server.protocol.types import RequestInput
+
+_LEN = struct.Struct("<I")
+# numpy dtypes orjson serializes natively (OPT_SERIALIZE_NUMPY).
+_ORJSON_KINDS = frozenset("biuf")
+
+
+def element_count(shape: list[int], field: str) -> int:
+    """Number of elements of `shape`; InvalidInput naming `field` for a negative dimension."""
+    for dim in shape:
+        if dim < 0:
+            raise InvalidInput(f"{field}: shape {shape} has a negative dimension")
+    return math.prod(shape)
+
+
+def decode_input(inp: RequestInput) -> np.ndarray[Any, Any]:
+    """The numpy array of one request input, checked against its datatype and shape."""
+    field = f"input {inp.name!r}"
+    dtype = to_dtype(inp.datatype, f"{field} datatype")
+    count = element_count(inp.shape, f"{field} shape")
+    raw = inp.raw
+    if raw is not None:
+        if dtype.kind == "O":
+            return decode_bytes(raw, count, field).reshape(inp.shape)
+        expected = count * dtype.itemsize
+        if len(raw) != expected:
+            raise InvalidInput(
+                f"{field}: binary data has {len(raw)} bytes but shape {inp.shape} "
+                f"of {inp.datatype} needs {expected}"
+            )
+        return np.frombuffer(raw, dtype=dtype).reshape(inp.shape)
+    data = inp.data
+    if data is None:
+        raise InvalidInput(f"{field}: no 'data' and no binary_data_size")
+    if dtype.kind == "O":
+        array = _bytes_from_json(data, field)
+    else:
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InvalidInput(f"{field}: data is not {inp.datatype}: {exc}") from None
+    if array.size != count:
+        raise InvalidInput(
+            f"{field}: data has {array.size} elements but shape {inp.shape} needs {count}"
+        )
+    return array.reshape(inp.shape)
+
+
+def _bytes_from_json(data: Any, field: str) -> np.ndarray[Any, Any]:
+    flat: list[Any] = []
+    _flatten(data, flat)
+    out = np.empty(len(flat), dtype=np.object_)
+    for i, item in enumerate(flat):
+        if isinstance(item, str):
+            out[i] = item.encode()
+        elif isinstance(item, bytes):
+            out[i] = item
+        else:
+            raise InvalidInput(f"{field}: BYTES data element {i} is {type(item).__name__}, not str")
+    return out
+
+
+def _flatten(data: Any, into: list[Any]) -> None:
+    if isinstance(data, list):
+        for item in data:
+            _flatten(item, into)
+    else:
+        into.append(data)
+
+
+def decode_bytes(raw: bytes | memoryview, count: int, field: str) -> np.ndarray[Any, Any]:
+    """Length-prefixed (4-byte little-endian) BYTES elements to a flat object array."""
+    view = memoryview(raw)
+    out = np.empty(count, dtype=np.object_)
+    offset, size = 0, len(view)
+    for i in range(count):
+        if offset + 4 > size:
+            raise InvalidInput(f"{field}: BYTES data ends before element {i} of {count}")
+        (length,) = _LEN.unpack_from(view, offset)
+        offset += 4
+        if offset + length > size:
+            raise InvalidInput(f"{field}: BYTES element {i} of length {length} runs past the data")
+        out[i] = bytes(view[offset : offset + length])
+        offset += length
+    if offset != size:
+        raise InvalidInput(f"{field}: {size - offset} bytes left after {count} BYTES elements")
+    return out
+
+
+def encode_bytes(array: np.ndarray[Any, Any]) -> bytes:
+    """A BYTES tensor as length-prefixed elements, row-major."""
+    parts: list[bytes] = []
+    for item in array.reshape(-1):
+        value = item if isinstance(item, bytes) else str(item).encode()
+        parts.append(_LEN.pack(len(value)))
+        parts.append(value)
+    return b"".join(parts)
+
+
+def to_raw(array: np.ndarray[Any, Any]) -> bytes | memoryview:
+    """A tensor's bytes for the binary extension or gRPC raw contents (no copy when contiguous)."""
+    if array.dtype.kind in "OSU":
+        return encode_bytes(array)
+    flat: Any = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    return memoryview(flat)
+
+
+def to_json_data(array: np.ndarray[Any, Any], name: str) -> Any:
+    """A tensor as flat JSON data: a numpy array orjson writes natively, or a list of str."""
+    if array.dtype.kind in _ORJSON_KINDS and array.dtype.itemsize <= 8 and array.dtype.isnative:
+        if array.dtype.kind == "f" and array.dtype.name not in ("float16", "float32", "float64"):
+            return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
+        return np.ascontiguousarray(array).reshape(-1)
+    if array.dtype.kind in "OSU":
+        out: list[str] = []
+        for item in array.reshape(-1):
+            if isinstance(item, bytes):
+                try:
+                    out.append(item.decode())
+                except UnicodeDecodeError:
+                    raise InferenceFailed(
+                        f"output {name!r} holds bytes that are not UTF-8; request it as binary data"
+                    ) from None
+            else:
+                out.append(str(item))
+        return out
+    return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)

@@ -1,0 +1,124 @@
+"""The V2 wire types (pydantic), shared by REST, gRPC and the data plane."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+Parameters = dict[str, Any]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class RequestInput(_Wire):
+    """One input tensor: JSON `data`, or bytes from the binary extension / gRPC raw contents."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: Parameters | None = None
+    data: Any = None
+    _raw: bytes | memoryview | None = PrivateAttr(default=None)
+
+    @property
+    def raw(self) -> bytes | memoryview | None:
+        """Binary payload of this input, when it came as raw bytes."""
+        return self._raw
+
+    def with_raw(self, raw: bytes | memoryview) -> RequestInput:
+        """Attach the binary payload (REST binary extension, gRPC raw_input_contents)."""
+        self._raw = raw
+        return self
+
+
+class RequestOutput(_Wire):
+    """An output the client asks for, with per-output parameters such as `binary_data`."""
+
+    name: str
+    parameters: Parameters | None = None
+
+
+class InferenceRequest(_Wire):
+    """A V2 inference request."""
+
+    id: str | None = None
+    parameters: Parameters | None = None
+    inputs: list[RequestInput]
+    outputs: list[RequestOutput] | None = None
+
+
+class ResponseOutput(_Wire):
+    """One output tensor; the edges encode `array` as JSON data or binary bytes."""
+
+    name: str
+    shape: list[int]
+    datatype: str
+    parameters: Parameters | None = None
+    data: Any = None
+    _array: np.ndarray[Any, Any] | None = PrivateAttr(default=None)
+
+    @property
+    def array(self) -> np.ndarray[Any, Any] | None:
+        """The tensor as numpy, before encoding."""
+        return self._array
+
+    def with_array(self, array: np.ndarray[Any, Any]) -> ResponseOutput:
+        """Attach the numpy tensor."""
+        self._array = array
+        return self
+
+
+class InferenceResponse(_Wire):
+    """A V2 inference response."""
+
+    model_name: str
+    model_version: str | None = None
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[ResponseOutput]
+
+
+class MetadataTensor(_Wire):
+    """Name, datatype and shape (-1 for a variable dimension) of a model input or output."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadata(_Wire):
+    """`GET /v2/models/{name}` response."""
+
+    name: str
+    versions: list[str] = Field(default_factory=list)
+    platform: str
+    inputs: list[MetadataTensor] = Field(default_factory=list)
+    outputs: list[MetadataTensor] = Field(default_factory=list)
+    parameters: Parameters | None = None
+
+
+class ServerMetadata(_Wire):
+    """`GET /v2` response."""
+
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class RepositoryIndexRequest(_Wire):
+    """`POST /v2/repository/index` body."""
+
+    ready: bool = False
+
+
+class RepositoryIndexItem(_Wire):
+    """One entry of the repository index: state READY|UNAVAILABLE|LOADING|UNLOADING, reason."""
+
+    name: str
+    version: str | None = None
+    state: str
+    reason: str = ""

@@ -1,0 +1,207 @@
+"""The model repository on disk and the state of every model version the server knows."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelplane.model_server.backends import create_backend
+from modelplane.model_server.backends.base import Backend, Signature
+from modelplane.model_server.config import ModelConfig, read_config
+from modelplane.model_server.discovery import apply_overrides, choose_backend, discover_versions
+from modelplane.model_server.errors import ModelLoadFailed, ModelNotFound, ModelNotReady
+from modelplane.model_server.protocol.types import RepositoryIndexItem
+from modelplane.model_server.runner import Runner, RunnerFactory, make_runner, run_blocking
+from modelplane.model_server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+READY, UNAVAILABLE, LOADING, UNLOADING = "READY", "UNAVAILABLE", "LOADING", "UNLOADING"
+
+
+@dataclass
+class LoadedModel:
+    """A model version that is ready: its backend, runner and signature."""
+
+    name: str
+    version: str
+    config: ModelConfig
+    backend: Backend
+    runner: Runner
+    signature: Signature
+
+
+@dataclass
+class ModelState:
+    """What the index reports for one model: per-version models, state and reason."""
+
+    name: str
+    directory: Path
+    state: str = UNAVAILABLE
+    reason: str = ""
+    versions: dict[str, LoadedModel] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class ModelRepository:
+    """Models by name: loads and unloads them, answers lookups for the data plane."""
+
+    def __init__(
+        self, settings: ServerSettings, runner_factory: RunnerFactory = make_runner
+    ) -> None:
+        self._settings = settings
+        self._runner_factory = runner_factory
+        self._models: dict[str, ModelState] = {}
+        self.required: set[str] = set()
+
+    def scan(self) -> list[str]:
+        """Discover model directories (repository subdirectories or the single model)."""
+        settings = self._settings
+        if settings.model_dir is not None and settings.model_name:
+            self._known(settings.model_name, settings.model_dir)
+        elif settings.model_repository is not None:
+            root = settings.model_repository
+            if not root.is_dir():
+                raise ModelLoadFailed(f"model repository {root} is not a directory")
+            for child in sorted(root.iterdir()):
+                if child.is_dir() and not child.name.startswith("."):
+                    self._known(child.name, child)
+        return list(self._models)
+
+    def _known(self, name: str, directory: Path) -> ModelState:
+        state = self._models.get(name)
+        if state is None:
+            state = self._models[name] = ModelState(name=name, directory=directory)
+        return state
+
+    def _state(self, name: str) -> ModelState:
+        state = self._models.get(name)
+        if state is None and self._settings.model_repository is not None:
+            candidate = self._settings.model_repository / name
+            if name and "/" not in name and not name.startswith(".") and candidate.is_dir():
+                state = self._known(name, candidate)
+        if state is None:
+            raise ModelNotFound(f"model {name!r} is not in the repository")
+        return state
+
+    async def load(self, name: str) -> None:
+        """Load (or reload) every version of `name`; on failure the index keeps the reason."""
+        state = self._state(name)
+        async with state.lock:
+            state.state, state.reason = LOADING, ""
+            try:
+                loaded = await self._load_versions(state)
+            except ModelLoadFailed as exc:
+                state.state, state.reason = UNAVAILABLE, exc.message
+                log.error("model load failed", extra={"model": name, "reason": exc.message})
+                raise
+            old, state.versions = state.versions, loaded
+            state.state = READY
+            self.required.add(name)
+            await _release(old)
+            log.info("model ready", extra={"model": name, "versions": list(loaded)})
+
+    async def _load_versions(self, state: ModelState) -> dict[str, LoadedModel]:
+        loaded: dict[str, LoadedModel] = {}
+        try:
+            versions = await run_blocking(discover_versions, state.directory)
+            for version, directory in versions.items():
+                loaded[version] = await self._load_one(
+                    state.name, version, directory, state.directory
+                )
+        except ModelLoadFailed:
+            await _release(loaded)
+            raise
+        except Exception as exc:  # a backend or user model.py failed in its own way
+            await _release(loaded)
+            raise ModelLoadFailed(f"{type(exc).__name__}: {exc}") from exc
+        return loaded
+
+    async def _load_one(
+        self, name: str, version: str, directory: Path, model_dir: Path
+    ) -> LoadedModel:
+        config, backend = await run_blocking(self._build, directory, model_dir)
+        runner = self._runner_factory(backend, config, self._settings)
+        return LoadedModel(name, version, config, backend, runner, backend.signature())
+
+    def _build(self, directory: Path, model_dir: Path) -> tuple[ModelConfig, Backend]:
+        """Read the config, pick the backend and load it (blocking)."""
+        config = read_config(directory if (directory / "model.yaml").is_file() else model_dir)
+        config = apply_overrides(config, self._settings)
+        files = [p.name for p in directory.iterdir() if p.is_file()]
+        kind = choose_backend(config, self._settings.backend, files, directory)
+        backend = create_backend(kind, directory, config)
+        backend.load()
+        return config, backend
+
+    async def unload(self, name: str) -> None:
+        """Unload every version of `name` and free its memory."""
+        state = self._state(name)
+        async with state.lock:
+            if state.state != READY:
+                raise ModelNotReady(f"model {name!r} is not loaded")
+            state.state = UNLOADING
+            old, state.versions = state.versions, {}
+            self.required.discard(name)
+            await _release(old)
+            state.state, state.reason = UNAVAILABLE, "unloaded"
+            log.info("model unloaded", extra={"model": name})
+
+    async def unload_all(self) -> None:
+        """Release every loaded model (shutdown)."""
+        for state in self._models.values():
+            old, state.versions = state.versions, {}
+            state.state = UNAVAILABLE
+            await _release(old)
+
+    def get(self, name: str, version: str | None) -> LoadedModel:
+        """The ready model version (latest when `version` is None)."""
+        state = self._models.get(name)
+        if state is None:
+            raise ModelNotFound(f"model {name!r} is not in the repository")
+        if version is not None and state.state == READY and version not in state.versions:
+            raise ModelNotFound(f"model {name!r} has no version {version!r}")
+        if state.state != READY or not state.versions:
+            raise ModelNotReady(f"model {name!r} is not ready ({state.state.lower()})")
+        if version is None:
+            return state.versions[max(state.versions, key=int)]
+        return state.versions[version]
+
+    def get_versions(self, name: str) -> list[str]:
+        """Loaded versions of `name`, oldest first."""
+        state = self._models.get(name)
+        return sorted(state.versions, key=int) if state else []
+
+    def all_required_ready(self) -> bool:
+        """Whether every model loaded at startup (and not unloaded since) is ready."""
+        return all(self._models[name].state == READY for name in self.required)
+
+    def index(self, ready_only: bool = False) -> list[RepositoryIndexItem]:
+        """One entry per model version (or per model when it has none loaded)."""
+        items: list[RepositoryIndexItem] = []
+        for state in self._models.values():
+            if ready_only and state.state != READY:
+                continue
+            if state.versions:
+                items += [
+                    RepositoryIndexItem(
+                        name=state.name, version=v, state=state.state, reason=state.reason
+                    )
+                    for v in state.versions
+                ]
+            else:
+                items.append(
+                    RepositoryIndexItem(name=state.name, state=state.state, reason=state.reason)
+                )
+        return items
+
+
+async def _release(models: dict[str, LoadedModel]) -> None:
+    for model in models.values():
+        await model.runner.close()
+        await run_blocking(model.backend.unload)
+    models.clear()
+    gc.collect()

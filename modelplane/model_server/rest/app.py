@@ -1,0 +1,165 @@
+"""The REST edge as a raw ASGI app: V2 endpoints over the data plane, errors mapped to statuses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+
+from modelplane.model_server.dataplane import DataPlane
+from modelplane.model_server.errors import ModelServerError, PayloadTooLarge
+from modelplane.model_server.protocol.types import RepositoryIndexRequest
+from modelplane.model_server.rest.binary import (
+    HEADER_LENGTH,
+    encode_infer_response,
+    parse_infer_body,
+    parse_json,
+)
+from modelplane.model_server.rest.routes import Route, match
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_JSON = (b"content-type", b"application/json")
+_BINARY = (b"content-type", b"application/octet-stream")
+
+
+class ClientDisconnected(Exception):
+    """The client went away before sending its whole body."""
+
+
+class RestApp:
+    """ASGI callable; `extra_routes` maps exact paths (e.g. /metrics) to other ASGI apps."""
+
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        max_request_size: int,
+        extra_routes: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
+        self._dp = dataplane
+        self._limit = max_request_size
+        self._extra = dict(extra_routes or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        extra = self._extra.get(scope["path"])
+        if extra is not None:
+            await extra(scope, receive, send)
+            return
+        try:
+            status, body, headers = await self._handle(scope, receive)
+        except ClientDisconnected:
+            return
+        except ModelServerError as exc:
+            status, body, headers = exc.http_status, orjson.dumps({"error": exc.message}), [_JSON]
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            status, body, headers = 500, b'{"error":"internal server error"}', [_JSON]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+
+    async def _handle(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        route = match(scope["method"], scope["path"])
+        dp = self._dp
+        endpoint = route.endpoint
+        if endpoint == "model_infer":
+            return await self._infer(route, scope, receive)
+        if endpoint == "health_live":
+            return _json(200, {"live": dp.live()})
+        if endpoint == "health_ready":
+            ready = dp.ready()
+            return _json(200 if ready else 503, {"ready": ready})
+        if endpoint == "server_metadata":
+            return _json(200, dp.server_metadata().model_dump())
+        assert route.model is not None or endpoint == "repository_index"
+        if endpoint == "model_metadata":
+            meta = dp.model_metadata(str(route.model), route.version)
+            return _json(200, meta.model_dump(exclude_none=True))
+        if endpoint == "model_ready":
+            ready = dp.model_ready(str(route.model), route.version)
+            return _json(200 if ready else 503, {"name": route.model, "ready": ready})
+        body = await read_body(scope, receive, self._limit)
+        if endpoint == "repository_index":
+            query = (
+                parse_json(RepositoryIndexRequest, body)
+                if body.strip()
+                else RepositoryIndexRequest()
+            )
+            items = dp.repository_index(query.ready)
+            return _json(200, [item.model_dump(exclude_none=True) for item in items])
+        if endpoint == "repository_load":
+            await dp.load(str(route.model))
+        else:
+            await dp.unload(str(route.model))
+        return _json(200, {})
+
+    async def _infer(
+        self, route: Route, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        body = await read_body(scope, receive, self._limit)
+        header_length = _header(scope, HEADER_LENGTH.encode())
+        request = parse_infer_body(body, header_length)
+        response = await self._dp.infer(str(route.model), route.version, request)
+        payload, json_length = encode_infer_response(response, request)
+        if json_length is None:
+            return 200, payload, [_JSON]
+        return 200, payload, [_BINARY, (HEADER_LENGTH.encode(), str(json_length).encode())]
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing more than `limit` bytes (413) before reading it all."""
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _json(status: int, doc: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    return status, orjson.dumps(doc), [_JSON]
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,143 @@
+"""One server process: HTTP (uvicorn) and gRPC on one event loop, startup loading, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+import uvicorn
+
+from modelplane.model_server.dataplane import DataPlane
+from modelplane.model_server.errors import ModelLoadFailed
+from modelplane.model_server.repository import ModelRepository
+from modelplane.model_server.rest.app import ASGIApp, RestApp
+from modelplane.model_server.runner import RunnerFactory, make_runner
+from modelplane.model_server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: this module owns SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class ModelServer:
+    """Builds the data plane and both transports; `run()` serves until `stop()` or SIGTERM."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        runner_factory: RunnerFactory = make_runner,
+        extra_routes: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.repository = ModelRepository(settings, runner_factory)
+        self.dataplane = DataPlane(self.repository, settings)
+        self.app = RestApp(self.dataplane, settings.max_request_size, extra_routes)
+        self.http_port: int | None = None
+        self.grpc_port: int | None = None
+        self._stop = asyncio.Event()
+        self._stopped_by: str | None = None
+
+    async def run(self, install_signals: bool = True) -> None:
+        """Serve: listen, load startup models, become ready, wait for stop, drain, exit."""
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop, sig.name)
+        http = self._http_server()
+        http_task = asyncio.create_task(http.serve())
+        grpc_server = await self._start_grpc()
+        while not http.started:
+            if http_task.done():
+                await http_task
+                raise OSError(f"HTTP server did not start on port {self.settings.http_port}")
+            await asyncio.sleep(0.005)
+        self.http_port = http.servers[0].sockets[0].getsockname()[1]
+        log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
+        await self._load_startup_models()
+        self.dataplane.startup_done = True
+        log.info("server ready" if self.dataplane.ready() else "server started, not ready")
+        await self._stop.wait()
+        await self._shutdown(http, http_task, grpc_server)
+
+    def stop(self, reason: str = "stop") -> None:
+        """Begin a graceful shutdown (thread-unsafe; call on the loop)."""
+        self._stopped_by = reason
+        self.dataplane.draining = True
+        self._stop.set()
+
+    def _http_server(self) -> _Uvicorn:
+        settings = self.settings
+        config = uvicorn.Config(
+            self.app,
+            host=settings.host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=int(settings.shutdown_timeout),
+            timeout_keep_alive=75,
+        )
+        return _Uvicorn(config)
+
+    async def _start_grpc(self) -> Any:
+        if self.settings.grpc_port < 0:
+            return None
+        from modelplane.model_server.grpc.server import start_grpc_server
+
+        server, port = await start_grpc_server(self.dataplane, self.settings)
+        self.grpc_port = port
+        return server
+
+    async def _load_startup_models(self) -> None:
+        try:
+            names = self.repository.scan()
+        except ModelLoadFailed as exc:
+            log.error("model repository unusable", extra={"reason": exc.message})
+            return
+        self.repository.required.update(names)
+        results = await asyncio.gather(
+            *(self.repository.load(n) for n in names), return_exceptions=True
+        )
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, ModelLoadFailed):
+                log.error("model load crashed", extra={"model": name, "reason": repr(result)})
+
+    async def _shutdown(
+        self, http: _Uvicorn, http_task: asyncio.Task[None], grpc_server: Any
+    ) -> None:
+        log.info(
+            "draining", extra={"signal": self._stopped_by, "in_flight": self.dataplane.in_flight}
+        )
+        if self.settings.drain_seconds:
+            await asyncio.sleep(self.settings.drain_seconds)
+        http.should_exit = True
+        waits: list[Any] = [http_task]
+        if grpc_server is not None:
+            waits.append(grpc_server.stop(grace=self.settings.shutdown_timeout))
+        await asyncio.gather(*waits, return_exceptions=True)
+        await self.repository.unload_all()
+        log.info("stopped")
+
+
+def serve(settings: ServerSettings) -> int:
+    """Run a ModelServer to completion on a fresh event loop (uvloop when available)."""
+    try:
+        import uvloop
+
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        loop_factory = asyncio.new_event_loop
+    server = ModelServer(settings)
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(server.run())
+    return 0

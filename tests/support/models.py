@@ -1,0 +1,114 @@
+"""Small real models built in tests: ONNX (onnx.helper), TorchScript, torch.export, python."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# V2 datatype -> onnx.TensorProto element type name.
+ONNX_ELEMENT = {
+    "BOOL": "BOOL",
+    "UINT8": "UINT8",
+    "UINT16": "UINT16",
+    "UINT32": "UINT32",
+    "UINT64": "UINT64",
+    "INT8": "INT8",
+    "INT16": "INT16",
+    "INT32": "INT32",
+    "INT64": "INT64",
+    "FP16": "FLOAT16",
+    "FP32": "FLOAT",
+    "FP64": "DOUBLE",
+    "BF16": "BFLOAT16",
+    "BYTES": "STRING",
+}
+
+
+def _save_onnx(graph: Any, path: Path) -> Path:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def onnx_add_sub(path: Path, datatype: str = "FP32", width: int = 4) -> Path:
+    """INPUT0, INPUT1 [-1, width] -> OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1."""
+    from onnx import TensorProto, helper
+
+    elem = getattr(TensorProto, ONNX_ELEMENT[datatype])
+    shape: list[Any] = [-1, width]
+
+    def info(name: str) -> Any:
+        return helper.make_tensor_value_info(name, elem, shape)
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["INPUT0", "INPUT1"], ["OUTPUT0"]),
+            helper.make_node("Sub", ["INPUT0", "INPUT1"], ["OUTPUT1"]),
+        ],
+        "add_sub",
+        [info("INPUT0"), info("INPUT1")],
+        [info("OUTPUT0"), info("OUTPUT1")],
+    )
+    return _save_onnx(graph, path)
+
+
+def onnx_identity(path: Path, datatype: str, width: int = 3) -> Path:
+    """INPUT0 [-1, width] of `datatype` -> OUTPUT0 = Identity(INPUT0)."""
+    from onnx import TensorProto, helper
+
+    elem = getattr(TensorProto, ONNX_ELEMENT[datatype])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["INPUT0"], ["OUTPUT0"])],
+        "identity",
+        [helper.make_tensor_value_info("INPUT0", elem, [-1, width])],
+        [helper.make_tensor_value_info("OUTPUT0", elem, [-1, width])],
+    )
+    return _save_onnx(graph, path)
+
+
+def onnx_matmul(path: Path, in_features: int = 8, out_features: int = 4, seed: int = 0) -> Path:
+    """x [-1, in] -> y = x @ W + b (FP32), a tiny linear layer with fixed random weights."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weight = numpy_helper.from_array(
+        rng.standard_normal((in_features, out_features)).astype(np.float32), "W"
+    )
+    bias = numpy_helper.from_array(rng.standard_normal(out_features).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], ["y"]),
+        ],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, in_features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, out_features])],
+        initializer=[weight, bias],
+    )
+    return _save_onnx(graph, path)
+
+
+def write_model_yaml(directory: Path, **config: Any) -> Path:
+    """Write `model.yaml` with the given fields."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def python_model(directory: Path, source: str) -> Path:
+    """Write a python-backend `model.py` with the given (dedented) source."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.py"
+    path.write_text(textwrap.dedent(source))
+    return path
