@@ -37,9 +37,6 @@ class BatchObserver(Protocol):
     def queued(self, seconds: float) -> None:
         """Time one request spent waiting before its execution started."""
 
-    def executed(self, batch: int) -> None:
-        """One execution started with this many inferences (sum of first dimensions)."""
-
 
 @dataclass(frozen=True)
 class BatchPolicy:
@@ -218,7 +215,6 @@ class BatchQueue:
             now = self._clock()
             for entry in batch:
                 self._observer.queued(now - entry.enqueued)
-            self._observer.executed(sum(e.size for e in batch))
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,164 @@
+"""The benchmark's table, target verdicts, chart and docs/benchmarks.md text."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from benchmarks.load import Cell
+from benchmarks.profile import summarize
+
+Results = dict[str, dict[int, Cell]]
+OURS_BATCH = "modelplane (batching)"
+OURS_PLAIN = "modelplane (no batching)"
+
+
+def table(results: Results) -> str:
+    """Markdown table: one row per server configuration and client count."""
+    rows = [
+        "| server | clients | requests/s | p50 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, cells in results.items():
+        for clients, cell in sorted(cells.items()):
+            rows.append(
+                f"| {label} | {clients} | {cell.rps:,.0f} | {cell.p50_ms:.2f} | "
+                f"{cell.p99_ms:.2f} | {cell.errors} |"
+            )
+    return "\n".join(rows)
+
+
+def _rps(results: Results, label: str, clients: int) -> float | None:
+    cell = results.get(label, {}).get(clients)
+    return cell.rps if cell else None
+
+
+def _best(results: Results, name: str, clients: int) -> tuple[str, float] | None:
+    found = [
+        (label, cells[clients].rps)
+        for label, cells in results.items()
+        if label.startswith(name + " ") and clients in cells
+    ]
+    return max(found, key=lambda item: item[1]) if found else None
+
+
+def verdicts(results: Results) -> list[str]:
+    """Each target of the issue, with the measured ratio and MET/SHORT (or why it is unknown)."""
+    lines = []
+    ours16 = _rps(results, OURS_BATCH, 16)
+    for peer, goal in (("kserve", 3.0), ("mlserver", 3.0), ("pytriton", 1.2)):
+        best = _best(results, peer, 16)
+        if ours16 is None or best is None:
+            lines.append(f"- batching, 16 clients, >= {goal}x {peer}: not measured")
+            continue
+        ratio = ours16 / best[1]
+        mark = "MET" if ratio >= goal else "SHORT"
+        lines.append(
+            f"- batching, 16 clients, >= {goal}x {peer} (its best: {best[0]}): "
+            f"{ours16:,.0f} / {best[1]:,.0f} = {ratio:.2f}x {mark}"
+        )
+    plain16, kserve16 = _rps(results, OURS_PLAIN, 16), _rps(results, "kserve (no batching)", 16)
+    if plain16 and kserve16:
+        ratio = plain16 / kserve16
+        mark = "MET" if ratio >= 1.2 else "SHORT"
+        lines.append(
+            f"- no batching, 16 clients, >= 1.2x kserve: {plain16:,.0f} / {kserve16:,.0f} = "
+            f"{ratio:.2f}x {mark}"
+        )
+    ours1 = results.get(OURS_PLAIN, {}).get(1)
+    kserve1 = results.get("kserve (no batching)", {}).get(1)
+    if ours1 and kserve1:
+        mark = "MET" if ours1.p50_ms <= kserve1.p50_ms else "SHORT"
+        lines.append(
+            f"- p50 at 1 client no worse than kserve: {ours1.p50_ms:.2f} ms vs "
+            f"{kserve1.p50_ms:.2f} ms {mark}"
+        )
+    return lines
+
+
+def chart(results: Results, path: Path) -> None:
+    """Grouped bars of requests/s at each client count, one bar per server configuration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(results)
+    clients = sorted({c for cells in results.values() for c in cells})
+    fig, axes = plt.subplots(1, len(clients), figsize=(5.5 * len(clients), 4.2), squeeze=False)
+    for ax, count in zip(axes[0], clients, strict=True):
+        values = [results[label].get(count, Cell(0, 0, 0, 0, 0)).rps for label in labels]
+        colors = ["tab:green" if label.startswith("modelplane") else "tab:gray" for label in labels]
+        ax.barh(labels, values, color=colors)
+        ax.invert_yaxis()
+        ax.set_title(f"{count} concurrent client{'s' if count > 1 else ''}")
+        ax.set_xlabel("requests/s (higher is better)")
+        for y, value in enumerate(values):
+            ax.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+    fig.suptitle("V2 REST infer, one-row sklearn classifier, 127.0.0.1")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _profile_section(profiles: dict[int, Path]) -> list[str]:
+    lines: list[str] = []
+    for batching, path in profiles.items():
+        if not path.exists():
+            continue
+        total, own, inclusive = summarize(path)
+        if not total:
+            continue
+        mode = "batching" if batching else "no batching"
+        lines += [
+            f"### Where our server's CPU goes ({mode}, 16 clients; {total} py-spy samples)",
+            "",
+            "| own time | frame |",
+            "| ---: | --- |",
+            *[f"| {share:.0%} | `{frame}` |" for frame, share in own],
+            "",
+            "| inclusive | frame |",
+            "| ---: | --- |",
+            *[f"| {share:.0%} | `{frame}` |" for frame, share in inclusive],
+            "",
+        ]
+    return lines
+
+
+def render(
+    results: Results, failures: dict[str, str], seconds: float, profiles: dict[int, Path]
+) -> str:
+    """The whole docs/benchmarks.md."""
+    load = os.getloadavg()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (benchmarks/run.py). Every server answers V2 JSON infer requests",
+        "on 127.0.0.1 for the same scikit-learn LogisticRegression (16 features, 3 classes): ours",
+        "runs its ONNX export (skl2onnx), the peers run the pickled model natively. One request is",
+        "one row. The load generator is `wrk` (one thread, a Lua POST script), "
+        f"{seconds:g} s per cell",
+        "after a 2 s warm-up, against one server at a time. Peers run with their default worker",
+        "settings; batching means each server's own dynamic batcher (KServe's Python server has",
+        "none). Our batching run uses `--max-batch-size 32 --max-queue-delay-us 0`.",
+        "",
+        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},",
+        f"load average at the end of the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}",
+        "(the machine is shared, so absolute figures are noisy; ratios come from one run).",
+        "",
+        table(results),
+        "",
+        "![requests per second](benchmarks.png)",
+        "",
+        "## Targets",
+        "",
+        *verdicts(results),
+        "",
+    ]
+    if failures:
+        lines += ["## Servers that did not run", ""]
+        lines += [f"- {label}: {reason}" for label, reason in failures.items()]
+        lines.append("")
+    lines += _profile_section(profiles)
+    return "\n".join(lines)
