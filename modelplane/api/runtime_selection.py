@@ -10,8 +10,17 @@ from modelplane.api.serving_runtime import ServingRuntime, SupportedModelFormat
 DEFAULT_PROTOCOL = "v2"
 
 
+NO_SUPPORTING_RUNTIME = "NoSupportingRuntime"
+RUNTIME_NOT_RECOGNIZED = "RuntimeNotRecognized"
+RUNTIME_DISABLED = "RuntimeDisabled"
+
+
 class NoRuntimeError(LookupError):
-    """No runtime can serve the model; the message says why (for status conditions)."""
+    """No runtime can serve the model; the message says why, `reason` names it (for status)."""
+
+    def __init__(self, message: str, reason: str = NO_SUPPORTING_RUNTIME) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _format_match(model: ModelSpec, fmt: SupportedModelFormat) -> bool:
@@ -53,13 +62,14 @@ def select_runtime(model: ModelSpec, runtimes: Sequence[ServingRuntime]) -> Serv
         named = [r for r in runtimes if r.metadata.name == model.runtime]
         named.sort(key=lambda r: r.KIND != "ServingRuntime")
         if not named:
-            raise NoRuntimeError(f"runtime {model.runtime!r} not found")
+            raise NoRuntimeError(f"runtime {model.runtime!r} not found", RUNTIME_NOT_RECOGNIZED)
         runtime = named[0]
+        if runtime.spec.disabled:
+            raise NoRuntimeError(f"runtime {model.runtime!r} is disabled", RUNTIME_DISABLED)
         if not supports(runtime, model):
             raise NoRuntimeError(
                 f"runtime {model.runtime!r} does not support model format "
                 f"{model.model_format.name!r} with protocol {model.protocol_version or 'v2'!r}"
-                + (" (disabled)" if runtime.spec.disabled else "")
             )
         return runtime
     candidates = [

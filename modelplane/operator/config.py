@@ -1,0 +1,105 @@
+"""Operator configuration: images, ingress, defaults, GPU resource names, storage puller.
+
+Read from environment variables `MODELPLANE_OPERATOR_*` (JSON for dicts) and, optionally,
+from a YAML file (a mounted ConfigMap key); the environment overrides the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+# Extended resource name (a trailing `*` matches a prefix, e.g. MIG profiles) -> taint key
+# that nodes offering it carry, so that pods asking for it tolerate that taint.
+DEFAULT_GPU_RESOURCES: dict[str, str] = {
+    "nvidia.com/gpu": "nvidia.com/gpu",
+    "nvidia.com/mig-*": "nvidia.com/gpu",
+    "amd.com/gpu": "amd.com/gpu",
+}
+
+DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "2Gi"},
+}
+
+
+class OperatorConfig(BaseSettings):
+    """Everything the render functions need besides the custom resources themselves."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPLANE_OPERATOR_", extra="forbid")
+
+    model_server_image: str = "modelplane/model-server:0.1.0"
+    model_server_gpu_image: str = "modelplane/model-server-cuda:0.1.0"
+    router_image: str = "modelplane/router:0.1.0"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+
+    ingress_domain: str | None = Field(
+        default=None, description="When set, each InferenceService/Graph gets an Ingress."
+    )
+    ingress_class: str | None = None
+    url_scheme: Literal["http", "https"] = "http"
+
+    default_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RESOURCES.items()}
+    )
+    router_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        }
+    )
+    gpu_resources: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_GPU_RESOURCES))
+
+    default_scale_target: int = 80
+    rps_metric: str = "modelplane_inference_requests_per_second"
+    concurrency_metric: str = "modelplane_inference_in_flight"
+
+    storage_initializer_image: str = "modelplane/model-server:0.1.0"
+    storage_initializer_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        }
+    )
+    storage_s3_endpoint: str | None = None
+    storage_s3_region: str | None = None
+    storage_gcs_endpoint: str | None = None
+
+    resync_seconds: float = Field(default=60.0, gt=0)
+    dependency_retry_seconds: float = Field(default=5.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment wins over values passed in (those come from the config file)."""
+        return env_settings, init_settings
+
+
+def load_config(
+    path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> OperatorConfig:
+    """Config from an optional YAML file (snake_case or camelCase keys) plus the environment."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+        values = {_snake(str(k)): v for k, v in loaded.items()}
+    values.update(overrides or {})
+    return OperatorConfig(**values)
+
+
+def _snake(key: str) -> str:
+    """`ingressDomain` -> `ingress_domain`; snake_case keys pass unchanged."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key).lstrip("_")

@@ -1,0 +1,190 @@
+"""kopf wiring: thin handlers that turn watch events into reconcile requests.
+
+kopf watches the custom resources and their children and logs in; every handler only
+names the object to reconcile. No handler needs a finalizer (children carry
+ownerReferences, so the garbage collector removes them) and no handler stores state
+on the objects, so the operator writes nothing to a resource but its status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import kopf
+
+from modelplane.operator import names
+from modelplane.operator.config import OperatorConfig
+from modelplane.operator.kube import Kube
+from modelplane.operator.queue import ReconcileQueue
+from modelplane.operator.reconcile import GRAPH, ISVC, Key, Reconciler
+
+log = logging.getLogger(__name__)
+
+# (group, version, plural) of the watched kinds
+ISVC_RESOURCE = (names.GROUP, "v1beta1", "inferenceservices")
+GRAPH_RESOURCE = (names.GROUP, "v1alpha1", "inferencegraphs")
+RUNTIME_RESOURCES = (
+    (names.GROUP, "v1alpha1", "servingruntimes"),
+    (names.GROUP, "v1alpha1", "clusterservingruntimes"),
+)
+CHILD_RESOURCES = (
+    ("apps", "v1", "deployments"),
+    ("", "v1", "services"),
+    ("", "v1", "configmaps"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("networking.k8s.io", "v1", "ingresses"),
+)
+
+
+def owner_of(labels: Mapping[str, str], namespace: str) -> Key | None:
+    """The custom resource a child belongs to, from its labels."""
+    if names.ISVC_LABEL in labels:
+        return (ISVC, namespace, labels[names.ISVC_LABEL])
+    if names.GRAPH_LABEL in labels:
+        return (GRAPH, namespace, labels[names.GRAPH_LABEL])
+    return None
+
+
+def fingerprint(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What of a custom resource can change its children: generation, labels, annotations."""
+    meta = body.get("metadata") or {}
+    return (
+        meta.get("generation"),
+        tuple(sorted((meta.get("labels") or {}).items())),
+        tuple(sorted((meta.get("annotations") or {}).items())),
+        meta.get("deletionTimestamp"),
+    )
+
+
+class Operator:
+    """The operator's handlers, bound to one configuration and one API client."""
+
+    def __init__(
+        self,
+        config: OperatorConfig,
+        namespaces: Collection[str] = (),
+        kube_factory: Callable[[], Kube] = Kube.from_environment,
+    ) -> None:
+        self.config = config
+        self.namespaces = tuple(namespaces)
+        self._kube_factory = kube_factory
+        self._kube: Kube | None = None
+        self._queue: ReconcileQueue | None = None
+        self._resync: asyncio.Task[None] | None = None
+        self._seen: dict[Key, tuple[Any, ...]] = {}
+
+    @property
+    def queue(self) -> ReconcileQueue:
+        """The work queue (exists between startup and cleanup)."""
+        if self._queue is None:
+            raise RuntimeError("the operator has not started")
+        return self._queue
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def startup(self, settings: kopf.OperatorSettings, **_: Any) -> None:
+        """Create the client and the queue; tune kopf; start the periodic resync."""
+        settings.posting.level = logging.WARNING  # Kubernetes Events only for trouble
+        settings.persistence.finalizer = f"{names.GROUP}/operator"  # unused: no handler needs one
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix=f"operator.{names.GROUP}"
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=f"operator.{names.GROUP}", key="last-handled-configuration"
+        )
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        self._kube = self._kube_factory()
+        self._queue = ReconcileQueue(Reconciler(self._kube, self.config))
+        self._resync = asyncio.create_task(self._resync_forever())
+
+    async def cleanup(self, **_: Any) -> None:
+        """Stop the resync and the queue; close the client."""
+        if self._resync is not None:
+            self._resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync
+        if self._queue is not None:
+            await self._queue.close()
+        if self._kube is not None:
+            self._kube.close()
+
+    async def _resync_forever(self) -> None:
+        """Every resync period, reconcile every custom resource in scope (drift, lost events)."""
+        while True:
+            await asyncio.sleep(self.config.resync_seconds)
+            try:
+                for key in await asyncio.to_thread(self._all_owners):
+                    self.queue.schedule(key)
+            except Exception:
+                log.exception("resync listing failed; next try in %ss", self.config.resync_seconds)
+
+    def _scopes(self) -> tuple[str | None, ...]:
+        return self.namespaces or (None,)
+
+    def _all_owners(self, kinds: tuple[str, ...] = (ISVC, GRAPH)) -> list[Key]:
+        assert self._kube is not None
+        return [
+            (kind, item["metadata"]["namespace"], item["metadata"]["name"])
+            for kind in kinds
+            for scope in self._scopes()
+            for item in self._kube.list(kind, scope)
+        ]
+
+    # --- events -----------------------------------------------------------------------
+
+    async def owner_event(
+        self, *, type: str | None, body: kopf.Body, name: str, namespace: str | None, **_: Any
+    ) -> None:
+        """An InferenceService or InferenceGraph changed (or was listed at start)."""
+        key = (body["kind"], namespace or "default", name)
+        if type == "DELETED":
+            self._seen.pop(key, None)
+            self.queue.forget(key)
+            return
+        mark = fingerprint(body)
+        if type is not None and self._seen.get(key) == mark:
+            return  # only its status changed: nothing to render
+        self._seen[key] = mark
+        self.queue.schedule(key)
+
+    async def child_event(
+        self, *, type: str | None, labels: kopf.Labels, namespace: str | None, **_: Any
+    ) -> None:
+        """A child changed or vanished: its owner re-checks (restores, reads readiness)."""
+        if type is None or namespace is None:
+            return  # the initial listing: owners are listed too
+        owner = owner_of(labels, namespace)
+        if owner is not None:
+            self.queue.schedule(owner)
+
+    async def runtime_event(self, *, type: str | None, namespace: str | None, **_: Any) -> None:
+        """A (Cluster)ServingRuntime changed: InferenceServices may now select differently."""
+        if type is None:
+            return
+        keys = await asyncio.to_thread(self._all_owners, (ISVC,))
+        for key in keys:
+            if namespace is None or key[1] == namespace:
+                self.queue.schedule(key)
+
+    # --- registry ---------------------------------------------------------------------
+
+    def registry(self) -> kopf.OperatorRegistry:
+        """A fresh kopf registry with this operator's handlers."""
+        registry = kopf.OperatorRegistry()
+        kopf.on.login(registry=registry)(kopf.login_via_client)
+        kopf.on.startup(registry=registry)(self.startup)
+        kopf.on.cleanup(registry=registry)(self.cleanup)
+        for resource in (ISVC_RESOURCE, GRAPH_RESOURCE):
+            kopf.on.event(*resource, registry=registry)(self.owner_event)
+        for resource in RUNTIME_RESOURCES:
+            kopf.on.event(*resource, registry=registry)(self.runtime_event)
+        managed = {names.MANAGED_BY: names.MANAGED_BY_VALUE}
+        for group, version, plural in CHILD_RESOURCES:
+            selector = (f"{group}/{version}" if group else version, plural)
+            kopf.on.event(*selector, labels=managed, registry=registry)(self.child_event)
+        return registry

@@ -1,0 +1,165 @@
+"""The one module that talks to the Kubernetes API: get, list, apply, delete, patch status.
+
+Every call is synchronous and thread-safe (a pooled `kubernetes` ApiClient underneath);
+the reconciler runs them off the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import client, config
+
+from modelplane.operator.names import FIELD_MANAGER
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the REST API."""
+
+    api_version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """Collection path (name None) or object path."""
+        base = (
+            f"/api/{self.api_version}"
+            if "/" not in self.api_version
+            else f"/apis/{self.api_version}"
+        )
+        if self.namespaced and namespace is not None:
+            base += f"/namespaces/{quote(namespace)}"
+        base += f"/{self.plural}"
+        return base if name is None else f"{base}/{quote(name)}"
+
+
+KINDS: dict[str, Kind] = {
+    "Deployment": Kind("apps/v1", "deployments"),
+    "Service": Kind("v1", "services"),
+    "ConfigMap": Kind("v1", "configmaps"),
+    "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),
+    "Ingress": Kind("networking.k8s.io/v1", "ingresses"),
+    "InferenceService": Kind("serving.modelplane.io/v1beta1", "inferenceservices"),
+    "InferenceGraph": Kind("serving.modelplane.io/v1alpha1", "inferencegraphs"),
+    "ServingRuntime": Kind("serving.modelplane.io/v1alpha1", "servingruntimes"),
+    "ClusterServingRuntime": Kind(
+        "serving.modelplane.io/v1alpha1", "clusterservingruntimes", namespaced=False
+    ),
+}
+
+
+class KubeError(Exception):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, method: str, path: str, body: str) -> None:
+        super().__init__(f"{method} {path}: HTTP {status}: {body[:500]}")
+        self.status = status
+
+
+class Kube:
+    """A thin JSON client over the REST API for the kinds in KINDS."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self._api = api_client
+
+    @classmethod
+    def from_environment(cls) -> Kube:
+        """In-cluster service account when running in a pod, else the kubeconfig."""
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        configuration.connection_pool_maxsize = 32
+        return cls(client.ApiClient(configuration))
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._api.close()  # type: ignore[no-untyped-call]
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: str | None = None,
+        content_type: str | None = None,
+    ) -> Obj | None:
+        """One request; JSON answer, None on 404, KubeError on other failures."""
+        headers = {"Accept": "application/json"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        _, url, headers, _, _ = self._api.param_serialize(
+            method, path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
+        )
+        response = self._api.call_api(method, url, header_params=headers, body=body)
+        data = response.read()  # type: ignore[no-untyped-call]
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            raise KubeError(response.status, method, path, data.decode(errors="replace"))
+        loaded: Obj = json.loads(data) if data else {}
+        return loaded
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
+        """One object, or None when absent."""
+        return self._call("GET", KINDS[kind].path(namespace, name))
+
+    def list(self, kind: str, namespace: str | None, selector: str | None = None) -> list[Obj]:
+        """Objects of a kind in a namespace (all namespaces when None), by label selector."""
+        query = [("labelSelector", selector)] if selector else None
+        answer = self._call("GET", KINDS[kind].path(namespace), query=query) or {}
+        items: list[Obj] = answer.get("items") or []
+        for item in items:  # list items omit their own apiVersion/kind
+            item.setdefault("apiVersion", KINDS[kind].api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj: Obj) -> Obj:
+        """Server-side apply under the one field manager, taking ownership of conflicts."""
+        meta = obj["metadata"]
+        path = KINDS[obj["kind"]].path(meta.get("namespace"), meta["name"])
+        answer = self._call(
+            "PATCH",
+            path,
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=json.dumps(obj),
+            content_type="application/apply-patch+yaml",
+        )
+        assert answer is not None  # apply creates, it never answers 404
+        return answer
+
+    def apply_status(self, obj: Obj) -> None:
+        """Server-side apply of an object's status subresource (apiVersion, kind, name, status)."""
+        meta = obj["metadata"]
+        path = KINDS[obj["kind"]].path(meta.get("namespace"), meta["name"]) + "/status"
+        self._call(
+            "PATCH",
+            path,
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=json.dumps(obj),
+            content_type="application/apply-patch+yaml",
+        )
+
+    def delete(self, kind: str, namespace: str | None, name: str, uid: str | None = None) -> None:
+        """Delete one object (only that incarnation when uid is given); absent is fine."""
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid is not None:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self._call(
+                "DELETE",
+                KINDS[kind].path(namespace, name),
+                body=json.dumps(body),
+                content_type="application/json",
+            )
+        except KubeError as error:
+            if error.status != 409:  # precondition failed: a newer object took the name
+                raise

@@ -1,0 +1,92 @@
+"""Every name and label of the objects the operator creates, in one place."""
+
+from __future__ import annotations
+
+import hashlib
+
+GROUP = "serving.modelplane.io"
+FIELD_MANAGER = "modelplane"
+
+# Labels on every child; the owner label selects children for pruning.
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "modelplane"
+ISVC_LABEL = f"{GROUP}/inferenceservice"
+GRAPH_LABEL = f"{GROUP}/inferencegraph"
+COMPONENT_LABEL = f"{GROUP}/component"
+
+# Pod-template annotation whose change rolls the router when its graph changes.
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+# InferenceService annotation naming a Secret whose keys become the storage puller's env.
+STORAGE_SECRET_ANNOTATION = f"{GROUP}/storage-secret"
+
+PREDICTOR = "predictor"
+TRANSFORMER = "transformer"
+ROUTER = "router"
+
+MODEL_DIR = "/mnt/models"
+HTTP_PORT = 8080
+GRPC_PORT = 8081
+SERVICE_HTTP_PORT = 80
+
+_MAX_NAME = 63
+
+
+def bounded(base: str, suffix: str) -> str:
+    """`{base}-{suffix}`, shortened with a stable hash when over the 63-character DNS limit."""
+    name = f"{base}-{suffix}"
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    keep = _MAX_NAME - len(suffix) - len(digest) - 2
+    return f"{base[:keep].rstrip('-')}-{digest}-{suffix}"
+
+
+def component(isvc: str, part: str) -> str:
+    """Deployment, Service and HPA name of one component of an InferenceService."""
+    return bounded(isvc, part)
+
+
+def router(graph: str) -> str:
+    """Deployment, Service and HPA name of an InferenceGraph's router."""
+    return bounded(graph, ROUTER)
+
+
+def graph_config(graph: str) -> str:
+    """ConfigMap holding an InferenceGraph's resolved graph file."""
+    return bounded(graph, "graph")
+
+
+def ingress(owner: str) -> str:
+    """Ingress of an InferenceService or InferenceGraph: the owner's own name."""
+    return owner
+
+
+def host(owner: str, namespace: str, domain: str) -> str:
+    """External host name: `{name}-{namespace}.{domain}`."""
+    return f"{owner}-{namespace}.{domain}"
+
+
+def cluster_host(service: str, namespace: str) -> str:
+    """In-cluster DNS name of a Service."""
+    return f"{service}.{namespace}.svc.cluster.local"
+
+
+def infer_path(model: str) -> str:
+    """V2 infer path of a model."""
+    return f"/v2/models/{model}/infer"
+
+
+def component_labels(isvc: str, part: str) -> dict[str, str]:
+    """Labels of one InferenceService component's objects and pods (also its pod selector)."""
+    return {MANAGED_BY: MANAGED_BY_VALUE, ISVC_LABEL: isvc, COMPONENT_LABEL: part}
+
+
+def router_labels(graph: str) -> dict[str, str]:
+    """Labels of an InferenceGraph router's objects and pods (also its pod selector)."""
+    return {MANAGED_BY: MANAGED_BY_VALUE, GRAPH_LABEL: graph, COMPONENT_LABEL: ROUTER}
+
+
+def owner_selector(kind: str, name: str) -> str:
+    """Label selector of every child of one owner, for listing and pruning."""
+    label = GRAPH_LABEL if kind == "InferenceGraph" else ISVC_LABEL
+    return f"{MANAGED_BY}={MANAGED_BY_VALUE},{label}={name}"

@@ -1,0 +1,244 @@
+"""One reconcile pass per custom resource: read, select, render, apply, prune, status.
+
+Level-based: a pass looks only at the current state of the world, so create, update,
+resume, a child's change and the periodic resync all run the same code. Blocking (it
+calls the API through `Kube`); the queue runs passes off the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelplane.api import (
+    ClusterServingRuntime,
+    InferenceGraph,
+    InferenceService,
+    NoRuntimeError,
+    ServingRuntime,
+    select_runtime,
+)
+from modelplane.operator import names
+from modelplane.operator.config import OperatorConfig
+from modelplane.operator.kube import Kube
+from modelplane.operator.render import (
+    UnresolvedServicesError,
+    render_inference_graph,
+    render_inference_service,
+    resolve_graph,
+    service_names,
+)
+from modelplane.operator.status import Failure, graph_status, invalid_status, isvc_status
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Key = tuple[str, str, str]  # (kind, namespace, name)
+
+ISVC = "InferenceService"
+GRAPH = "InferenceGraph"
+CHILD_KINDS: dict[str, tuple[str, ...]] = {
+    ISVC: ("Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
+    GRAPH: ("ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
+}
+
+
+def utc_now() -> str:
+    """Current time in RFC 3339, second precision (as Kubernetes writes it)."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Outcome:
+    """What a pass asks of the queue: a later retry, other objects to look at."""
+
+    retry_after: float | None = None
+    follow_up: list[Key] = field(default_factory=list)
+
+
+class Reconciler:
+    """Reconcile passes for InferenceServices and InferenceGraphs."""
+
+    def __init__(
+        self, kube: Kube, config: OperatorConfig, clock: Callable[[], str] = utc_now
+    ) -> None:
+        self.kube = kube
+        self.config = config
+        self.clock = clock
+
+    def run(self, key: Key) -> Outcome:
+        """One pass for the object behind key."""
+        kind, namespace, name = key
+        if kind == ISVC:
+            return self.reconcile_isvc(namespace, name)
+        if kind == GRAPH:
+            return self.reconcile_graph(namespace, name)
+        raise ValueError(f"cannot reconcile kind {kind}")
+
+    # --- InferenceService -------------------------------------------------------------
+
+    def reconcile_isvc(self, namespace: str, name: str) -> Outcome:
+        """Bring an InferenceService's children and status in line with its spec."""
+        obj = self.kube.get(ISVC, namespace, name)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return Outcome()  # ownerReferences let the garbage collector remove children
+        try:
+            isvc = InferenceService.model_validate(obj)
+        except ValidationError as error:
+            self._write_status(obj, invalid_status(obj, str(error), self.clock()))
+            return Outcome()
+        failure, runtime = self._runtime_for(isvc)
+        rendered: list[Obj] = []
+        if failure is None:
+            try:
+                rendered = render_inference_service(isvc, runtime, self.config)
+            except ValueError as error:
+                failure = Failure("InvalidPredictorSpec", str(error))
+        children = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        status = isvc_status(isvc, children, self.config, self.clock(), failure)
+        if not self._write_status(obj, status):
+            return Outcome()
+        return Outcome(follow_up=self._graphs_using(namespace, name))
+
+    def _runtime_for(self, isvc: InferenceService) -> tuple[Failure | None, ServingRuntime | None]:
+        model = isvc.spec.predictor.model
+        if model is None:
+            return None, None
+        namespace = isvc.metadata.namespace
+        runtimes = list(self._parse(ServingRuntime, self.kube.list("ServingRuntime", namespace)))
+        runtimes += self._parse(
+            ClusterServingRuntime, self.kube.list("ClusterServingRuntime", None)
+        )
+        try:
+            return None, select_runtime(model, runtimes)
+        except NoRuntimeError as error:
+            return Failure(error.reason, str(error)), None
+
+    @staticmethod
+    def _parse(cls: type[ServingRuntime], items: Iterable[Obj]) -> list[ServingRuntime]:
+        parsed = []
+        for item in items:
+            try:
+                parsed.append(cls.model_validate(item))
+            except ValidationError as error:
+                log.warning("ignoring invalid %s %s: %s", cls.KIND, item["metadata"]["name"], error)
+        return parsed
+
+    def _graphs_using(self, namespace: str, isvc_name: str) -> list[Key]:
+        keys = []
+        for item in self.kube.list(GRAPH, namespace):
+            try:
+                graph = InferenceGraph.model_validate(item)
+            except ValidationError:
+                continue
+            if isvc_name in service_names(graph):
+                keys.append((GRAPH, namespace, graph.metadata.name or ""))
+        return keys
+
+    # --- InferenceGraph ---------------------------------------------------------------
+
+    def reconcile_graph(self, namespace: str, name: str) -> Outcome:
+        """Resolve the graph's services, then run its router; wait while any is not ready."""
+        obj = self.kube.get(GRAPH, namespace, name)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return Outcome()
+        try:
+            graph = InferenceGraph.model_validate(obj)
+        except ValidationError as error:
+            self._write_status(obj, invalid_status(obj, str(error), self.clock()))
+            return Outcome()
+        urls, waiting = self._dependencies(namespace, service_names(graph))
+        rendered: list[Obj] = []
+        # Unresolved: keep whatever runs now; the status says what is missing.
+        with contextlib.suppress(UnresolvedServicesError):
+            rendered = render_inference_graph(graph, resolve_graph(graph, urls), self.config)
+        children = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
+        self._write_status(obj, graph_status(graph, children, self.config, self.clock(), waiting))
+        retry = self.config.dependency_retry_seconds if waiting is not None else None
+        return Outcome(retry_after=retry)
+
+    def _dependencies(
+        self, namespace: str, services: list[str]
+    ) -> tuple[dict[str, str], Failure | None]:
+        """Base URLs of the named InferenceServices, and which of them are not ready."""
+        urls: dict[str, str] = {}
+        missing: list[str] = []
+        unready: list[str] = []
+        for service in services:
+            obj = self.kube.get(ISVC, namespace, service)
+            if obj is None:
+                missing.append(service)
+                continue
+            status = obj.get("status") or {}
+            url = (status.get("address") or {}).get("url")
+            if url:
+                urls[service] = url
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            if not ready:
+                unready.append(service)
+        if missing:
+            return urls, Failure(
+                "DependencyNotFound", "InferenceService(s) not found: " + ", ".join(missing)
+            )
+        if unready:
+            return urls, Failure(
+                "DependencyNotReady", "InferenceService(s) not ready: " + ", ".join(unready)
+            )
+        return urls, None
+
+    # --- shared -----------------------------------------------------------------------
+
+    def _sync_children(
+        self, kind: str, owner: Obj, rendered: list[Obj], apply: bool
+    ) -> dict[tuple[str, str], Obj]:
+        """Apply what was rendered, delete owned children no longer rendered; the live set.
+
+        With apply False (the spec cannot be rendered now) children are only read.
+        """
+        meta = owner["metadata"]
+        selector = names.owner_selector(kind, meta["name"])
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered}
+        live: dict[tuple[str, str], Obj] = {}
+        if apply:
+            for obj in rendered:
+                live[(obj["kind"], obj["metadata"]["name"])] = self.kube.apply(obj)
+        for child_kind in CHILD_KINDS[kind]:
+            for child in self.kube.list(child_kind, meta["namespace"], selector):
+                child_key = (child_kind, child["metadata"]["name"])
+                owned = any(
+                    ref.get("uid") == meta["uid"]
+                    for ref in child["metadata"].get("ownerReferences") or []
+                )
+                if apply and owned and child_key not in wanted:
+                    log.info("deleting %s %s: no longer rendered", child_kind, child_key[1])
+                    self.kube.delete(
+                        child_kind, meta["namespace"], child_key[1], child["metadata"]["uid"]
+                    )
+                    continue
+                if owned:
+                    live.setdefault(child_key, child)
+        return live
+
+    def _write_status(self, obj: Obj, status: Obj) -> bool:
+        """Apply the status when it differs from the stored one; whether it did."""
+        if (obj.get("status") or {}) == status:
+            return False
+        meta = obj["metadata"]
+        self.kube.apply_status(
+            {
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                "status": status,
+            }
+        )
+        return True

@@ -1,0 +1,150 @@
+"""Children of an InferenceGraph: the resolved graph file in a ConfigMap and the router (pure).
+
+Resolution turns every `serviceName` step into a `serviceUrl` (the InferenceService's
+address + V2 infer path) from a name -> base URL mapping the caller supplies: the
+operator reads it from InferenceService status, local mode from its own processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from modelplane.api import InferenceGraph
+from modelplane.operator import names
+from modelplane.operator.config import OperatorConfig
+from modelplane.operator.render import pod
+from modelplane.operator.render.autoscaling import Scaling, hpa
+from modelplane.operator.render.meta import Obj, child
+from modelplane.operator.render.network import ingress, service
+
+GRAPH_DIR = "/etc/modelplane/graph"
+GRAPH_FILE = "graph.json"
+
+
+class UnresolvedServicesError(LookupError):
+    """Some serviceName steps have no URL yet; `missing` names the InferenceServices."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("InferenceService(s) without an address yet: " + ", ".join(missing))
+        self.missing = missing
+
+
+def service_names(graph: InferenceGraph) -> list[str]:
+    """InferenceServices the graph's steps name (sorted, unique)."""
+    return sorted(
+        {
+            step.service_name
+            for node in graph.spec.nodes.values()
+            for step in node.steps
+            if step.service_name is not None
+        }
+    )
+
+
+def resolve_graph(graph: InferenceGraph, urls: Mapping[str, str]) -> Obj:
+    """The router's graph file: steps carry `serviceUrl` or `nodeName`, never `serviceName`.
+
+    `urls` maps an InferenceService name to its base URL (status.address.url).
+    """
+    missing = [n for n in service_names(graph) if not urls.get(n)]
+    if missing:
+        raise UnresolvedServicesError(missing)
+    nodes: dict[str, Any] = {}
+    for node_name, node in graph.spec.nodes.items():
+        steps = []
+        for step in node.steps:
+            wire = step.to_dict()
+            service_name = wire.pop("serviceName", None)
+            if service_name is not None:
+                base = urls[service_name].rstrip("/")
+                wire["serviceUrl"] = base + names.infer_path(service_name)
+            steps.append(wire)
+        nodes[node_name] = {"routerType": node.router_type, "steps": steps}
+    document: Obj = {"name": graph.metadata.name, "nodes": nodes}
+    if graph.spec.timeout is not None:
+        document["timeout"] = graph.spec.timeout
+    return document
+
+
+def graph_file(document: Obj) -> str:
+    """The graph file's text: canonical JSON, so that equal graphs hash equal."""
+    return json.dumps(document, sort_keys=True, indent=2) + "\n"
+
+
+def render_inference_graph(
+    graph: InferenceGraph, resolved: Obj, config: OperatorConfig
+) -> list[Obj]:
+    """ConfigMap with the resolved graph, router Deployment, Service, HPA and Ingress.
+
+    The pod template carries the graph's hash, so a changed graph rolls the router.
+    """
+    graph_name = graph.metadata.name or ""
+    name = names.router(graph_name)
+    labels = names.router_labels(graph_name)
+    text = graph_file(resolved)
+    config_map = child("v1", "ConfigMap", names.graph_config(graph_name), graph, labels)
+    config_map["data"] = {GRAPH_FILE: text}
+
+    spec = graph.spec
+    container = pod.restricted(
+        pod.drop_empty(
+            {
+                "name": "router",
+                "image": config.router_image,
+                "imagePullPolicy": config.image_pull_policy,
+                "command": [
+                    "modelplane",
+                    "router",
+                    "--graph",
+                    f"{GRAPH_DIR}/{GRAPH_FILE}",
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    str(names.HTTP_PORT),
+                ],
+                "ports": pod.default_ports()[:1],
+                "resources": pod.merge_resources(
+                    config.router_resources, spec.resources.to_dict() if spec.resources else None
+                ),
+                "volumeMounts": [{"name": "graph", "mountPath": GRAPH_DIR, "readOnly": True}],
+                "readinessProbe": pod.http_probe("/v2/health/ready", 2, 3),
+                "livenessProbe": pod.http_probe("/v2/health/live", 10, 3),
+            }
+        )
+    )
+    pod_spec = pod.drop_empty(
+        {
+            "containers": [container],
+            "volumes": [{"name": "graph", "configMap": {"name": names.graph_config(graph_name)}}],
+            "nodeSelector": spec.node_selector,
+            "tolerations": [t.to_dict() for t in spec.tolerations or []],
+            "affinity": spec.affinity,
+            "enableServiceLinks": False,
+        }
+    )
+    scaling = Scaling(spec.min_replicas, spec.max_replicas, spec.scale_metric, spec.scale_target)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    deployment = pod.deployment(
+        name,
+        child("apps/v1", "Deployment", name, graph, labels),
+        labels,
+        pod_spec,
+        {names.CONFIG_HASH_ANNOTATION: digest},
+        None if scaling.autoscaled else scaling.low,
+    )
+    objects = [config_map, deployment, service(name, graph, labels, grpc=False)]
+    autoscaler = hpa(name, graph, labels, scaling, config)
+    if autoscaler is not None:
+        objects.append(autoscaler)
+    route = ingress(
+        graph,
+        {names.MANAGED_BY: names.MANAGED_BY_VALUE, names.GRAPH_LABEL: graph_name},
+        name,
+        config,
+    )
+    if route is not None:
+        objects.append(route)
+    return objects

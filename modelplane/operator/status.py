@@ -1,0 +1,241 @@
+"""Status of InferenceServices and InferenceGraphs, computed from their children (pure).
+
+Conditions follow the Knative/KServe shape; a condition keeps its lastTransitionTime
+while its status stays the same, so an unchanged world yields an identical status
+(and the reconciler skips the patch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelplane.api import InferenceGraph, InferenceService, Resource
+from modelplane.operator import names
+from modelplane.operator.config import OperatorConfig
+from modelplane.operator.render.network import external_url, service_url
+
+Obj = dict[str, Any]
+Children = Mapping[tuple[str, str], Obj]
+
+READY = "Ready"
+PREDICTOR_READY = "PredictorReady"
+TRANSFORMER_READY = "TransformerReady"
+INGRESS_READY = "IngressReady"
+ROUTER_READY = "RouterReady"
+DEPENDENCIES_READY = "DependenciesReady"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why nothing (new) could be rendered: a reason word and a message for people."""
+
+    reason: str
+    message: str
+
+
+def condition(
+    type_: str, status: str, reason: str | None = None, message: str | None = None
+) -> Obj:
+    """One condition, without unset fields."""
+    cond: Obj = {"type": type_, "status": status}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
+
+
+def deployment_condition(type_: str, deployment: Obj | None, waiting: Failure | None = None) -> Obj:
+    """Readiness of a Deployment: its Available condition, or why it is not available."""
+    if deployment is None:
+        if waiting is not None:
+            return condition(type_, "Unknown", waiting.reason, waiting.message)
+        return condition(type_, "False", "DeploymentMissing", "the Deployment does not exist yet")
+    name = deployment["metadata"]["name"]
+    status = deployment.get("status") or {}
+    found = {c.get("type"): c for c in status.get("conditions") or []}
+    progressing = found.get("Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return condition(type_, "False", "ProgressDeadlineExceeded", progressing.get("message"))
+    available = found.get("Available")
+    if available is None:
+        return condition(
+            type_, "Unknown", "DeploymentPending", f"Deployment {name} has no status yet"
+        )
+    ready = status.get("readyReplicas") or 0
+    wanted = status.get("replicas") or (deployment.get("spec") or {}).get("replicas") or 0
+    if available.get("status") == "True":
+        return condition(
+            type_, "True", "MinimumReplicasAvailable", f"{ready}/{wanted} replicas ready"
+        )
+    return condition(
+        type_,
+        "False",
+        available.get("reason") or "MinimumReplicasUnavailable",
+        available.get("message") or f"{ready}/{wanted} replicas ready",
+    )
+
+
+def ingress_condition(owner: Resource, children: Children, config: OperatorConfig) -> Obj:
+    """IngressReady: the Ingress exists (with its load-balancer address when it has one)."""
+    if not config.ingress_domain:
+        return condition(
+            INGRESS_READY, "True", "ClusterLocal", "no ingress domain configured; cluster-local"
+        )
+    found = children.get(("Ingress", names.ingress(owner.metadata.name or "")))
+    if found is None:
+        return condition(INGRESS_READY, "False", "IngressMissing", "the Ingress does not exist yet")
+    balancers = ((found.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if balancers:
+        address = balancers[0].get("hostname") or balancers[0].get("ip")
+        return condition(INGRESS_READY, "True", "IngressAdmitted", f"load balancer {address}")
+    return condition(INGRESS_READY, "True", "IngressCreated", "no load-balancer address yet")
+
+
+def ready_condition(parts: Iterable[Obj]) -> Obj:
+    """Ready: True when every part is; else the first False (or Unknown) part's reason."""
+    parts = list(parts)
+    for wanted in ("False", "Unknown"):
+        for part in parts:
+            if part["status"] == wanted:
+                message = f"{part['type']}: {part.get('message') or part.get('reason', '')}"
+                return condition(READY, wanted, part.get("reason"), message)
+    return condition(READY, "True")
+
+
+def with_transition_times(
+    previous: Iterable[Mapping[str, Any]], current: list[Obj], now: str
+) -> list[Obj]:
+    """Carry lastTransitionTime over for conditions whose status did not change."""
+    before = {c.get("type"): c for c in previous}
+    stamped = []
+    for cond in current:
+        old = before.get(cond["type"])
+        same = old is not None and old.get("status") == cond["status"]
+        time = old.get("lastTransitionTime") if same and old is not None else None
+        stamped.append({**cond, "lastTransitionTime": time or now})
+    return stamped
+
+
+def _previous_conditions(owner: InferenceService | InferenceGraph) -> list[Obj]:
+    if owner.status is None:
+        return []
+    return [c.to_dict() for c in owner.status.conditions]
+
+
+def model_status(predictor: Obj, failure: Failure | None, deployment: Obj | None) -> Obj:
+    """modelStatus from the predictor's readiness (KServe's states and transition status)."""
+    if failure is not None:
+        return {
+            "transitionStatus": "InvalidSpec",
+            "states": {"targetModelState": "FailedToLoad"},
+            "lastFailureInfo": {"reason": failure.reason, "message": failure.message},
+        }
+    if predictor["status"] == "True":
+        ready = ((deployment or {}).get("status") or {}).get("readyReplicas") or 0
+        return {
+            "transitionStatus": "UpToDate",
+            "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
+            "copies": {"totalCopies": ready, "failedCopies": 0},
+        }
+    if predictor.get("reason") == "ProgressDeadlineExceeded":
+        return {
+            "transitionStatus": "BlockedByFailedLoad",
+            "states": {"activeModelState": "FailedToLoad", "targetModelState": "FailedToLoad"},
+            "lastFailureInfo": {
+                "reason": "ModelLoadFailed",
+                "message": predictor.get("message", ""),
+            },
+        }
+    return {
+        "transitionStatus": "InProgress",
+        "states": {"activeModelState": "Pending", "targetModelState": "Loading"},
+    }
+
+
+def isvc_status(
+    isvc: InferenceService,
+    children: Children,
+    config: OperatorConfig,
+    now: str,
+    failure: Failure | None = None,
+) -> Obj:
+    """The InferenceService's whole status from its live children.
+
+    `failure` (no runtime, invalid spec) means nothing new was rendered: PredictorReady and
+    Ready are False with its reason, and no URL is advertised.
+    """
+    name = isvc.metadata.name or ""
+    parts = [names.PREDICTOR] + ([names.TRANSFORMER] if isvc.spec.transformer else [])
+    types = {names.PREDICTOR: PREDICTOR_READY, names.TRANSFORMER: TRANSFORMER_READY}
+    conditions: list[Obj] = []
+    components: Obj = {}
+    for part in parts:
+        deployment_name = names.component(name, part)
+        deployment = children.get(("Deployment", deployment_name))
+        if failure is not None and part == names.PREDICTOR:
+            conditions.append(condition(types[part], "False", failure.reason, failure.message))
+        else:
+            conditions.append(deployment_condition(types[part], deployment))
+        url = service_url(deployment_name, isvc)
+        components[part] = {"url": url, "address": {"url": url}}
+    conditions.append(ingress_condition(isvc, children, config))
+    conditions.append(ready_condition(conditions))
+    predictor_deployment = children.get(("Deployment", names.component(name, names.PREDICTOR)))
+    status: Obj = {
+        "observedGeneration": isvc.metadata.generation,
+        "conditions": with_transition_times(_previous_conditions(isvc), conditions, now),
+        "modelStatus": model_status(conditions[0], failure, predictor_deployment),
+    }
+    if failure is None:
+        entry = service_url(names.component(name, parts[-1]), isvc)
+        status["url"] = external_url(isvc, config) or entry
+        status["address"] = {"url": entry}
+        status["components"] = components
+    return {k: v for k, v in status.items() if v is not None}
+
+
+def graph_status(
+    graph: InferenceGraph,
+    children: Children,
+    config: OperatorConfig,
+    now: str,
+    dependencies: Failure | None = None,
+) -> Obj:
+    """The InferenceGraph's status: router readiness, dependency readiness, ingress.
+
+    `dependencies` says which InferenceServices the graph still waits for, if any.
+    """
+    name = graph.metadata.name or ""
+    router = children.get(("Deployment", names.router(name)))
+    deps = (
+        condition(DEPENDENCIES_READY, "True", "AllDependenciesReady")
+        if dependencies is None
+        else condition(DEPENDENCIES_READY, "False", dependencies.reason, dependencies.message)
+    )
+    waiting = Failure("WaitingForDependencies", "the router starts once every service resolves")
+    conditions = [
+        deps,
+        deployment_condition(ROUTER_READY, router, waiting if dependencies else None),
+        ingress_condition(graph, children, config),
+    ]
+    conditions.append(ready_condition(conditions))
+    status: Obj = {
+        "observedGeneration": graph.metadata.generation,
+        "conditions": with_transition_times(_previous_conditions(graph), conditions, now),
+    }
+    if router is not None:
+        status["url"] = external_url(graph, config) or service_url(names.router(name), graph)
+    return {k: v for k, v in status.items() if v is not None}
+
+
+def invalid_status(obj: Mapping[str, Any], message: str, now: str) -> Obj:
+    """Status of an object that does not parse (a CRD older than the operator, say)."""
+    previous = (obj.get("status") or {}).get("conditions") or []
+    cond = condition(READY, "False", "InvalidSpec", message[:1000])
+    return {
+        "observedGeneration": (obj.get("metadata") or {}).get("generation"),
+        "conditions": with_transition_times(previous, [cond], now),
+    }
