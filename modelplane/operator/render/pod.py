@@ -46,13 +46,20 @@ def v2_probes() -> Obj:
 def merge_resources(*layers: Obj | None) -> Obj:
     """Resource requirements, later layers overriding per resource name.
 
+    A layer that sets only one side (request or limit) of a resource also drops the
+    other side inherited from lower layers, so that a default request never exceeds a
+    limit the user chose (Kubernetes then defaults the request to the limit).
     Extended resources (GPUs) must have requests == limits; a request without a limit
     gets the same limit.
     """
     merged: dict[str, dict[str, Any]] = {"limits": {}, "requests": {}}
     for layer in layers:
-        for part in ("limits", "requests"):
-            merged[part].update((layer or {}).get(part) or {})
+        limits = dict((layer or {}).get("limits") or {})
+        requests = dict((layer or {}).get("requests") or {})
+        for resource in set(limits) ^ set(requests):
+            merged["requests" if resource in limits else "limits"].pop(resource, None)
+        merged["limits"].update(limits)
+        merged["requests"].update(requests)
     for resource, amount in merged["requests"].items():
         if "/" in resource and resource not in merged["limits"]:
             merged["limits"][resource] = amount
