@@ -1,0 +1,15 @@
+# Shipping: chart sync, local mode (`make run`), end-to-end tier (`make e2e`), images.
+.PHONY: run e2e sync-chart images
+
+# The chart carries copies of the generated CRDs and of the default runtimes
+# (Helm reads only files inside the chart); tests/unit/ship fails when they are stale.
+sync-chart:
+	rm -f charts/modelplane/crds/*.yaml charts/modelplane/files/runtimes/*.yaml
+	cp crds/*.yaml charts/modelplane/crds/
+	cp $(addprefix manifests/runtimes/,$(shell sed -n 's/^  - //p' manifests/runtimes/kustomization.yaml)) charts/modelplane/files/runtimes/
+
+# Build the four images (needs a Docker daemon; not part of `make test`).
+images:
+	for image in model-server model-server-cuda operator router; do \
+	  docker build -f docker/$$image.Dockerfile -t modelplane/$$image:0.1.0 . || exit 1; \
+	done
