@@ -1,4 +1,4 @@
-"""The router's HTTP edge: a raw ASGI app over one Executor and one pooled httpx client.
+"""The router's HTTP edge: a raw ASGI app over one Executor and one pooled transport.
 
 Routes: ``POST /`` and ``POST /v2/models/{graph}/infer`` run the graph; ``GET /healthz``,
 ``/readyz``, ``/v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{graph}``,
@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import httpx
 import orjson
 
 from modelplane import __version__
@@ -26,6 +25,7 @@ from modelplane.router.headers import REQUEST_ID, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.settings import RouterSettings
+from modelplane.router.transport import AiohttpTransport, Transport
 from modelplane.router.upstream import RetryPolicy
 
 Scope = MutableMapping[str, Any]
@@ -45,16 +45,6 @@ class _ClientGone(Exception):
     pass
 
 
-def create_client(settings: RouterSettings) -> httpx.AsyncClient:
-    """The pooled client every upstream call shares (timeouts are enforced per step)."""
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-        keepalive_expiry=30.0,
-    )
-    return httpx.AsyncClient(limits=limits, timeout=None, follow_redirects=False)
-
-
 class RouterApp:
     """ASGI application serving one graph."""
 
@@ -63,7 +53,7 @@ class RouterApp:
         graph: Graph,
         settings: RouterSettings | None = None,
         *,
-        client: httpx.AsyncClient | None = None,
+        transport: Transport | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.graph = graph
@@ -71,11 +61,11 @@ class RouterApp:
         self.metrics = RouterMetrics(graph)
         self.header_policy = HeaderPolicy(self.settings.propagate_headers)
         self._rng = rng
-        self._own_client = client is None
+        self._own_transport = transport is None
         self._executor: Executor | None = None
         self.ready = False
-        if client is not None:
-            self._start(client)
+        if transport is not None:
+            self._start(transport)
         model = f"/v2/models/{graph.name}"
         self._infer_paths = {"/": False, f"{model}/infer": True}
         self._get_routes: dict[str, Callable[[], tuple[int, bytes, bytes]]] = {
@@ -89,11 +79,11 @@ class RouterApp:
             model: self._model_metadata,
         }
 
-    def _start(self, client: httpx.AsyncClient) -> None:
+    def _start(self, transport: Transport) -> None:
         s = self.settings
         self._executor = Executor(
             self.graph,
-            client,
+            transport,
             self.metrics,
             rng=self._rng,
             step_timeout=s.step_timeout,
@@ -103,15 +93,15 @@ class RouterApp:
         self.ready = True
 
     async def startup(self) -> None:
-        """Open the pooled client (unless one was injected)."""
+        """Open the pooled transport (unless one was injected); must run inside the loop."""
         if self._executor is None:
-            self._start(create_client(self.settings))
+            self._start(AiohttpTransport.pooled(self.settings.max_connections))
 
     async def shutdown(self) -> None:
-        """Stop answering ready and close the client this app opened."""
+        """Stop answering ready and close the transport this app opened."""
         self.ready = False
-        if self._own_client and self._executor is not None:
-            await self._executor.client.aclose()
+        if self._own_transport and self._executor is not None:
+            await self._executor.transport.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

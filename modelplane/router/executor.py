@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import httpx
 import orjson
 
 from modelplane.router.chaining import ChainError, next_request
@@ -25,6 +24,7 @@ from modelplane.router.graph import Graph, Node, Step
 from modelplane.router.metrics import RouterMetrics
 from modelplane.router.payload import NotJSON, Payload
 from modelplane.router.select import select_steps
+from modelplane.router.transport import Transport
 from modelplane.router.upstream import (
     DeadlineExceeded,
     RetryPolicy,
@@ -44,12 +44,12 @@ class _Context:
 
 
 class Executor:
-    """Runs one graph with one pooled HTTP client."""
+    """Runs one graph over one pooled transport."""
 
     def __init__(
         self,
         graph: Graph,
-        client: httpx.AsyncClient,
+        transport: Transport,
         metrics: RouterMetrics,
         *,
         rng: random.Random | None = None,
@@ -58,18 +58,12 @@ class Executor:
         policy: RetryPolicy | None = None,
     ) -> None:
         self.graph = graph
-        self.client = client
+        self.transport = transport
         self.metrics = metrics
         self.rng = rng if rng is not None else random.Random()
         self.step_timeout = step_timeout
         self.deadline_seconds = graph.timeout if graph.timeout is not None else request_timeout
         self.policy = policy if policy is not None else RetryPolicy()
-        self._urls = {
-            s.label: httpx.URL(s.service_url)
-            for n in graph.nodes.values()
-            for s in n.steps
-            if s.service_url is not None
-        }
 
     async def run(self, payload: Payload, headers: Mapping[str, str]) -> Outcome:
         """Run the root node on a request body with the headers to forward."""
@@ -175,8 +169,8 @@ class Executor:
             policy = RetryPolicy(step.retries, policy.backoff, policy.max_backoff)
         try:
             answer = await post(
-                self.client,
-                self._urls[step.label],
+                self.transport,
+                step.service_url or "",
                 payload.body,
                 ctx.headers,
                 step_timeout=timeout,
@@ -195,10 +189,11 @@ class Executor:
             return failure(502, f"step {step.label} is unreachable", str(exc), step.label)
         if answer.attempts > 1:
             self.metrics.retried(step.node, step.label, answer.attempts - 1)
-        if 200 <= answer.status < 300:
-            return Outcome(answer.status, Payload(answer.body), answer.content_type)
-        self.metrics.step_error(step.node, step.label, str(answer.status))
-        return upstream_failure(answer.status, answer.body, step.label)
+        reply = answer.reply
+        if 200 <= reply.status < 300:
+            return Outcome(reply.status, Payload(reply.body), reply.content_type)
+        self.metrics.step_error(step.node, step.label, str(reply.status))
+        return upstream_failure(reply.status, reply.body, step.label)
 
 
 def _entry(payload: Payload) -> object:

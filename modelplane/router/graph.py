@@ -7,20 +7,22 @@ named (``nodes.root.steps[1] (classify)``), so a request never meets a bad graph
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import ValidationError
 
+from modelplane.api.inference_graph import InferenceGraphSpec, InferenceRouter, InferenceStep
 from modelplane.router.condition import Condition, ConditionError, parse
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 Dependency = Literal["Hard", "Soft"]
 ROUTER_TYPES: tuple[RouterType, ...] = ("Sequence", "Switch", "Ensemble", "Splitter")
 ROOT = "root"
+EXTENSIONS = ("timeout", "retries", "mapping")  # router-only step fields
 
 
 class GraphError(ValueError):
@@ -82,14 +84,19 @@ def load_file(path: str | Path) -> Graph:
     """Read a graph from a YAML or JSON file."""
     text = Path(path).read_text(encoding="utf-8")
     try:
-        document = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+        document = yaml.safe_load(text)  # JSON is YAML
+    except yaml.YAMLError as exc:
         raise GraphError(f"{path}: not valid YAML/JSON: {exc}") from exc
     return load(document)
 
 
 def load(document: Any) -> Graph:
-    """Build a Graph from the resolved file format, or from a whole InferenceGraph object."""
+    """Build a Graph from the resolved file format, or from a whole InferenceGraph object.
+
+    The standard fields are validated by the API's own InferenceGraph types (one model of the
+    resource); the router then checks what only it cares about: targets resolved to URLs,
+    conditions that parse, no cycles, and its per-step extensions (timeout, retries, mapping).
+    """
     if not isinstance(document, Mapping):
         raise GraphError("graph: expected an object with 'name' and 'nodes'")
     if "spec" in document and "nodes" not in document:
@@ -103,72 +110,93 @@ def load(document: Any) -> Graph:
     raw_nodes = document.get("nodes")
     if not isinstance(raw_nodes, Mapping) or not raw_nodes:
         raise GraphError("graph: 'nodes' must be a non-empty object")
-    if ROOT not in raw_nodes:
-        raise GraphError("graph: a node named 'root' is required")
-    nodes = {str(n): _node(str(n), raw) for n, raw in raw_nodes.items()}
-    _check_references(nodes)
+    standard, extensions = _split_extensions(raw_nodes)
+    try:
+        spec_nodes = InferenceGraphSpec.model_validate({"nodes": standard}).nodes
+    except ValidationError as exc:
+        raise GraphError(_describe(exc, raw_nodes)) from exc
+    nodes = {n: _node(n, router, extensions[n]) for n, router in spec_nodes.items()}
+    _check_cycles(nodes)
     return Graph(name=name, nodes=nodes, timeout=timeout)
 
 
-def _node(name: str, raw: Any) -> Node:
-    where = f"nodes.{name}"
-    if not isinstance(raw, Mapping):
-        raise GraphError(f"{where}: expected an object")
-    router_type = raw.get("routerType")
-    if router_type not in ROUTER_TYPES:
-        raise GraphError(f"{where}: routerType must be one of {', '.join(ROUTER_TYPES)}")
-    raw_steps = raw.get("steps")
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise GraphError(f"{where}: 'steps' must be a non-empty list")
-    steps = tuple(_step(name, i, s) for i, s in enumerate(raw_steps))
-    names = [s.name for s in steps if s.name is not None]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise GraphError(f"{where}: step names must be unique, repeated: {', '.join(duplicates)}")
-    if router_type == "Splitter":
-        total = sum(s.weight or 0 for s in steps)
-        if any(s.weight is None for s in steps) or total != 100:
-            raise GraphError(f"{where}: every Splitter step needs a weight; weights sum to 100")
-    return Node(name=name, router_type=router_type, steps=steps)
+def _split_extensions(
+    raw_nodes: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Separate the router's per-step extensions from the standard InferenceGraph fields."""
+    standard: dict[str, Any] = {}
+    extensions: dict[str, list[dict[str, Any]]] = {}
+    for node_name, raw in raw_nodes.items():
+        node_name = str(node_name)
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("steps"), list):
+            standard[node_name] = raw
+            extensions[node_name] = []
+            continue
+        steps, extra = [], []
+        for step in raw["steps"]:
+            if isinstance(step, Mapping):
+                extra.append({k: step[k] for k in EXTENSIONS if k in step})
+                step = {k: v for k, v in step.items() if k not in EXTENSIONS}
+            else:
+                extra.append({})
+            steps.append(step)
+        standard[node_name] = {**raw, "steps": steps}
+        extensions[node_name] = extra
+    return standard, extensions
 
 
-def _step(node: str, index: int, raw: Any) -> Step:
-    where = f"nodes.{node}.steps[{index}]"
-    if not isinstance(raw, Mapping):
-        raise GraphError(f"{where}: expected an object")
-    name = raw.get("name", raw.get("stepName"))
-    if name is not None:
-        if not isinstance(name, str) or not name:
-            raise GraphError(f"{where}: 'name' must be a non-empty string")
-        where = f"{where} ({name})"
-    if raw.get("serviceName"):
+def _describe(exc: ValidationError, raw_nodes: Mapping[str, Any]) -> str:
+    """The first validation error as ``nodes.<node>.steps[<i>] (<name>): message``."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+    where = "nodes"
+    if loc[:1] == ["nodes"] and len(loc) > 1:
+        where = f"nodes.{loc[1]}"
+        if len(loc) > 3 and loc[2] == "steps":
+            where = _where(loc[1], int(loc[3]), _step_name(raw_nodes, loc[1], int(loc[3])))
+            loc = loc[4:]
+        else:
+            loc = loc[2:]
+    else:
+        loc = loc[1:]
+    field_path = ".".join(loc)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}{': ' + field_path if field_path else ''}: {message}"
+
+
+def _step_name(raw_nodes: Mapping[str, Any], node: str, index: int) -> str | None:
+    try:
+        name = raw_nodes[node]["steps"][index].get("name")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _where(node: str, index: int, name: str | None) -> str:
+    return f"nodes.{node}.steps[{index}]" + (f" ({name})" if name else "")
+
+
+def _node(name: str, router: InferenceRouter, extensions: list[dict[str, Any]]) -> Node:
+    steps = tuple(_step(name, i, step, extensions[i]) for i, step in enumerate(router.steps))
+    return Node(name=name, router_type=router.router_type, steps=steps)
+
+
+def _step(node: str, index: int, spec: InferenceStep, extra: Mapping[str, Any]) -> Step:
+    where = _where(node, index, spec.name)
+    if spec.service_name is not None:
         raise GraphError(f"{where}: serviceName must be resolved to serviceUrl before routing")
-    url, target = raw.get("serviceUrl"), raw.get("nodeName")
-    if (url is None) == (target is None):
-        raise GraphError(f"{where}: exactly one of serviceUrl or nodeName is required")
-    if url is not None and (
-        not isinstance(url, str) or not url.startswith(("http://", "https://"))
-    ):
-        raise GraphError(f"{where}: serviceUrl must be an http(s) URL")
-    data = raw.get("data", "$request")
-    if data not in ("$request", "$response"):
-        raise GraphError(f"{where}: data must be $request or $response")
     condition = None
-    if raw.get("condition") not in (None, ""):
+    if spec.condition:
         try:
-            condition = parse(str(raw["condition"]))
+            condition = parse(spec.condition)
         except ConditionError as exc:
-            raise GraphError(f"{where}: invalid condition {raw['condition']!r}: {exc}") from exc
-    weight = raw.get("weight")
-    if weight is not None and (not isinstance(weight, int) or weight < 0):
-        raise GraphError(f"{where}: weight must be a non-negative integer")
-    dependency = raw.get("dependency", "Soft")
-    if dependency not in ("Hard", "Soft"):
-        raise GraphError(f"{where}: dependency must be Hard or Soft")
-    retries = raw.get("retries")
-    if retries is not None and (not isinstance(retries, int) or retries < 0):
+            raise GraphError(f"{where}: invalid condition {spec.condition!r}: {exc}") from exc
+    retries = extra.get("retries")
+    if retries is not None and (
+        isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
+    ):
         raise GraphError(f"{where}: retries must be a non-negative integer")
-    mapping = raw.get("mapping")
+    mapping = extra.get("mapping")
     if mapping is not None and (
         not isinstance(mapping, Mapping)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
@@ -177,14 +205,14 @@ def _step(node: str, index: int, raw: Any) -> Step:
     return Step(
         node=node,
         index=index,
-        name=name,
-        service_url=url,
-        node_name=target,
-        data=data,
+        name=spec.name,
+        service_url=spec.service_url,
+        node_name=spec.node_name,
+        data=spec.data or "$request",
         condition=condition,
-        weight=weight,
-        dependency=dependency,
-        timeout=_positive(raw.get("timeout"), f"{where}: 'timeout'"),
+        weight=spec.weight,
+        dependency=spec.dependency or "Soft",
+        timeout=_positive(extra.get("timeout"), f"{where}: 'timeout'"),
         retries=retries,
         mapping=dict(mapping) if mapping is not None else None,
     )
@@ -198,14 +226,7 @@ def _positive(value: Any, where: str) -> float | None:
     return float(value)
 
 
-def _check_references(nodes: Mapping[str, Node]) -> None:
-    for node in nodes.values():
-        for step in node.steps:
-            if step.node_name is not None and step.node_name not in nodes:
-                raise GraphError(
-                    f"nodes.{node.name}.steps[{step.index}]: nodeName {step.node_name!r} "
-                    "is not a node of this graph"
-                )
+def _check_cycles(nodes: Mapping[str, Node]) -> None:
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
     def visit(name: str, path: list[str]) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
+from modelplane.router.transport import ConnectionFailed, Reply, Transport
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -39,17 +39,15 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """An upstream's answer."""
+    """An upstream's answer and how many attempts it took."""
 
-    status: int
-    body: bytes
-    content_type: bytes
+    reply: Reply
     attempts: int
 
 
 async def post(
-    client: httpx.AsyncClient,
-    url: httpx.URL | str,
+    transport: Transport,
+    url: str,
     body: bytes,
     headers: Mapping[str, str],
     *,
@@ -70,20 +68,17 @@ async def post(
         limit = min(step_timeout, remaining)
         try:
             async with asyncio.timeout(limit):
-                response = await client.post(url, content=body, headers=headers)
-        except (TimeoutError, httpx.TimeoutException) as exc:
+                reply = await transport.post(url, body, headers)
+        except TimeoutError as exc:
             if limit < step_timeout:
                 raise DeadlineExceeded() from exc
             raise StepTimeout(f"no answer within {step_timeout:g}s") from exc
-        except httpx.TransportError as exc:
+        except ConnectionFailed as exc:
             if attempt >= policy.retries:
-                raise Unreachable(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+                raise Unreachable(str(exc)) from exc
         else:
-            if response.status_code not in RETRY_STATUSES or attempt >= policy.retries:
-                content_type = response.headers.get("content-type", "application/json")
-                return Answer(
-                    response.status_code, response.content, content_type.encode(), attempt + 1
-                )
+            if reply.status not in RETRY_STATUSES or attempt >= policy.retries:
+                return Answer(reply, attempt + 1)
         attempt += 1
         pause = policy.delay(attempt)
         if time.monotonic() + pause >= deadline:

@@ -88,19 +88,34 @@ def _set_step(node: str, i: int, **fields: Any) -> Any:
         ),
         (_set_step("pick", 0, condition="a ~ 1"), r"nodes\.pick\.steps\[0\]: invalid condition"),
         (lambda d: d["nodes"].pop("pick"), r"nodeName 'pick' is not a node"),
-        (lambda d: d["nodes"].pop("root"), r"'root' is required"),
+        (lambda d: d["nodes"].pop("root"), r"must contain a node named root"),
         (lambda d: d.pop("name"), r"'name' must be"),
         (_set_step("root", 0, serviceUrl=None, serviceName="pre"), r"serviceName must be resolved"),
-        (_set_step("root", 0, nodeName="pick"), r"exactly one of serviceUrl or nodeName"),
-        (_set_step("root", 0, serviceUrl="ftp://x"), r"http\(s\) URL"),
-        (_set_step("root", 0, data="$other"), r"data must be"),
-        (_set_step("root", 0, dependency="Maybe"), r"dependency must be Hard or Soft"),
+        (
+            _set_step("root", 0, nodeName="pick"),
+            r"steps\[0\] \(pre\): a step must set exactly one of",
+        ),
+        (
+            _set_step("root", 0, serviceUrl="ftp://x"),
+            r"steps\[0\] \(pre\): serviceUrl: String should match",
+        ),
+        (_set_step("root", 0, data="$other"), r"\(pre\): data: Input should be"),
+        (
+            _set_step("root", 0, dependency="Maybe"),
+            r"\(pre\): dependency: Input should be 'Hard' or 'Soft'",
+        ),
         (_set_step("root", 0, timeout=0), r"'timeout' must be a positive"),
         (_set_step("root", 0, retries=-1), r"retries must be"),
         (_set_step("root", 0, mapping={"a": 1}), r"mapping must map"),
-        (_set_step("root", 0, name="branch"), r"repeated: branch"),
-        (lambda d: d["nodes"]["root"].update(routerType="Chain"), r"routerType must be one of"),
-        (lambda d: d["nodes"]["root"].update(steps=[]), r"non-empty list"),
+        (_set_step("root", 0, name="branch"), r"nodes\.root: step names must be unique"),
+        (
+            lambda d: d["nodes"]["root"].update(routerType="Chain"),
+            r"nodes\.root: routerType: Input should be",
+        ),
+        (
+            lambda d: d["nodes"]["root"].update(steps=[]),
+            r"nodes\.root: steps: List should have at least 1 item",
+        ),
         (lambda d: d["nodes"]["pick"]["steps"].append({"nodeName": "root"}), r"cycle: .*root"),
         (lambda d: d.update(timeout=-1), r"graph: 'timeout'"),
     ],
@@ -118,7 +133,7 @@ def test_splitter_weights_must_sum_to_100() -> None:
             {"serviceUrl": "http://b/x", "weight": 60},
         ],
     }
-    with pytest.raises(GraphError, match="weights sum to 100"):
+    with pytest.raises(GraphError, match="must sum to 100"):
         load({"name": "s", "nodes": {"root": node}})
     node["steps"][1]["weight"] = 70
     assert load({"name": "s", "nodes": {"root": node}}).root.router_type == "Splitter"

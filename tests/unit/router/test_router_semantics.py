@@ -12,6 +12,7 @@ import orjson
 from modelplane.router.app import RouterApp
 from modelplane.router.graph import load
 from modelplane.router.settings import RouterSettings
+from modelplane.router.transport import HttpxTransport
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -59,7 +60,10 @@ def client_for(nodes: dict[str, Any], upstreams: Upstreams, **settings: Any) -> 
     upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(upstreams))
     options = {"retry_backoff": 0.0, **settings}
     app = RouterApp(
-        graph(nodes), RouterSettings(**options), client=upstream_client, rng=random.Random(3)
+        graph(nodes),
+        RouterSettings(**options),
+        transport=HttpxTransport(upstream_client),
+        rng=random.Random(3),
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://router")
 

@@ -1,0 +1,107 @@
+"""`modelplane router --graph FILE` as a real process: serves the graph, rejects a bad one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.component.router.servers import free_port, serve_asgi
+from tests.component.router.upstream_app import Upstream
+
+V2_IN = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}
+
+
+@pytest.fixture(scope="module")
+def upstream_url() -> Iterator[str]:
+    with serve_asgi(Upstream(), lifespan="off") as base:
+        yield base
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"router exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("router not ready within 20s")
+
+
+def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -> None:
+    graph = {
+        "name": "chain",
+        "nodes": {
+            "root": {
+                "routerType": "Sequence",
+                "steps": [
+                    {"serviceUrl": f"{upstream_url}/v2/models/add1/infer"},
+                    {"serviceUrl": f"{upstream_url}/v2/models/add1/infer", "data": "$response"},
+                ],
+            }
+        },
+    }
+    path = tmp_path / "graph.yaml"
+    path.write_text(yaml.safe_dump(graph))
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "modelplane",
+        "router",
+        "--graph",
+        str(path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        r = httpx.post(f"{base}/v2/models/chain/infer", json=V2_IN, timeout=10)
+        assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [3.0]
+        assert httpx.post(f"{base}/", json=V2_IN, timeout=10).json()["outputs"][0]["data"] == [3.0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_cli_refuses_a_graph_with_a_bad_condition(tmp_path: Path) -> None:
+    graph = {
+        "name": "bad",
+        "nodes": {
+            "root": {
+                "routerType": "Switch",
+                "steps": [
+                    {"name": "pick", "serviceUrl": "http://127.0.0.1:1/x", "condition": "a >> 1"}
+                ],
+            }
+        },
+    }
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(graph))
+    done = subprocess.run(
+        [sys.executable, "-m", "modelplane", "router", "--graph", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "nodes.root.steps[0] (pick): invalid condition 'a >> 1'" in done.stderr
