@@ -1,0 +1,202 @@
+"""Operator latency: from `kubectl apply` to the Deployment existing and to Ready=True.
+
+Runs the operator in-process (kopf's runner) against the real control plane: the one
+KUBECONFIG points at, or a private one started from the binaries `make k8s-bin` built.
+Prints p50 / p95 / max for 1 and 100 InferenceServices (`--counts` changes that).
+
+    python -m benchmarks.operator_latency [--counts 1,100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH_NODES = 2  # extra fake nodes so that 100 pods (and the samples) always fit
+POLL = 0.05
+
+
+@dataclass
+class Cluster:
+    """Where the benchmark talks to: a kubeconfig and a kubectl binary."""
+
+    kubeconfig: Path
+    kubectl_bin: str
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        done = subprocess.run(
+            [self.kubectl_bin, *args],
+            input=input,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {done.stderr}")
+        return done.stdout
+
+
+@contextlib.contextmanager
+def control_plane() -> Iterator[Cluster]:
+    """The cluster in KUBECONFIG, else a private one (tests/support/controlplane)."""
+    if os.environ.get("KUBECONFIG"):
+        yield Cluster(Path(os.environ["KUBECONFIG"]), shutil.which("kubectl") or "kubectl")
+        return
+    from tests.support import controlplane
+
+    bin_dir = controlplane.default_bin_dir()
+    missing = controlplane.missing_binaries(bin_dir)
+    if missing:
+        raise SystemExit(f"no KUBECONFIG and binaries missing ({', '.join(missing)}): make k8s-bin")
+    state = Path(tempfile.mkdtemp(prefix="mp-bench-k8s-"))
+    started = time.monotonic()
+    plane = controlplane.start(state, bin_dir, tied=True)
+    print(f"control plane started in {time.monotonic() - started:.1f}s")
+    try:
+        yield Cluster(plane.kubeconfig, str(bin_dir / "kubectl"))
+    finally:
+        controlplane.stop(plane)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def bench_node(name: str) -> dict[str, Any]:
+    """A fake node kwok adopts, roomy enough for the benchmark's pods."""
+    resources = {"cpu": "64", "memory": "256Gi", "pods": "250"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {"kubernetes.io/hostname": name, "type": "kwok"},
+        },
+        "status": {"capacity": resources, "allocatable": resources},
+    }
+
+
+def isvc(name: str) -> dict[str, Any]:
+    """A small ONNX InferenceService (tiny requests so that many fit)."""
+    return {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "onnx"},
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "32Mi"},
+                        "limits": {"cpu": "100m", "memory": "64Mi"},
+                    },
+                }
+            }
+        },
+    }
+
+
+def percentiles(values: list[float]) -> str:
+    """p50 / p95 / max in seconds."""
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):6.2f}s  p95 {p95:6.2f}s  max {ordered[-1]:6.2f}s"
+
+
+def scenario(cluster: Cluster, kube: Any, count: int, timeout: float) -> None:
+    """Apply `count` InferenceServices at once; time Deployment creation and Ready."""
+    namespace = f"bench-operator-{count}-{os.getpid() % 10000}"
+    cluster.kubectl("create", "namespace", namespace)
+    names = [f"m{i:03d}" for i in range(count)]
+    documents = {"apiVersion": "v1", "kind": "List", "items": [isvc(n) for n in names]}
+    deployment_at: dict[str, float] = {}
+    ready_at: dict[str, float] = {}
+    start = time.monotonic()
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(documents))
+    applied = time.monotonic() - start
+    deadline = start + timeout
+    while len(ready_at) < count and time.monotonic() < deadline:
+        now = time.monotonic() - start
+        for item in kube.list("Deployment", namespace, "app.kubernetes.io/managed-by=modelplane"):
+            owner = item["metadata"]["labels"].get("serving.modelplane.io/inferenceservice")
+            deployment_at.setdefault(owner, now)
+        for item in kube.list("InferenceService", namespace):
+            conditions = (item.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                ready_at.setdefault(item["metadata"]["name"], now)
+        time.sleep(POLL)
+    print(f"\n{count} InferenceService(s) (kubectl apply took {applied:.2f}s)")
+    print(
+        f"  apply -> Deployment exists: {percentiles(list(deployment_at.values()))}"
+        f"  ({len(deployment_at)}/{count})"
+    )
+    if ready_at:
+        print(
+            f"  apply -> Ready=True:        {percentiles(list(ready_at.values()))}"
+            f"  ({len(ready_at)}/{count})"
+        )
+    if len(ready_at) < count:
+        print(f"  NOT all Ready within {timeout:.0f}s")
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scenarios and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,100", help="comma-separated numbers of isvcs")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    counts = [int(c) for c in args.counts.split(",") if c]
+
+    import kopf
+    from kopf.testing import KopfRunner
+
+    from modelplane.operator.config import OperatorConfig
+    from modelplane.operator.handlers import Operator
+    from modelplane.operator.kube import Kube
+
+    with control_plane() as cluster:
+        os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
+        cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+        cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        cluster.kubectl("apply", "--server-side", "-k", str(ROOT / "manifests" / "runtimes"))
+        nodes = [bench_node(f"kwok-bench-{i}") for i in range(BENCH_NODES)]
+        cluster.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
+        )
+        kube = Kube.from_environment()
+        operator = Operator(OperatorConfig())
+        with KopfRunner(
+            ["run", "--standalone", "--all-namespaces", "--quiet"],
+            registry=operator.registry(),
+            settings=kopf.OperatorSettings(),
+            timeout=60,
+        ):
+            time.sleep(2.0)  # let the watches start; the figures time the reconcile path
+            for count in counts:
+                scenario(cluster, kube, count, args.timeout)
+        kube.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
