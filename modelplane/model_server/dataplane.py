@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from modelplane import __version__
 from modelplane.model_server.backends.base import Tensors
 from modelplane.model_server.errors import DeadlineExceeded, InferenceFailed, ModelServerError
+from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.protocol.datatypes import from_dtype
 from modelplane.model_server.protocol.types import (
     InferenceRequest,
@@ -31,9 +33,15 @@ _TRANSPORT_PARAMETERS = frozenset({"binary_data", "binary_data_output", "binary_
 class DataPlane:
     """One instance per server; the REST and gRPC edges call only this."""
 
-    def __init__(self, repository: ModelRepository, settings: ServerSettings) -> None:
+    def __init__(
+        self,
+        repository: ModelRepository,
+        settings: ServerSettings,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self.repository = repository
         self.settings = settings
+        self.metrics = metrics  # the edges count requests; infer times the compute phases
         self.startup_done = False
         self.draining = False
         self.in_flight = 0
@@ -75,8 +83,12 @@ class DataPlane:
     ) -> InferenceResponse:
         """Decode, check, run and encode one request."""
         model = self.repository.get(name, version)
+        meter = self.metrics.model_meter(name, model.version) if self.metrics else None
+        started = time.perf_counter()
         inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
+        if meter is not None:
+            meter.compute_input.observe(time.perf_counter() - started)
         async with self._admitted():
             try:
                 outputs = await _with_timeout(
@@ -88,8 +100,9 @@ class DataPlane:
                 raise InferenceFailed(
                     f"model {name!r} failed: {type(exc).__name__}: {exc}"
                 ) from exc
+        started = time.perf_counter()
         out_params = {o.name: o.parameters for o in request.outputs or () if o.parameters}
-        return InferenceResponse(
+        response = InferenceResponse(
             model_name=name,
             model_version=model.version,
             id=request.id,
@@ -104,6 +117,9 @@ class DataPlane:
                 for out_name, array in pick_outputs(outputs, wanted)
             ],
         )
+        if meter is not None:
+            meter.compute_output.observe(time.perf_counter() - started)
+        return response
 
     @contextlib.asynccontextmanager
     async def _admitted(self) -> AsyncIterator[None]:

@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-MODEL_STATES = ("loading", "ready", "unavailable", "failed")
+MODEL_STATES = ("loading", "ready", "unloading", "unavailable")
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0, 30.0,
@@ -49,18 +49,6 @@ class RequestMeter:
     success: Counter
     failure: Counter
     latency: Histogram
-    in_flight: Gauge
-
-    def start(self) -> float:
-        """Count a request in flight; returns its start time for done()."""
-        self.in_flight.inc()
-        return time.perf_counter()
-
-    def done(self, started: float, ok: bool) -> None:
-        """Count the request's outcome and latency and take it out of flight."""
-        self.in_flight.dec()
-        (self.success if ok else self.failure).inc()
-        self.latency.observe(time.perf_counter() - started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +145,7 @@ class ServerMetrics:
         self.model_state = Gauge(
             "modelplane_model_state",
             "1 for the state each model is in (summed over workers), 0 for the others.",
-            (*model, "state"),
+            ("model", "state"),
             multiprocess_mode="livesum",
             registry=reg,
         )
@@ -166,9 +154,26 @@ class ServerMetrics:
             PlatformCollector(registry=reg)
         self._requests: dict[tuple[str, str, str], RequestMeter] = {}
         self._models: dict[tuple[str, str], ModelMeter] = {}
+        self._flights: dict[str, Gauge] = {}
+
+    def begin(self, model: str) -> float:
+        """Count a request to `model` in flight; returns its start time for end()."""
+        gauge = self._flights.get(model)
+        if gauge is None:
+            gauge = self._flights[model] = self.in_flight.labels(model)
+        gauge.inc()
+        return time.perf_counter()
+
+    def end(self, model: str, version: str, protocol: str, ok: bool, started: float) -> None:
+        """Take the request out of flight; count its outcome and latency."""
+        elapsed = time.perf_counter() - started
+        self._flights[model].dec()
+        meter = self.request_meter(model, version, protocol)
+        (meter.success if ok else meter.failure).inc()
+        meter.latency.observe(elapsed)
 
     def request_meter(self, model: str, version: str, protocol: str) -> RequestMeter:
-        """The cached metric children for requests to one model over one protocol."""
+        """The cached metric children for requests to one model version over one protocol."""
         key = (model, version, protocol)
         meter = self._requests.get(key)
         if meter is None:
@@ -176,7 +181,6 @@ class ServerMetrics:
                 success=self.requests.labels(model, version, protocol, "success"),
                 failure=self.requests.labels(model, version, protocol, "failure"),
                 latency=self.latency.labels(model, version, protocol),
-                in_flight=self.in_flight.labels(model),
             )
             self._requests[key] = meter
         return meter
@@ -198,12 +202,13 @@ class ServerMetrics:
             self._models[key] = meter
         return meter
 
-    def set_model_state(self, model: str, version: str, state: str) -> None:
-        """Mark the one state a model is in (loading, ready, unavailable, failed)."""
+    def set_model_state(self, model: str, state: str) -> None:
+        """Mark the one state a model is in (loading, ready, unloading, unavailable)."""
+        state = state.lower()
         if state not in MODEL_STATES:
             raise ValueError(f"unknown model state {state!r}; expected one of {MODEL_STATES}")
         for name in MODEL_STATES:
-            self.model_state.labels(model, version, name).set(1 if name == state else 0)
+            self.model_state.labels(model, name).set(1 if name == state else 0)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition (summed over workers in multiprocess mode) and its content type."""

@@ -13,6 +13,7 @@ from modelplane.model_server.backends.base import Backend, Signature
 from modelplane.model_server.config import ModelConfig, read_config
 from modelplane.model_server.discovery import apply_overrides, choose_backend, discover_versions
 from modelplane.model_server.errors import ModelLoadFailed, ModelNotFound, ModelNotReady
+from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.protocol.types import RepositoryIndexItem
 from modelplane.model_server.runner import Runner, RunnerFactory, make_runner, run_blocking
 from modelplane.model_server.settings import ServerSettings
@@ -50,10 +51,14 @@ class ModelRepository:
     """Models by name: loads and unloads them, answers lookups for the data plane."""
 
     def __init__(
-        self, settings: ServerSettings, runner_factory: RunnerFactory = make_runner
+        self,
+        settings: ServerSettings,
+        runner_factory: RunnerFactory = make_runner,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._runner_factory = runner_factory
+        self._metrics = metrics
         self._models: dict[str, ModelState] = {}
         self.required: set[str] = set()
 
@@ -92,14 +97,17 @@ class ModelRepository:
         state = self._state(name)
         async with state.lock:
             state.state, state.reason = LOADING, ""
+            self._publish(state)
             try:
                 loaded = await self._load_versions(state)
             except ModelLoadFailed as exc:
                 state.state, state.reason = UNAVAILABLE, exc.message
+                self._publish(state)
                 log.error("model load failed", extra={"model": name, "reason": exc.message})
                 raise
             old, state.versions = state.versions, loaded
             state.state = READY
+            self._publish(state)
             self.required.add(name)
             await _release(old)
             log.info("model ready", extra={"model": name, "versions": list(loaded)})
@@ -124,7 +132,8 @@ class ModelRepository:
         self, name: str, version: str, directory: Path, model_dir: Path
     ) -> LoadedModel:
         config, backend = await run_blocking(self._build, directory, model_dir)
-        runner = self._runner_factory(backend, config, self._settings)
+        meter = self._metrics.model_meter(name, version) if self._metrics else None
+        runner = self._runner_factory(backend, config, self._settings, meter)
         return LoadedModel(name, version, config, backend, runner, backend.signature())
 
     def _build(self, directory: Path, model_dir: Path) -> tuple[ModelConfig, Backend]:
@@ -144,10 +153,12 @@ class ModelRepository:
             if state.state != READY:
                 raise ModelNotReady(f"model {name!r} is not loaded")
             state.state = UNLOADING
+            self._publish(state)
             old, state.versions = state.versions, {}
             self.required.discard(name)
             await _release(old)
             state.state, state.reason = UNAVAILABLE, "unloaded"
+            self._publish(state)
             log.info("model unloaded", extra={"model": name})
 
     async def unload_all(self) -> None:
@@ -155,7 +166,12 @@ class ModelRepository:
         for state in self._models.values():
             old, state.versions = state.versions, {}
             state.state = UNAVAILABLE
+            self._publish(state)
             await _release(old)
+
+    def _publish(self, state: ModelState) -> None:
+        if self._metrics is not None:
+            self._metrics.set_model_state(state.name, state.state)
 
     def get(self, name: str, version: str | None) -> LoadedModel:
         """The ready model version (latest when `version` is None)."""

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from typing import ParamSpec, Protocol, TypeVar
 
 from modelplane.model_server.backends.base import Backend, Tensors
+from modelplane.model_server.batching.policy import batch_policy
+from modelplane.model_server.batching.runner import BatchingRunner
 from modelplane.model_server.config import ModelConfig
+from modelplane.model_server.instances import InstancesRunner
+from modelplane.model_server.metrics import ModelMeter
 from modelplane.model_server.settings import ServerSettings
 
 P = ParamSpec("P")
@@ -44,10 +48,19 @@ class DirectRunner:
         return None
 
 
-RunnerFactory = Callable[[Backend, ModelConfig, ServerSettings], Runner]
+RunnerFactory = Callable[[Backend, ModelConfig, ServerSettings, "ModelMeter | None"], Runner]
 
 
-def make_runner(backend: Backend, config: ModelConfig, settings: ServerSettings) -> Runner:
-    """The runner for a freshly loaded model (direct; batching plugs in here)."""
-    del config, settings
-    return DirectRunner(backend)
+def make_runner(
+    backend: Backend,
+    config: ModelConfig,
+    settings: ServerSettings,
+    meter: ModelMeter | None = None,
+) -> Runner:
+    """The runner for a freshly loaded model: `instances` threads, behind the batcher if on."""
+    del settings  # batching flags are already folded into config (discovery.apply_overrides)
+    policy = batch_policy(config)
+    inner = InstancesRunner(backend, config.instances, meter, batched=policy is not None)
+    if policy is None:
+        return inner
+    return BatchingRunner(inner, policy, meter)

@@ -13,10 +13,13 @@ import uvicorn
 
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
+from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.rest.app import ASGIApp, RestApp
+from modelplane.model_server.rest.metrics_route import metrics_app
 from modelplane.model_server.runner import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
+from modelplane.model_server.workers import reuse_port_socket
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +42,12 @@ class ModelServer:
         extra_routes: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         self.settings = settings
-        self.repository = ModelRepository(settings, runner_factory)
-        self.dataplane = DataPlane(self.repository, settings)
-        self.app = RestApp(self.dataplane, settings.max_request_size, extra_routes)
+        self.metrics = ServerMetrics()
+        self.repository = ModelRepository(settings, runner_factory, self.metrics)
+        self.dataplane = DataPlane(self.repository, settings, self.metrics)
+        routes = {"/metrics": metrics_app(self.metrics), **(extra_routes or {})}
+        self.app = RestApp(self.dataplane, settings.max_request_size, routes)
+        self._metrics_server: Any = None
         self.http_port: int | None = None
         self.grpc_port: int | None = None
         self._stop = asyncio.Event()
@@ -54,7 +60,10 @@ class ModelServer:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop, sig.name)
         http = self._http_server()
-        http_task = asyncio.create_task(http.serve())
+        sockets = None
+        if self.settings.workers > 1:  # sibling workers bind the same port
+            sockets = [reuse_port_socket(self.settings.host, self.settings.http_port)]
+        http_task = asyncio.create_task(http.serve(sockets=sockets))
         grpc_server = await self._start_grpc()
         while not http.started:
             if http_task.done():
@@ -62,6 +71,7 @@ class ModelServer:
                 raise OSError(f"HTTP server did not start on port {self.settings.http_port}")
             await asyncio.sleep(0.005)
         self.http_port = http.servers[0].sockets[0].getsockname()[1]
+        self._start_metrics_port()
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
         await self._load_startup_models()
         self.dataplane.startup_done = True
@@ -74,6 +84,17 @@ class ModelServer:
         self._stopped_by = reason
         self.dataplane.draining = True
         self._stop.set()
+
+    def _start_metrics_port(self) -> None:
+        """--metrics-port: a separate listener for /metrics (with --workers the parent's job)."""
+        port = self.settings.metrics_port
+        if port is None or port == self.settings.http_port or self.settings.workers > 1:
+            return
+        from prometheus_client import start_http_server
+
+        self._metrics_server, _ = start_http_server(
+            port, addr=self.settings.host, registry=self.metrics.registry
+        )
 
     def _http_server(self) -> _Uvicorn:
         settings = self.settings
@@ -125,11 +146,22 @@ class ModelServer:
         if grpc_server is not None:
             waits.append(grpc_server.stop(grace=self.settings.shutdown_timeout))
         await asyncio.gather(*waits, return_exceptions=True)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
         await self.repository.unload_all()
         log.info("stopped")
 
 
 def serve(settings: ServerSettings) -> int:
+    """Serve in this process, or supervise --workers N processes sharing the ports."""
+    if settings.workers > 1:
+        from modelplane.model_server.workers import serve_workers
+
+        return serve_workers(settings)
+    return serve_one(settings)
+
+
+def serve_one(settings: ServerSettings) -> int:
     """Run a ModelServer to completion on a fresh event loop (uvloop when available)."""
     try:
         import uvloop

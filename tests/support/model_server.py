@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from modelplane.model_server.runner import RunnerFactory, make_runner
 from modelplane.model_server.server import ModelServer
 from modelplane.model_server.settings import ServerSettings
 
@@ -51,10 +52,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_in_thread(**settings: Any) -> Iterator[RunningServer]:
+def server_in_thread(
+    runner_factory: RunnerFactory = make_runner, **settings: Any
+) -> Iterator[RunningServer]:
     """A ModelServer on its own event loop in a thread, ports picked by the OS; stops on exit."""
     values: dict[str, Any] = {"host": "127.0.0.1", "http_port": 0, "grpc_port": 0, **settings}
-    server = ModelServer(ServerSettings(**values))
+    server = ModelServer(ServerSettings(**values), runner_factory)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 

@@ -75,10 +75,19 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def ModelInfer(self, request: Any, context: Any) -> Any:
-        response = await self._dp.infer(
-            request.model_name, request.model_version or None, to_request(request)
-        )
-        return to_response_message(response)
+        metrics, model = self._dp.metrics, request.model_name
+        started = metrics.begin(model) if metrics is not None else 0.0
+        version, ok = request.model_version, False
+        try:
+            response = await self._dp.infer(
+                model, request.model_version or None, to_request(request)
+            )
+            message = to_response_message(response)
+            version, ok = response.model_version or version, True
+        finally:
+            if metrics is not None:
+                metrics.end(model, version, "grpc", ok, started)
+        return message
 
     @_edge
     async def RepositoryIndex(self, request: Any, context: Any) -> Any:
@@ -108,7 +117,7 @@ async def start_grpc_server(dataplane: DataPlane, settings: ServerSettings) -> t
         options=[
             ("grpc.max_receive_message_length", settings.max_request_size),
             ("grpc.max_send_message_length", -1),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(settings.workers > 1)),  # workers share the port
         ]
     )
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(dataplane), server)

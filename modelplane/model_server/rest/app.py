@@ -113,11 +113,19 @@ class RestApp:
     async def _infer(
         self, route: Route, scope: Scope, receive: Receive
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        body = await read_body(scope, receive, self._limit)
-        header_length = _header(scope, HEADER_LENGTH.encode())
-        request = parse_infer_body(body, header_length)
-        response = await self._dp.infer(str(route.model), route.version, request)
-        payload, json_length = encode_infer_response(response, request)
+        metrics, model = self._dp.metrics, str(route.model)
+        started = metrics.begin(model) if metrics is not None else 0.0
+        version, ok = route.version or "", False
+        try:
+            body = await read_body(scope, receive, self._limit)
+            header_length = _header(scope, HEADER_LENGTH.encode())
+            request = parse_infer_body(body, header_length)
+            response = await self._dp.infer(model, route.version, request)
+            payload, json_length = encode_infer_response(response, request)
+            version, ok = response.model_version or version, True
+        finally:
+            if metrics is not None:
+                metrics.end(model, version, "rest", ok, started)
         if json_length is None:
             return 200, payload, [_JSON]
         return 200, payload, [_BINARY, (HEADER_LENGTH.encode(), str(json_length).encode())]

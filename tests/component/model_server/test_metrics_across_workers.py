@@ -14,11 +14,10 @@ WORKER = """
 import sys
 from modelplane.model_server.metrics import ServerMetrics
 metrics = ServerMetrics()
-meter = metrics.request_meter("iris", "1", "grpc")
 for _ in range(3):
-    meter.done(meter.start(), ok=True)
-meter.start()  # one request stays in flight
-metrics.set_model_state("iris", "1", "ready")
+    metrics.end("iris", "1", "grpc", True, metrics.begin("iris"))
+metrics.begin("iris")  # one request stays in flight
+metrics.set_model_state("iris", "ready")
 print("ready", flush=True)
 sys.stdin.read()  # live until the test closes stdin
 """

@@ -22,12 +22,12 @@ def test_requests_count_by_outcome_and_leave_flight_when_done() -> None:
     metrics = ServerMetrics()
     meter = metrics.request_meter("iris", "1", "rest")
     assert metrics.request_meter("iris", "1", "rest") is meter  # looked up once
-    started = [meter.start() for _ in range(3)]
+    started = [metrics.begin("iris") for _ in range(3)]
     got = samples(metrics)
     assert got[("modelplane_inference_in_flight", frozenset({("model", "iris")}))] == 3
-    meter.done(started[0], ok=True)
-    meter.done(started[1], ok=True)
-    meter.done(started[2], ok=False)
+    metrics.end("iris", "1", "rest", True, started[0])
+    metrics.end("iris", "1", "rest", True, started[1])
+    metrics.end("iris", "1", "rest", False, started[2])
     got = samples(metrics)
     base = {("model", "iris"), ("version", "1"), ("protocol", "rest")}
     ok = frozenset(base | {("outcome", "success")})
@@ -56,14 +56,14 @@ def test_average_batch_size_is_inferences_over_executions() -> None:
 
 def test_model_state_marks_exactly_one_state() -> None:
     metrics = ServerMetrics()
-    metrics.set_model_state("iris", "1", "loading")
-    metrics.set_model_state("iris", "1", "ready")
+    metrics.set_model_state("iris", "loading")
+    metrics.set_model_state("iris", "READY")
     got = samples(metrics)
     states = {
         dict(labels)["state"]: value
         for (name, labels), value in got.items()
         if name == "modelplane_model_state"
     }
-    assert states == {"loading": 0, "ready": 1, "unavailable": 0, "failed": 0}
+    assert states == {"loading": 0, "ready": 1, "unloading": 0, "unavailable": 0}
     with pytest.raises(ValueError, match="unknown model state"):
-        metrics.set_model_state("iris", "1", "sleepy")
+        metrics.set_model_state("iris", "sleepy")

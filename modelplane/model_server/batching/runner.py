@@ -1,0 +1,44 @@
+"""The batching runner: the data plane's `runner.infer` through a BatchQueue onto an inner runner."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelplane.model_server.backends.base import Tensors
+from modelplane.model_server.batching.queue import (
+    BatchObserver,
+    BatchPolicy,
+    BatchQueue,
+    QueueFullError,
+    QueueTimeoutError,
+)
+from modelplane.model_server.errors import DeadlineExceeded, Unavailable
+
+if TYPE_CHECKING:
+    from modelplane.model_server.runner import Runner
+
+
+class QueueFull(Unavailable):
+    """The model's batch queue is at max_queue_size (503: retry later or add replicas)."""
+
+
+class BatchingRunner:
+    """Queues requests, runs merged batches on `inner` (at most policy.concurrency at once)."""
+
+    def __init__(
+        self, inner: Runner, policy: BatchPolicy, observer: BatchObserver | None = None
+    ) -> None:
+        self._inner = inner
+        self._queue = BatchQueue(inner.infer, policy, observer)
+
+    async def infer(self, inputs: Tensors) -> Tensors:
+        try:
+            return await self._queue.submit(inputs)
+        except QueueFullError as exc:
+            raise QueueFull(str(exc)) from None
+        except QueueTimeoutError as exc:
+            raise DeadlineExceeded(str(exc)) from None
+
+    async def close(self) -> None:
+        await self._queue.drain()
+        await self._inner.close()

@@ -1,0 +1,56 @@
+"""Concurrent model instances: up to N executions at once, each on a thread of the model's own pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from modelplane.model_server.backends.base import Backend, Tensors
+from modelplane.model_server.metrics import ModelMeter
+
+
+class InstancesRunner:
+    """Runs `backend.infer` off the event loop on `instances` dedicated threads.
+
+    Backends share one loaded model across the threads (onnxruntime sessions and TorchScript
+    modules are safe to call concurrently); requests beyond N wait in the pool's queue instead
+    of oversubscribing the cores.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        instances: int,
+        meter: ModelMeter | None = None,
+        batched: bool = False,
+    ) -> None:
+        if instances < 1:
+            raise ValueError("instances must be at least 1")
+        self._backend = backend
+        self._meter = meter
+        self._batched = batched  # count first-dimension rows as inferences, else 1 per call
+        self._pool = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="model-instance")
+
+    async def infer(self, inputs: Tensors) -> Tensors:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._execute, inputs)
+
+    def _execute(self, inputs: Tensors) -> Tensors:
+        meter = self._meter
+        if meter is None:
+            return self._backend.infer(inputs)
+        started = time.perf_counter()
+        outputs = self._backend.infer(inputs)
+        meter.compute_infer.observe(time.perf_counter() - started)
+        meter.executed(_rows(inputs) if self._batched else 1)
+        return outputs
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _rows(inputs: Tensors) -> int:
+    for array in inputs.values():
+        return int(array.shape[0]) if array.ndim else 1
+    return 0
