@@ -27,18 +27,27 @@ def is_v2_response(document: Any) -> bool:
     )
 
 
+def _is_error(value: Any) -> bool:
+    """A router error document (what a soft-failed Ensemble member's entry holds)."""
+    return isinstance(value, dict) and {"error", "cause", "step"} <= value.keys()
+
+
 def v2_outputs(document: Any) -> list[dict[str, Any]] | None:
     """The output tensors of a V2 response, or of an Ensemble map of V2 responses.
 
-    An Ensemble map's outputs are named ``<step>.<output>``; anything else gives None.
+    An Ensemble map's outputs are named ``<step>.<output>``; its soft-failed members (error
+    documents) are left out. Anything else gives None.
     """
     if is_v2_response(document):
         outputs: list[dict[str, Any]] = document["outputs"]
         return outputs
-    if isinstance(document, dict) and document and all(map(is_v2_response, document.values())):
+    if not isinstance(document, dict):
+        return None
+    members = {k: v for k, v in document.items() if not _is_error(v)}
+    if members and all(map(is_v2_response, members.values())):
         return [
             {**out, "name": f"{key}.{out['name']}"}
-            for key, response in document.items()
+            for key, response in members.items()
             for out in response["outputs"]
         ]
     return None
@@ -68,20 +77,35 @@ def outputs_to_request(
     return request
 
 
-def next_request(step: Step, original: Payload, previous: Payload | None) -> Payload:
-    """The body a step receives: the node's input, or the previous response (V2 outputs mapped).
+def rename_inputs(document: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """A V2 request with its inputs renamed (and filtered) by the mapping."""
+    inputs = document["inputs"]
+    missing = sorted(set(mapping) - {i.get("name") for i in inputs})
+    if missing:
+        raise ChainError(f"request has no input named {', '.join(missing)}")
+    renamed = [{**i, "name": mapping[i["name"]]} for i in inputs if i.get("name") in mapping]
+    return {**document, "inputs": renamed}
 
-    A previous response that is not V2 is passed through byte for byte.
+
+def next_request(step: Step, original: Payload, previous: Payload | None) -> Payload:
+    """The body a step receives: the node's input, or the previous response (``$response``).
+
+    A V2 response becomes a V2 request (outputs to inputs), renamed by the step's mapping; a
+    V2 request is renamed by the mapping when there is one; anything else, and any input a
+    step takes as it is, passes through byte for byte.
     """
-    if step.data != "$response" or previous is None:
+    source = previous if step.data == "$response" and previous is not None else original
+    if source is original and step.mapping is None:
         return original
-    document = previous.json_or_none()
+    document = source.json_or_none()
     outputs = v2_outputs(document)
-    if outputs is None:
-        if step.mapping is not None:
-            raise ChainError("mapping is set but the previous response is not a V2 response")
-        return previous
-    return Payload.of(outputs_to_request(outputs, step.mapping, document.get("id")))
+    if outputs is not None:
+        return Payload.of(outputs_to_request(outputs, step.mapping, document.get("id")))
+    if step.mapping is None:
+        return source
+    if isinstance(document, dict) and isinstance(document.get("inputs"), list):
+        return Payload.of(rename_inputs(document, step.mapping))
+    raise ChainError("mapping is set but the input is neither a V2 response nor a V2 request")
 
 
 def merge_ensemble(document: Any, model_name: str) -> dict[str, Any] | None:

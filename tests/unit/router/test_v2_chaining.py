@@ -59,7 +59,7 @@ def test_request_data_and_first_step_get_the_original_bytes() -> None:
 def test_non_v2_response_passes_through_byte_for_byte() -> None:
     previous = Payload(b'{"predictions": [1, 2]}  ')
     assert next_request(_step(data="$response"), ORIGINAL, previous) is previous
-    with pytest.raises(ChainError, match="not a V2 response"):
+    with pytest.raises(ChainError, match="neither a V2 response nor a V2 request"):
         next_request(_step(data="$response", mapping={"a": "b"}), ORIGINAL, previous)
 
 
@@ -76,3 +76,24 @@ def test_ensemble_map_outputs_are_prefixed_with_step_names() -> None:
     assert merge_ensemble(RESPONSE, "graph") is None
     assert merge_ensemble({"x": {"predictions": []}}, "graph") is None
     assert orjson.loads(orjson.dumps(merged))["outputs"][2]["data"] == [0.5]
+
+
+def test_mapping_renames_the_inputs_of_a_v2_request() -> None:
+    original = Payload.of(
+        {"id": "1", "inputs": [{"name": "y", "data": [1]}, {"name": "z", "data": [2]}]}
+    )
+    out = next_request(_step(mapping={"y": "x"}), original, None)
+    assert out.json() == {"id": "1", "inputs": [{"name": "x", "data": [1]}]}
+    with pytest.raises(ChainError, match="no input named q"):
+        next_request(_step(mapping={"q": "x"}), original, None)
+
+
+def test_a_v2_response_given_as_a_nodes_input_becomes_a_request() -> None:
+    out = next_request(_step(mapping={"a": "x"}), Payload.of(RESPONSE), None)
+    assert [i["name"] for i in out.json()["inputs"]] == ["x"]
+
+
+def test_soft_failed_ensemble_members_are_left_out_of_the_outputs() -> None:
+    failed = {"error": "e", "cause": "c", "step": "root/y"}
+    assert [o["name"] for o in v2_outputs({"x": RESPONSE, "y": failed}) or []] == ["x.a", "x.b"]
+    assert v2_outputs({"y": failed}) is None
