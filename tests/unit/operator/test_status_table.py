@@ -127,7 +127,7 @@ def test_ready_isvc_status() -> None:
         "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
         "copies": {"totalCopies": 2, "failedCopies": 0},
     }
-    InferenceServiceStatus.model_validate(status)  # fits the CRD's status schema
+    assert InferenceServiceStatus.model_validate(status).to_dict() == status  # no unknown fields
 
 
 def test_ingress_url_and_transformer_entry() -> None:
@@ -149,6 +149,7 @@ def test_ingress_url_and_transformer_entry() -> None:
     }
     assert status["url"] == "http://m-ns.example.com"
     assert status["address"]["url"] == "http://m-transformer.ns.svc.cluster.local"
+    assert InferenceServiceStatus.model_validate(status).to_dict() == status
 
 
 def test_missing_ingress_is_not_ready() -> None:
@@ -168,6 +169,7 @@ def test_runtime_failure_status(reason: str) -> None:
     assert "url" not in status and "address" not in status
     assert status["modelStatus"]["transitionStatus"] == "InvalidSpec"
     assert status["modelStatus"]["lastFailureInfo"] == {"reason": reason, "message": "why"}
+    assert InferenceServiceStatus.model_validate(status).to_dict() == status
 
 
 def test_stuck_rollout_is_a_failed_load() -> None:
@@ -215,7 +217,7 @@ def test_graph_waiting_for_dependencies() -> None:
         "Ready": ("False", "DependencyNotReady"),
     }
     assert "url" not in status
-    InferenceGraphStatus.model_validate(status)
+    assert InferenceGraphStatus.model_validate(status).to_dict() == status
 
 
 def test_graph_ready() -> None:
