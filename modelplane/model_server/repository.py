@@ -101,7 +101,11 @@ class ModelRepository:
             try:
                 loaded = await self._load_versions(state)
             except ModelLoadFailed as exc:
-                state.state, state.reason = UNAVAILABLE, exc.message
+                if state.versions:  # a failed reload keeps serving what was loaded before
+                    state.state = READY
+                    state.reason = f"reload failed, serving the previous load: {exc.message}"
+                else:
+                    state.state, state.reason = UNAVAILABLE, exc.message
                 self._publish(state)
                 log.error("model load failed", extra={"model": name, "reason": exc.message})
                 raise
@@ -174,17 +178,20 @@ class ModelRepository:
             self._metrics.set_model_state(state.name, state.state)
 
     def get(self, name: str, version: str | None) -> LoadedModel:
-        """The ready model version (latest when `version` is None)."""
+        """The loaded model version (latest when `version` is None); serves on during a reload."""
         state = self._models.get(name)
         if state is None:
             raise ModelNotFound(f"model {name!r} is not in the repository")
-        if version is not None and state.state == READY and version not in state.versions:
-            raise ModelNotFound(f"model {name!r} has no version {version!r}")
-        if state.state != READY or not state.versions:
-            raise ModelNotReady(f"model {name!r} is not ready ({state.state.lower()})")
+        versions = state.versions
+        if not versions:
+            why = f": {state.reason}" if state.reason else ""
+            raise ModelNotReady(f"model {name!r} is not ready ({state.state.lower()}){why}")
         if version is None:
-            return state.versions[max(state.versions, key=int)]
-        return state.versions[version]
+            return versions[max(versions, key=int)]
+        model = versions.get(version)
+        if model is None:
+            raise ModelNotFound(f"model {name!r} has no version {version!r}")
+        return model
 
     def get_versions(self, name: str) -> list[str]:
         """Loaded versions of `name`, oldest first."""

@@ -112,3 +112,66 @@ def python_model(directory: Path, source: str) -> Path:
     path = directory / "model.py"
     path.write_text(textwrap.dedent(source))
     return path
+
+
+def _torch_add_sub_module() -> Any:
+    import torch
+
+    class AddSub(torch.nn.Module):
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return x + y, x - y
+
+    return AddSub()
+
+
+def torchscript_add_sub(directory: Path, width: int = 4) -> Path:
+    """TorchScript (torch.jit.script) x, y [-1, width] FP32 -> sum, diff; writes model.pt + model.yaml."""
+    import torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.pt"
+    torch.jit.script(_torch_add_sub_module()).save(str(path))
+    spec = {"datatype": "FP32", "shape": [-1, width]}
+    write_model_yaml(
+        directory,
+        backend="pytorch",
+        inputs=[{"name": "x", **spec}, {"name": "y", **spec}],
+        outputs=[{"name": "sum", **spec}, {"name": "diff", **spec}],
+    )
+    return path
+
+
+def torchscript_linear(
+    directory: Path, in_features: int = 8, out_features: int = 4, seed: int = 0
+) -> Any:
+    """TorchScript (torch.jit.trace) Linear layer; returns the eager module for reference results."""
+    import torch
+
+    torch.manual_seed(seed)
+    module = torch.nn.Linear(in_features, out_features).eval()
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.jit.trace(module, torch.zeros(1, in_features)).save(str(directory / "model.pt"))
+    write_model_yaml(
+        directory,
+        inputs=[{"name": "x", "datatype": "FP32", "shape": [-1, in_features]}],
+        outputs=[{"name": "y", "datatype": "FP32", "shape": [-1, out_features]}],
+    )
+    return module
+
+
+def exported_add_sub(directory: Path, width: int = 4, dtype: str = "float32") -> Path:
+    """torch.export program x, y [batch, width] -> (x + y, x - y), saved as model.pt2."""
+    import torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.pt2"
+    example = (
+        torch.ones(2, width, dtype=getattr(torch, dtype)),
+        torch.ones(2, width, dtype=getattr(torch, dtype)),
+    )
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(
+        _torch_add_sub_module(), example, dynamic_shapes={"x": {0: batch}, "y": {0: batch}}
+    )
+    torch.export.save(program, str(path))
+    return path

@@ -1,0 +1,114 @@
+"""Python backend: a user class in `model.py` with `load()` and `predict(dict of numpy) -> dict`."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import itertools
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from modelplane.model_server.backends.base import Signature, Tensors
+from modelplane.model_server.config import ModelConfig
+from modelplane.model_server.errors import InferenceFailed, ModelLoadFailed
+from modelplane.model_server.protocol.types import MetadataTensor
+
+_COUNTER = itertools.count()
+
+
+def pick_class(module: ModuleType, wanted: str | None) -> type[Any]:
+    """The user's model class: `parameters.class` from model.yaml, `Model`, or the only one with predict."""
+    if wanted is not None:
+        cls = getattr(module, wanted, None)
+        if not inspect.isclass(cls):
+            raise ModelLoadFailed(f"model.py: no class {wanted!r}")
+        return cls
+    candidates = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and obj.__module__ == module.__name__
+        and callable(getattr(obj, "predict", None))
+    ]
+    named = [c for c in candidates if c.__name__ == "Model"]
+    if named:
+        return named[0]
+    if len(candidates) != 1:
+        raise ModelLoadFailed(
+            f"model.py: expected one class with a predict method, found {len(candidates)}; "
+            "name it Model or set parameters.class in model.yaml"
+        )
+    return candidates[0]
+
+
+class PythonBackend:
+    """Runs user code; its signature comes from model.yaml (unchecked when none is declared)."""
+
+    platform = "python"
+
+    def __init__(self, directory: Path, config: ModelConfig) -> None:
+        self._directory = directory
+        self._config = config
+        self._instance: Any = None
+        self._module_name = f"modelplane_user_model_{next(_COUNTER)}"
+
+    def load(self) -> None:
+        path = self._directory / "model.py"
+        if not path.is_file():
+            raise ModelLoadFailed(f"{self._directory}: no model.py")
+        spec = importlib.util.spec_from_file_location(self._module_name, path)
+        if spec is None or spec.loader is None:
+            raise ModelLoadFailed(f"{path}: cannot be imported")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[self._module_name] = module
+        try:
+            spec.loader.exec_module(module)
+            wanted = self._config.parameters.get("class")
+            cls = pick_class(module, str(wanted) if wanted is not None else None)
+            takes_dir = len(inspect.signature(cls).parameters) > 0
+            self._instance = cls(self._directory) if takes_dir else cls()
+            if callable(getattr(self._instance, "load", None)):
+                self._instance.load()
+        except ModelLoadFailed:
+            sys.modules.pop(self._module_name, None)
+            raise
+        except Exception as exc:
+            sys.modules.pop(self._module_name, None)
+            raise ModelLoadFailed(f"model.py: {type(exc).__name__}: {exc}") from None
+
+    def signature(self) -> Signature:
+        config = self._config
+
+        def tensors(declared: list[Any]) -> list[MetadataTensor]:
+            return [
+                MetadataTensor(name=t.name, datatype=t.datatype, shape=t.shape) for t in declared
+            ]
+
+        return Signature(
+            inputs=tensors(config.inputs),
+            outputs=tensors(config.outputs),
+            checked=bool(config.inputs),
+        )
+
+    def infer(self, inputs: Tensors) -> Tensors:
+        result = self._instance.predict(inputs)
+        if not isinstance(result, dict):
+            raise InferenceFailed(
+                f"predict returned {type(result).__name__}, expected a dict of arrays"
+            )
+        return {str(name): np.asarray(value) for name, value in result.items()}
+
+    def unload(self) -> None:
+        if self._instance is not None and callable(getattr(self._instance, "unload", None)):
+            self._instance.unload()
+        self._instance = None
+        sys.modules.pop(self._module_name, None)
+
+
+def create(directory: Path, config: ModelConfig) -> PythonBackend:
+    """Backend factory used by the registry."""
+    return PythonBackend(directory, config)

@@ -1,0 +1,122 @@
+"""Python backend: a user class in model.py with load() and predict(), served over V2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as thttp
+
+from tests.support.model_server import RunningServer, server_in_thread
+from tests.support.models import python_model, write_model_yaml
+
+SCALER = """
+    from pathlib import Path
+
+    import numpy as np
+
+
+    class Model:
+        def __init__(self, model_dir: Path) -> None:
+            self.model_dir = model_dir
+            self.factor = 0.0
+
+        def load(self) -> None:
+            self.factor = float((self.model_dir / "factor.txt").read_text())
+
+        def predict(self, inputs):
+            words = [w.decode().upper() for w in inputs["words"].reshape(-1)]
+            return {"scaled": inputs["x"] * self.factor, "shout": np.array(words, dtype=object)}
+"""
+
+BROKEN_LOAD = """
+    class Model:
+        def load(self):
+            raise RuntimeError("weights are missing")
+
+        def predict(self, inputs):
+            return inputs
+"""
+
+FAILS_PREDICT = """
+    class Echo:
+        def predict(self, inputs):
+            raise ValueError("cannot handle this")
+"""
+
+
+@pytest.fixture(scope="module")
+def python_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    root = tmp_path_factory.mktemp("py-repo")
+    python_model(root / "scaler", SCALER)
+    (root / "scaler" / "factor.txt").write_text("2.5")
+    write_model_yaml(
+        root / "scaler",
+        backend="python",
+        inputs=[
+            {"name": "x", "datatype": "FP32", "shape": [-1]},
+            {"name": "words", "datatype": "BYTES", "shape": [-1]},
+        ],
+        outputs=[
+            {"name": "scaled", "datatype": "FP32", "shape": [-1]},
+            {"name": "shout", "datatype": "BYTES", "shape": [-1]},
+        ],
+    )
+    python_model(root / "broken", BROKEN_LOAD)
+    python_model(root / "fails", FAILS_PREDICT)
+    with server_in_thread(model_repository=root) as running:
+        yield running
+
+
+def test_user_class_loads_and_predicts(python_server: RunningServer) -> None:
+    client = thttp.InferenceServerClient(python_server.http_target)
+    x = thttp.InferInput("x", [3], "FP32")
+    x.set_data_from_numpy(np.array([1, 2, 3], np.float32), binary_data=False)
+    words = thttp.InferInput("words", [2], "BYTES")
+    words.set_data_from_numpy(np.array([b"hi", b"there"], dtype=object))
+    result = client.infer("scaler", [x, words])
+    np.testing.assert_array_equal(result.as_numpy("scaled"), [2.5, 5.0, 7.5])
+    assert result.as_numpy("shout").tolist() == [b"HI", b"THERE"]
+
+
+def test_declared_inputs_are_checked(python_server: RunningServer) -> None:
+    body = {"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": [1]}]}
+    response = httpx.post(f"{python_server.url}/v2/models/scaler/infer", json=body, timeout=10)
+    assert response.status_code == 400
+    assert "datatype INT32 does not match the model's FP32" in response.json()["error"]
+
+
+def test_failing_load_is_in_the_index_with_its_reason(python_server: RunningServer) -> None:
+    index = {
+        m["name"]: m
+        for m in thttp.InferenceServerClient(python_server.http_target).get_model_repository_index()
+    }
+    assert index["broken"]["state"] == "UNAVAILABLE"
+    assert "RuntimeError: weights are missing" in index["broken"]["reason"]
+    assert index["scaler"]["state"] == "READY"
+    assert httpx.get(f"{python_server.url}/v2/health/ready", timeout=5).status_code == 503
+
+
+def test_predict_error_is_a_500_naming_the_model(python_server: RunningServer) -> None:
+    body = {"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [1]}]}
+    response = httpx.post(f"{python_server.url}/v2/models/fails/infer", json=body, timeout=10)
+    assert response.status_code == 500
+    assert response.json()["error"] == "model 'fails' failed: ValueError: cannot handle this"
+
+
+def test_single_model_form_with_backend_flag(tmp_path: Path) -> None:
+    python_model(
+        tmp_path / "m",
+        "class Model:\n    def predict(self, inputs):\n        return {'y': inputs['x'] + 1}\n",
+    )
+    with server_in_thread(
+        model_name="plus1", model_dir=tmp_path / "m", backend="python"
+    ) as running:
+        body = {"inputs": [{"name": "x", "shape": [2], "datatype": "INT64", "data": [1, 2]}]}
+        response = httpx.post(f"{running.url}/v2/models/plus1/infer", json=body, timeout=10)
+    assert response.json()["outputs"] == [
+        {"name": "y", "datatype": "INT64", "shape": [2], "data": [2, 3]}
+    ]
