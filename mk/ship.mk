@@ -1,5 +1,12 @@
 # Shipping: chart sync, local mode (`make run`), end-to-end tier (`make e2e`), images.
 .PHONY: run e2e sync-chart images
+RUN_DIR ?= out/run
+
+# Serve the bundled sample (two ONNX models, alone and as a graph) on 127.0.0.1 and print curl
+# commands; Ctrl-C stops everything.
+run: venv
+	$(PY) -m modelplane.local.sample $(RUN_DIR)
+	$(PY) -m modelplane run -f $(RUN_DIR)/sample.yaml
 
 # The chart carries copies of the generated CRDs and of the default runtimes
 # (Helm reads only files inside the chart); tests/unit/ship fails when they are stale.

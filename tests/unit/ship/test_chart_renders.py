@@ -44,7 +44,8 @@ def test_default_render_has_operator_rbac_config_crds_and_runtimes(
     pod = operator_deployment(objs)["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "modelplane/operator:0.1.0"
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert "--all-namespaces" in operator_args(objs)
+    # No --namespace: the operator watches every namespace.
+    assert not [a for a in operator_args(objs) if a.startswith("--namespace")]
     crds = {o["metadata"]["name"] for o in objs if o["kind"] == "CustomResourceDefinition"}
     assert {
         "inferenceservices.serving.modelplane.io",
@@ -83,8 +84,10 @@ def test_watched_namespaces_get_rolebindings_instead_of_a_cluster_binding(
     cluster_bindings = [o for o in objs if o["kind"] == "ClusterRoleBinding"]
     assert [b["roleRef"]["name"] for b in cluster_bindings] == ["modelplane-operator-cluster"]
     args = operator_args(objs)
-    assert "--namespace=team-a" in args and "--namespace=team-b" in args
-    assert "--all-namespaces" not in args
+    assert [a for a in args if a.startswith("--namespace")] == [
+        "--namespace=team-a",
+        "--namespace=team-b",
+    ]
 
 
 def test_runtimes_toggle_off(client_tools: ClientTools) -> None:
@@ -148,6 +151,7 @@ def test_monitors_select_what_the_operator_labels(client_tools: ClientTools) -> 
     ("setting", "field"),
     [
         ("operator.logLevel=loud", "logLevel"),
+        ("operator.logFormat=xml", "logFormat"),
         ("operator.replicas=3", "replicas"),
         ("operator.watchNamespaces={Not_A_Namespace}", "watchNamespaces"),
         ("operator.imagePolicy=Always", "imagePolicy"),

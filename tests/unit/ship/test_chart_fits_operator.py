@@ -1,0 +1,120 @@
+"""What the chart hands the operator is what the operator reads: its flags, settings and RBAC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelplane.operator import names
+from modelplane.operator.cli import build_parser
+from modelplane.operator.config import load_config
+from modelplane.operator.handlers import CHILD_RESOURCES
+from modelplane.operator.kube import KINDS
+from modelplane.operator.rbac import CLUSTER_RULES, NAMESPACED_RULES
+from tests.support.client_tools import ClientTools
+from tests.unit.ship.rendered import NAMESPACE, Obj, helm_template, index
+
+WRITES = ("create", "update", "patch", "delete", "deletecollection")
+SETTINGS = [
+    [],
+    ["--set", "config.ingressDomain=models.example.com", "--set", "config.ingressClass=nginx"],
+    ["--set", "operator.logLevel=debug", "--set", "operator.watchNamespaces={a,b}"],
+]
+
+
+def operator_container(objs: list[Obj]) -> Obj:
+    deployment = index(objs)[("Deployment", NAMESPACE, "modelplane-operator")]
+    container: Obj = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_operator_parses_the_charts_arguments(
+    client_tools: ClientTools, settings: list[str]
+) -> None:
+    args = build_parser().parse_args(
+        operator_container(helm_template(client_tools, *settings))["args"]
+    )
+    assert args.config == Path("/etc/modelplane/config.yaml")
+    assert args.liveness.endswith("/healthz")
+    assert args.log_format == "json"
+    assert args.log_level == ("debug" if "operator.logLevel=debug" in settings else "info")
+
+
+def test_watched_namespaces_reach_the_operator(client_tools: ClientTools) -> None:
+    objs = helm_template(client_tools, "--set", "operator.watchNamespaces={a,b}")
+    assert build_parser().parse_args(operator_container(objs)["args"]).namespaces == ["a", "b"]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_operator_loads_the_charts_config(
+    client_tools: ClientTools, settings: list[str], tmp_path: Path
+) -> None:
+    configmap = index(helm_template(client_tools, *settings))[
+        ("ConfigMap", NAMESPACE, "modelplane-operator-config")
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(configmap["data"]["config.yaml"])
+    config = load_config(path)  # unknown keys are an error (extra="forbid")
+    assert config.router_image == "modelplane/router:0.1.0"
+    assert config.gpu_resources["nvidia.com/mig-*"] == "nvidia.com/gpu"
+    if "config.ingressDomain=models.example.com" in settings:
+        assert config.ingress_domain == "models.example.com"
+        assert config.ingress_class == "nginx"
+    else:
+        assert config.ingress_domain is None
+
+
+def granted(objs: list[Obj]) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) triples of the chart's ClusterRoles."""
+    out: set[tuple[str, str, str]] = set()
+    for role in (o for o in objs if o["kind"] == "ClusterRole"):
+        for rule in role["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    out |= {(group, resource, verb) for verb in rule["verbs"]}
+    return out
+
+
+def test_cluster_roles_are_exactly_the_operators_rules(client_tools: ClientTools) -> None:
+    roles = {
+        o["metadata"]["name"]: o for o in helm_template(client_tools) if o["kind"] == "ClusterRole"
+    }
+    assert roles["modelplane-operator"]["rules"] == NAMESPACED_RULES
+    assert roles["modelplane-operator-cluster"]["rules"] == CLUSTER_RULES
+
+
+def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) -> None:
+    rules = granted(helm_template(client_tools))
+    children = {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "Ingress"}
+    for kind, where in KINDS.items():
+        group = where.api_version.rpartition("/")[0]
+        verbs = {"get", "list", "watch"}
+        if kind in children:
+            verbs |= {"create", "patch", "delete"}  # server-side apply and pruning
+        for verb in verbs:
+            assert (group, where.plural, verb) in rules, f"{verb} {kind}"
+    for owner in ("inferenceservices", "inferencegraphs"):
+        assert ("serving.modelplane.io", f"{owner}/status", "patch") in rules
+    for group, _, plural in CHILD_RESOURCES:
+        assert (group, plural, "watch") in rules
+    assert ("", "events", "create") in rules  # kopf reports handler errors as Events
+
+
+def test_rbac_grants_nothing_on_secrets_pods_or_wildcards(client_tools: ClientTools) -> None:
+    rules = granted(helm_template(client_tools))
+    assert not [r for r in rules if r[1] in ("secrets", "pods") or "*" in r]
+    # Reading custom resources only: the operator writes their status, never their spec.
+    assert not [
+        r for r in rules if r[0] == "serving.modelplane.io" and "/" not in r[1] and r[2] in WRITES
+    ]
+
+
+def test_monitors_select_the_labels_the_operator_sets(client_tools: ClientTools) -> None:
+    objs = helm_template(client_tools, "--set", "monitoring.podMonitor.enabled=true")
+    monitor = next(o for o in objs if o["kind"] == "PodMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector == {names.MANAGED_BY: names.MANAGED_BY_VALUE}
+    assert selector.items() <= names.component_labels("m", names.PREDICTOR).items()
+    assert selector.items() <= names.router_labels("g").items()
