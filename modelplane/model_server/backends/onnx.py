@@ -65,6 +65,7 @@ class OnnxBackend:
         self._signature = Signature()
         self._bf16 = False
         self._output_names: list[str] = []
+        self.providers: list[str] = []  # what the session really uses, after load
 
     def load(self) -> None:
         import onnxruntime as ort
@@ -81,6 +82,7 @@ class OnnxBackend:
             self._session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadFailed(f"{path.name}: onnxruntime could not load it: {exc}") from None
+        self.providers = list(self._session.get_providers())
         inputs = [self._tensor(t) for t in self._session.get_inputs()]
         outputs = [self._tensor(t) for t in self._session.get_outputs()]
         self._signature = Signature(inputs=inputs, outputs=outputs)

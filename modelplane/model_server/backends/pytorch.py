@@ -67,14 +67,14 @@ class TorchBackend:
         self._directory = directory
         self._config = config
         self._module: Any = None
-        self._device = "cpu"
+        self.device = "cpu"
         self._signature = Signature()
 
     def load(self) -> None:
         import torch
 
         path = find_model_file(self._directory)
-        self._device = select_torch_device(self._config.device, torch.cuda.is_available())
+        self.device = select_torch_device(self._config.device, torch.cuda.is_available())
         try:
             with _LOAD_LOCK:
                 if path.suffix == ".pt2":
@@ -86,7 +86,7 @@ class TorchBackend:
             raise
         except Exception as exc:  # torch raises many types for a bad file
             raise ModelLoadFailed(f"{path.name}: torch could not load it: {exc}") from None
-        log.info("torch model loaded", extra={"path": str(path), "device": self._device})
+        log.info("torch model loaded", extra={"path": str(path), "device": self.device})
 
     def _load_torchscript(self, path: Path) -> None:
         import torch
@@ -96,7 +96,7 @@ class TorchBackend:
             raise ModelLoadFailed(
                 f"{path.name}: TorchScript carries no tensor types; declare inputs and outputs in model.yaml"
             )
-        module = torch.jit.load(str(path), map_location=self._device)  # type: ignore[no-untyped-call]
+        module = torch.jit.load(str(path), map_location=self.device)  # type: ignore[no-untyped-call]
         module.eval()
         self._module = module
         self._signature = Signature(
@@ -107,10 +107,10 @@ class TorchBackend:
         import torch
 
         program = torch.export.load(str(path))
-        if self._device != "cpu":
+        if self.device != "cpu":
             from torch.export.passes import move_to_device_pass
 
-            program = move_to_device_pass(program, self._device)
+            program = move_to_device_pass(program, self.device)
         self._module = program.module()
         user_inputs = set(program.graph_signature.user_inputs)
         inputs: list[MetadataTensor] = []
@@ -139,7 +139,7 @@ class TorchBackend:
     def infer(self, inputs: Tensors) -> Tensors:
         import torch
 
-        args = [_to_torch(inputs[t.name], self._device) for t in self._signature.inputs]
+        args = [_to_torch(inputs[t.name], self.device) for t in self._signature.inputs]
         with torch.inference_mode():
             result = self._module(*args)
         if isinstance(result, dict):
@@ -154,7 +154,7 @@ class TorchBackend:
 
     def unload(self) -> None:
         self._module = None
-        if self._device.startswith("cuda"):
+        if self.device.startswith("cuda"):
             import torch
 
             torch.cuda.empty_cache()

@@ -124,3 +124,25 @@ def test_failed_reload_keeps_serving_and_reports_why(
         client.load_model("simple")
     index = {m["name"]: m for m in client.get_model_repository_index()}
     assert index["simple"]["state"] == "UNAVAILABLE"
+
+
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in ort.get_available_providers(), reason="this machine can run CUDA"
+)
+def test_cuda_model_without_cuda_reports_why(tmp_path: Path) -> None:
+    from tests.support.models import write_model_yaml
+
+    onnx_matmul(tmp_path / "gpu_only" / "model.onnx")
+    write_model_yaml(tmp_path / "gpu_only", device="cuda")
+    onnx_matmul(tmp_path / "on_cpu" / "model.onnx")
+    write_model_yaml(tmp_path / "on_cpu", device="cpu")
+    with server_in_thread(model_repository=tmp_path) as running:
+        index = {
+            m["name"]: m
+            for m in thttp.InferenceServerClient(running.http_target).get_model_repository_index()
+        }
+        assert running.server is not None
+        providers = running.server.repository.get("on_cpu", None).backend.providers  # type: ignore[attr-defined]
+    assert index["gpu_only"]["state"] == "UNAVAILABLE"
+    assert "install onnxruntime-gpu" in index["gpu_only"]["reason"]
+    assert providers == ["CPUExecutionProvider"]
