@@ -108,12 +108,15 @@ def openapi_schema(cls: type[Resource], core: dict[str, Schema] | None = None) -
     for name in ("spec", "status"):
         if name in raw["properties"]:
             props[name] = convert(raw["properties"][name], defs, core, f".{name}")
-    return {
+    schema: Schema = {
         "type": "object",
         "description": raw["description"],
         "properties": props,
         "required": ["spec"],
     }
+    if cls.ROOT_RULES:
+        schema["x-kubernetes-validations"] = [dict(r) for r in cls.ROOT_RULES]
+    return schema
 
 
 def crd(cls: type[Resource], core: dict[str, Schema] | None = None) -> dict[str, Any]:

@@ -8,7 +8,16 @@ from pydantic import ConfigDict, Field, model_validator
 
 from modelplane.api.core import Affinity, ResourceRequirements, Toleration
 from modelplane.api.inference_service import REPLICAS_RULE, ScaleMetric, check_replicas
-from modelplane.api.meta import GROUP, ApiModel, Condition, Resource, StatusModel, cel_rules
+from modelplane.api.meta import (
+    DNS_LABEL_RULE,
+    GROUP,
+    ApiModel,
+    Condition,
+    Resource,
+    StatusModel,
+    cel_rules,
+    check_dns_label,
+)
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 ROOT = "root"
@@ -201,5 +210,12 @@ class InferenceGraph(Resource):
     PLURAL: ClassVar[str] = "inferencegraphs"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("ig",)
 
+    ROOT_RULES: ClassVar[tuple[dict[str, str], ...]] = (DNS_LABEL_RULE,)
+
     spec: InferenceGraphSpec = Field(description="Desired state.")
     status: InferenceGraphStatus | None = Field(default=None, description="Observed state.")
+
+    @model_validator(mode="after")
+    def _name(self) -> InferenceGraph:
+        check_dns_label(self.metadata)
+        return self

@@ -14,7 +14,16 @@ from modelplane.api.core import (
     ResourceRequirements,
     Toleration,
 )
-from modelplane.api.meta import GROUP, ApiModel, Condition, Resource, StatusModel, cel_rules
+from modelplane.api.meta import (
+    DNS_LABEL_RULE,
+    GROUP,
+    ApiModel,
+    Condition,
+    Resource,
+    StatusModel,
+    cel_rules,
+    check_dns_label,
+)
 
 ScaleMetric = Literal["cpu", "memory", "concurrency", "rps"]
 ProtocolVersion = Literal["v2", "grpc-v2"]
@@ -338,8 +347,15 @@ class InferenceService(Resource):
     PLURAL: ClassVar[str] = "inferenceservices"
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ("isvc",)
 
+    ROOT_RULES: ClassVar[tuple[dict[str, str], ...]] = (DNS_LABEL_RULE,)
+
     spec: InferenceServiceSpec = Field(description="Desired state.")
     status: InferenceServiceStatus | None = Field(default=None, description="Observed state.")
+
+    @model_validator(mode="after")
+    def _name(self) -> InferenceService:
+        check_dns_label(self.metadata)
+        return self
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -82,6 +83,8 @@ class Resource(BaseModel):
     PLURAL: ClassVar[str]
     SHORT_NAMES: ClassVar[tuple[str, ...]] = ()
     NAMESPACED: ClassVar[bool] = True
+    # CEL rules on the whole object (only metadata.name/generateName are visible to them).
+    ROOT_RULES: ClassVar[tuple[dict[str, str], ...]] = ()
 
     api_version: str = Field(default="", description="APIVersion of the object.")
     kind: str = Field(default="", description="Kind of the object.")
@@ -117,6 +120,21 @@ class Resource(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The wire form: camelCase keys, unset optional fields left out."""
         return self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
+
+
+DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS_LABEL_RULE = {
+    "rule": "size(self.metadata.name) <= 63 && self.metadata.name.matches('" + DNS_LABEL + "')",
+    "message": "metadata.name must be a DNS-1035 label: at most 63 lowercase letters, digits "
+    "and '-', starting with a letter (it names Services and labels)",
+}
+
+
+def check_dns_label(meta: ObjectMeta) -> None:
+    """Raise when a set metadata.name breaks DNS_LABEL_RULE."""
+    name = meta.name
+    if name is not None and (len(name) > 63 or re.match(DNS_LABEL, name) is None):
+        raise ValueError(DNS_LABEL_RULE["message"])
 
 
 def condition_status(conditions: list[Condition], type_: str) -> str | None:

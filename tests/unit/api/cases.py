@@ -96,6 +96,13 @@ CASES: list[Case] = [
         "cel",
         "minReplicas must be less than or equal to maxReplicas",
     ),
+    Case(
+        "isvc-name-starts-with-digit",
+        {**isvc({"model": MODEL}), "metadata": {"name": "1-model"}},
+        "metadata.name",
+        "cel",
+        "DNS-1035 label",
+    ),
     # InferenceService: schema
     Case(
         "canary-above-100",
@@ -243,6 +250,13 @@ CASES: list[Case] = [
         "spec.minReplicas",
         "cel",
         "minReplicas must be less than or equal to maxReplicas",
+    ),
+    Case(
+        "graph-name-too-long",
+        {**graph(root("Sequence", {"serviceName": "a"})), "metadata": {"name": "g" * 64}},
+        "metadata.name",
+        "cel",
+        "DNS-1035 label",
     ),
     # InferenceGraph: schema
     Case(
