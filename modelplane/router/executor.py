@@ -91,13 +91,7 @@ class Executor:
                 seen = current.payload if current is not None else payload
                 if not step.condition.matches(seen.json_or_none()):
                     break  # KServe: a step whose condition fails ends the sequence
-            try:
-                request = next_request(step, payload, current.payload if current else None)
-            except ChainError as exc:
-                outcome = failure(500, "cannot chain into this step", str(exc), step.label)
-                self.metrics.step_error(node.name, step.label, "chain")
-            else:
-                outcome = await self._step(step, request, ctx)
+            outcome = await self._step(step, payload, ctx, current.payload if current else None)
             if outcome.ok:
                 current = outcome
                 continue
@@ -153,12 +147,20 @@ class Executor:
             )
         return await self._step(steps[0], payload, ctx)
 
-    async def _step(self, step: Step, payload: Payload, ctx: _Context) -> Outcome:
+    async def _step(
+        self, step: Step, payload: Payload, ctx: _Context, previous: Payload | None = None
+    ) -> Outcome:
+        """Run one step on the node's input (and the previous answer, in a Sequence)."""
         start = time.perf_counter()
+        try:
+            request = next_request(step, payload, previous)
+        except ChainError as exc:
+            self.metrics.step_error(step.node, step.label, "chain")
+            return failure(500, "cannot build the input of this step", str(exc), step.label)
         if step.node_name is not None:
-            outcome = await self._node(self.graph.nodes[step.node_name], payload, ctx)
+            outcome = await self._node(self.graph.nodes[step.node_name], request, ctx)
         else:
-            outcome = await self._call(step, payload, ctx)
+            outcome = await self._call(step, request, ctx)
         self.metrics.step_latency[step.label].observe(time.perf_counter() - start)
         return outcome
 

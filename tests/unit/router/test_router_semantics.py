@@ -382,3 +382,26 @@ async def test_step_timeout_answers_504_naming_the_step() -> None:
         r = await c.post("/", json=v2_input(1))
     assert r.status_code == 504 and r.json()["step"] == "root/s"
     assert len(ups.seen) == 1  # timeouts are not retried
+
+
+async def test_mapping_applies_to_ensemble_members_and_a_bad_one_fails_the_member() -> None:
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1))
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "ok", "serviceUrl": url("add"), "mapping": {"x": "renamed"}},
+                {"name": "bad", "serviceUrl": url("add"), "mapping": {"nope": "x"}},
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/", json=v2_input(1))
+    assert r.status_code == 200
+    assert orjson.loads(ups.seen[0].content)["inputs"][0]["name"] == "renamed"
+    assert len(ups.seen) == 1
+    assert r.json()["bad"] == {
+        "error": "cannot build the input of this step",
+        "cause": "request has no input named nope",
+        "step": "root/bad",
+    }
