@@ -8,6 +8,11 @@ run: venv
 	$(PY) -m modelplane.local.sample $(RUN_DIR)
 	$(PY) -m modelplane run -f $(RUN_DIR)/sample.yaml
 
+# End-to-end tier: every sample applied to the test control plane and run in local mode.
+# Also part of `make test` (pytest's testpaths include e2e/).
+e2e: venv $(TEST_PREREQS)
+	$(PY) -m pytest -q -ra e2e
+
 # The chart carries copies of the generated CRDs and of the default runtimes
 # (Helm reads only files inside the chart); tests/unit/ship fails when they are stale.
 sync-chart:

@@ -165,8 +165,8 @@ def serve(plan: Plan, supervisor: Supervisor, ready_timeout: float) -> int:
     routers = [p for p in plan.processes if p.name.endswith("-router")]
     for group in (models, routers):
         for process in group:
-            for argv in process.setup:
-                supervisor.run_setup(process.name, argv, timeout=ready_timeout)
+            for setup in process.setup:
+                supervisor.run_setup(process.name, setup, timeout=ready_timeout)
         started = [supervisor.start(p) for p in group]
         supervisor.wait_ready(started, ready_timeout)
     sys.stdout.write(banner(plan.endpoints))

@@ -22,7 +22,7 @@ from modelplane.api import (
     select_runtime,
 )
 from modelplane.local.argv import has_flag, map_path, map_paths, set_flag
-from modelplane.local.processes import HOST, Process
+from modelplane.local.processes import HOST, Process, Setup
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import (
@@ -182,7 +182,7 @@ def _plan_graph(
             "InferenceGraph",
             name,
             url,
-            url + "/",
+            url + names.infer_path(name),
             first,
             local_urls.get(first) if first else None,
         )
@@ -228,7 +228,7 @@ def _server_process(
     """A model server or transformer process from its rendered Deployment."""
     pod = deployment["spec"]["template"]["spec"]
     container = _first_container(deployment, what)
-    mounts, setup = _mounts(pod, container, layout, deployment["metadata"]["name"], what)
+    mounts, setup = _mounts(pod, container, layout, deployment["metadata"]["name"], what, plan)
     argv = map_paths(_local_command(container, what, layout), mounts)
     argv = set_flag(argv, "--host", HOST)
     argv = set_flag(argv, "--http-port", str(http))
@@ -251,8 +251,8 @@ def _local_command(container: Obj, what: str, layout: Layout) -> list[str]:
 
 
 def _mounts(
-    pod: Obj, container: Obj, layout: Layout, name: str, what: str
-) -> tuple[dict[str, str], tuple[tuple[str, ...], ...]]:
+    pod: Obj, container: Obj, layout: Layout, name: str, what: str, plan: Plan
+) -> tuple[dict[str, str], tuple[Setup, ...]]:
     """Container path -> local path for the container's volumes, plus model downloads to run."""
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     mounts: dict[str, str] = dict(layout.paths)
@@ -272,10 +272,10 @@ def _mounts(
             mounts[mount["mountPath"]] = (
                 f"{layout.workdir.rstrip('/')}/volumes/{name}/{mount['name']}"
             )
-    setup: list[tuple[str, ...]] = []
+    setup: list[Setup] = []
     for init in pod.get("initContainers", []):
         argv = map_paths(_local_command(init, f"{what} init container", layout), mounts)
-        setup.append(tuple(argv))
+        setup.append(Setup(tuple(argv), _env(init, {}, plan)))
     return mounts, tuple(setup)
 
 

@@ -21,6 +21,14 @@ _PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
+class Setup:
+    """A command run to completion before its process starts (e.g. a model download)."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Process:
     """One local process: a model server, transformer or router."""
 
@@ -28,8 +36,7 @@ class Process:
     argv: tuple[str, ...]
     env: Mapping[str, str]
     port: int
-    # Commands run to completion before the process starts (model downloads).
-    setup: tuple[tuple[str, ...], ...] = ()
+    setup: tuple[Setup, ...] = ()
     ready_path: str = "/v2/health/ready"
 
     @property
@@ -73,12 +80,13 @@ class Supervisor:
             self._out.write(f"[{name}] {line.rstrip()}\n")
             self._out.flush()
 
-    def run_setup(self, name: str, argv: Sequence[str], timeout: float) -> None:
+    def run_setup(self, name: str, setup: Setup, timeout: float) -> None:
         """Run one command to completion (e.g. a model download), its output logged."""
+        argv = setup.argv
         self.log(name, "$ " + " ".join(argv))
         result = subprocess.run(
             list(argv),
-            env=self._env,
+            env={**self._env, **setup.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             timeout=timeout,
@@ -88,7 +96,7 @@ class Supervisor:
         for line in result.stdout.decode(errors="replace").splitlines():
             self.log(name, line)
         if result.returncode != 0:
-            raise ProcessFailed(f"{name}: {argv[3:5]} exited with {result.returncode}")
+            raise ProcessFailed(f"{name}: {' '.join(argv[3:])} exited with {result.returncode}")
 
     def start(self, spec: Process) -> Running:
         """Start a process in its own process group, its output copied line by line."""

@@ -7,86 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
 from modelplane.local import sample
-
-READY_LINE = "Ctrl-C stops everything."
-START_TIMEOUT = 120.0
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below pid, from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-class Run:
-    """A `modelplane run` subprocess whose output lines are collected by a thread."""
-
-    def __init__(self, *args: str) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "modelplane", "run", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def until(self, text: str, timeout: float) -> list[str]:
-        """Lines up to the one equal to text; fails with the output when it does not come."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.popen.poll() is not None:
-                    break
-                continue
-            self.output.append(line)
-            if line.strip() == text:
-                return self.output
-        pytest.fail(f"no {text!r} line; output:\n" + "\n".join(self.output[-40:]))
+from tests.support.local_run import READY_LINE, START_TIMEOUT, Run, alive, descendants, send
 
 
 @pytest.fixture
@@ -96,24 +28,7 @@ def run(tmp_path: Path) -> Iterator[Run]:
     try:
         yield started
     finally:
-        if started.popen.poll() is None:
-            started.popen.kill()
-            started.popen.wait(timeout=30)
-
-
-def send(command: str) -> dict[str, object]:
-    """Run a printed curl command with curl when it is installed, else the same POST with httpx."""
-    if shutil.which("curl"):
-        out = subprocess.run(
-            ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=True
-        )
-        result: dict[str, object] = json.loads(out.stdout)
-        return result
-    words = shlex.split(command)
-    body = words[words.index("-d") + 1]
-    response = httpx.post(words[2], content=body, headers={"content-type": "application/json"})
-    result = response.json()
-    return result
+        started.stop()
 
 
 def expected_probabilities(features: list[float]) -> np.ndarray:
@@ -143,8 +58,7 @@ def test_printed_curls_answer_and_ctrl_c_leaves_no_process(run: Run) -> None:
     assert isinstance(picked["outputs"], list)
     assert picked["outputs"][0]["data"] == [2]  # argmax of the printed [0.5, 0.75, 1.0]
 
-    graph_url = next(url for url in by_url if "/v2/" not in url)
-    answered = send(by_url[graph_url])
+    answered = send(command_for("/v2/models/sample-pipeline/infer"))
     assert isinstance(answered["outputs"], list)
     assert answered["outputs"][0]["name"] == "class"
     assert answered["outputs"][0]["data"] == [int(np.argmax(probabilities))]

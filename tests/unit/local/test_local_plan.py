@@ -17,6 +17,7 @@ from modelplane.operator.config import OperatorConfig
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "manifests" / "samples"
 PYTHON = "/venv/bin/python"
+S3_URI = "s3://modelplane-models/resnet50/onnx"
 LAYOUT = Layout(
     python=PYTHON,
     workdir="/work",
@@ -87,18 +88,16 @@ def test_batcher_fields_reach_the_local_server_as_flags() -> None:
 def test_a_model_in_a_bucket_is_pulled_first_into_the_workdir() -> None:
     proc = process(plan("isvc-onnx-gpu.yaml"), "resnet-onnx-gpu-predictor")
     local = "/work/volumes/resnet-onnx-gpu-predictor/model-storage"
-    assert proc.setup == (
-        (
-            PYTHON,
-            "-m",
-            "modelplane",
-            "storage",
-            "pull",
-            "s3://modelplane-models/resnet50/onnx",
-            local,
-        ),
-    )
+    (pull,) = proc.setup
+    assert pull.argv == (PYTHON, "-m", "modelplane", "storage", "pull", S3_URI, local)
     assert flag(proc, "--model-dir") == local
+
+
+def test_the_storage_settings_reach_the_model_download() -> None:
+    config = OperatorConfig(storage_s3_endpoint="http://127.0.0.1:9000")
+    p = build_plan(resources("isvc-onnx-gpu.yaml"), runtimes(), config, ports(), LAYOUT)
+    (pull,) = p.processes[0].setup
+    assert pull.env["MODELPLANE_STORAGE_S3_ENDPOINT"] == "http://127.0.0.1:9000"
 
 
 def test_transformer_calls_the_local_predictor_and_is_the_endpoint() -> None:
@@ -128,6 +127,7 @@ def test_graph_steps_resolve_to_the_local_model_servers() -> None:
     assert p.processes[-1] is router  # routers start after the models they call
     endpoint = next(e for e in p.endpoints if e.kind == "InferenceGraph")
     assert endpoint.model == "iris-onnx"  # its example request is the first model's
+    assert endpoint.infer_url == router.url + "/v2/models/iris-pipeline/infer"
 
 
 def test_env_of_the_model_reaches_the_process() -> None:
