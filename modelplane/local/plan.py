@@ -124,7 +124,8 @@ def _plan_service(
         try:
             runtime = select_runtime(isvc.spec.predictor.model, runtimes)
         except NoRuntimeError as exc:
-            raise PlanError(f"InferenceService {name}: {exc}") from exc
+            hint = "" if runtimes else " (no runtimes loaded: pass --runtimes DIR or -f a runtime)"
+            raise PlanError(f"InferenceService {name}: {exc}{hint}") from exc
     children = render_inference_service(isvc, runtime, config)
     deployments = {o["metadata"]["name"]: o for o in children if o["kind"] == "Deployment"}
     predictor = deployments[names.component(name, names.PREDICTOR)]

@@ -159,3 +159,8 @@ def test_a_container_that_is_not_modelplane_is_refused(tmp_path: Path) -> None:
 def test_no_servable_resource_is_an_error() -> None:
     with pytest.raises(PlanError, match="no InferenceService"):
         build_plan(runtimes(), runtimes(), OperatorConfig(), ports(), LAYOUT)
+
+
+def test_without_runtimes_the_error_says_where_they_come_from() -> None:
+    with pytest.raises(PlanError, match="--runtimes DIR"):
+        build_plan(resources("isvc-onnx-cpu.yaml"), [], OperatorConfig(), ports(), LAYOUT)
