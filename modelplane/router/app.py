@@ -23,7 +23,7 @@ from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.headers import REQUEST_ID, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
-from modelplane.router.payload import Payload
+from modelplane.router.payload import HEADER_LENGTH, Payload
 from modelplane.router.settings import RouterSettings
 from modelplane.router.transport import AiohttpTransport, Transport
 from modelplane.router.upstream import RetryPolicy
@@ -34,6 +34,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 SOFT_FAILURES = b"x-modelplane-soft-failures"
+HEADER_LENGTH_BYTES = HEADER_LENGTH.encode()
 log = logging.getLogger("modelplane.router")
 
 
@@ -164,16 +165,19 @@ class RouterApp:
                 status = 499
                 return
             else:
-                outcome = await self._run(Payload(body), headers)
+                outcome = await self._run(_request_payload(body, scope["headers"]), headers)
                 if v2 and outcome.ok and outcome.payload.parsed:
                     merged = merge_ensemble(outcome.payload.json(), self.graph.name)
                     if merged is not None:
                         outcome = Outcome(outcome.status, Payload.of(merged))
             status = outcome.status
+            answer = outcome.payload
             extra = [(b"x-request-id", headers[REQUEST_ID].encode("latin-1"))]
+            if answer.header_length is not None:
+                extra.append((HEADER_LENGTH_BYTES, str(answer.header_length).encode()))
             if outcome.soft_failures:
                 extra.append((SOFT_FAILURES, ",".join(outcome.soft_failures).encode()))
-            await _send(send, status, outcome.payload.body, outcome.content_type, extra)
+            await _send(send, status, answer.body, answer.content_type, extra)
         finally:
             metrics.in_flight.dec()
             metrics.request_done(status, time.perf_counter() - start)
@@ -211,6 +215,23 @@ class RouterApp:
             "outputs": [],
         }
         return 200, orjson.dumps(doc), JSON
+
+
+def _request_payload(body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> Payload:
+    """The client's body; a V2 binary-extension body keeps its content type and header length.
+
+    Any other body is sent upstream as JSON, whatever the client called it (``curl -d``).
+    """
+    content_type, length = JSON, None
+    for name, value in raw_headers:
+        lower = name.lower()
+        if lower == b"content-type":
+            content_type = value
+        elif lower == HEADER_LENGTH_BYTES and value.isdigit():
+            length = int(value)
+    if length is None:
+        return Payload(body)
+    return Payload(body, content_type=content_type, header_length=length)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

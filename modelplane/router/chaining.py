@@ -97,6 +97,10 @@ def next_request(step: Step, original: Payload, previous: Payload | None) -> Pay
     source = previous if step.data == "$response" and previous is not None else original
     if source is original and step.mapping is None:
         return original
+    if source.header_length is not None:
+        if source is original and step.mapping is None:
+            return source
+        raise ChainError("a V2 binary-extension body cannot be chained or mapped; ask for JSON")
     document = source.json_or_none()
     outputs = v2_outputs(document)
     if outputs is not None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from modelplane.router.payload import Payload
+from modelplane.router.payload import JSON_TYPE, Payload
 
-JSON = b"application/json"
+JSON = JSON_TYPE
 _MAX_CAUSE = 2000
 
 
@@ -24,7 +24,6 @@ class Outcome:
 
     status: int
     payload: Payload
-    content_type: bytes = JSON
     fatal: bool = False  # the overall deadline passed: no dependency rule can carry on
     soft_failures: list[str] = field(default_factory=list)
 

@@ -174,7 +174,7 @@ class Executor:
                 self.transport,
                 step.service_url or "",
                 payload.body,
-                ctx.headers,
+                ctx.headers if payload.plain else {**ctx.headers, **payload.headers()},
                 step_timeout=timeout,
                 policy=policy,
                 deadline=ctx.deadline,
@@ -193,7 +193,10 @@ class Executor:
             self.metrics.retried(step.node, step.label, answer.attempts - 1)
         reply = answer.reply
         if 200 <= reply.status < 300:
-            return Outcome(reply.status, Payload(reply.body), reply.content_type)
+            body = Payload(
+                reply.body, content_type=reply.content_type, header_length=reply.header_length
+            )
+            return Outcome(reply.status, body)
         self.metrics.step_error(step.node, step.label, str(reply.status))
         return upstream_failure(reply.status, reply.body, step.label)
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from modelplane.router.payload import HEADER_LENGTH
+
 if TYPE_CHECKING:
     import aiohttp
     import httpx
@@ -32,6 +34,7 @@ class Reply:
     status: int
     body: bytes
     content_type: bytes
+    header_length: int | None = None  # V2 binary extension: length of the JSON header
 
 
 class Transport(Protocol):
@@ -62,7 +65,13 @@ class HttpxTransport:
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
         content_type = response.headers.get("content-type", "application/json")
-        return Reply(response.status_code, response.content, content_type.encode("latin-1"))
+        length = response.headers.get(HEADER_LENGTH)
+        return Reply(
+            response.status_code,
+            response.content,
+            content_type.encode("latin-1"),
+            int(length) if length and length.isdigit() else None,
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -94,7 +103,13 @@ class AiohttpTransport:
             async with self.session.post(url, data=body, headers=headers) as response:
                 content = await response.read()
                 content_type = response.headers.get("Content-Type", "application/json")
-                return Reply(response.status, content, content_type.encode("latin-1"))
+                length = response.headers.get(HEADER_LENGTH)
+                return Reply(
+                    response.status,
+                    content,
+                    content_type.encode("latin-1"),
+                    int(length) if length and length.isdigit() else None,
+                )
         except TimeoutError:
             raise
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:

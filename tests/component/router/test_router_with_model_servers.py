@@ -245,3 +245,36 @@ def test_tritonclient_sees_the_graph_as_a_v2_model(models: RunningServer) -> Non
         result.as_numpy("y").tolist()
         == np.asarray(by_hand["outputs"][0]["data"], dtype=np.float32).reshape(1, 2).tolist()
     )
+
+
+def test_binary_tensors_pass_through_a_switch_unchanged(models: RunningServer) -> None:
+    import tritonclient.http as triton
+
+    nodes = {
+        "root": {
+            "routerType": "Switch",
+            "steps": [
+                {"serviceUrl": infer_url(models, "embed"), "condition": "inputs.@x.shape.0 == 1"},
+                {"serviceUrl": infer_url(models, "alt")},
+            ],
+        }
+    }
+    rows = np.asarray(X, dtype=np.float32)
+    with router(nodes, name="bin") as c:
+        client = triton.InferenceServerClient(
+            url=str(c.base_url).removeprefix("http://").rstrip("/")
+        )
+        results = {}
+        for batch in (rows, np.repeat(rows, 2, axis=0)):
+            x = triton.InferInput("x", list(batch.shape), "FP32")
+            x.set_data_from_numpy(batch, binary_data=True)
+            out = triton.InferRequestedOutput("y", binary_data=True)
+            results[batch.shape[0]] = client.infer("bin", [x], outputs=[out])
+        client.close()
+    one, two = results[1], results[2]
+    assert (
+        one.get_response()["model_name"] == "embed"
+    )  # the Switch read the binary request's header
+    assert two.get_response()["model_name"] == "alt"
+    direct = call(models, "embed", request("x", X))["outputs"][0]["data"]
+    assert one.as_numpy("y").ravel().tolist() == np.asarray(direct, dtype=np.float32).tolist()

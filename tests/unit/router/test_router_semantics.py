@@ -405,3 +405,39 @@ async def test_mapping_applies_to_ensemble_members_and_a_bad_one_fails_the_membe
         "cause": "request has no input named nope",
         "step": "root/bad",
     }
+
+
+async def test_binary_extension_requests_and_answers_pass_through() -> None:
+    header = b'{"outputs":[{"name":"y","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]}'
+
+    def binary_model(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            content=header + b"\x00\x00\x80?",
+            headers={
+                "content-type": "application/octet-stream",
+                "inference-header-content-length": str(len(header)),
+            },
+        )
+
+    ups = Upstreams(bin=binary_model)
+    nodes = {
+        "root": {
+            "routerType": "Switch",
+            "steps": [{"serviceUrl": url("bin"), "condition": "inputs.@x.shape.0 == 1"}],
+        }
+    }
+    req_header = b'{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]}'
+    body = req_header + b"\x00\x00\x00@"
+    headers = {
+        "content-type": "application/octet-stream",
+        "inference-header-content-length": str(len(req_header)),
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/v2/models/g/infer", content=body, headers=headers)
+    sent = ups.seen[0]
+    assert sent.content == body
+    assert sent.headers["inference-header-content-length"] == str(len(req_header))
+    assert sent.headers["content-type"] == "application/octet-stream"
+    assert r.status_code == 200 and r.content == header + b"\x00\x00\x80?"
+    assert r.headers["inference-header-content-length"] == str(len(header))

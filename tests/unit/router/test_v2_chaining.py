@@ -97,3 +97,19 @@ def test_soft_failed_ensemble_members_are_left_out_of_the_outputs() -> None:
     failed = {"error": "e", "cause": "c", "step": "root/y"}
     assert [o["name"] for o in v2_outputs({"x": RESPONSE, "y": failed}) or []] == ["x.a", "x.b"]
     assert v2_outputs({"y": failed}) is None
+
+
+def test_binary_extension_body_parses_its_json_header_and_is_not_chained() -> None:
+    header = b'{"outputs":[{"name":"a","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]}'
+    binary = Payload(
+        header + b"\x00\x00\x80?",
+        content_type=b"application/octet-stream",
+        header_length=len(header),
+    )
+    assert binary.json()["outputs"][0]["name"] == "a"
+    assert not binary.plain and binary.headers()["inference-header-content-length"] == str(
+        len(header)
+    )
+    assert next_request(_step(), binary, None) is binary
+    with pytest.raises(ChainError, match="binary-extension"):
+        next_request(_step(data="$response"), ORIGINAL, binary)
