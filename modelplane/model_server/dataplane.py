@@ -113,7 +113,8 @@ class DataPlane:
                     shape=list(array.shape),
                     datatype=from_dtype(array.dtype),
                     parameters=_echoed(out_params.get(out_name)),
-                ).with_array(array)
+                    array=array,
+                )
                 for out_name, array in pick_outputs(outputs, wanted)
             ],
         )

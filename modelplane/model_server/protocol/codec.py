@@ -14,7 +14,13 @@ from modelplane.model_server.protocol.types import RequestInput
 
 _LEN = struct.Struct("<I")
 # numpy dtypes orjson serializes natively (OPT_SERIALIZE_NUMPY).
-_ORJSON_KINDS = frozenset("biuf")
+_ORJSON_DTYPES = frozenset(
+    np.dtype(t)
+    for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+        np.uint64, np.float16, np.float32, np.float64,
+    )
+)  # fmt: skip
 
 
 def element_count(shape: list[int], field: str) -> int:
@@ -119,9 +125,7 @@ def to_raw(array: np.ndarray[Any, Any]) -> bytes | memoryview:
 
 def to_json_data(array: np.ndarray[Any, Any], name: str) -> Any:
     """A tensor as flat JSON data: a numpy array orjson writes natively, or a list of str."""
-    if array.dtype.kind in _ORJSON_KINDS and array.dtype.itemsize <= 8 and array.dtype.isnative:
-        if array.dtype.kind == "f" and array.dtype.name not in ("float16", "float32", "float64"):
-            return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
+    if array.dtype in _ORJSON_DTYPES:
         return np.ascontiguousarray(array).reshape(-1)
     if array.dtype.kind in "OSU":
         out: list[str] = []
@@ -136,4 +140,5 @@ def to_json_data(array: np.ndarray[Any, Any], name: str) -> Any:
             else:
                 out.append(str(item))
         return out
+    # BF16 and anything else numeric: as float32 numbers
     return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 Parameters = dict[str, Any]
 
@@ -17,21 +16,19 @@ class _Wire(BaseModel):
 class RequestInput(_Wire):
     """One input tensor: JSON `data`, or bytes from the binary extension / gRPC raw contents."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     name: str
     shape: list[int]
     datatype: str
     parameters: Parameters | None = None
     data: Any = None
-    _raw: bytes | memoryview | None = PrivateAttr(default=None)
-
-    @property
-    def raw(self) -> bytes | memoryview | None:
-        """Binary payload of this input, when it came as raw bytes."""
-        return self._raw
+    # Set by the edges only: JSON cannot produce a memoryview, so a client cannot fill it.
+    raw: memoryview | None = Field(default=None, exclude=True, repr=False)
 
     def with_raw(self, raw: bytes | memoryview) -> RequestInput:
         """Attach the binary payload (REST binary extension, gRPC raw_input_contents)."""
-        self._raw = raw
+        self.raw = raw if isinstance(raw, memoryview) else memoryview(raw)
         return self
 
 
@@ -59,17 +56,7 @@ class ResponseOutput(_Wire):
     datatype: str
     parameters: Parameters | None = None
     data: Any = None
-    _array: np.ndarray[Any, Any] | None = PrivateAttr(default=None)
-
-    @property
-    def array(self) -> np.ndarray[Any, Any] | None:
-        """The tensor as numpy, before encoding."""
-        return self._array
-
-    def with_array(self, array: np.ndarray[Any, Any]) -> ResponseOutput:
-        """Attach the numpy tensor."""
-        self._array = array
-        return self
+    array: Any = Field(default=None, exclude=True, repr=False)  # numpy, encoded by the edges
 
 
 class InferenceResponse(_Wire):

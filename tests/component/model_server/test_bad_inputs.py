@@ -87,6 +87,7 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("strings in FP32 data", "POST", INFER, _doc(_inp(data=["a", "b", "c", "d"]), GOOD[1]), {}, 400, "data is not FP32"),
     ("INT8 out of range", "POST", "/v2/models/identity_int8/infer", _doc(_inp(shape=(1, 3), datatype="INT8", data=[1, 2, 300])), {}, 400, "data is not INT8"),
     ("ragged nested data", "POST", INFER, _doc(_inp(shape=(2, 2), data=[[1.0, 2.0], [3.0]]), GOOD[1]), {}, 400, "INPUT0"),
+    ("raw bytes smuggled in JSON", "POST", INFER, _doc(_inp(data=None, raw="AAAA"), GOOD[1]), {}, 400, "inputs.0.raw"),
     ("no data at all", "POST", INFER, _doc(_inp(data=None), GOOD[1]), {}, 400, "no 'data'"),
     ("missing input", "POST", INFER, _doc(GOOD[0]), {}, 400, "'INPUT1' is missing"),
     ("unknown input", "POST", INFER, _doc(*GOOD, _inp("INPUT9")), {}, 400, "'INPUT9' is not an input"),
