@@ -34,6 +34,14 @@ from modelplane.router.upstream import (
 )
 
 
+class _Decisive(Exception):
+    """A failed Hard (or deadline-hit) Ensemble member: its outcome ends the node."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.status)
+        self.outcome = outcome
+
+
 @dataclass(slots=True)
 class _Context:
     """Per-request state shared by every node and step of one graph run."""
@@ -106,19 +114,20 @@ class Executor:
         return Outcome(200, payload)
 
     async def _ensemble(self, node: Node, payload: Payload, ctx: _Context) -> Outcome:
-        async def member(step: Step) -> tuple[Step, Outcome]:
-            return step, await self._step(step, payload, ctx)
+        async def member(step: Step) -> Outcome:
+            outcome = await self._step(step, payload, ctx)
+            if not outcome.ok and (outcome.fatal or step.dependency == "Hard"):
+                raise _Decisive(outcome)
+            return outcome
 
         tasks = [asyncio.ensure_future(member(s)) for s in node.steps]
         try:
-            for next_done in asyncio.as_completed(tasks):
-                step, outcome = await next_done
-                if not outcome.ok and (outcome.fatal or step.dependency == "Hard"):
-                    return outcome  # the first Hard failure decides; the rest are cancelled
+            outcomes = await asyncio.gather(*tasks)
+        except _Decisive as exc:
+            return exc.outcome  # the first Hard failure decides; the rest are cancelled below
         finally:
             for task in tasks:
                 task.cancel()
-        outcomes = [t.result()[1] for t in tasks]
         if not any(o.ok for o in outcomes):
             ctx.soft_failures.extend(s.label for s in node.steps)
             return outcomes[0]

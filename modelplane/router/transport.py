@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
+
+import aiohttp
+import httpx
 
 from modelplane.router.payload import HEADER_LENGTH
-
-if TYPE_CHECKING:
-    import aiohttp
-    import httpx
 
 
 class ConnectionFailed(Exception):
@@ -56,8 +55,6 @@ class HttpxTransport:
         self.client = client
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
-        import httpx
-
         try:
             response = await self.client.post(url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
@@ -86,8 +83,6 @@ class AiohttpTransport:
     @classmethod
     def pooled(cls, max_connections: int, keepalive: float = 30.0) -> AiohttpTransport:
         """A session with a connection pool shared by every upstream."""
-        import aiohttp
-
         connector = aiohttp.TCPConnector(
             limit=max_connections, keepalive_timeout=keepalive, ttl_dns_cache=60
         )
@@ -97,8 +92,6 @@ class AiohttpTransport:
         )
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
-        import aiohttp
-
         try:
             async with self.session.post(url, data=body, headers=headers) as response:
                 content = await response.read()
