@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -203,3 +204,52 @@ def test_metrics_show_latency_per_node_and_step_and_in_flight(
     )
     assert 'modelplane_router_requests_total{code="200",graph="g"} 3.0' in text
     assert 'modelplane_router_in_flight_requests{graph="g"} 0.0' in text
+
+
+def test_hard_failure_cancels_the_slow_members_of_an_ensemble(
+    upstream: tuple[Upstream, str],
+) -> None:
+    _, base = upstream
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "slow", "serviceUrl": model(base, "slow")},
+                {"name": "must", "serviceUrl": model(base, "broken"), "dependency": "Hard"},
+            ],
+        }
+    }
+    with router(nodes) as c:
+        start = time.monotonic()
+        r = c.post("/", json=V2_IN)
+        took = time.monotonic() - start
+    assert r.status_code == 500 and r.json()["step"] == "root/must"
+    assert took < 1.5  # the 2 s member was not waited for
+
+
+def test_connections_to_an_upstream_are_pooled_and_reused() -> None:
+    answer = orjson.dumps({"model_name": "m", "outputs": []})
+    with DroppingServer(drops=0, body=answer) as upstream:
+        nodes = seq({"serviceUrl": f"http://127.0.0.1:{upstream.port}/v2/models/m/infer"})
+        with router(nodes) as c:
+            for _ in range(20):
+                assert c.post("/", json=V2_IN).status_code == 200
+    assert upstream.connections == 1
+
+
+def test_in_flight_gauge_counts_requests_being_served(upstream: tuple[Upstream, str]) -> None:
+    _, base = upstream
+    pattern = 'modelplane_router_in_flight_requests{graph="g"} '
+    with router(seq({"serviceUrl": model(base, "slow")})) as c:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(c.post, "/", json=V2_IN)
+            seen = None
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline and seen != "1.0":
+                text = c.get("/metrics").text
+                seen = text.split(pattern, 1)[1].split("\n", 1)[0]
+                time.sleep(0.02)
+            assert seen == "1.0"
+            assert pending.result(timeout=10).status_code == 200
+        after = c.get("/metrics").text
+    assert pattern + "0.0" in after
