@@ -17,6 +17,7 @@ from modelplane.model_server.rest.binary import (
     parse_infer_body,
     parse_json,
 )
+from modelplane.model_server.rest.compression import choose_encoding, decode_body, encode_body
 from modelplane.model_server.rest.routes import Route, match
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class RestApp:
         except Exception:
             log.exception("unhandled error", extra={"path": scope["path"]})
             status, body, headers = 500, b'{"error":"internal server error"}', [_JSON]
+        encoding = choose_encoding(_header(scope, b"accept-encoding"))
+        if encoding is not None and body:
+            body = encode_body(body, encoding)
+            headers.append((b"content-encoding", encoding.encode()))
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
@@ -149,7 +154,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return decode_body(body, _header(scope, b"content-encoding"), limit)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

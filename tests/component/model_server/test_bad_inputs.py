@@ -5,6 +5,7 @@ The tables below are the record of what was tried and the status each got.
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 from typing import Any
@@ -103,6 +104,9 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("header length past body", "POST", INFER, _hlen_body, {"Inference-Header-Content-Length": "99999"}, 400, "Inference-Header-Content-Length"),
     ("header length not a number", "POST", INFER, _hlen_body, {"Inference-Header-Content-Length": "ten"}, 400, "not an integer"),
     ("BYTES element past the end", "POST", "/v2/models/identity_bytes/infer", _bytes_body, _bytes_headers, 400, "runs past the data"),
+    ("Content-Encoding gzip, body is not", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "gzip"}, 400, "not valid gzip"),
+    ("gzip bomb past the size limit", "POST", INFER, gzip.compress(b" " * (4 << 20)), {"Content-Encoding": "gzip"}, 413, "decompressed request body exceeds"),
+    ("unsupported Content-Encoding", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "br"}, 400, "'br' is not supported"),
     ("GET on infer", "GET", INFER, b"", {}, 405, "takes POST"),
     ("unknown path", "GET", "/v2/nothing/here", b"", {}, 404, "no such endpoint"),
     ("load unknown model", "POST", "/v2/repository/models/nope/load", b"", {}, 404, "model 'nope'"),

@@ -153,3 +153,42 @@ def test_metadata_over_both_transports(onnx_server: RunningServer) -> None:
     assert http.is_server_ready() and grpc.is_server_ready()
     assert http.is_model_ready("simple") and grpc.is_model_ready("simple")
     assert http.is_model_ready("simple", "1") and not http.is_model_ready("simple", "7")
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_compressed_requests_and_responses(onnx_server: RunningServer, algorithm: str) -> None:
+    client = thttp.InferenceServerClient(onnx_server.http_target)
+    a = np.arange(8, dtype=np.float32).reshape(2, 4)
+    inputs = []
+    for name in ("INPUT0", "INPUT1"):
+        tensor = thttp.InferInput(name, [2, 4], "FP32")
+        tensor.set_data_from_numpy(a, binary_data=True)
+        inputs.append(tensor)
+    result = client.infer(
+        "simple",
+        inputs,
+        request_compression_algorithm=algorithm,
+        response_compression_algorithm=algorithm,
+    )
+    np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), 2 * a)
+
+
+def test_parameters_pass_through(onnx_server: RunningServer) -> None:
+    a = np.ones((1, 4), np.float32)
+    http = thttp.InferenceServerClient(onnx_server.http_target)
+    inputs = []
+    for name in ("INPUT0", "INPUT1"):
+        tensor = thttp.InferInput(name, [1, 4], "FP32")
+        tensor.set_data_from_numpy(a)
+        inputs.append(tensor)
+    result = http.infer("simple", inputs, parameters={"trace": "abc", "level": 3})
+    assert result.get_response()["parameters"] == {"trace": "abc", "level": 3}
+    grpc = tgrpc.InferenceServerClient(onnx_server.grpc_target)
+    ginputs = []
+    for name in ("INPUT0", "INPUT1"):
+        tensor = tgrpc.InferInput(name, [1, 4], "FP32")
+        tensor.set_data_from_numpy(a)
+        ginputs.append(tensor)
+    reply = grpc.infer("simple", ginputs, parameters={"trace": "abc", "level": 3}).get_response()
+    assert reply.parameters["trace"].string_param == "abc"
+    assert reply.parameters["level"].int64_param == 3

@@ -127,3 +127,20 @@ def test_flags_override_env_and_model_yaml(monkeypatch: pytest.MonkeyPatch) -> N
 def test_single_model_form_needs_both_flags() -> None:
     with pytest.raises(ValueError, match="--model-dir needs --model-name"):
         settings_from_args(["--model-dir", "/m"])
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        (None, None),
+        ("gzip", "gzip"),
+        ("deflate", "deflate"),
+        ("gzip;q=0, deflate", "deflate"),
+        ("br, identity", None),
+        ("deflate, gzip;q=0.5", "gzip"),
+    ],
+)
+def test_response_encoding_choice(accept: str | None, chosen: str | None) -> None:
+    from modelplane.model_server.rest.compression import choose_encoding
+
+    assert choose_encoding(accept) == chosen
