@@ -1,0 +1,74 @@
+"""pytest fixtures for the real control plane: `k8s_cluster` (session) and `k8s_namespace`."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import controlplane
+from tests.support.controlplane import ControlPlane
+from tests.support.wait import wait_for
+
+Cluster = ControlPlane  # the handle tests receive: .kubeconfig .env .server .kubectl .helm .bin_dir
+
+
+def _require_cluster() -> bool:
+    return os.environ.get("MODELPLANE_REQUIRE_CLUSTER", "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster() -> Iterator[Cluster]:
+    """A private control plane for this pytest session, torn down at its end."""
+    bin_dir = controlplane.default_bin_dir()
+    missing = controlplane.missing_binaries(bin_dir)
+    if missing:
+        message = (
+            f"control plane binaries missing in {bin_dir} ({', '.join(missing)}): "
+            "run `make k8s-bin` (needs Go and npm)"
+        )
+        if _require_cluster():
+            pytest.fail(message + " [MODELPLANE_REQUIRE_CLUSTER=1]", pytrace=False)
+        pytest.skip(message)
+    state_dir = controlplane.temp_state_dir()
+    started = time.monotonic()
+    cluster = controlplane.start(state_dir, bin_dir, tied=True)
+    elapsed = time.monotonic() - started
+    print(f"\nk8s_cluster: started {cluster.server} in {elapsed:.1f}s (state {state_dir})")
+    try:
+        yield cluster
+    finally:
+        controlplane.stop(cluster)
+        if not os.environ.get("MODELPLANE_KEEP_CLUSTER_STATE"):
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def namespace_name(hint: str) -> str:
+    """A valid, unique namespace name derived from a test name."""
+    base = re.sub(r"[^a-z0-9-]+", "-", hint.lower()).strip("-")[:40].strip("-") or "t"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def create_namespace(cluster: Cluster, hint: str, timeout: float = 30.0) -> str:
+    """Create a fresh namespace and wait until its default ServiceAccount exists."""
+    name = namespace_name(hint)
+    cluster.kubectl("create", "namespace", name)
+    wait_for(
+        lambda: cluster.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0,
+        timeout=timeout,
+        message=f"serviceaccount {name}/default",
+    )
+    return name
+
+
+@pytest.fixture
+def k8s_namespace(k8s_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (without waiting) afterwards."""
+    name = create_namespace(k8s_cluster, request.node.name)
+    yield name
+    k8s_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
