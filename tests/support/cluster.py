@@ -16,6 +16,7 @@ from tests.support.controlplane import ControlPlane
 from tests.support.wait import wait_for
 
 Cluster = ControlPlane  # the handle tests receive: .kubeconfig .env .server .kubectl .helm .bin_dir
+START_SECONDS = pytest.StashKey[float]()
 
 
 def _require_cluster() -> bool:
@@ -23,7 +24,7 @@ def _require_cluster() -> bool:
 
 
 @pytest.fixture(scope="session")
-def k8s_cluster() -> Iterator[Cluster]:
+def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """A private control plane for this pytest session, torn down at its end."""
     bin_dir = controlplane.default_bin_dir()
     missing = controlplane.missing_binaries(bin_dir)
@@ -38,14 +39,20 @@ def k8s_cluster() -> Iterator[Cluster]:
     state_dir = controlplane.temp_state_dir()
     started = time.monotonic()
     cluster = controlplane.start(state_dir, bin_dir, tied=True)
-    elapsed = time.monotonic() - started
-    print(f"\nk8s_cluster: started {cluster.server} in {elapsed:.1f}s (state {state_dir})")
+    request.config.stash[START_SECONDS] = time.monotonic() - started
     try:
         yield cluster
     finally:
         controlplane.stop(cluster)
         if not os.environ.get("MODELPLANE_KEEP_CLUSTER_STATE"):
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Report how long the session's control plane took to start (warm binaries)."""
+    seconds = terminalreporter.config.stash.get(START_SECONDS, None)
+    if seconds is not None:
+        terminalreporter.write_line(f"k8s_cluster: control plane started in {seconds:.1f}s")
 
 
 def namespace_name(hint: str) -> str:

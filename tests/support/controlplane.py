@@ -56,7 +56,9 @@ class ControlPlaneError(RuntimeError):
 
 def k8s_version() -> str:
     """The Kubernetes version pinned in tools/k8s/kube/go.mod (e.g. v1.34.4)."""
-    match = re.search(r"^\s*(?:require\s+)?k8s\.io/kubernetes\s+(v\S+)", KUBE_GO_MOD.read_text(), re.M)
+    match = re.search(
+        r"^\s*(?:require\s+)?k8s\.io/kubernetes\s+(v\S+)", KUBE_GO_MOD.read_text(), re.M
+    )
     if match is None:
         raise ControlPlaneError(f"no k8s.io/kubernetes requirement in {KUBE_GO_MOD}")
     return match.group(1)
@@ -201,7 +203,7 @@ def _spawn(
             cwd=cp.state_dir,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent if tied else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if tied else None,
         )
     cp.procs[name] = proc
     cp.pids[name] = proc.pid
@@ -244,7 +246,10 @@ def _await(cp: ControlPlane, check: Any, what: str, timeout: float = START_TIMEO
 
 
 def _write_token_file(path: Path, tokens: dict[str, tuple[str, str, str]]) -> None:
-    lines = [f'{tok},{user},{user},"{groups}"' for tok, (user, groups, _) in tokens.items()]
+    lines = [
+        f'{tok},{user},{user},"{groups}"' if groups else f"{tok},{user},{user}"
+        for tok, (user, groups, _) in tokens.items()
+    ]
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
 
@@ -402,7 +407,12 @@ def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> Co
         _start_processes(cp, pki, tied)
         cp.save()
         nodes = fake_nodes.manifests()
-        cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+        cp.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
+        )
         names = {node["metadata"]["name"] for node in nodes}
         _await(cp, lambda: names <= _ready_nodes(cp), f"nodes {sorted(names)} Ready")
         _await(cp, lambda: _has_default_sa(cp), "serviceaccount default/default")
@@ -437,8 +447,8 @@ def _terminate_child(proc: subprocess.Popen[bytes], grace: float) -> None:
         proc.wait(timeout=grace)
 
 
-def _is_ours(pid: int, state_dir: Path) -> bool:
-    """True when pid still runs a component of this cluster (guards against pid reuse)."""
+def is_running(pid: int, state_dir: Path) -> bool:
+    """True when pid runs a component of the cluster in `state_dir` (guards against pid reuse)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -447,15 +457,15 @@ def _is_ours(pid: int, state_dir: Path) -> bool:
 
 
 def _terminate_pid(pid: int, state_dir: Path, grace: float) -> None:
-    if not _is_ours(pid, state_dir):
+    if not is_running(pid, state_dir):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _is_ours(pid, state_dir):
+        if not is_running(pid, state_dir):
             return
         time.sleep(0.1)
-    if _is_ours(pid, state_dir):
+    if is_running(pid, state_dir):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -490,7 +500,7 @@ def main(argv: list[str]) -> int:
     state_dir = manual_state_dir()
     existing = load(state_dir)
     alive = existing is not None and all(
-        _is_ours(pid, state_dir) for pid in existing.pids.values()
+        is_running(pid, state_dir) for pid in existing.pids.values()
     )
     if command == "up":
         if existing is None or not alive:
