@@ -1,5 +1,5 @@
 # Shipping: chart sync, local mode (`make run`), end-to-end tier (`make e2e`), images.
-.PHONY: run e2e sync-chart images
+.PHONY: run e2e images
 RUN_DIR ?= out/run
 
 # Serve the bundled sample (two ONNX models, alone and as a graph) on 127.0.0.1 and print curl
@@ -12,13 +12,6 @@ run: venv
 # Also part of `make test` (pytest's testpaths include e2e/).
 e2e: venv $(TEST_PREREQS)
 	$(PY) -m pytest -q -ra e2e
-
-# The chart carries copies of the generated CRDs and of the default runtimes
-# (Helm reads only files inside the chart); tests/unit/ship fails when they are stale.
-sync-chart:
-	rm -f charts/modelplane/crds/*.yaml charts/modelplane/files/runtimes/*.yaml
-	cp crds/*.yaml charts/modelplane/crds/
-	cp $(addprefix manifests/runtimes/,$(shell sed -n 's/^  - //p' manifests/runtimes/kustomization.yaml)) charts/modelplane/files/runtimes/
 
 # Build the four images (needs a Docker daemon; not part of `make test`).
 images:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import yaml
@@ -40,19 +41,25 @@ def test_kustomize_base_renders_the_charts_default_objects(client_tools: ClientT
         assert base[k] == obj, f"{k} differs between the chart and manifests/base"
 
 
-def test_chart_crds_are_the_generated_crds() -> None:
-    generated = {p.name: p.read_text() for p in (REPO / "crds").glob("*.yaml")}
-    copied = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
-    assert generated, "crds/ is empty"
-    assert copied == generated, "charts/modelplane/crds/ is stale: run `make sync-chart`"
+def test_chart_reads_the_generated_crds_and_default_runtimes_in_place() -> None:
+    # Links, not copies: the chart cannot drift from crds/ and manifests/runtimes/.
+    assert (CHART / "crds").resolve() == (REPO / "crds").resolve()
+    assert (CHART / "files" / "runtimes").resolve() == (REPO / "manifests" / "runtimes").resolve()
 
 
-def test_chart_runtimes_are_the_default_runtimes() -> None:
-    runtimes = REPO / "manifests" / "runtimes"
-    listed = yaml.safe_load((runtimes / "kustomization.yaml").read_text())["resources"]
-    want = {name: (runtimes / name).read_text() for name in listed}
-    got = {p.name: p.read_text() for p in (CHART / "files" / "runtimes").glob("*.yaml")}
-    assert got == want, "charts/modelplane/files/runtimes/ is stale: run `make sync-chart`"
+def test_packaged_chart_carries_the_crds_and_runtimes(
+    client_tools: ClientTools, tmp_path: Path
+) -> None:
+    client_tools.helm("package", str(CHART), "-d", str(tmp_path))
+    (archive,) = tmp_path.glob("modelplane-*.tgz")
+    with tarfile.open(archive) as tar:
+        packed = {m.name: m for m in tar.getmembers()}
+    for crd in (REPO / "crds").glob("*.yaml"):
+        member = packed[f"modelplane/crds/{crd.name}"]
+        assert member.isfile() and member.size == crd.stat().st_size
+    runtimes = yaml.safe_load((REPO / "manifests" / "runtimes" / "kustomization.yaml").read_text())
+    for name in runtimes["resources"]:
+        assert packed[f"modelplane/files/runtimes/{name}"].isfile()
 
 
 def test_crds_kustomization_lists_every_generated_crd() -> None:
