@@ -22,6 +22,7 @@ from modelplane.model_server.protocol.types import (
     ServerMetadata,
 )
 from modelplane.model_server.repository import ModelRepository
+from modelplane.model_server.runner import run_blocking
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.validation import pick_outputs, prepare_inputs, select_outputs
 
@@ -85,15 +86,20 @@ class DataPlane:
         model = self.repository.get(name, version)
         meter = self.metrics.model_meter(name, model.version) if self.metrics else None
         started = time.perf_counter()
-        inputs = prepare_inputs(model.signature, request.inputs)
+        handler = model.request_handler
+        if handler is None:
+            inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
         if meter is not None:
             meter.compute_input.observe(time.perf_counter() - started)
         async with self._admitted():
             try:
-                outputs = await _with_timeout(
-                    model.runner.infer(inputs), self.settings.request_timeout
+                work = (
+                    model.runner.infer(inputs)
+                    if handler is None
+                    else run_blocking(handler, request)
                 )
+                outputs = await _with_timeout(work, self.settings.request_timeout)
             except ModelServerError:
                 raise
             except Exception as exc:

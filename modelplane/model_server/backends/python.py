@@ -1,4 +1,4 @@
-"""Python backend: a user class in `model.py` with `load()` and `predict(dict of numpy) -> dict`."""
+"""Python backend: a user class in `model.py` with `load()` and `predict()` (numpy dict or V2 request)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib.util
 import inspect
 import itertools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,7 +16,13 @@ import numpy as np
 from modelplane.model_server.backends.base import Signature, Tensors
 from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.errors import InferenceFailed, ModelLoadFailed
-from modelplane.model_server.protocol.types import MetadataTensor
+from modelplane.model_server.protocol.datatypes import to_dtype
+from modelplane.model_server.protocol.types import (
+    InferenceRequest,
+    InferenceResponse,
+    MetadataTensor,
+    ResponseOutput,
+)
 
 _COUNTER = itertools.count()
 
@@ -45,6 +52,24 @@ def pick_class(module: ModuleType, wanted: str | None) -> type[Any]:
     return candidates[0]
 
 
+def takes_request(predict: Callable[..., Any]) -> bool:
+    """Whether `predict` wants the V2 request: its argument is named `request` or typed so."""
+    params = list(inspect.signature(predict).parameters.values())
+    if not params:
+        return False
+    first = params[0]
+    annotation = first.annotation
+    named = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return first.name == "request" or named.endswith("InferenceRequest")
+
+
+def _output_array(out: ResponseOutput) -> np.ndarray[Any, Any]:
+    if out.array is not None:
+        return np.asarray(out.array)
+    dtype = to_dtype(out.datatype, f"output {out.name!r} datatype")
+    return np.asarray(out.data, dtype=dtype).reshape(out.shape)
+
+
 class PythonBackend:
     """Runs user code; its signature comes from model.yaml (unchecked when none is declared)."""
 
@@ -55,6 +80,7 @@ class PythonBackend:
         self._config = config
         self._instance: Any = None
         self._module_name = f"modelplane_user_model_{next(_COUNTER)}"
+        self._takes_request = False
 
     def load(self) -> None:
         path = self._directory / "model.py"
@@ -73,12 +99,25 @@ class PythonBackend:
             self._instance = cls(self._directory) if takes_dir else cls()
             if callable(getattr(self._instance, "load", None)):
                 self._instance.load()
+            self._takes_request = takes_request(self._instance.predict)
         except ModelLoadFailed:
             sys.modules.pop(self._module_name, None)
             raise
         except Exception as exc:
             sys.modules.pop(self._module_name, None)
             raise ModelLoadFailed(f"model.py: {type(exc).__name__}: {exc}") from None
+
+    @property
+    def request_handler(self) -> Callable[[InferenceRequest], Tensors] | None:
+        """`infer_request` when the user's predict takes the V2 request, else None."""
+        return self.infer_request if self._takes_request else None
+
+    def infer_request(self, request: InferenceRequest) -> Tensors:
+        """Call a request-mode predict; it returns a dict of arrays (or an InferenceResponse)."""
+        result = self._instance.predict(request)
+        if isinstance(result, InferenceResponse):
+            return {out.name: _output_array(out) for out in result.outputs}
+        return self._as_tensors(result)
 
     def signature(self) -> Signature:
         config = self._config
@@ -95,7 +134,10 @@ class PythonBackend:
         )
 
     def infer(self, inputs: Tensors) -> Tensors:
-        result = self._instance.predict(inputs)
+        return self._as_tensors(self._instance.predict(inputs))
+
+    @staticmethod
+    def _as_tensors(result: Any) -> Tensors:
         if not isinstance(result, dict):
             raise InferenceFailed(
                 f"predict returned {type(result).__name__}, expected a dict of arrays"

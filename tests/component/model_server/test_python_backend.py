@@ -41,6 +41,20 @@ BROKEN_LOAD = """
             return inputs
 """
 
+REQUEST_MODE = """
+    import numpy as np
+
+    from modelplane.model_server.protocol.codec import decode_input
+    from modelplane.model_server.protocol.types import InferenceRequest
+
+
+    class Model:
+        def predict(self, request: InferenceRequest):
+            scale = (request.parameters or {}).get("scale", 1)
+            total = sum(decode_input(inp).astype(np.float64).sum() for inp in request.inputs)
+            return {"total": np.array([total * scale]), "count": np.array([len(request.inputs)])}
+"""
+
 FAILS_PREDICT = """
     class Echo:
         def predict(self, inputs):
@@ -67,6 +81,7 @@ def python_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     )
     python_model(root / "broken", BROKEN_LOAD)
     python_model(root / "fails", FAILS_PREDICT)
+    python_model(root / "whole_request", REQUEST_MODE)
     with server_in_thread(model_repository=root) as running:
         yield running
 
@@ -105,6 +120,20 @@ def test_predict_error_is_a_500_naming_the_model(python_server: RunningServer) -
     response = httpx.post(f"{python_server.url}/v2/models/fails/infer", json=body, timeout=10)
     assert response.status_code == 500
     assert response.json()["error"] == "model 'fails' failed: ValueError: cannot handle this"
+
+
+def test_predict_can_take_the_whole_v2_request(python_server: RunningServer) -> None:
+    body = {
+        "parameters": {"scale": 10},
+        "inputs": [
+            {"name": "a", "shape": [2], "datatype": "INT32", "data": [1, 2]},
+            {"name": "b", "shape": [1], "datatype": "FP32", "data": [0.5]},
+        ],
+    }
+    response = httpx.post(f"{python_server.url}/v2/models/whole_request/infer", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+    assert outputs == {"total": [35.0], "count": [2]}
 
 
 def test_single_model_form_with_backend_flag(tmp_path: Path) -> None:
