@@ -130,7 +130,9 @@ def test_predict_can_take_the_whole_v2_request(python_server: RunningServer) -> 
             {"name": "b", "shape": [1], "datatype": "FP32", "data": [0.5]},
         ],
     }
-    response = httpx.post(f"{python_server.url}/v2/models/whole_request/infer", json=body, timeout=10)
+    response = httpx.post(
+        f"{python_server.url}/v2/models/whole_request/infer", json=body, timeout=10
+    )
     assert response.status_code == 200, response.text
     outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
     assert outputs == {"total": [35.0], "count": [2]}
