@@ -214,7 +214,44 @@ class Target:
                 self.latencies.append(took)
 
 
-def interleaved(targets: list[Target], n: int, rounds: int = 10) -> None:
+class ConcurrentTarget:
+    """The Ensemble's floor: the client itself calls several models at once (aiohttp)."""
+
+    def __init__(self, label: str, urls: list[str], body: bytes) -> None:
+        import aiohttp
+
+        self.label, self.urls, self.body = label, urls, body
+        self.latencies: list[float] = []
+        self.loop = asyncio.new_event_loop()
+
+        async def open_session() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession()
+
+        self.session = self.loop.run_until_complete(open_session())
+
+    async def _one(self, url: str) -> None:
+        headers = {"content-type": "application/json"}
+        async with self.session.post(url, data=self.body, headers=headers) as response:
+            await response.read()
+            if response.status != 200:
+                raise SystemExit(f"POST {url} answered {response.status}")
+
+    async def _rounds(self, n: int, keep: bool) -> None:
+        for _ in range(n):
+            start = time.perf_counter()
+            await asyncio.gather(*(self._one(u) for u in self.urls))
+            if keep:
+                self.latencies.append((time.perf_counter() - start) * 1000)
+
+    def send(self, n: int, keep: bool = True) -> None:
+        self.loop.run_until_complete(self._rounds(n, keep))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.session.close())
+        self.loop.close()
+
+
+def interleaved(targets: list[Any], n: int, rounds: int = 10) -> None:
     """n requests per target, sent in alternating rounds so all see the same machine load."""
     for t in targets:
         t.send(max(n // 10, 20), keep=False)  # warm-up: pools, caches, JIT-free paths
@@ -312,11 +349,14 @@ def main() -> int:
             Target(f"model m{d} direct", up, f"/v2/models/m{d}/infer", body) for d in DELAYS_MS
         ]
         ensemble = Target("router Ensemble(m2,m5,m10)", r3, "/v2/models/ens3/infer", body)
+        urls = [f"http://127.0.0.1:{up}/v2/models/m{d}/infer" for d in DELAYS_MS]
+        together = ConcurrentTarget("all 3 at once, no router", urls, body)
         before = cpu_seconds(pid3)
-        interleaved([*members, ensemble], n_ens)
+        interleaved([*members, together, ensemble], n_ens)
+        together.close()
         cpu[ensemble.label] = (cpu_seconds(pid3) - before) / len(ensemble.latencies) * 1000
 
-    rows = [direct, routed, floor, *members, ensemble]
+    rows = [direct, routed, floor, *members, together, ensemble]
     logic = router_logic_us(5000)
     stats = {t.label: (pct(t.latencies, 50), pct(t.latencies, 99)) for t in rows}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -339,6 +379,8 @@ def main() -> int:
     print(f"router's own work per request (in-process, no sockets): {logic:.0f} us CPU")
     for label, ms in cpu.items():
         print(f"router process CPU per request, {label}: {ms:.3f} ms")
+    both = stats["all 3 at once, no router"][0]
+    print(f"the client calling all 3 at once itself (no router): p50 {both:.3f} ms")
     print(
         f"Ensemble of 3 p50 {ens:.3f} ms vs slowest member {slowest:.3f} ms "
         f"(+{ens - slowest:.3f} ms); sum of members would be {total:.3f} ms"
