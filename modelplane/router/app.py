@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -43,6 +44,10 @@ class _BodyTooLarge(Exception):
 
 
 class _ClientGone(Exception):
+    pass
+
+
+class _BadEncoding(Exception):
     pass
 
 
@@ -156,10 +161,12 @@ class RouterApp:
                 await self.startup()
             assert self._executor is not None
             headers = self.header_policy.forward(scope["headers"])
+            limit = self.settings.max_request_size
             try:
-                body = await _read_body(receive, self.settings.max_request_size)
+                body = _decoded(await _read_body(receive, limit), scope["headers"], limit)
+            except _BadEncoding as exc:
+                outcome = failure(415, "request body cannot be decoded", str(exc), None)
             except _BodyTooLarge:
-                limit = self.settings.max_request_size
                 outcome = failure(413, "request body too large", f"limit is {limit} bytes", None)
             except _ClientGone:
                 status = 499
@@ -232,6 +239,26 @@ def _request_payload(body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> Pay
     if length is None:
         return Payload(body)
     return Payload(body, content_type=content_type, header_length=length)
+
+
+def _decoded(body: bytes, raw_headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
+    """The body with a gzip/deflate ``content-encoding`` undone, never inflating past limit."""
+    encoding = b""
+    for name, value in raw_headers:
+        if name.lower() == b"content-encoding":
+            encoding = value.strip().lower()
+    if encoding in (b"", b"identity"):
+        return body
+    if encoding not in (b"gzip", b"deflate"):
+        raise _BadEncoding(f"content-encoding {encoding.decode('latin-1')} is not supported")
+    inflater = zlib.decompressobj(31 if encoding == b"gzip" else 15)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise _BadEncoding(f"body is not valid {encoding.decode()}: {exc}") from exc
+    if len(out) > limit:
+        raise _BodyTooLarge()
+    return out
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -88,7 +88,7 @@ class AiohttpTransport:
         )
         timeout = aiohttp.ClientTimeout(total=None)  # deadlines are enforced per step
         return cls(
-            aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+            aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True)
         )
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:

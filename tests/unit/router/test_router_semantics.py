@@ -441,3 +441,23 @@ async def test_binary_extension_requests_and_answers_pass_through() -> None:
     assert sent.headers["content-type"] == "application/octet-stream"
     assert r.status_code == 200 and r.content == header + b"\x00\x00\x80?"
     assert r.headers["inference-header-content-length"] == str(len(header))
+
+
+async def test_gzip_request_bodies_are_inflated_and_upstreams_are_asked_for_identity() -> None:
+    import gzip
+
+    ups = Upstreams(add=v2_model("add", lambda x: x + 1))
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("add")}]}}
+    raw = orjson.dumps(v2_input(1, 2))
+    async with client_for(nodes, ups, max_request_size=1000) as c:
+        ok = await c.post("/", content=gzip.compress(raw), headers={"content-encoding": "gzip"})
+        bomb = await c.post(
+            "/", content=gzip.compress(b" " * 5000), headers={"content-encoding": "gzip"}
+        )
+        odd = await c.post("/", content=raw, headers={"content-encoding": "br"})
+        broken = await c.post("/", content=b"not gzip", headers={"content-encoding": "gzip"})
+    assert ok.status_code == 200 and ok.json()["outputs"][0]["data"] == [2, 3]
+    assert ups.seen[0].content == raw and ups.seen[0].headers["accept-encoding"] == "identity"
+    assert bomb.status_code == 413
+    assert odd.status_code == 415 and broken.status_code == 415
+    assert len(ups.seen) == 1
