@@ -102,17 +102,14 @@ def chart(results: Results, path: Path) -> None:
     plt.close(fig)
 
 
-def _profile_section(profiles: dict[int, Path]) -> list[str]:
+def _profile_section(path: Path) -> list[str]:
     lines: list[str] = []
-    for batching, path in profiles.items():
-        if not path.exists():
-            continue
+    if path.exists():
         total, own, inclusive = summarize(path)
         if not total:
-            continue
-        mode = "batching" if batching else "no batching"
+            return lines
         lines += [
-            f"### Where our server's CPU goes ({mode}, 16 clients; {total} py-spy samples)",
+            f"## Where our server's time goes (batching, 16 clients; {total} py-spy samples)",
             "",
             "| own time | frame |",
             "| ---: | --- |",
@@ -127,7 +124,7 @@ def _profile_section(profiles: dict[int, Path]) -> list[str]:
 
 
 def render(
-    results: Results, failures: dict[str, str], seconds: float, profiles: dict[int, Path]
+    results: Results, failures: dict[str, str], seconds: float, rounds: int, profile: Path
 ) -> str:
     """The whole docs/benchmarks.md."""
     load = os.getloadavg()
@@ -137,15 +134,18 @@ def render(
         "Written by `make bench` (benchmarks/run.py). Every server answers V2 JSON infer requests",
         "on 127.0.0.1 for the same scikit-learn LogisticRegression (16 features, 3 classes): ours",
         "runs its ONNX export (skl2onnx), the peers run the pickled model natively. One request is",
-        "one row. The load generator is `wrk` (one thread, a Lua POST script), "
-        f"{seconds:g} s per cell",
-        "after a 2 s warm-up, against one server at a time. Peers run with their default worker",
-        "settings; batching means each server's own dynamic batcher (KServe's Python server has",
-        "none). Our batching run uses `--max-batch-size 32 --max-queue-delay-us 0`.",
+        "one row. The load generator is `wrk` (one thread, a Lua POST script). All servers are",
+        "started together and loaded one at a time after a 2 s warm-up each; the cells are run in",
+        f"{rounds} interleaved rounds of {seconds:g} s, and each figure is the median over the rounds,",
+        "so that changes in background load hit every server alike. Peers run with their default",
+        "worker settings; batching means each server's own dynamic batcher (KServe's Python server",
+        "has none; MLServer: `max_batch_size 32`, `max_batch_time 0.5 ms`; PyTriton: Triton's",
+        "dynamic batcher, `max_batch_size 32`). Ours: `--max-batch-size 32 --max-queue-delay-us 0`",
+        "(one model instance); the 2-worker row adds `--workers 2` and is not used for the targets.",
         "",
-        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()},",
-        f"load average at the end of the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}",
-        "(the machine is shared, so absolute figures are noisy; ratios come from one run).",
+        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()};",
+        f"load average at the end of the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. The",
+        "machine is shared with other work, so absolute figures are noisy; compare within a run.",
         "",
         table(results),
         "",
@@ -160,5 +160,5 @@ def render(
         lines += ["## Servers that did not run", ""]
         lines += [f"- {label}: {reason}" for label, reason in failures.items()]
         lines.append("")
-    lines += _profile_section(profiles)
+    lines += _profile_section(profile)
     return "\n".join(lines)

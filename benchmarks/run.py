@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ READY_TIMEOUT = 180.0
 @contextlib.contextmanager
 def running(server: servers.Server, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Start the server in its own process group; stop the whole group afterwards."""
-    log = (logs / f"{server.name}-{int(server.batching)}.log").open("wb")
+    log = (logs / f"{server.slug}.log").open("wb")
     env = {**os.environ, **server.env}
     process = subprocess.Popen(
         server.command,
@@ -71,25 +72,20 @@ def wait_ready(server: servers.Server, process: subprocess.Popen[bytes]) -> None
             raise RuntimeError(f"{server.label} infer: {answer.status_code} {answer.text[:300]}")
 
 
-def measure(server: servers.Server, work: Path, seconds: float, profile: bool) -> dict[int, Cell]:
-    """Warm up, then one wrk cell per client count; optionally a profiled extra run."""
-    body = work / f"body-{server.name}.json"
-    body.write_text(json.dumps(server.body))
-    cells: dict[int, Cell] = {}
-    with running(server, work / "logs") as process:
-        wait_ready(server, process)
-        run_wrk(server.infer_url, body, 16, 2)
-        for clients in CLIENTS:
-            cells[clients] = run_wrk(server.infer_url, body, clients, seconds)
-            print(f"  {server.label:32} c={clients:<3} {cells[clients]}", flush=True)
-        if profile:
-            with profile_during(process.pid, work / f"profile-{int(server.batching)}.txt", seconds):
-                run_wrk(server.infer_url, body, 16, seconds)
-    return cells
+def median_cell(cells: list[Cell]) -> Cell:
+    """The median of each figure over the rounds (errors and requests summed)."""
+    return Cell(
+        rps=statistics.median(c.rps for c in cells),
+        p50_ms=statistics.median(c.p50_ms for c in cells),
+        p99_ms=statistics.median(c.p99_ms for c in cells),
+        requests=sum(c.requests for c in cells),
+        errors=sum(c.errors for c in cells),
+    )
 
 
 def main() -> int:
-    seconds = float(os.environ.get("BENCH_SECONDS", "10"))
+    seconds = float(os.environ.get("BENCH_SECONDS", "5"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     wanted = set(os.environ.get("BENCH_SERVERS", "modelplane,kserve,mlserver,pytriton").split(","))
     bench = servers.bench_dir()
     work = bench / "run"
@@ -98,28 +94,51 @@ def main() -> int:
     plan = [
         servers.modelplane(work, onnx, batching=False),
         servers.modelplane(work, onnx, batching=True),
+        servers.modelplane(work, onnx, batching=True, workers=2),
         servers.kserve(bench, pkl),
         servers.mlserver(bench, work, pkl, batching=False),
         servers.mlserver(bench, work, pkl, batching=True),
         servers.pytriton(bench, pkl, batching=False),
         servers.pytriton(bench, pkl, batching=True),
     ]
-    results: dict[str, dict[int, Cell]] = {}
+    plan = [server for server in plan if server.name in wanted]
     failures: dict[str, str] = {}
-    for server in plan:
-        if server.name not in wanted:
-            continue
-        print(f"bench: {server.label}", flush=True)
-        try:
-            results[server.label] = measure(server, work, seconds, server.name == "modelplane")
-        except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as exc:
-            failures[server.label] = str(exc)
-            print(f"  FAILED: {exc}", flush=True)
+    samples: dict[str, dict[int, list[Cell]]] = {s.label: {c: [] for c in CLIENTS} for s in plan}
+    profiled = work / "profile.txt"
+    profiled.unlink(missing_ok=True)
+    with contextlib.ExitStack() as stack:
+        live: list[tuple[servers.Server, Path, int]] = []
+        processes = [(s, stack.enter_context(running(s, work / "logs"))) for s in plan]
+        for server, process in processes:  # all start together; only one is loaded at a time
+            try:
+                wait_ready(server, process)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                failures[server.label] = str(exc)
+                print(f"bench: {server.label} FAILED: {exc}", flush=True)
+                continue
+            body = work / f"body-{server.name}.json"
+            body.write_text(json.dumps(server.body))
+            run_wrk(server.infer_url, body, 16, 2)  # warm-up
+            live.append((server, body, process.pid))
+        for round_ in range(1, rounds + 1):
+            for server, body, _ in live:  # rounds interleave servers: background load hits all
+                for clients in CLIENTS:
+                    cell = run_wrk(server.infer_url, body, clients, seconds)
+                    samples[server.label][clients].append(cell)
+                    print(f"round {round_} {server.label:40} c={clients:<3} {cell}", flush=True)
+        target = next((x for x in live if x[0].label == report.OURS_BATCH), None)
+        if target is not None:
+            with profile_during(target[2], profiled, seconds):
+                run_wrk(target[0].infer_url, target[1], 16, seconds)
+    results = {
+        label: {c: median_cell(cells) for c, cells in by_clients.items() if cells}
+        for label, by_clients in samples.items()
+        if label not in failures
+    }
     (work / "results.json").write_text(
         json.dumps({k: {c: asdict(v) for c, v in r.items()} for k, r in results.items()})
     )
-    profiles = {b: work / f"profile-{b}.txt" for b in (0, 1)}
-    text = report.render(results, failures, seconds, profiles)
+    text = report.render(results, failures, seconds, rounds, profiled)
     docs = servers.REPO_ROOT / "docs"
     docs.mkdir(exist_ok=True)
     report.chart(results, docs / "benchmarks.png")

@@ -27,10 +27,16 @@ class Server:
     body: dict[str, object]
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    workers: int = 1
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({'batching' if self.batching else 'no batching'})"
+        mode = "batching" if self.batching else "no batching"
+        return f"{self.name} ({mode}{f', {self.workers} workers' if self.workers > 1 else ''})"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.name}-{'batch' if self.batching else 'nobatch'}-w{self.workers}"
 
     @property
     def infer_url(self) -> str:
@@ -65,7 +71,7 @@ def v2_body(output: str | None) -> dict[str, object]:
     return body
 
 
-def modelplane(work: Path, onnx: Path, batching: bool) -> Server:
+def modelplane(work: Path, onnx: Path, batching: bool, workers: int = 1) -> Server:
     """Our server on the ONNX export, with dynamic batching on or off."""
     repo = work / "modelplane" / MODEL_NAME
     repo.mkdir(parents=True, exist_ok=True)
@@ -83,8 +89,11 @@ def modelplane(work: Path, onnx: Path, batching: bool) -> Server:
     ]  # fmt: skip
     if batching:
         command += ["--max-batch-size", str(MAX_BATCH), "--max-queue-delay-us", "0"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     env = {"PYTHONPATH": str(REPO_ROOT)}
-    return Server("modelplane", batching, command, port, v2_body("probabilities"), env)
+    body = v2_body("probabilities")
+    return Server("modelplane", batching, command, port, body, env, workers=workers)
 
 
 def kserve(bench: Path, pkl: Path) -> Server:
@@ -94,7 +103,8 @@ def kserve(bench: Path, pkl: Path) -> Server:
         str(bench / "kserve" / "bin" / "python"), str(PEERS / "kserve_server.py"),
         "--model", str(pkl), "--http-port", str(port), "--grpc-port", str(free_port()),
     ]  # fmt: skip
-    return Server("kserve", False, command, port, v2_body(None))
+    env = {"PYTHONWARNINGS": "ignore"}  # else a FastAPI deprecation warning per request
+    return Server("kserve", False, command, port, v2_body(None), env)
 
 
 def mlserver(bench: Path, work: Path, pkl: Path, batching: bool) -> Server:
@@ -108,6 +118,12 @@ def mlserver(bench: Path, work: Path, pkl: Path, batching: bool) -> Server:
         "metrics_port": free_port(),
         "host": "127.0.0.1",
         "load_models_at_startup": True,
+        # no access-log line per request, as in the other servers
+        "logging_settings": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {"uvicorn.access": {"level": "WARNING"}},
+        },
     }
     model: dict[str, object] = {
         "name": MODEL_NAME,

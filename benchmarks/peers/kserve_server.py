@@ -1,6 +1,7 @@
 """KServe's Python ModelServer serving the sklearn classifier over V2 (runs in the kserve venv)."""
 
 import argparse
+import logging
 import pathlib
 
 import joblib
@@ -39,7 +40,15 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
     args = parser.parse_args()
-    server = ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, workers=1)
+    server = ModelServer(
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        workers=1,
+        enable_latency_logging=False,
+    )
+    # No per-request log lines, as in the other servers (ModelServer has configured logging).
+    for name in ("uvicorn.access", "kserve.trace"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     server.start([Classifier(args.name, args.model)])
 
 
