@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ class Cell:
     p99_ms: float
     requests: int
     errors: int
+    cpu_ms: float = 0.0  # server CPU (all its processes) per request
 
 
 def parse(output: str) -> Cell:
@@ -36,6 +38,20 @@ def parse(output: str) -> Cell:
                 errors=errors,
             )
     raise ValueError(f"no WRK_JSON line in wrk output:\n{output}")
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU time used so far by every live process of one session (a server and its children)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[3]) == session:  # field 6 of stat: session id
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, body_file: Path, clients: int, seconds: float) -> Cell:

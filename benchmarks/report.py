@@ -17,14 +17,14 @@ OURS_PLAIN = "modelplane (no batching)"
 def table(results: Results) -> str:
     """Markdown table: one row per server configuration and client count."""
     rows = [
-        "| server | clients | requests/s | p50 ms | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| server | clients | requests/s | p50 ms | p99 ms | server CPU ms/request | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, cells in results.items():
         for clients, cell in sorted(cells.items()):
             rows.append(
                 f"| {label} | {clients} | {cell.rps:,.0f} | {cell.p50_ms:.2f} | "
-                f"{cell.p99_ms:.2f} | {cell.errors} |"
+                f"{cell.p99_ms:.2f} | {cell.cpu_ms:.2f} | {cell.errors} |"
             )
     return "\n".join(rows)
 
@@ -43,6 +43,13 @@ def _best(results: Results, name: str, clients: int) -> tuple[str, float] | None
     return max(found, key=lambda item: item[1]) if found else None
 
 
+def _cpu_note(results: Results, ours: str, peer: str, clients: int) -> str:
+    mine, theirs = results[ours][clients].cpu_ms, results[peer][clients].cpu_ms
+    if not mine or not theirs:
+        return ""
+    return f"; server CPU per request {mine:.2f} ms vs {theirs:.2f} ms ({theirs / mine:.1f}x less)"
+
+
 def verdicts(results: Results) -> list[str]:
     """Each target of the issue, with the measured ratio and MET/SHORT (or why it is unknown)."""
     lines = []
@@ -57,6 +64,7 @@ def verdicts(results: Results) -> list[str]:
         lines.append(
             f"- batching, 16 clients, >= {goal}x {peer} (its best: {best[0]}): "
             f"{ours16:,.0f} / {best[1]:,.0f} = {ratio:.2f}x {mark}"
+            f"{_cpu_note(results, OURS_BATCH, best[0], 16)}"
         )
     plain16, kserve16 = _rps(results, OURS_PLAIN, 16), _rps(results, "kserve (no batching)", 16)
     if plain16 and kserve16:
@@ -64,7 +72,7 @@ def verdicts(results: Results) -> list[str]:
         mark = "MET" if ratio >= 1.2 else "SHORT"
         lines.append(
             f"- no batching, 16 clients, >= 1.2x kserve: {plain16:,.0f} / {kserve16:,.0f} = "
-            f"{ratio:.2f}x {mark}"
+            f"{ratio:.2f}x {mark}{_cpu_note(results, OURS_PLAIN, 'kserve (no batching)', 16)}"
         )
     ours1 = results.get(OURS_PLAIN, {}).get(1)
     kserve1 = results.get("kserve (no batching)", {}).get(1)
@@ -146,6 +154,9 @@ def render(
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()};",
         f"load average at the end of the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. The",
         "machine is shared with other work, so absolute figures are noisy; compare within a run.",
+        "`server CPU ms/request` is the CPU time of all the server's processes during a cell over",
+        "the requests answered: it depends much less on background load than requests/s does,",
+        "and on a dedicated machine throughput is bounded by cores / CPU per request.",
         "",
         table(results),
         "",

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import httpx
 
 from benchmarks import report, servers
-from benchmarks.load import Cell, run_wrk
+from benchmarks.load import Cell, run_wrk, session_cpu_seconds
 from benchmarks.model import export
 from benchmarks.profile import profile_during
 
@@ -80,12 +80,13 @@ def median_cell(cells: list[Cell]) -> Cell:
         p99_ms=statistics.median(c.p99_ms for c in cells),
         requests=sum(c.requests for c in cells),
         errors=sum(c.errors for c in cells),
+        cpu_ms=statistics.median(c.cpu_ms for c in cells),
     )
 
 
 def main() -> int:
-    seconds = float(os.environ.get("BENCH_SECONDS", "5"))
-    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    seconds = float(os.environ.get("BENCH_SECONDS", "4"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
     wanted = set(os.environ.get("BENCH_SERVERS", "modelplane,kserve,mlserver,pytriton").split(","))
     bench = servers.bench_dir()
     work = bench / "run"
@@ -121,9 +122,12 @@ def main() -> int:
             run_wrk(server.infer_url, body, 16, 2)  # warm-up
             live.append((server, body, process.pid))
         for round_ in range(1, rounds + 1):
-            for server, body, _ in live:  # rounds interleave servers: background load hits all
+            for server, body, pid in live:  # rounds interleave servers: background load hits all
                 for clients in CLIENTS:
+                    cpu = session_cpu_seconds(pid)
                     cell = run_wrk(server.infer_url, body, clients, seconds)
+                    used = session_cpu_seconds(pid) - cpu
+                    cell = replace(cell, cpu_ms=1000 * used / max(1, cell.requests))
                     samples[server.label][clients].append(cell)
                     print(f"round {round_} {server.label:40} c={clients:<3} {cell}", flush=True)
         target = next((x for x in live if x[0].label == report.OURS_BATCH), None)
