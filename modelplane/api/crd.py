@@ -103,7 +103,8 @@ def openapi_schema(cls: type[Resource], core: dict[str, Schema] | None = None) -
             "description": f"APIVersion of the object: {cls.API_VERSION}.",
         },
         "kind": {"type": "string", "description": f"Kind of the object: {cls.KIND}."},
-        "metadata": {"type": "object", "description": "Standard object metadata."},
+        # the API server owns metadata's schema: only `type: object` is allowed here
+        "metadata": {"type": "object"},
     }
     for name in ("spec", "status"):
         if name in raw["properties"]:

@@ -97,5 +97,5 @@ class ClusterServingRuntime(ServingRuntime):
 
     KIND: ClassVar[str] = "ClusterServingRuntime"
     PLURAL: ClassVar[str] = "clusterservingruntimes"
-    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("csr",)
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("csrt",)  # "csr" is CertificateSigningRequest
     NAMESPACED: ClassVar[bool] = False
