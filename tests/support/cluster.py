@@ -37,13 +37,15 @@ def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
             pytest.fail(message + " [MODELPLANE_REQUIRE_CLUSTER=1]", pytrace=False)
         pytest.skip(message)
     state_dir = controlplane.temp_state_dir()
-    started = time.monotonic()
-    cluster = controlplane.start(state_dir, bin_dir, tied=True)
-    request.config.stash[START_SECONDS] = time.monotonic() - started
     try:
-        yield cluster
+        started = time.monotonic()
+        cluster = controlplane.start(state_dir, bin_dir, tied=True)
+        request.config.stash[START_SECONDS] = time.monotonic() - started
+        try:
+            yield cluster
+        finally:
+            controlplane.stop(cluster)
     finally:
-        controlplane.stop(cluster)
         if not os.environ.get("MODELPLANE_KEEP_CLUSTER_STATE"):
             shutil.rmtree(state_dir, ignore_errors=True)
 

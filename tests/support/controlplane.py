@@ -135,6 +135,7 @@ class ControlPlane:
         env["HELM_CACHE_HOME"] = str(helm_home / "cache")
         env["HELM_CONFIG_HOME"] = str(helm_home / "config")
         env["HELM_DATA_HOME"] = str(helm_home / "data")
+        env["KUBECACHEDIR"] = str(self.state_dir / "kube-cache")
         return env
 
     def kubectl(
@@ -227,14 +228,41 @@ def _check_alive(cp: ControlPlane) -> None:
 
 
 def _http_ok(url: str, context: ssl.SSLContext | None = None, token: str = "") -> bool:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=2, context=context) as response:
-            return bool(response.status == 200)
+        return _http(url, context, token)[0] == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _http(
+    url: str,
+    context: ssl.SSLContext | None = None,
+    token: str = "",
+    method: str = "GET",
+    body: Any = None,
+) -> tuple[int, Any]:
+    """One JSON request; returns (status, parsed body or None). HTTP errors are returned."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+def _api(cp: ControlPlane, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    """Call the API server as the admin (no kubectl start-up cost during bring-up)."""
+    context = ssl.create_default_context(cafile=str(cp.state_dir / "pki" / "ca.crt"))
+    return _http(f"{cp.server}{path}", context, cp.admin_token, method, body)
 
 
 def _await(cp: ControlPlane, check: Any, what: str, timeout: float = START_TIMEOUT) -> None:
@@ -329,6 +357,7 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> dict[str, s
         lambda: _http_ok(f"{cp.server}/readyz", context, cp.admin_token),
         "kube-apiserver /readyz",
     )
+    _create_nodes(cp)  # before kwok starts, so it adopts them on its first list
 
     _spawn(
         cp,
@@ -380,9 +409,9 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> dict[str, s
 
 
 def _ready_nodes(cp: ControlPlane) -> set[str]:
-    out = cp.kubectl("get", "nodes", "-o", "json").stdout
+    status, nodes = _api(cp, "/api/v1/nodes")
     ready = set()
-    for node in json.loads(out)["items"]:
+    for node in nodes["items"] if status == 200 else []:
         conditions = node.get("status", {}).get("conditions", [])
         if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
             ready.add(node["metadata"]["name"])
@@ -390,8 +419,14 @@ def _ready_nodes(cp: ControlPlane) -> set[str]:
 
 
 def _has_default_sa(cp: ControlPlane) -> bool:
-    result = cp.kubectl("get", "serviceaccount", "default", "-n", "default", check=False)
-    return result.returncode == 0
+    return _api(cp, "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200
+
+
+def _create_nodes(cp: ControlPlane) -> None:
+    for node in fake_nodes.manifests():
+        status, reply = _api(cp, "/api/v1/nodes", "POST", node)
+        if status != 201:
+            raise ControlPlaneError(f"creating node {node['metadata']['name']}: {status} {reply}")
 
 
 def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> ControlPlane:
@@ -406,14 +441,7 @@ def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> Co
         pki = write_pki(state_dir / "pki", SERVICE_IP)
         _start_processes(cp, pki, tied)
         cp.save()
-        nodes = fake_nodes.manifests()
-        cp.kubectl(
-            "apply",
-            "-f",
-            "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
-        )
-        names = {node["metadata"]["name"] for node in nodes}
+        names = {node["metadata"]["name"] for node in fake_nodes.manifests()}
         _await(cp, lambda: names <= _ready_nodes(cp), f"nodes {sorted(names)} Ready")
         _await(cp, lambda: _has_default_sa(cp), "serviceaccount default/default")
     except BaseException:
