@@ -103,7 +103,7 @@ def proxy_app(target: str) -> Any:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", "accept-encoding": "identity"}
         async with session[0].post(target, data=body, headers=headers) as response:
             answer = await response.read()
         start = {"type": "http.response.start", "status": response.status,
