@@ -18,7 +18,7 @@ import kopf
 
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.kube import Kube
+from modelplane.operator.kube import Kube, credentials
 from modelplane.operator.queue import ReconcileQueue
 from modelplane.operator.reconcile import GRAPH, ISVC, Key, Reconciler
 
@@ -47,6 +47,11 @@ def owner_of(labels: Mapping[str, str], namespace: str) -> Key | None:
     if names.GRAPH_LABEL in labels:
         return (GRAPH, namespace, labels[names.GRAPH_LABEL])
     return None
+
+
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's connection: the same credentials as the operator's own client ($KUBECONFIG now)."""
+    return kopf.ConnectionInfo(**credentials())
 
 
 def fingerprint(body: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -176,7 +181,7 @@ class Operator:
     def registry(self) -> kopf.OperatorRegistry:
         """A fresh kopf registry with this operator's handlers."""
         registry = kopf.OperatorRegistry()
-        kopf.on.login(registry=registry)(kopf.login_via_client)
+        kopf.on.login(registry=registry)(login)
         kopf.on.startup(registry=registry)(self.startup)
         kopf.on.cleanup(registry=registry)(self.cleanup)
         for resource in (ISVC_RESOURCE, GRAPH_RESOURCE):

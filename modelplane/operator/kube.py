@@ -7,6 +7,7 @@ the reconciler runs them off the event loop.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -54,6 +55,42 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def load_configuration() -> client.Configuration:
+    """In-cluster service account when running in a pod, else $KUBECONFIG (read now)."""
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None,
+            client_configuration=configuration,
+        )
+    configuration.connection_pool_maxsize = 32
+    return configuration
+
+
+def credentials() -> dict[str, Any]:
+    """How to reach the API server, as plain data (for kopf's own watch connections)."""
+    configuration = load_configuration()
+    token = (configuration.api_key or {}).get("authorization") or (configuration.api_key or {}).get(
+        "BearerToken"
+    )
+    scheme = None
+    if token and " " in token:
+        scheme, token = token.split(" ", 1)
+    return {
+        "server": configuration.host,
+        "ca_path": configuration.ssl_ca_cert,
+        "insecure": not configuration.verify_ssl,
+        "username": configuration.username or None,
+        "password": configuration.password or None,
+        "scheme": scheme,
+        "token": token,
+        "certificate_path": configuration.cert_file,
+        "private_key_path": configuration.key_file,
+    }
+
+
 class KubeError(Exception):
     """The API server answered with an error status."""
 
@@ -70,14 +107,8 @@ class Kube:
 
     @classmethod
     def from_environment(cls) -> Kube:
-        """In-cluster service account when running in a pod, else the kubeconfig."""
-        configuration = client.Configuration()
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        configuration.connection_pool_maxsize = 32
-        return cls(client.ApiClient(configuration))
+        """A client configured like kubectl (see `load_configuration`)."""
+        return cls(client.ApiClient(load_configuration()))
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -89,10 +120,14 @@ class Kube:
         path: str,
         *,
         query: list[tuple[str, str]] | None = None,
-        body: str | None = None,
+        body: str | Obj | None = None,
         content_type: str | None = None,
     ) -> Obj | None:
-        """One request; JSON answer, None on 404, KubeError on other failures."""
+        """One request; JSON answer, None on 404, KubeError on other failures.
+
+        The REST client JSON-encodes dict bodies sent as application/json and passes
+        string bodies of other content types (apply patches) through as they are.
+        """
         headers = {"Accept": "application/json"}
         if content_type is not None:
             headers["Content-Type"] = content_type
@@ -157,7 +192,7 @@ class Kube:
             self._call(
                 "DELETE",
                 KINDS[kind].path(namespace, name),
-                body=json.dumps(body),
+                body=body,
                 content_type="application/json",
             )
         except KubeError as error:
