@@ -16,11 +16,6 @@ from tests.unit.api.cases import CASES, Case
 
 pytestmark = pytest.mark.cluster
 
-try:  # the k8s part's fixture module; registered in tests/conftest.py
-    import tests.support.cluster  # noqa: F401
-except ImportError:  # pragma: no cover - only before that part lands
-    pytest.skip("the k8s_cluster fixture is not available", allow_module_level=True)
-
 ROOT = Path(__file__).resolve().parents[3]
 CRD_DIR = ROOT / "crds"
 MANIFESTS = sorted((ROOT / "manifests" / "samples").glob("*.yaml")) + sorted(
