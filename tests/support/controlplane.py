@@ -259,6 +259,32 @@ def _http(
         return status, None
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """True when process `pid` holds a listening TCP socket on 127.0.0.1:`port` (Linux /proc).
+
+    A health probe alone could reach another cluster's server that won a port race.
+    """
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+        rows = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return False
+    inodes = set()
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    wanted = f"0100007F:{port:04X}"
+    for row in rows:
+        fields = row.split()
+        if fields[1] == wanted and fields[3] == "0A" and fields[9] in inodes:
+            return True
+    return False
+
+
 def _api(cp: ControlPlane, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     """Call the API server as the admin (no kubectl start-up cost during bring-up)."""
     context = ssl.create_default_context(cafile=str(cp.state_dir / "pki" / "ca.crt"))
@@ -306,7 +332,13 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> dict[str, s
         ],
         tied,
     )
-    _await(cp, lambda: _http_ok(f"{etcd_url}/health"), "etcd /health", timeout=60)
+    etcd_pid = cp.pids["etcd"]
+    _await(
+        cp,
+        lambda: listens_on(etcd_pid, etcd_port) and _http_ok(f"{etcd_url}/health"),
+        "etcd /health",
+        timeout=60,
+    )
 
     cp.admin_token = secrets.token_hex(16)
     users = {
@@ -354,7 +386,10 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> dict[str, s
     context = ssl.create_default_context(cafile=str(pki.ca_cert))
     _await(
         cp,
-        lambda: _http_ok(f"{cp.server}/readyz", context, cp.admin_token),
+        lambda: (
+            listens_on(cp.pids["kube-apiserver"], api_port)
+            and _http_ok(f"{cp.server}/readyz", context, cp.admin_token)
+        ),
         "kube-apiserver /readyz",
     )
     _create_nodes(cp)  # before kwok starts, so it adopts them on its first list
@@ -430,12 +465,28 @@ def _create_nodes(cp: ControlPlane) -> None:
 
 
 def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> ControlPlane:
-    """Start a control plane in `state_dir`; with `tied`, it dies with this process."""
+    """Start a control plane in `state_dir`; with `tied`, it dies with this process.
+
+    Ports are picked free but bound later, so a port taken meanwhile (by a concurrent session)
+    makes a component exit; the whole start is then retried with fresh ports.
+    """
     bin_dir = bin_dir or default_bin_dir()
     missing = missing_binaries(bin_dir)
     if missing:
         raise ControlPlaneError(f"missing {', '.join(missing)} in {bin_dir}: run `make k8s-bin`")
     state_dir.mkdir(parents=True, exist_ok=True)
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        shutil.rmtree(state_dir / "etcd", ignore_errors=True)  # other files are rewritten
+        try:
+            return _start_once(state_dir, bin_dir, tied)
+        except ControlPlaneError as error:
+            if attempt == attempts or "address already in use" not in str(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(state_dir: Path, bin_dir: Path, tied: bool) -> ControlPlane:
     cp = ControlPlane(state_dir=state_dir, bin_dir=bin_dir)
     try:
         pki = write_pki(state_dir / "pki", SERVICE_IP)

@@ -68,3 +68,15 @@ def test_free_port_is_bindable_on_loopback() -> None:
     port = controlplane.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_listens_on_sees_only_this_process_listening_socket() -> None:
+    import os
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        assert not controlplane.listens_on(os.getpid(), port)  # bound, not listening yet
+        sock.listen()
+        assert controlplane.listens_on(os.getpid(), port)
+        assert not controlplane.listens_on(os.getppid(), port)
