@@ -137,3 +137,13 @@ def test_splitter_weights_must_sum_to_100() -> None:
         load({"name": "s", "nodes": {"root": node}})
     node["steps"][1]["weight"] = 70
     assert load({"name": "s", "nodes": {"root": node}}).root.router_type == "Splitter"
+
+
+def test_the_graph_in_the_docs_loads() -> None:
+    import re
+
+    text = (Path(__file__).parents[3] / "docs" / "router.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    graph = load(yaml.safe_load(block.group(1)))
+    assert graph.name == "pipeline" and set(graph.nodes) == {"root", "explainers"}
