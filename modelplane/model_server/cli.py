@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
         help="largest request body (default 64 MiB)",
     )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error", "critical"])
+    p.add_argument(
+        "--response-compression",
+        action="store_true",
+        help="compress responses (gzip/deflate) when the client's Accept-Encoding asks",
+    )
     p.add_argument("--drain-seconds", type=float, help="after SIGTERM, stay up not-ready this long")
     p.add_argument(
         "--shutdown-timeout", type=float, help="most seconds to wait for in-flight requests"

@@ -47,6 +47,7 @@ class ModelServer:
         self.dataplane = DataPlane(self.repository, settings, self.metrics)
         routes = {"/metrics": metrics_app(self.metrics), **(extra_routes or {})}
         self.app = RestApp(self.dataplane, settings.max_request_size, routes)
+        self.app.compress_responses = settings.response_compression
         self._metrics_server: Any = None
         self.http_port: int | None = None
         self.grpc_port: int | None = None

@@ -33,6 +33,7 @@ class ServerSettings(BaseSettings):
     max_concurrency: int = Field(default=0, ge=0)  # 0 = unlimited
     max_request_size: int = Field(default=64 * 1024 * 1024, gt=0)
     log_level: LogLevel = "info"
+    response_compression: bool = False  # gzip/deflate responses when Accept-Encoding asks
     drain_seconds: float = Field(default=0.0, ge=0)  # readiness false this long before closing
     shutdown_timeout: float = Field(default=30.0, gt=0)  # most to wait for in-flight requests
     server_name: str = "modelplane"

@@ -47,6 +47,9 @@ class RestApp:
         self._dp = dataplane
         self._limit = max_request_size
         self._extra = dict(extra_routes or {})
+        # Off by default: many clients send Accept-Encoding: gzip unasked, and proxies that
+        # pass bodies through (the router) would forward compressed bytes.
+        self.compress_responses = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -68,7 +71,9 @@ class RestApp:
         except Exception:
             log.exception("unhandled error", extra={"path": scope["path"]})
             status, body, headers = 500, b'{"error":"internal server error"}', [_JSON]
-        encoding = choose_encoding(_header(scope, b"accept-encoding"))
+        encoding = (
+            choose_encoding(_header(scope, b"accept-encoding")) if self.compress_responses else None
+        )
         if encoding is not None and body:
             body = encode_body(body, encoding)
             headers.append((b"content-encoding", encoding.encode()))

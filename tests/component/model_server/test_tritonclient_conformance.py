@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import ml_dtypes
 import numpy as np
 import onnxruntime as ort
@@ -157,6 +158,8 @@ def test_metadata_over_both_transports(onnx_server: RunningServer) -> None:
 
 @pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
 def test_compressed_requests_and_responses(onnx_server: RunningServer, algorithm: str) -> None:
+    assert onnx_server.server is not None
+    onnx_server.server.app.compress_responses = True  # as --response-compression does
     client = thttp.InferenceServerClient(onnx_server.http_target)
     a = np.arange(8, dtype=np.float32).reshape(2, 4)
     inputs = []
@@ -170,7 +173,20 @@ def test_compressed_requests_and_responses(onnx_server: RunningServer, algorithm
         request_compression_algorithm=algorithm,
         response_compression_algorithm=algorithm,
     )
+    onnx_server.server.app.compress_responses = False
     np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), 2 * a)
+
+
+def test_responses_are_not_compressed_unless_enabled(onnx_server: RunningServer) -> None:
+    body = {"inputs": [{"name": "x", "shape": [1, 8], "datatype": "FP32", "data": [0.0] * 8}]}
+    response = httpx.post(
+        f"{onnx_server.url}/v2/models/linear/infer",
+        json=body,
+        headers={"Accept-Encoding": "gzip, deflate"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
 
 
 def test_parameters_pass_through(onnx_server: RunningServer) -> None:
