@@ -1,0 +1,296 @@
+"""Every sample, applied with kubectl, becomes Ready under the running operator.
+
+One namespace holds all samples for the module; the tests after the first act on it
+(edit, delete a child, delete a resource) in file order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from kopf.testing import KopfRunner
+
+from modelplane.api import load_resources
+from tests.cluster.operator.conftest import (
+    ROOT,
+    Kubectl,
+    create_namespace,
+    delete_namespace,
+    eventually,
+)
+from tests.unit.operator.samples import SAMPLES, render_sample
+
+pytestmark = pytest.mark.cluster
+
+KIND_NAMES = {
+    "InferenceService": "inferenceservice",
+    "InferenceGraph": "inferencegraph",
+    "Deployment": "deployment",
+    "Service": "service",
+    "HorizontalPodAutoscaler": "horizontalpodautoscaler.autoscaling",
+    "Ingress": "ingress.networking.k8s.io",
+    "ConfigMap": "configmap",
+}
+GPU_NODE = "kwok-gpu-0"
+
+
+def sample_resources() -> list[tuple[str, str]]:
+    """(kind, name) of every custom resource in the samples."""
+    return [(r.KIND, r.metadata.name or "") for path in SAMPLES for r in load_resources(path)]
+
+
+@pytest.fixture(scope="module")
+def samples(kubectl: Kubectl, operator: KopfRunner) -> Iterator[str]:
+    """A namespace with every sample applied and Ready."""
+    kubectl("label", "node", GPU_NODE, "nvidia.com/mig.strategy=mixed", "--overwrite")
+    namespace = create_namespace(kubectl, "samples")
+    try:
+        kubectl("apply", "-n", namespace, *[a for p in SAMPLES for a in ("-f", str(p))])
+        for kind, name in sample_resources():
+            eventually(
+                lambda k=kind, n=name: kubectl.ready(KIND_NAMES[k], n, namespace),
+                timeout=120,
+                what=f"{kind} {name} Ready",
+            )
+        yield namespace
+    finally:
+        delete_namespace(kubectl, namespace)
+
+
+def test_every_sample_is_ready_with_owned_children(kubectl: Kubectl, samples: str) -> None:
+    for path in SAMPLES:
+        owners = {r.metadata.name: r.KIND for r in load_resources(path)}
+        for expected in render_sample(path):
+            kind, name = expected["kind"], expected["metadata"]["name"]
+            live = kubectl.get(KIND_NAMES[kind], name, samples)
+            assert live is not None, f"{path.name}: {kind} {name} missing"
+            (ref,) = live["metadata"]["ownerReferences"]
+            owner_name = expected["metadata"]["ownerReferences"][0]["name"]
+            owner = kubectl.get(KIND_NAMES[owners[owner_name]], owner_name, samples)
+            assert owner is not None
+            assert ref["uid"] == owner["metadata"]["uid"]
+            assert ref["controller"] is True
+            managers = json.loads(
+                kubectl(
+                    "get",
+                    KIND_NAMES[kind],
+                    name,
+                    "-n",
+                    samples,
+                    "-o",
+                    "json",
+                    "--show-managed-fields",
+                )
+            )["metadata"]["managedFields"]
+            assert {"modelplane", "Apply"} <= {m["manager"] for m in managers} | {
+                m["operation"] for m in managers if m["manager"] == "modelplane"
+            }
+
+
+def test_status_fields_of_a_ready_service(kubectl: Kubectl, samples: str) -> None:
+    isvc = kubectl.get("inferenceservice", "iris-onnx", samples)
+    assert isvc is not None
+    status = isvc["status"]
+    assert status["url"] == f"http://iris-onnx-{samples}.models.example.com"
+    assert status["address"]["url"] == f"http://iris-onnx-predictor.{samples}.svc.cluster.local"
+    assert status["observedGeneration"] == isvc["metadata"]["generation"]
+    assert status["modelStatus"]["states"]["activeModelState"] == "Loaded"
+    types = {c["type"]: c["status"] for c in status["conditions"]}
+    assert types == {"PredictorReady": "True", "IngressReady": "True", "Ready": "True"}
+    printed = kubectl("get", "isvc", "iris-onnx", "-n", samples)
+    assert "True" in printed and "models.example.com" in printed
+
+
+@pytest.mark.parametrize("name", ["resnet-onnx-gpu", "resnet-onnx-mig"])
+def test_gpu_pods_land_on_the_gpu_node(kubectl: Kubectl, samples: str, name: str) -> None:
+    pods = kubectl.items("pods", samples, f"serving.modelplane.io/inferenceservice={name}")
+    assert pods, f"no pods for {name}"
+    assert {p["spec"]["nodeName"] for p in pods} == {GPU_NODE}
+    cpu_pods = kubectl.items("pods", samples, "serving.modelplane.io/inferenceservice=iris-onnx")
+    assert {p["spec"]["nodeName"] for p in cpu_pods} == {"kwok-cpu-0"}
+
+
+def test_graph_config_map_holds_resolved_urls(kubectl: Kubectl, samples: str) -> None:
+    config_map = kubectl.get("configmap", "iris-pipeline-graph", samples)
+    assert config_map is not None
+    graph = json.loads(config_map["data"]["graph.json"])
+    urls = [s["serviceUrl"] for s in graph["nodes"]["root"]["steps"]]
+    assert urls == [
+        f"http://iris-onnx-predictor.{samples}.svc.cluster.local/v2/models/iris-onnx/infer",
+        f"http://iris-labels-predictor.{samples}.svc.cluster.local/v2/models/iris-labels/infer",
+    ]
+
+
+def test_editing_max_replicas_updates_the_hpa(kubectl: Kubectl, samples: str) -> None:
+    patch = {"spec": {"predictor": {"maxReplicas": 7}}}
+    kubectl(
+        "patch", "isvc", "iris-autoscaled", "-n", samples, "--type=merge", "-p", json.dumps(patch)
+    )
+
+    def max_replicas() -> bool:
+        hpa = kubectl.get(
+            KIND_NAMES["HorizontalPodAutoscaler"], "iris-autoscaled-predictor", samples
+        )
+        return hpa is not None and hpa["spec"]["maxReplicas"] == 7
+
+    eventually(max_replicas, timeout=30, what="HPA maxReplicas 7")
+
+
+def test_min_equals_max_removes_the_hpa(kubectl: Kubectl, samples: str) -> None:
+    patch = {"spec": {"predictor": {"minReplicas": 2, "maxReplicas": 2}}}
+    kubectl(
+        "patch", "isvc", "iris-autoscaled", "-n", samples, "--type=merge", "-p", json.dumps(patch)
+    )
+    hpa = KIND_NAMES["HorizontalPodAutoscaler"]
+    eventually(
+        lambda: kubectl.get(hpa, "iris-autoscaled-predictor", samples) is None,
+        timeout=30,
+        what="HPA deleted",
+    )
+
+    def two_replicas() -> bool:
+        deployment = kubectl.get("deployment", "iris-autoscaled-predictor", samples) or {}
+        return (deployment.get("spec") or {}).get("replicas") == 2
+
+    eventually(two_replicas, timeout=30, what="Deployment replicas 2")
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("service", "iris-batched-predictor"), ("deployment", "iris-batched-predictor")],
+)
+def test_a_deleted_child_is_restored(kubectl: Kubectl, samples: str, kind: str, name: str) -> None:
+    before = kubectl.get(kind, name, samples)
+    assert before is not None
+    kubectl("delete", kind, name, "-n", samples, "--wait=false")
+
+    def restored() -> bool:
+        now = kubectl.get(kind, name, samples)
+        return now is not None and now["metadata"]["uid"] != before["metadata"]["uid"]
+
+    eventually(restored, timeout=30, what=f"{kind} {name} recreated")
+
+
+def test_a_hand_edit_of_a_child_is_reverted(kubectl: Kubectl, samples: str) -> None:
+    name = "iris-labels-predictor"
+    kubectl("set", "image", f"deployment/{name}", "model-server=example/other:1", "-n", samples)
+    kubectl(
+        "label",
+        "service",
+        name,
+        "-n",
+        samples,
+        "app.kubernetes.io/managed-by=someone",
+        "--overwrite",
+    )
+
+    def reverted() -> bool:
+        deployment = kubectl.get("deployment", name, samples) or {}
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        service = kubectl.get("service", name, samples) or {}
+        label = service["metadata"]["labels"].get("app.kubernetes.io/managed-by")
+        return image == "modelplane/model-server:0.1.0" and label == "modelplane"
+
+    eventually(reverted, timeout=60, what="image and label restored")
+
+
+def test_deleting_the_resource_removes_its_children(kubectl: Kubectl, samples: str) -> None:
+    kubectl("delete", "isvc", "iris-transformed", "-n", samples, "--wait=true", "--timeout=30s")
+    selector = "serving.modelplane.io/inferenceservice=iris-transformed"
+
+    def gone() -> bool:
+        return all(
+            not kubectl.items(kind, samples, selector)
+            for kind in ("deployments", "services", "ingresses", "pods")
+        )
+
+    eventually(gone, timeout=60, what="children garbage-collected")
+
+
+def test_unknown_runtime_reports_the_reason_and_creates_nothing(
+    kubectl: Kubectl, samples: str
+) -> None:
+    isvc = {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "no-runtime"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx"}, "runtime": "nope"}}},
+    }
+    kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(isvc))
+
+    def reason() -> Any:
+        cond = kubectl.condition("isvc", "no-runtime", samples, "PredictorReady")
+        return cond if cond and cond["status"] == "False" else None
+
+    cond = eventually(reason, timeout=30, what="PredictorReady False")
+    assert cond["reason"] == "RuntimeNotRecognized"
+    assert "nope" in cond["message"]
+    ready = kubectl.condition("isvc", "no-runtime", samples, "Ready")
+    assert ready is not None and ready["status"] == "False"
+    assert ready["reason"] == "RuntimeNotRecognized"
+    assert (
+        kubectl.items("deployments", samples, "serving.modelplane.io/inferenceservice=no-runtime")
+        == []
+    )
+
+
+def test_a_runtime_created_later_is_picked_up(kubectl: Kubectl, samples: str) -> None:
+    isvc = {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "later"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}}}},
+    }
+    kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(isvc))
+    eventually(
+        lambda: (
+            (kubectl.condition("isvc", "later", samples, "Ready") or {}).get("reason")
+            == "NoSupportingRuntime"
+        ),
+        timeout=30,
+        what="NoSupportingRuntime",
+    )
+    runtime = {
+        "apiVersion": "serving.modelplane.io/v1alpha1",
+        "kind": "ServingRuntime",
+        "metadata": {"name": "sklearn"},
+        "spec": {
+            "supportedModelFormats": [{"name": "sklearn", "autoSelect": True}],
+            "containers": [{"name": "server", "image": "example/sklearn:1"}],
+        },
+    }
+    kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(runtime))
+    eventually(lambda: kubectl.ready("isvc", "later", samples), timeout=60, what="later Ready")
+
+
+def test_graph_waits_for_a_missing_service(kubectl: Kubectl, samples: str) -> None:
+    graph = {
+        "apiVersion": "serving.modelplane.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {"name": "waiting"},
+        "spec": {
+            "nodes": {
+                "root": {"routerType": "Sequence", "steps": [{"serviceName": "arrives-later"}]}
+            }
+        },
+    }
+    kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(graph))
+    eventually(
+        lambda: (
+            (kubectl.condition("ig", "waiting", samples, "Ready") or {}).get("reason")
+            == "DependencyNotFound"
+        ),
+        timeout=30,
+        what="DependencyNotFound",
+    )
+    assert kubectl.get("deployment", "waiting-router", samples) is None
+    source = (ROOT / "manifests" / "samples" / "isvc-batcher.yaml").read_text()
+    kubectl(
+        "apply", "-n", samples, "-f", "-", input=source.replace("iris-batched", "arrives-later")
+    )
+    eventually(lambda: kubectl.ready("ig", "waiting", samples), timeout=90, what="graph Ready")
+    assert kubectl.get("deployment", "waiting-router", samples) is not None
