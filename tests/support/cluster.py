@@ -25,7 +25,17 @@ def _require_cluster() -> bool:
 
 @pytest.fixture(scope="session")
 def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """A private control plane for this pytest session, torn down at its end."""
+    """A private control plane for this pytest session, torn down at its end.
+
+    With MODELPLANE_REUSE_CLUSTER=1 the `make cluster-up` cluster is used instead (faster
+    iteration; its state carries over between runs).
+    """
+    if os.environ.get("MODELPLANE_REUSE_CLUSTER", "") not in ("", "0", "false"):
+        manual = controlplane.running_manual_cluster()
+        if manual is None:
+            pytest.fail("MODELPLANE_REUSE_CLUSTER is set but no cluster runs: make cluster-up")
+        yield manual  # left running: it belongs to `make cluster-up`
+        return
     bin_dir = controlplane.default_bin_dir()
     missing = controlplane.missing_binaries(bin_dir)
     if missing:

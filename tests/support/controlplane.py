@@ -563,6 +563,15 @@ def load(state_dir: Path) -> ControlPlane | None:
     )
 
 
+def running_manual_cluster() -> ControlPlane | None:
+    """The `make cluster-up` cluster when all its components are running, else None."""
+    state_dir = manual_state_dir()
+    existing = load(state_dir)
+    if existing is None or not all(is_running(p, state_dir) for p in existing.pids.values()):
+        return None
+    return existing
+
+
 def temp_state_dir() -> Path:
     """A fresh, unique state directory for one cluster."""
     return Path(tempfile.mkdtemp(prefix="modelplane-k8s-"))
@@ -578,9 +587,7 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
     state_dir = manual_state_dir()
     existing = load(state_dir)
-    alive = existing is not None and all(
-        is_running(pid, state_dir) for pid in existing.pids.values()
-    )
+    alive = running_manual_cluster() is not None
     if command == "up":
         if existing is None or not alive:
             if existing is not None:
