@@ -191,3 +191,34 @@ def test_server_still_serves_after_bad_inputs(onnx_server: RunningServer) -> Non
     with grpc.insecure_channel(onnx_server.grpc_target) as channel:
         reply = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(_req(), timeout=10)
     assert np.frombuffer(reply.raw_output_contents[0], np.float32).tolist() == [2.0, 4.0, 6.0, 8.0]
+
+
+def test_grpc_metadata_and_repository_errors(onnx_server: RunningServer) -> None:
+    with grpc.insecure_channel(onnx_server.grpc_target) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        calls = [
+            (stub.ModelMetadata, pb.ModelMetadataRequest(name="nope"), grpc.StatusCode.NOT_FOUND),
+            (
+                stub.ModelReady,
+                pb.ModelReadyRequest(name="simple", version="9"),
+                grpc.StatusCode.NOT_FOUND,
+            ),
+            (
+                stub.RepositoryModelLoad,
+                pb.RepositoryModelLoadRequest(model_name="../etc"),
+                grpc.StatusCode.NOT_FOUND,
+            ),
+            (
+                stub.RepositoryModelUnload,
+                pb.RepositoryModelUnloadRequest(model_name="nope"),
+                grpc.StatusCode.NOT_FOUND,
+            ),
+        ]
+        codes = []
+        for method, message, _ in calls:
+            try:
+                method(message, timeout=10)
+                codes.append(grpc.StatusCode.OK)
+            except grpc.RpcError as exc:
+                codes.append(exc.code())
+    assert codes == [expected for _, _, expected in calls]
