@@ -175,7 +175,8 @@ class ModelRepository:
             old, state.versions = state.versions, {}
             state.state = UNAVAILABLE
             self._publish(state)
-            await _release(old)
+            await _release(old, collect=False)
+        gc.collect()
 
     def _publish(self, state: ModelState) -> None:
         if self._metrics is not None:
@@ -226,9 +227,13 @@ class ModelRepository:
         return items
 
 
-async def _release(models: dict[str, LoadedModel]) -> None:
+async def _release(models: dict[str, LoadedModel], collect: bool = True) -> None:
+    """Close runners, unload backends, drop the references (and collect, so memory is freed)."""
+    if not models:
+        return
     for model in models.values():
         await model.runner.close()
         await run_blocking(model.backend.unload)
     models.clear()
-    gc.collect()
+    if collect:
+        gc.collect()
