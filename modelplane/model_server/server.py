@@ -16,6 +16,7 @@ from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.rest.app import ASGIApp, RestApp
+from modelplane.model_server.rest.corked import CorkedHttpToolsProtocol
 from modelplane.model_server.rest.metrics_route import metrics_app
 from modelplane.model_server.runner import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
@@ -101,6 +102,7 @@ class ModelServer:
         settings = self.settings
         config = uvicorn.Config(
             self.app,
+            http=CorkedHttpToolsProtocol,
             host=settings.host,
             port=settings.http_port,
             log_config=None,
