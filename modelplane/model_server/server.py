@@ -103,6 +103,7 @@ class ModelServer:
         config = uvicorn.Config(
             self.app,
             http=CorkedHttpToolsProtocol,
+            proxy_headers=False,  # the V2 API never reads the client address
             host=settings.host,
             port=settings.http_port,
             log_config=None,
