@@ -87,3 +87,12 @@ class Container(_Core):
 
 Affinity = Annotated[dict[str, Any], WithJsonSchema(_upstream("Affinity"))]
 """Pod affinity rules, kept as the upstream dict (nodeAffinity, podAffinity, ...)."""
+
+
+def check_unique_names(containers: list[Container] | None) -> list[Container] | None:
+    """Raise when two containers share a name (the CRD lists are maps keyed by name)."""
+    names = [c.name for c in containers or []]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"Duplicate value: container names {duplicates} are not unique")
+    return containers

@@ -17,6 +17,7 @@ from modelplane.api.meta import (
     StatusModel,
     cel_rules,
     check_dns_label,
+    list_map,
 )
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
@@ -198,7 +199,11 @@ class InferenceGraphStatus(StatusModel):
     """Observed state of an InferenceGraph."""
 
     url: str | None = Field(default=None, description="URL clients call.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready and friends.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready and friends.",
+        json_schema_extra=list_map("type"),
+    )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status describes."
     )

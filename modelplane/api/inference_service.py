@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from modelplane.api.core import (
     Affinity,
@@ -13,6 +13,7 @@ from modelplane.api.core import (
     LocalObjectReference,
     ResourceRequirements,
     Toleration,
+    check_unique_names,
 )
 from modelplane.api.meta import (
     DNS_LABEL_RULE,
@@ -23,6 +24,7 @@ from modelplane.api.meta import (
     StatusModel,
     cel_rules,
     check_dns_label,
+    list_map,
 )
 
 ScaleMetric = Literal["cpu", "memory", "concurrency", "rps"]
@@ -195,12 +197,15 @@ class PredictorSpec(ComponentSpec):
         description="The model to serve on a ServingRuntime (exclusive with containers).",
     )
     containers: list[Container] | None = Field(
+        json_schema_extra=list_map("name"),
         default=None,
         min_length=1,
         max_length=8,
         description="Custom containers serving the V2 protocol on port 8080 (exclusive with "
         "model); the first one receives requests.",
     )
+
+    _unique_containers = field_validator("containers")(check_unique_names)
 
     @model_validator(mode="after")
     def _model_or_containers(self) -> PredictorSpec:
@@ -215,11 +220,14 @@ class TransformerSpec(ComponentSpec):
     model_config = ConfigDict(json_schema_extra=cel_rules(REPLICAS_RULE))
 
     containers: list[Container] = Field(
+        json_schema_extra=list_map("name"),
         min_length=1,
         max_length=8,
         description="Containers of the transformer; the first receives requests on port 8080 "
         "and calls the predictor (its URL is in env PREDICTOR_HOST).",
     )
+
+    _unique_containers = field_validator("containers")(check_unique_names)
 
 
 class InferenceServiceSpec(ApiModel):
@@ -328,6 +336,7 @@ class InferenceServiceStatus(StatusModel):
     address: Addressable | None = Field(default=None, description="In-cluster address.")
     conditions: list[Condition] = Field(
         default_factory=list,
+        json_schema_extra=list_map("type"),
         description="PredictorReady, TransformerReady, IngressReady and Ready.",
     )
     components: dict[str, ComponentStatus] | None = Field(

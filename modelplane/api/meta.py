@@ -145,6 +145,11 @@ def condition_status(conditions: list[Condition], type_: str) -> str | None:
 CEL = "x-kubernetes-validations"
 
 
+def list_map(*keys: str) -> JsonDict:
+    """json_schema_extra making a list a map keyed by those fields (unique keys, SSA merges)."""
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}
+
+
 def cel_rules(*rules: dict[str, str]) -> JsonDict:
     """json_schema_extra carrying CEL validation rules into the generated CRD schema."""
     return {CEL: [dict(r) for r in rules]}

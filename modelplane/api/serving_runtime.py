@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from modelplane.api.core import Affinity, Container, LocalObjectReference, Toleration
+from modelplane.api.core import (
+    Affinity,
+    Container,
+    LocalObjectReference,
+    Toleration,
+    check_unique_names,
+)
 from modelplane.api.inference_service import ProtocolVersion
-from modelplane.api.meta import GROUP, ApiModel, Resource
+from modelplane.api.meta import GROUP, ApiModel, Resource, list_map
 
 GPU_IMAGE_ANNOTATION = f"{GROUP}/gpu-image"
 """Runtime annotation naming the image that replaces containers[0].image on GPU predictors."""
@@ -53,6 +59,7 @@ class ServingRuntimeSpec(ApiModel):
         description="Inference protocols the server speaks (v2, grpc-v2).",
     )
     containers: list[Container] = Field(
+        json_schema_extra=list_map("name"),
         min_length=1,
         max_length=8,
         description="Containers of the server; the first one serves the model. Its args may use "
@@ -74,6 +81,8 @@ class ServingRuntimeSpec(ApiModel):
     annotations: dict[str, str] | None = Field(
         default=None, description="Annotations added to the server pods."
     )
+
+    _unique_containers = field_validator("containers")(check_unique_names)
 
 
 class ServingRuntime(Resource):

@@ -328,4 +328,19 @@ CASES: list[Case] = [
         "spec.protocolVersions[0]",
         "schema",
     ),
+    # lists that are maps keyed by name (x-kubernetes-list-type: map)
+    Case(
+        "predictor-duplicate-container-names",
+        isvc({"containers": [CONTAINER, CONTAINER]}),
+        "spec.predictor.containers[1]",
+        "listmap",
+        "Duplicate value",
+    ),
+    Case(
+        "runtime-duplicate-container-names",
+        runtime({"containers": [CONTAINER, CONTAINER]}),
+        "spec.containers[1]",
+        "listmap",
+        "Duplicate value",
+    ),
 ]
