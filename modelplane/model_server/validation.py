@@ -16,7 +16,7 @@ from modelplane.model_server.protocol.types import MetadataTensor, RequestInput,
 def prepare_inputs(signature: Signature, inputs: list[RequestInput]) -> Tensors:
     """Decode every request input and check names, datatypes and shapes against `signature`."""
     arrays: Tensors = {}
-    expected = {t.name: t for t in signature.inputs}
+    expected = signature.inputs_by_name
     for inp in inputs:
         if inp.name in arrays:
             raise InvalidInput(f"input {inp.name!r} appears more than once")
@@ -60,7 +60,7 @@ def select_outputs(signature: Signature, requested: list[RequestOutput] | None) 
     """Names of the outputs to return (None: all); unknown names are an InvalidInput."""
     if not requested:
         return None
-    known = {t.name for t in signature.outputs}
+    known = signature.output_names
     names: list[str] = []
     for out in requested:
         if signature.checked and out.name not in known:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +20,16 @@ class Signature:
     inputs: list[MetadataTensor] = field(default_factory=list)
     outputs: list[MetadataTensor] = field(default_factory=list)
     checked: bool = True
+
+    @functools.cached_property
+    def inputs_by_name(self) -> dict[str, MetadataTensor]:
+        """Inputs keyed by name (computed once per loaded model, not per request)."""
+        return {t.name: t for t in self.inputs}
+
+    @functools.cached_property
+    def output_names(self) -> frozenset[str]:
+        """Names of the declared outputs."""
+        return frozenset(t.name for t in self.outputs)
 
 
 class Backend(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import itertools
@@ -63,6 +64,13 @@ def takes_request(predict: Callable[..., Any]) -> bool:
     return first.name == "request" or named.endswith("InferenceRequest")
 
 
+def _resolve(result: Any) -> Any:
+    """An `async def predict` result, run to completion on this worker thread's own loop."""
+    if inspect.iscoroutine(result):
+        return asyncio.run(result)
+    return result
+
+
 def _output_array(out: ResponseOutput) -> np.ndarray[Any, Any]:
     if out.array is not None:
         return np.asarray(out.array)
@@ -114,7 +122,7 @@ class PythonBackend:
 
     def infer_request(self, request: InferenceRequest) -> Tensors:
         """Call a request-mode predict; it returns a dict of arrays (or an InferenceResponse)."""
-        result = self._instance.predict(request)
+        result = _resolve(self._instance.predict(request))
         if isinstance(result, InferenceResponse):
             return {out.name: _output_array(out) for out in result.outputs}
         return self._as_tensors(result)
@@ -134,7 +142,7 @@ class PythonBackend:
         )
 
     def infer(self, inputs: Tensors) -> Tensors:
-        return self._as_tensors(self._instance.predict(inputs))
+        return self._as_tensors(_resolve(self._instance.predict(inputs)))
 
     @staticmethod
     def _as_tensors(result: Any) -> Tensors:

@@ -55,6 +55,16 @@ REQUEST_MODE = """
             return {"total": np.array([total * scale]), "count": np.array([len(request.inputs)])}
 """
 
+ASYNC_PREDICT = """
+    import asyncio
+
+
+    class Model:
+        async def predict(self, inputs):
+            await asyncio.sleep(0)
+            return {"y": inputs["x"] * 3}
+"""
+
 FAILS_PREDICT = """
     class Echo:
         def predict(self, inputs):
@@ -82,6 +92,7 @@ def python_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     python_model(root / "broken", BROKEN_LOAD)
     python_model(root / "fails", FAILS_PREDICT)
     python_model(root / "whole_request", REQUEST_MODE)
+    python_model(root / "async_predict", ASYNC_PREDICT)
     with server_in_thread(model_repository=root) as running:
         yield running
 
@@ -136,6 +147,14 @@ def test_predict_can_take_the_whole_v2_request(python_server: RunningServer) -> 
     assert response.status_code == 200, response.text
     outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
     assert outputs == {"total": [35.0], "count": [2]}
+
+
+def test_async_predict_is_awaited(python_server: RunningServer) -> None:
+    body = {"inputs": [{"name": "x", "shape": [2], "datatype": "INT32", "data": [1, 2]}]}
+    response = httpx.post(
+        f"{python_server.url}/v2/models/async_predict/infer", json=body, timeout=10
+    )
+    assert response.json()["outputs"][0]["data"] == [3, 6]
 
 
 def test_single_model_form_with_backend_flag(tmp_path: Path) -> None:
