@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -65,6 +67,28 @@ def fingerprint(body: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def child_fingerprint(body: Mapping[str, Any]) -> str:
+    """What of a child the owner's status or desired state depends on, as a digest."""
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    summary = {
+        "spec": body.get("spec"),
+        "data": body.get("data"),
+        "labels": meta.get("labels"),
+        "annotations": meta.get("annotations"),
+        "owners": meta.get("ownerReferences"),
+        "conditions": [
+            (c.get("type"), c.get("status"), c.get("reason"))
+            for c in status.get("conditions") or []
+        ],
+        "ready": status.get("readyReplicas"),
+        "replicas": status.get("replicas"),
+        "observed": status.get("observedGeneration"),
+        "balancer": status.get("loadBalancer"),
+    }
+    return hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class Operator:
     """The operator's handlers, bound to one configuration and one API client."""
 
@@ -81,6 +105,7 @@ class Operator:
         self._queue: ReconcileQueue | None = None
         self._resync: asyncio.Task[None] | None = None
         self._seen: dict[Key, tuple[Any, ...]] = {}
+        self._seen_children: dict[Key, str] = {}
 
     @property
     def queue(self) -> ReconcileQueue:
@@ -158,11 +183,29 @@ class Operator:
         self.queue.schedule(key)
 
     async def child_event(
-        self, *, type: str | None, labels: kopf.Labels, namespace: str | None, **_: Any
+        self,
+        *,
+        type: str | None,
+        body: kopf.Body,
+        labels: kopf.Labels,
+        namespace: str | None,
+        name: str,
+        **_: Any,
     ) -> None:
-        """A child changed or vanished: its owner re-checks (restores, reads readiness)."""
-        if type is None or namespace is None:
-            return  # the initial listing: owners are listed too
+        """A child changed or vanished: its owner re-checks (restores, reads readiness).
+
+        Changes that cannot matter (resourceVersion, managedFields, status fields that
+        are not readiness) are skipped: they would only cost a no-op pass.
+        """
+        key = (body.get("kind", ""), namespace or "", name)
+        mark = child_fingerprint(body)
+        previous = self._seen_children.get(key)
+        if type == "DELETED":
+            self._seen_children.pop(key, None)
+        else:
+            self._seen_children[key] = mark
+        if type is None or namespace is None or (type != "DELETED" and previous == mark):
+            return  # the initial listing (owners are listed too), or nothing that matters
         owner = owner_of(labels, namespace)
         if owner is not None:
             self.queue.schedule(owner)

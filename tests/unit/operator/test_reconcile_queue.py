@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from modelplane.operator import queue as queue_module
-from modelplane.operator.handlers import fingerprint, owner_of
+from modelplane.operator.handlers import child_fingerprint, fingerprint, owner_of
 from modelplane.operator.queue import ReconcileQueue
 from modelplane.operator.reconcile import Key, Outcome
 
@@ -138,3 +138,30 @@ def test_fingerprint_ignores_status_only_changes() -> None:
     assert fingerprint(body) == fingerprint(changed_status)
     assert fingerprint(body) != fingerprint(changed_spec)
     assert fingerprint(body) != fingerprint(annotated)
+
+
+def test_child_fingerprint_tracks_readiness_and_desired_state_only() -> None:
+    base: dict[str, Any] = {
+        "metadata": {"name": "d", "resourceVersion": "1", "labels": {"a": "1"}},
+        "spec": {"replicas": 1},
+        "status": {
+            "readyReplicas": 0,
+            "conditions": [{"type": "Available", "status": "False", "lastUpdateTime": "t1"}],
+        },
+    }
+    bumped = {
+        **base,
+        "metadata": {**base["metadata"], "resourceVersion": "2"},
+        "status": {
+            "readyReplicas": 0,
+            "conditions": [{"type": "Available", "status": "False", "lastUpdateTime": "t2"}],
+        },
+    }
+    ready = {
+        **base,
+        "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]},
+    }
+    edited = {**base, "spec": {"replicas": 3}}
+    assert child_fingerprint(base) == child_fingerprint(bumped)
+    assert child_fingerprint(base) != child_fingerprint(ready)
+    assert child_fingerprint(base) != child_fingerprint(edited)
