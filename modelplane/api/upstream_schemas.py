@@ -1,8 +1,9 @@
 """Extract Kubernetes core-type schemas from kube-apiserver's OpenAPI v3 as structural CRD schemas.
 
 The result is committed as schemas/core_v1.json so CRD generation stays offline and
-deterministic. Source: `kubectl get --raw /openapi/v3/api/v1` of a real API server, or the
-same document published in the Kubernetes source (api/openapi-spec/v3/api__v1_openapi.json).
+deterministic. Source: `kubectl get --raw /openapi/v3/api/v1` of a real kube-apiserver (1.34);
+a cluster test checks the committed file equals what the test API server serves. (The copy
+published in the Kubernetes source tree lacks the enums a running server includes.)
 """
 
 from __future__ import annotations

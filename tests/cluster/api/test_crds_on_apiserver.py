@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from modelplane.api import InferenceService, PredictorSpec
+from modelplane.api import InferenceService, PredictorSpec, upstream_schemas
 from tests.unit.api.cases import CASES, Case
 
 pytestmark = pytest.mark.cluster
@@ -109,3 +109,8 @@ def test_short_names_and_printer_columns(k8s_cluster: Any, api_namespace: str) -
         k8s_cluster.kubectl("get", "isvc", "iris-onnx", "-n", api_namespace, "-o", "json").stdout
     )
     InferenceService.model_validate({k: v for k, v in body.items() if k != "status"})
+
+
+def test_committed_core_schemas_are_the_api_servers(k8s_cluster: Any) -> None:
+    served = json.loads(k8s_cluster.kubectl("get", "--raw", "/openapi/v3/api/v1").stdout)
+    assert upstream_schemas.extract(served) == upstream_schemas.load()
