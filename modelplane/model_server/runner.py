@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable
 from typing import ParamSpec, Protocol, TypeVar
 
@@ -48,6 +49,8 @@ class DirectRunner:
         return None
 
 
+DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)  # what asyncio's default executor uses
+
 RunnerFactory = Callable[[Backend, ModelConfig, ServerSettings, "ModelMeter | None"], Runner]
 
 
@@ -60,7 +63,10 @@ def make_runner(
     """The runner for a freshly loaded model: `instances` threads, behind the batcher if on."""
     del settings  # batching flags are already folded into config (discovery.apply_overrides)
     policy = batch_policy(config)
-    inner = InstancesRunner(backend, config.instances, meter, batched=policy is not None)
+    # Unless model.yaml bounds the instances, executions are not bounded either (as with a
+    # default thread pool): a request that timed out must not hold back the next ones.
+    threads = config.instances if "instances" in config.model_fields_set else DEFAULT_THREADS
+    inner = InstancesRunner(backend, threads, meter, batched=policy is not None)
     if policy is None:
         return inner
     return BatchingRunner(inner, policy, meter)
