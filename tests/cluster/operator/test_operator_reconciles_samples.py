@@ -294,3 +294,24 @@ def test_graph_waits_for_a_missing_service(kubectl: Kubectl, samples: str) -> No
     )
     eventually(lambda: kubectl.ready("ig", "waiting", samples), timeout=90, what="graph Ready")
     assert kubectl.get("deployment", "waiting-router", samples) is not None
+
+
+def test_a_graph_change_rolls_the_router(kubectl: Kubectl, samples: str) -> None:
+    def digest() -> str:
+        deployment = kubectl.get("deployment", "iris-ab-test-router", samples) or {}
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        return str(annotations["serving.modelplane.io/config-hash"])
+
+    before = digest()
+    patch = [
+        {"op": "replace", "path": "/spec/nodes/root/steps/0/weight", "value": 50},
+        {"op": "replace", "path": "/spec/nodes/root/steps/1/weight", "value": 50},
+    ]
+    kubectl("patch", "ig", "iris-ab-test", "-n", samples, "--type=json", "-p", json.dumps(patch))
+
+    def rolled() -> bool:
+        config_map = kubectl.get("configmap", "iris-ab-test-graph", samples) or {}
+        steps = json.loads(config_map["data"]["graph.json"])["nodes"]["root"]["steps"]
+        return [s["weight"] for s in steps] == [50, 50] and digest() != before
+
+    eventually(rolled, timeout=30, what="graph ConfigMap updated and router template re-hashed")
