@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -83,4 +84,10 @@ def main(argv: Sequence[str]) -> int:
     from modelplane.model_server.server import serve
 
     jsonlog.configure(settings.log_level)
-    return serve(settings)
+    try:
+        return serve(settings)
+    except OSError as exc:
+        logging.getLogger("modelplane.model_server").error(
+            "cannot start", extra={"reason": str(exc)}
+        )
+        return 1

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -61,17 +62,25 @@ class ModelServer:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop, sig.name)
+        grpc_server = await self._start_grpc()  # first: a taken port fails before HTTP starts
         http = self._http_server()
-        sockets = None
-        if self.settings.workers > 1:  # sibling workers bind the same port
-            sockets = [reuse_port_socket(self.settings.host, self.settings.http_port)]
+        try:
+            if self.settings.workers > 1:  # sibling workers bind the same port
+                sockets = [reuse_port_socket(self.settings.host, self.settings.http_port)]
+            else:
+                sockets = [listen_socket(self.settings.host, self.settings.http_port)]
+        except OSError as exc:
+            if grpc_server is not None:
+                await grpc_server.stop(None)
+            where = f"{self.settings.host}:{self.settings.http_port}"
+            raise OSError(f"HTTP server could not listen on {where}: {exc.strerror}") from None
         http_task = asyncio.create_task(http.serve(sockets=sockets))
-        grpc_server = await self._start_grpc()
-        while not http.started:
-            if http_task.done():
-                await http_task
-                raise OSError(f"HTTP server did not start on port {self.settings.http_port}")
-            await asyncio.sleep(0.005)
+        try:
+            await _until_started(http, http_task, self.settings)
+        except BaseException:
+            if grpc_server is not None:
+                await grpc_server.stop(None)
+            raise
         self.http_port = http.servers[0].sockets[0].getsockname()[1]
         self._start_metrics_port()
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
@@ -154,6 +163,32 @@ class ModelServer:
             self._metrics_server.shutdown()
         await self.repository.unload_all()
         log.info("stopped")
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The HTTP socket, bound here so a taken port is a clean OSError (uvicorn would exit)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(False)
+    return sock
+
+
+async def _until_started(
+    http: _Uvicorn, task: asyncio.Task[None], settings: ServerSettings
+) -> None:
+    """Wait for uvicorn to listen; its bind failure (a SystemExit in the task) becomes OSError."""
+    while not http.started:
+        if task.done():
+            with contextlib.suppress(SystemExit):
+                await task
+            raise OSError(f"HTTP server could not listen on {settings.host}:{settings.http_port}")
+        await asyncio.sleep(0.005)
 
 
 def serve(settings: ServerSettings) -> int:

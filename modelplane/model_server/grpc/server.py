@@ -121,8 +121,12 @@ async def start_grpc_server(dataplane: DataPlane, settings: ServerSettings) -> t
         ]
     )
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(dataplane), server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    address = f"{settings.host}:{settings.grpc_port}"
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpc reports a taken port this way
+        port = 0
     if port == 0:
-        raise OSError(f"gRPC could not bind {settings.host}:{settings.grpc_port}")
+        raise OSError(f"gRPC server could not listen on {address}")
     await server.start()
     return server, port

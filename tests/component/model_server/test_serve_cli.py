@@ -34,3 +34,33 @@ def test_serve_single_model_answers_v2_and_logs_json(tmp_path: Path) -> None:
     messages = [line["msg"] for line in lines]
     assert "server ready" in messages
     assert all({"ts", "level", "logger", "msg"} <= line.keys() for line in lines)
+
+
+def test_a_taken_port_is_a_clean_error_and_exit_1(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for flags in (
+            ["--http-port", str(port), "--grpc-port", "0"],
+            ["--http-port", "0", "--grpc-port", str(port)],
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "modelplane", "serve", "--host", "127.0.0.1", *flags],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            errors = [
+                json.loads(line)
+                for line in done.stderr.decode().splitlines()
+                if line.startswith("{")
+            ]
+            assert done.returncode == 1
+            assert any(e["msg"] == "cannot start" and str(port) in e["reason"] for e in errors), (
+                done.stderr
+            )
