@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import controlplane
+
 
 @dataclass(frozen=True)
 class ClientTools:
@@ -54,12 +56,7 @@ class ClientTools:
 @pytest.fixture(scope="session")
 def client_tools() -> ClientTools:
     """helm and kubectl from the control-plane binary cache (`make k8s-bin`)."""
-    try:
-        from tests.support import controlplane
-
-        bin_dir = controlplane.default_bin_dir()
-    except (ImportError, OSError):  # the control-plane support is not in this checkout
-        bin_dir = Path(os.environ.get("MODELPLANE_K8S_BIN_DIR", "tools/k8s/bin"))
+    bin_dir = controlplane.default_bin_dir()
     missing = [name for name in ("helm", "kubectl") if not (bin_dir / name).is_file()]
     if missing:
         message = f"{', '.join(missing)} missing in {bin_dir}: run `make k8s-bin`"

@@ -1,0 +1,3 @@
+"""The end-to-end tier uses the same fixtures as tests/ (also when run alone: `make e2e`)."""
+
+pytest_plugins: list[str] = ["tests.support.client_tools", "tests.support.cluster"]
