@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from modelplane.api import KINDS
 from modelplane.api.cli import main, rendered_files, stale_files
-from tests.unit.api.schema_check import CRDS, schemas
+from tests.unit.api.schema_check import CRDS, LOADER, schemas
 
 # Keywords a structural CRD schema may carry (apiextensions JSONSchemaProps we use).
 ALLOWED = {
@@ -101,3 +102,14 @@ def test_preserve_unknown_fields_is_not_used_by_our_own_types() -> None:
     for key, schema in schemas().items():
         spec = schema["properties"]["spec"]
         assert "x-kubernetes-preserve-unknown-fields" not in str(spec), key
+
+
+def test_stdout_and_output_dir_modes(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    docs = [d for d in yaml.load_all(capsys.readouterr().out, Loader=LOADER) if d]
+    assert sorted(d["metadata"]["name"] for d in docs) == sorted(
+        f"{cls.PLURAL}.serving.modelplane.io" for cls in KINDS
+    )
+    (tmp_path / "serving.modelplane.io_old.yaml").write_text("{}", encoding="utf-8")
+    assert main(["--output-dir", str(tmp_path)]) == 0
+    assert stale_files(tmp_path) == []
