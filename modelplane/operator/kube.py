@@ -97,6 +97,10 @@ class KubeError(Exception):
     def __init__(self, status: int, method: str, path: str, body: str) -> None:
         super().__init__(f"{method} {path}: HTTP {status}: {body[:500]}")
         self.status = status
+        try:
+            self.message = str(json.loads(body).get("message") or body[:500])
+        except (ValueError, AttributeError):
+            self.message = body[:500]
 
 
 class Kube:

@@ -26,7 +26,7 @@ from modelplane.api import (
 )
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.kube import Kube
+from modelplane.operator.kube import Kube, KubeError
 from modelplane.operator.render import (
     UnresolvedServicesError,
     render_inference_graph,
@@ -47,6 +47,10 @@ CHILD_KINDS: dict[str, tuple[str, ...]] = {
     ISVC: ("Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
     GRAPH: ("ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
 }
+
+
+# API answers that mean "this child cannot be applied as rendered" -> status reason
+REFUSALS = {400: "ApplyRejected", 403: "ApplyForbidden", 422: "ApplyRejected"}
 
 
 def utc_now() -> str:
@@ -100,8 +104,8 @@ class Reconciler:
                 rendered = render_inference_service(isvc, runtime, self.config)
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
-        children = self._sync_children(ISVC, obj, rendered, apply=failure is None)
-        status = isvc_status(isvc, children, self.config, self.clock(), failure)
+        children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
         if not self._write_status(obj, status):
             return Outcome()
         return Outcome(follow_up=self._graphs_using(namespace, name))
@@ -158,8 +162,9 @@ class Reconciler:
         # Unresolved: keep whatever runs now; the status says what is missing.
         with contextlib.suppress(UnresolvedServicesError):
             rendered = render_inference_graph(graph, resolve_graph(graph, urls), self.config)
-        children = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
-        self._write_status(obj, graph_status(graph, children, self.config, self.clock(), waiting))
+        children, rejected = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
+        status = graph_status(graph, children, self.config, self.clock(), waiting, rejected)
+        self._write_status(obj, status)
         retry = self.config.dependency_retry_seconds if waiting is not None else None
         return Outcome(retry_after=retry)
 
@@ -199,18 +204,31 @@ class Reconciler:
 
     def _sync_children(
         self, kind: str, owner: Obj, rendered: list[Obj], apply: bool
-    ) -> dict[tuple[str, str], Obj]:
+    ) -> tuple[dict[tuple[str, str], Obj], Failure | None]:
         """Apply what was rendered, delete owned children no longer rendered; the live set.
 
-        With apply False (the spec cannot be rendered now) children are only read.
+        With apply False (the spec cannot be rendered now) children are only read. A child
+        the API server refuses (invalid, forbidden) stops the pass without pruning and is
+        returned as a Failure for the status; other errors propagate (and are retried).
         """
         meta = owner["metadata"]
         selector = names.owner_selector(kind, meta["name"])
         wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered}
         live: dict[tuple[str, str], Obj] = {}
+        rejected: Failure | None = None
         if apply:
             for obj in rendered:
-                live[(obj["kind"], obj["metadata"]["name"])] = self.kube.apply(obj)
+                try:
+                    live[(obj["kind"], obj["metadata"]["name"])] = self.kube.apply(obj)
+                except KubeError as error:
+                    if error.status not in REFUSALS:
+                        raise
+                    rejected = Failure(
+                        REFUSALS[error.status],
+                        f"{obj['kind']} {obj['metadata']['name']}: {error.message}",
+                    )
+                    apply = False  # keep everything else as it is
+                    break
         for child_kind in CHILD_KINDS[kind]:
             for child in self.kube.list(child_kind, meta["namespace"], selector):
                 child_key = (child_kind, child["metadata"]["name"])
@@ -226,7 +244,7 @@ class Reconciler:
                     continue
                 if owned:
                     live.setdefault(child_key, child)
-        return live
+        return live, rejected
 
     def _write_status(self, obj: Obj, status: Obj) -> bool:
         """Apply the status when it differs from the stored one; whether it did."""

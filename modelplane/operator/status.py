@@ -203,10 +203,12 @@ def graph_status(
     config: OperatorConfig,
     now: str,
     dependencies: Failure | None = None,
+    rejected: Failure | None = None,
 ) -> Obj:
     """The InferenceGraph's status: router readiness, dependency readiness, ingress.
 
-    `dependencies` says which InferenceServices the graph still waits for, if any.
+    `dependencies` says which InferenceServices the graph still waits for, if any;
+    `rejected`, that the API server refused one of the router's objects.
     """
     name = graph.metadata.name or ""
     router = children.get(("Deployment", names.router(name)))
@@ -216,11 +218,12 @@ def graph_status(
         else condition(DEPENDENCIES_READY, "False", dependencies.reason, dependencies.message)
     )
     waiting = Failure("WaitingForDependencies", "the router starts once every service resolves")
-    conditions = [
-        deps,
-        deployment_condition(ROUTER_READY, router, waiting if dependencies else None),
-        ingress_condition(graph, children, config),
-    ]
+    router_ready = (
+        condition(ROUTER_READY, "False", rejected.reason, rejected.message)
+        if rejected is not None
+        else deployment_condition(ROUTER_READY, router, waiting if dependencies else None)
+    )
+    conditions = [deps, router_ready, ingress_condition(graph, children, config)]
     conditions.append(ready_condition(conditions))
     status: Obj = {
         "observedGeneration": graph.metadata.generation,

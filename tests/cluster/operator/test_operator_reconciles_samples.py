@@ -315,3 +315,30 @@ def test_a_graph_change_rolls_the_router(kubectl: Kubectl, samples: str) -> None
         return [s["weight"] for s in steps] == [50, 50] and digest() != before
 
     eventually(rolled, timeout=30, what="graph ConfigMap updated and router template re-hashed")
+
+
+def test_a_child_the_api_server_refuses_is_reported(kubectl: Kubectl, samples: str) -> None:
+    isvc = {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "too-greedy"},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "onnx"},
+                    "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}},
+                }
+            }
+        },
+    }
+    kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(isvc))
+
+    def refused() -> Any:
+        cond = kubectl.condition("isvc", "too-greedy", samples, "PredictorReady")
+        return cond if cond and cond.get("reason") == "ApplyRejected" else None
+
+    cond = eventually(refused, timeout=30, what="PredictorReady ApplyRejected")
+    assert cond["status"] == "False"
+    assert "limit" in cond["message"]
+    ready = kubectl.condition("isvc", "too-greedy", samples, "Ready")
+    assert ready is not None and ready["status"] == "False"

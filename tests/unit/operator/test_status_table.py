@@ -226,3 +226,9 @@ def test_graph_ready() -> None:
     assert conditions(status)["Ready"] == ("True", None)
     assert status["url"] == "http://g-router.ns.svc.cluster.local"
     assert status["observedGeneration"] == 2
+
+
+def test_graph_router_refused() -> None:
+    status = graph_status(graph(), {}, OperatorConfig(), NOW, None, Failure("ApplyRejected", "bad"))
+    assert conditions(status)["RouterReady"] == ("False", "ApplyRejected")
+    assert conditions(status)["Ready"] == ("False", "ApplyRejected")
