@@ -8,29 +8,37 @@ sessions can run clusters side by side; only the binary cache is shared (read-on
 
 from __future__ import annotations
 
-import ctypes
+import base64
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.support import fake_nodes
+from tests.support import fake_nodes, k8s_components
 from tests.support.k8s_pki import PkiFiles, write_pki
+from tests.support.local_processes import (
+    free_port,
+    http_json,
+    http_ok,
+    is_running,
+    listens_on,
+    log_tail,
+    spawn,
+    terminate_child,
+    terminate_pid,
+)
 from tests.support.wait import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +52,6 @@ BINARIES = (
     "kubectl",
     "helm",
 )
-SERVICE_CIDR = "10.96.0.0/16"
-SERVICE_IP = "10.96.0.1"
 STATE_FILE = "cluster.json"
 START_TIMEOUT = float(os.environ.get("MODELPLANE_CLUSTER_START_TIMEOUT", "180"))
 
@@ -82,17 +88,8 @@ def missing_binaries(bin_dir: Path) -> list[str]:
     return [name for name in BINARIES if not os.access(bin_dir / name, os.X_OK)]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def kubeconfig_doc(server: str, ca_pem: bytes, user: str, token: str) -> dict[str, Any]:
     """A kubeconfig with one cluster, one token user and one current context."""
-    import base64
-
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -186,115 +183,36 @@ def run_tool(
     return result
 
 
-def _die_with_parent() -> None:
-    """preexec: SIGTERM this child when the launching process dies (Linux PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-
-
 def _spawn(
     cp: ControlPlane, name: str, argv: list[str], tied: bool, env: dict[str, str] | None = None
 ) -> None:
-    with open(cp.state_dir / f"{name}.log", "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=cp.state_dir,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if tied else None,
-        )
+    proc = spawn(argv, cp.state_dir / f"{name}.log", cp.state_dir, tied, env)
     cp.procs[name] = proc
     cp.pids[name] = proc.pid
-
-
-def log_tail(state_dir: Path, name: str, lines: int = 30) -> str:
-    """The last lines of a component's log."""
-    path = state_dir / f"{name}.log"
-    if not path.exists():
-        return "(no log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _check_alive(cp: ControlPlane) -> None:
     for name, proc in cp.procs.items():
         code = proc.poll()
         if code is not None:
-            raise ControlPlaneError(
-                f"{name} exited with {code} during start; log tail:\n{log_tail(cp.state_dir, name)}"
-            )
-
-
-def _http_ok(url: str, context: ssl.SSLContext | None = None, token: str = "") -> bool:
-    try:
-        return _http(url, context, token)[0] == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _http(
-    url: str,
-    context: ssl.SSLContext | None = None,
-    token: str = "",
-    method: str = "GET",
-    body: Any = None,
-) -> tuple[int, Any]:
-    """One JSON request; returns (status, parsed body or None). HTTP errors are returned."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=context) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, None
-
-
-def listens_on(pid: int, port: int) -> bool:
-    """True when process `pid` holds a listening TCP socket on 127.0.0.1:`port` (Linux /proc).
-
-    A health probe alone could reach another cluster's server that won a port race.
-    """
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-        rows = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
-    except OSError:
-        return False
-    inodes = set()
-    for fd in fds:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:  # closed meanwhile
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    wanted = f"0100007F:{port:04X}"
-    for row in rows:
-        fields = row.split()
-        if fields[1] == wanted and fields[3] == "0A" and fields[9] in inodes:
-            return True
-    return False
+            tail = log_tail(cp.state_dir / f"{name}.log")
+            raise ControlPlaneError(f"{name} exited with {code} during start; log tail:\n{tail}")
 
 
 def _api(cp: ControlPlane, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     """Call the API server as the admin (no kubectl start-up cost during bring-up)."""
     context = ssl.create_default_context(cafile=str(cp.state_dir / "pki" / "ca.crt"))
-    return _http(f"{cp.server}{path}", context, cp.admin_token, method, body)
+    return http_json(f"{cp.server}{path}", context, cp.admin_token, method, body)
 
 
-def _await(cp: ControlPlane, check: Any, what: str, timeout: float = START_TIMEOUT) -> None:
+def _await(
+    cp: ControlPlane, check: Callable[[], bool], what: str, timeout: float = START_TIMEOUT
+) -> None:
+    """Poll `check` until true, failing fast (with its log) when a component exits."""
+
     def probe() -> bool:
         _check_alive(cp)
-        return bool(check())
+        return check()
 
     wait_for(probe, timeout=timeout, interval=0.1, message=what)
 
@@ -308,34 +226,28 @@ def _write_token_file(path: Path, tokens: dict[str, tuple[str, str, str]]) -> No
     path.chmod(0o600)
 
 
-def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> dict[str, str]:
-    """Start every component; returns kubeconfig paths by component."""
-    d = cp.state_dir
-    b = cp.bin_dir
+def _write_kubeconfigs(
+    cp: ControlPlane, pki: PkiFiles, users: dict[str, tuple[str, str, str]]
+) -> dict[str, Path]:
+    ca_pem = pki.ca_cert.read_bytes()
+    configs: dict[str, Path] = {}
+    for token, (user, _, component) in users.items():
+        path = cp.state_dir / f"{component}.kubeconfig"
+        path.write_text(yaml.safe_dump(kubeconfig_doc(cp.server, ca_pem, user, token)))
+        path.chmod(0o600)
+        configs[component] = path
+    return configs
+
+
+def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> None:
+    """Start etcd, the API server (and create the nodes), then the controllers and kwok."""
+    d, b = cp.state_dir, cp.bin_dir
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
-    etcd_url = f"http://127.0.0.1:{etcd_port}"
-    peer_url = f"http://127.0.0.1:{peer_port}"
-    _spawn(
-        cp,
-        "etcd",
-        [
-            str(b / "etcd"),
-            "--name=default",
-            f"--data-dir={d / 'etcd'}",
-            f"--listen-client-urls={etcd_url}",
-            f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}",
-            f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=default={peer_url}",
-            "--unsafe-no-fsync=true",
-            "--log-level=warn",
-        ],
-        tied,
-    )
+    _spawn(cp, "etcd", k8s_components.etcd_argv(b, d / "etcd", etcd_port, peer_port), tied)
     etcd_pid = cp.pids["etcd"]
     _await(
         cp,
-        lambda: listens_on(etcd_pid, etcd_port) and _http_ok(f"{etcd_url}/health"),
+        lambda: listens_on(etcd_pid, etcd_port) and http_ok(f"http://127.0.0.1:{etcd_port}/health"),
         "etcd /health",
         timeout=60,
     )
@@ -349,98 +261,30 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> dict[str, s
     }
     _write_token_file(d / "tokens.csv", users)
     cp.server = f"https://127.0.0.1:{api_port}"
-    ca_pem = pki.ca_cert.read_bytes()
-    configs: dict[str, str] = {}
-    for token, (user, _, component) in users.items():
-        path = d / f"{component}.kubeconfig"
-        path.write_text(yaml.safe_dump(kubeconfig_doc(cp.server, ca_pem, user, token)))
-        path.chmod(0o600)
-        configs[component] = str(path)
-    cp.kubeconfig = Path(configs["admin"])
+    configs = _write_kubeconfigs(cp, pki, users)
+    cp.kubeconfig = configs["admin"]
 
-    _spawn(
-        cp,
-        "kube-apiserver",
-        [
-            str(b / "kube-apiserver"),
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={api_port}",
-            f"--cert-dir={d / 'apiserver-certs'}",
-            f"--tls-cert-file={pki.serving_cert}",
-            f"--tls-private-key-file={pki.serving_key}",
-            f"--client-ca-file={pki.ca_cert}",
-            f"--token-auth-file={d / 'tokens.csv'}",
-            "--authorization-mode=Node,RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki.sa_pub}",
-            f"--service-account-signing-key-file={pki.sa_key}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--endpoint-reconciler-type=none",
-            "--allow-privileged=true",
-            "--profiling=false",
-        ],
-        tied,
-    )
+    argv = k8s_components.apiserver_argv(b, d, pki, etcd_port, api_port, d / "tokens.csv")
+    _spawn(cp, "kube-apiserver", argv, tied)
     context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    api_pid = cp.pids["kube-apiserver"]
     _await(
         cp,
         lambda: (
-            listens_on(cp.pids["kube-apiserver"], api_port)
-            and _http_ok(f"{cp.server}/readyz", context, cp.admin_token)
+            listens_on(api_pid, api_port)
+            and http_ok(f"{cp.server}/readyz", context, cp.admin_token)
         ),
         "kube-apiserver /readyz",
     )
     _create_nodes(cp)  # before kwok starts, so it adopts them on its first list
 
-    _spawn(
-        cp,
-        "kube-controller-manager",
-        [
-            str(b / "kube-controller-manager"),
-            f"--kubeconfig={configs['controller-manager']}",
-            "--controllers=*",
-            "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={pki.sa_key}",
-            f"--root-ca-file={pki.ca_cert}",
-            f"--cluster-signing-cert-file={pki.ca_cert}",
-            f"--cluster-signing-key-file={pki.ca_key}",
-            "--leader-elect=false",
-            "--secure-port=0",
-            "--profiling=false",
-        ],
-        tied,
-    )
-    _spawn(
-        cp,
-        "kube-scheduler",
-        [
-            str(b / "kube-scheduler"),
-            f"--kubeconfig={configs['scheduler']}",
-            "--leader-elect=false",
-            "--secure-port=0",
-            "--profiling=false",
-        ],
-        tied,
-    )
+    argv = k8s_components.controller_manager_argv(b, configs["controller-manager"], pki)
+    _spawn(cp, "kube-controller-manager", argv, tied)
+    _spawn(cp, "kube-scheduler", k8s_components.scheduler_argv(b, configs["scheduler"]), tied)
     kwok_home = d / "kwok-home"  # keeps kwok from reading a user's ~/.kwok/kwok.yaml
     kwok_home.mkdir(exist_ok=True)
-    _spawn(
-        cp,
-        "kwok",
-        [
-            str(b / "kwok"),
-            f"--kubeconfig={configs['kwok']}",
-            "--manage-all-nodes=false",
-            f"--manage-nodes-with-annotation-selector={fake_nodes.MANAGED_ANNOTATION}=fake",
-            "--node-lease-duration-seconds=40",
-            "--cidr=10.244.0.1/16",
-        ],
-        tied,
-        env={**os.environ, "HOME": str(kwok_home)},
-    )
-    return configs
+    env = {**os.environ, "HOME": str(kwok_home)}
+    _spawn(cp, "kwok", k8s_components.kwok_argv(b, configs["kwok"]), tied, env)
 
 
 def _ready_nodes(cp: ControlPlane) -> set[str]:
@@ -489,7 +333,7 @@ def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> Co
 def _start_once(state_dir: Path, bin_dir: Path, tied: bool) -> ControlPlane:
     cp = ControlPlane(state_dir=state_dir, bin_dir=bin_dir)
     try:
-        pki = write_pki(state_dir / "pki", SERVICE_IP)
+        pki = write_pki(state_dir / "pki", k8s_components.SERVICE_IP)
         _start_processes(cp, pki, tied)
         cp.save()
         names = {node["metadata"]["name"] for node in fake_nodes.manifests()}
@@ -510,42 +354,9 @@ def stop(cp: ControlPlane, grace: float = 10.0) -> None:
             continue
         proc = cp.procs.get(name)
         if proc is not None:
-            _terminate_child(proc, grace)
+            terminate_child(proc, grace)
         else:
-            _terminate_pid(pid, cp.state_dir, grace)
-
-
-def _terminate_child(proc: subprocess.Popen[bytes], grace: float) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=grace)
-
-
-def is_running(pid: int, state_dir: Path) -> bool:
-    """True when pid runs a component of the cluster in `state_dir` (guards against pid reuse)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return str(state_dir).encode() in cmdline
-
-
-def _terminate_pid(pid: int, state_dir: Path, grace: float) -> None:
-    if not is_running(pid, state_dir):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not is_running(pid, state_dir):
-            return
-        time.sleep(0.1)
-    if is_running(pid, state_dir):
-        os.kill(pid, signal.SIGKILL)
+            terminate_pid(pid, cp.state_dir, grace)
 
 
 def load(state_dir: Path) -> ControlPlane | None:

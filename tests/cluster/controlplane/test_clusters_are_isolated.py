@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from tests.support import controlplane
+from tests.support import controlplane, local_processes
 from tests.support.cluster import Cluster
 from tests.support.wait import wait_for
 
@@ -53,7 +53,9 @@ def test_second_cluster_is_separate_and_dies_with_its_launcher(k8s_cluster: Clus
         launcher.wait(timeout=10)
 
         def all_exited() -> bool:
-            return not any(controlplane.is_running(p, state_dir) for p in second["pids"].values())
+            return not any(
+                local_processes.is_running(p, state_dir) for p in second["pids"].values()
+            )
 
         wait_for(all_exited, timeout=30, message="components of the killed launcher to exit")
     finally:

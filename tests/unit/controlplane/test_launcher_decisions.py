@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import controlplane, fake_nodes
+from tests.support import controlplane, fake_nodes, k8s_components, local_processes
 from tests.support.cluster import namespace_name
+from tests.support.k8s_pki import PkiFiles
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -65,7 +66,7 @@ def test_missing_binaries_lists_what_is_absent(tmp_path: Path) -> None:
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
-    port = controlplane.free_port()
+    port = local_processes.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
 
@@ -76,7 +77,30 @@ def test_listens_on_sees_only_this_process_listening_socket() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        assert not controlplane.listens_on(os.getpid(), port)  # bound, not listening yet
+        assert not local_processes.listens_on(os.getpid(), port)  # bound, not listening yet
         sock.listen()
-        assert controlplane.listens_on(os.getpid(), port)
-        assert not controlplane.listens_on(os.getppid(), port)
+        assert local_processes.listens_on(os.getpid(), port)
+        assert not local_processes.listens_on(os.getppid(), port)
+
+
+def test_components_bind_loopback_and_enforce_auth() -> None:
+    pki = PkiFiles(
+        *(Path(f"/pki/{n}") for n in ("ca.crt", "ca.key", "s.crt", "s.key", "sa", "sa.pub"))
+    )
+    bin_dir, state = Path("/bin"), Path("/state")
+    api = k8s_components.apiserver_argv(bin_dir, state, pki, 2379, 6443, state / "tokens.csv")
+    assert api[0] == "/bin/kube-apiserver"
+    assert {
+        "--bind-address=127.0.0.1",
+        "--secure-port=6443",
+        "--authorization-mode=Node,RBAC",
+    } <= set(api)
+    assert "--etcd-servers=http://127.0.0.1:2379" in api
+    assert "--token-auth-file=/state/tokens.csv" in api
+    etcd = k8s_components.etcd_argv(bin_dir, state / "etcd", 2379, 2380)
+    assert all("0.0.0.0" not in arg for arg in etcd + api)
+    kcm = k8s_components.controller_manager_argv(bin_dir, state / "kcm.kubeconfig", pki)
+    assert {"--controllers=*", "--service-account-private-key-file=/pki/sa"} <= set(kcm)
+    kwok = k8s_components.kwok_argv(bin_dir, state / "kwok.kubeconfig")
+    assert "--manage-all-nodes=false" in kwok
+    assert f"--manage-nodes-with-annotation-selector={fake_nodes.MANAGED_ANNOTATION}=fake" in kwok
