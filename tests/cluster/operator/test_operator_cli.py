@@ -1,0 +1,76 @@
+"""`modelplane operator` as a process: config file, one namespace, JSON logs, liveness, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.operator.conftest import (
+    ROOT,
+    Kubectl,
+    create_namespace,
+    delete_namespace,
+    eventually,
+)
+
+pytestmark = pytest.mark.cluster
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_operator_command_serves_one_namespace(
+    k8s_cluster: Any, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    watched = create_namespace(kubectl, "cli")
+    ignored = create_namespace(kubectl, "cli-ignored")
+    config = tmp_path / "config.yaml"
+    config.write_text("ingressDomain: cli.example.com\nresyncSeconds: 30\n")
+    port = free_port()
+    env = {**os.environ, "KUBECONFIG": str(k8s_cluster.kubeconfig), "PYTHONPATH": str(ROOT)}
+    log = (tmp_path / "operator.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "modelplane", "operator",
+            "--namespace", watched,
+            "--config", str(config),
+            "--log-format", "json",
+            "--liveness", f"http://127.0.0.1:{port}/healthz",
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        sample = str(ROOT / "manifests" / "samples" / "isvc-onnx-cpu.yaml")
+        kubectl("apply", "-n", watched, "-f", sample)
+        kubectl("apply", "-n", ignored, "-f", sample)
+        eventually(lambda: kubectl.ready("isvc", "iris-onnx", watched), 90, "iris-onnx Ready")
+        isvc = kubectl.get("isvc", "iris-onnx", watched) or {}
+        assert isvc["status"]["url"] == f"http://iris-onnx-{watched}.cli.example.com"
+        assert kubectl.get("deployment", "iris-onnx-predictor", ignored) is None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        log.close()
+        delete_namespace(kubectl, watched)
+        delete_namespace(kubectl, ignored)
+    lines = [line for line in (tmp_path / "operator.log").read_text().splitlines() if line.strip()]
+    assert code == 0, lines[-20:]
+    assert lines, "the operator logged nothing"
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(records) >= len(lines) * 0.9, lines[:20]  # JSON logs, one object a line
+    assert all("message" in r for r in records)
