@@ -174,5 +174,22 @@ def render(
         lines += ["## Servers that did not run", ""]
         lines += [f"- {label}: {reason}" for label, reason in failures.items()]
         lines.append("")
+    lines += [
+        "## What limits our server",
+        "",
+        "Measured with py-spy while developing (and re-sampled by every run, below): the model is",
+        "not the limit. At 16 clients with batching, onnxruntime's `Session.run` is a few per cent",
+        "of the samples; the event-loop thread spends its time on HTTP: uvicorn's parser and",
+        "response writes (each a syscall that also wakes the client on loopback), the ASGI cycle,",
+        "JSON parsing of the request and encoding of the response. That thread holds the GIL, so",
+        "one worker uses at most about one core; on this 2-core machine the load generator and",
+        "other work take the rest. Before batching each request also paid a hand-off to the model",
+        "thread and back (a thread-pool submit and a GIL hand-over), which batching amortises",
+        "over the batch. What was done about it: one socket write per response instead of two",
+        "(headers and body joined), metric children looked up once per model, and `--workers N`",
+        "to put a second event loop on the second core. What is left is per-request Python work",
+        "in the HTTP layer.",
+        "",
+    ]
     lines += _profile_section(profile)
     return "\n".join(lines)

@@ -139,9 +139,37 @@ def main() -> int:
         for label, by_clients in samples.items()
         if label not in failures
     }
-    (work / "results.json").write_text(
-        json.dumps({k: {c: asdict(v) for c, v in r.items()} for k, r in results.items()})
+    saved = {
+        "results": {k: {c: asdict(v) for c, v in r.items()} for k, r in results.items()},
+        "failures": failures,
+        "seconds": seconds,
+        "rounds": rounds,
+    }
+    (work / "results.json").write_text(json.dumps(saved))
+    return write_docs(results, failures, seconds, rounds, profiled)
+
+
+def render_saved() -> int:
+    """Rewrite docs/benchmarks.md and the chart from the last run's results.json."""
+    work = servers.bench_dir() / "run"
+    saved = json.loads((work / "results.json").read_text())
+    results = {
+        label: {int(c): Cell(**cell) for c, cell in cells.items()}
+        for label, cells in saved["results"].items()
+    }
+    return write_docs(
+        results, saved["failures"], saved["seconds"], saved["rounds"], work / "profile.txt"
     )
+
+
+def write_docs(
+    results: dict[str, dict[int, Cell]],
+    failures: dict[str, str],
+    seconds: float,
+    rounds: int,
+    profiled: Path,
+) -> int:
+    """docs/benchmarks.md and docs/benchmarks.png from the figures; prints the table."""
     text = report.render(results, failures, seconds, rounds, profiled)
     docs = servers.REPO_ROOT / "docs"
     docs.mkdir(exist_ok=True)
@@ -154,4 +182,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(render_saved() if sys.argv[1:] == ["render"] else main())
