@@ -66,8 +66,10 @@ def summarize(
             inclusive[frame] += n
     if not total:
         return 0, [], []
+    outermost = max(inclusive.values())  # the entry chain every main-thread sample shares
+    nested = [(f, n) for f, n in inclusive.most_common() if n < outermost][:top]
     return (
         total,
         [(f, n / total) for f, n in own.most_common(top)],
-        [(f, n / total) for f, n in inclusive.most_common(top)],
+        [(f, n / total) for f, n in nested],
     )
