@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.cluster import Cluster, create_namespace
-from tests.unit.ship.rendered import BASE, CHART
+from tests.unit.ship.rendered import BASE, CHART, REPO
 
 pytestmark = pytest.mark.cluster
 
@@ -22,6 +22,7 @@ CRDS = [
     "servingruntimes.serving.modelplane.io",
     "clusterservingruntimes.serving.modelplane.io",
 ]
+CRDS_ONLY = REPO / "manifests" / "crds"
 RUNTIMES = ["modelplane-onnx", "modelplane-pytorch", "modelplane-python"]
 
 
@@ -89,6 +90,11 @@ def test_helm_install_brings_the_operator_up_with_crds_and_runtimes(k8s_cluster:
 def test_kubectl_apply_k_brings_the_operator_up_with_crds_and_runtimes(
     k8s_cluster: Cluster,
 ) -> None:
+    # The documented sequence: CRDs, Established, then the base (which repeats them).
+    k8s_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(CRDS_ONLY))
+    k8s_cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds")
+    )
     k8s_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(BASE))
     assert_installed(k8s_cluster, "modelplane-system", "modelplane-operator")
     config = get(k8s_cluster, "configmap", "modelplane-operator-config", "-n", "modelplane-system")

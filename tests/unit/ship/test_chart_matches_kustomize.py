@@ -72,3 +72,10 @@ def test_every_chart_object_has_a_key(client_tools: ClientTools) -> None:
     # A template that renders an object without kind or name would hide from the comparison.
     for obj in helm_template(client_tools):
         assert all(key(obj)[i] for i in (0, 2)), obj
+
+
+def test_crds_kustomization_is_exactly_the_bases_crds(client_tools: ClientTools) -> None:
+    crds_only = kustomize(client_tools, REPO / "manifests" / "crds")
+    base = [o for o in kustomize(client_tools) if o["kind"] == "CustomResourceDefinition"]
+    assert index(crds_only) == index(base)
+    assert {o["kind"] for o in crds_only} == {"CustomResourceDefinition"}
