@@ -152,8 +152,15 @@ class Kube:
         return self._call("GET", KINDS[kind].path(namespace, name))
 
     def list(self, kind: str, namespace: str | None, selector: str | None = None) -> list[Obj]:
-        """Objects of a kind in a namespace (all namespaces when None), by label selector."""
-        query = [("labelSelector", selector)] if selector else None
+        """Objects of a kind in a namespace (all namespaces when None), by label selector.
+
+        Served from the API server's watch cache (resourceVersion=0): no etcd read, at most
+        as stale as the watch events that trigger passes, which is what a level-based
+        pass can live with (the next event or resync sees newer state).
+        """
+        query = [("resourceVersion", "0")]
+        if selector:
+            query.append(("labelSelector", selector))
         answer = self._call("GET", KINDS[kind].path(namespace), query=query) or {}
         items: list[Obj] = answer.get("items") or []
         for item in items:  # list items omit their own apiVersion/kind
