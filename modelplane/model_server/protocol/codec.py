@@ -89,8 +89,10 @@ def _flatten(data: Any, into: list[Any]) -> None:
 def decode_bytes(raw: bytes | memoryview, count: int, field: str) -> np.ndarray[Any, Any]:
     """Length-prefixed (4-byte little-endian) BYTES elements to a flat object array."""
     view = memoryview(raw)
-    out = np.empty(count, dtype=np.object_)
     offset, size = 0, len(view)
+    if count * 4 > size:  # every element carries a 4-byte length: refuse before allocating
+        raise InvalidInput(f"{field}: {size} bytes cannot hold {count} BYTES elements")
+    out = np.empty(count, dtype=np.object_)
     for i in range(count):
         if offset + 4 > size:
             raise InvalidInput(f"{field}: BYTES data ends before element {i} of {count}")

@@ -70,9 +70,10 @@ _bytes_in = {
     "name": "INPUT0",
     "shape": [1, 3],
     "datatype": "BYTES",
-    "parameters": {"binary_data_size": 7},
+    "parameters": {"binary_data_size": 15},
 }
-_bytes_body, _bytes_headers = _binary({"inputs": [_bytes_in]}, struct.pack("<I", 100) + b"abc")
+_bytes_tail = struct.pack("<I", 100) + b"abc" + bytes(8)
+_bytes_body, _bytes_headers = _binary({"inputs": [_bytes_in]}, _bytes_tail)
 
 # (case, method, path, body, headers, expected status, words the error must contain)
 REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
@@ -107,6 +108,7 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("Content-Encoding gzip, body is not", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "gzip"}, 400, "not valid gzip"),
     ("gzip bomb past the size limit", "POST", INFER, gzip.compress(b" " * (4 << 20)), {"Content-Encoding": "gzip"}, 413, "decompressed request body exceeds"),
     ("unsupported Content-Encoding", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "br"}, 400, "'br' is not supported"),
+    ("BYTES shape far beyond its data", "POST", "/v2/models/identity_bytes/infer", *_binary({"inputs": [{**_bytes_in, "shape": [10**12, 3]}]}, struct.pack("<I", 11) + b"abc" + bytes(8)), 400, "cannot hold"),
     ("GET on infer", "GET", INFER, b"", {}, 405, "takes POST"),
     ("unknown path", "GET", "/v2/nothing/here", b"", {}, 404, "no such endpoint"),
     ("load unknown model", "POST", "/v2/repository/models/nope/load", b"", {}, 404, "model 'nope'"),
