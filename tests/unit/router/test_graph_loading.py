@@ -87,7 +87,7 @@ def _set_step(node: str, i: int, **fields: Any) -> Any:
             r"nodes\.root\.steps\[1\] \(branch\): invalid condition 'outputs\.0 >'",
         ),
         (_set_step("pick", 0, condition="a ~ 1"), r"nodes\.pick\.steps\[0\]: invalid condition"),
-        (lambda d: d["nodes"].pop("pick"), r"nodeName.*'pick'"),
+        (lambda d: d["nodes"].pop("pick"), r"nodeName.*\bpick\b"),
         (lambda d: d["nodes"].pop("root"), r"must contain a node named root"),
         (lambda d: d.pop("name"), r"'name' must be"),
         (_set_step("root", 0, serviceUrl=None, serviceName="pre"), r"serviceName must be resolved"),
