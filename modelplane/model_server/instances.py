@@ -34,17 +34,19 @@ class InstancesRunner:
 
     async def infer(self, inputs: Tensors) -> Tensors:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._execute, inputs)
-
-    def _execute(self, inputs: Tensors) -> Tensors:
         meter = self._meter
         if meter is None:
-            return self._backend.infer(inputs)
-        started = time.perf_counter()
-        outputs = self._backend.infer(inputs)
-        meter.compute_infer.observe(time.perf_counter() - started)
+            return await loop.run_in_executor(self._pool, self._backend.infer, inputs)
+        outputs, seconds = await loop.run_in_executor(self._pool, self._timed, inputs)
+        # recorded here, on the event loop: the metrics are updated from that thread only
+        meter.compute_infer.observe(seconds)
         meter.executed(_rows(inputs) if self._batched else 1)
         return outputs
+
+    def _timed(self, inputs: Tensors) -> tuple[Tensors, float]:
+        started = time.perf_counter()
+        outputs = self._backend.infer(inputs)
+        return outputs, time.perf_counter() - started
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -13,20 +13,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client import Counter as PromCounter
+from prometheus_client import Gauge as PromGauge
+from prometheus_client import Histogram as PromHistogram
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from modelplane.model_server.fastmetrics import FastCounter, FastGauge, FastHistogram
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MODEL_STATES = ("loading", "ready", "unloading", "unavailable")
@@ -42,26 +45,38 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower())
 
 
+class Countable(Protocol):
+    """A counter or gauge child."""
+
+    def inc(self, amount: float = 1.0) -> None: ...
+
+
+class Observable(Protocol):
+    """A histogram child."""
+
+    def observe(self, amount: float) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RequestMeter:
     """The metric children one (model, version, protocol) touches per request, looked up once."""
 
-    success: Counter
-    failure: Counter
-    latency: Histogram
+    success: Countable
+    failure: Countable
+    latency: Observable
 
 
 @dataclass(frozen=True, slots=True)
 class ModelMeter:
     """Per-model execution metrics; also the batch queue's observer."""
 
-    queue: Histogram
-    compute_input: Histogram
-    compute_infer: Histogram
-    compute_output: Histogram
-    batch: Histogram
-    executions: Counter
-    inferences: Counter
+    queue: Observable
+    compute_input: Observable
+    compute_infer: Observable
+    compute_output: Observable
+    batch: Observable
+    executions: Countable
+    inferences: Countable
 
     def queued(self, seconds: float) -> None:
         """Time one request waited before its execution started."""
@@ -81,6 +96,10 @@ class ServerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._multiproc = multiprocess_dir()
         reg = self.registry
+        # one process: lock-free numbers updated on the event loop; workers: shared files
+        Counter: Any = PromCounter if self._multiproc else FastCounter
+        Gauge: Any = PromGauge if self._multiproc else FastGauge
+        Histogram: Any = PromHistogram if self._multiproc else FastHistogram
         model = ("model", "version")
         self.requests = Counter(
             "modelplane_inference_requests",
@@ -154,7 +173,7 @@ class ServerMetrics:
             PlatformCollector(registry=reg)
         self._requests: dict[tuple[str, str, str], RequestMeter] = {}
         self._models: dict[tuple[str, str], ModelMeter] = {}
-        self._flights: dict[str, Gauge] = {}
+        self._flights: dict[str, Any] = {}
 
     def begin(self, model: str) -> float:
         """Count a request to `model` in flight; returns its start time for end()."""
