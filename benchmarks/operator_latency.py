@@ -196,9 +196,15 @@ def main(argv: list[str] | None = None) -> int:
 
     with control_plane() as cluster:
         os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
-        cluster.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
         cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        cluster.kubectl("apply", "--server-side", "-k", str(ROOT / "manifests" / "runtimes"))
+        cluster.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-k",
+            str(ROOT / "manifests" / "runtimes"),
+        )
         nodes = [bench_node(f"kwok-bench-{i}") for i in range(BENCH_NODES)]
         cluster.kubectl(
             "apply",

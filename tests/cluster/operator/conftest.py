@@ -86,9 +86,9 @@ class Kubectl:
 def kubectl(k8s_cluster: Any) -> Kubectl:
     """kubectl with the CRDs and the default runtimes installed."""
     run = Kubectl(k8s_cluster)
-    run("apply", "--server-side", "-f", str(ROOT / "crds"))
+    run("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     run("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    run("apply", "--server-side", "-k", str(ROOT / "manifests" / "runtimes"))
+    run("apply", "--server-side", "--force-conflicts", "-k", str(ROOT / "manifests" / "runtimes"))
     return run
 
 

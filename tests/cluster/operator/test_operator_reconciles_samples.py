@@ -177,7 +177,10 @@ def test_a_deleted_child_is_restored(kubectl: Kubectl, samples: str, kind: str, 
 
 def test_a_hand_edit_of_a_child_is_reverted(kubectl: Kubectl, samples: str) -> None:
     name = "iris-labels-predictor"
-    kubectl("set", "image", f"deployment/{name}", "model-server=example/other:1", "-n", samples)
+    original = (kubectl.get("deployment", name, samples) or {})["spec"]["template"]["spec"]
+    image_before = original["containers"][0]["image"]
+    container = original["containers"][0]["name"]
+    kubectl("set", "image", f"deployment/{name}", f"{container}=example/other:1", "-n", samples)
     kubectl(
         "label",
         "service",
@@ -193,7 +196,7 @@ def test_a_hand_edit_of_a_child_is_reverted(kubectl: Kubectl, samples: str) -> N
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         service = kubectl.get("service", name, samples) or {}
         label = service["metadata"]["labels"].get("app.kubernetes.io/managed-by")
-        return image == "modelplane/model-server:0.1.0" and label == "modelplane"
+        return image == image_before and label == "modelplane"
 
     eventually(reverted, timeout=60, what="image and label restored")
 
