@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -24,6 +24,17 @@ RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 ROOT = "root"
 MAX_NODES = 32
 MAX_STEPS = 32
+MAX_RETRIES = 10
+MAX_MAPPING = 128
+MAX_TENSOR_NAME = 256
+MIN_STEP_TIMEOUT = 0.001  # seconds
+# kube-apiserver (v1.34) accepts an integer `timeout: 0` against `minimum: 0.001` (seen in
+# tests/cluster/api), so this rule rejects it too (constant CEL cost).
+STEP_TIMEOUT_RULE = {
+    "rule": f"self >= {MIN_STEP_TIMEOUT}",
+    "message": f"timeout must be at least {MIN_STEP_TIMEOUT} seconds",
+}
+TensorName = Annotated[str, Field(min_length=1, max_length=MAX_TENSOR_NAME)]
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 STEP_TARGET_RULE = {
@@ -106,6 +117,29 @@ class InferenceStep(ApiModel):
         default=None,
         description="Hard: a failure of this step fails the graph; Soft (default): "
         "the graph goes on.",
+    )
+    timeout: float | None = Field(
+        default=None,
+        ge=MIN_STEP_TIMEOUT,
+        json_schema_extra=cel_rules(STEP_TIMEOUT_RULE),
+        description="Seconds one attempt at this step may take (fractions allowed; default: "
+        "the router's --step-timeout). modelplane extension: KServe has no per-step timeout.",
+    )
+    retries: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RETRIES,
+        description="Times the router retries this step after a connection error or a "
+        "502/503/504 answer (default: the router's --retries). modelplane extension: KServe "
+        "has no per-step retries.",
+    )
+    mapping: dict[str, TensorName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MAPPING,
+        description="Renames tensors on the way into this step: previous output (or request "
+        "input) name -> this step's input name; tensors not named are dropped. modelplane "
+        "extension: KServe has no per-step mapping.",
     )
 
     @model_validator(mode="after")

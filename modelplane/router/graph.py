@@ -22,7 +22,6 @@ RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 Dependency = Literal["Hard", "Soft"]
 ROUTER_TYPES: tuple[RouterType, ...] = ("Sequence", "Switch", "Ensemble", "Splitter")
 ROOT = "root"
-EXTENSIONS = ("timeout", "retries", "mapping")  # router-only step fields
 
 
 class GraphError(ValueError):
@@ -93,9 +92,10 @@ def load_file(path: str | Path) -> Graph:
 def load(document: Any) -> Graph:
     """Build a Graph from the resolved file format, or from a whole InferenceGraph object.
 
-    The standard fields are validated by the API's own InferenceGraph types (one model of the
-    resource); the router then checks what only it cares about: targets resolved to URLs,
-    conditions that parse, no cycles, and its per-step extensions (timeout, retries, mapping).
+    Nodes and steps, the per-step extensions (timeout, retries, mapping) included, are
+    validated by the API's own InferenceGraph types (one model of the resource); the router
+    then checks what only it cares about: targets resolved to URLs, conditions that parse and
+    no cycles.
     """
     if not isinstance(document, Mapping):
         raise GraphError("graph: expected an object with 'name' and 'nodes'")
@@ -110,39 +110,13 @@ def load(document: Any) -> Graph:
     raw_nodes = document.get("nodes")
     if not isinstance(raw_nodes, Mapping) or not raw_nodes:
         raise GraphError("graph: 'nodes' must be a non-empty object")
-    standard, extensions = _split_extensions(raw_nodes)
     try:
-        spec_nodes = InferenceGraphSpec.model_validate({"nodes": standard}).nodes
+        spec_nodes = InferenceGraphSpec.model_validate({"nodes": raw_nodes}).nodes
     except ValidationError as exc:
         raise GraphError(_describe(exc, raw_nodes)) from exc
-    nodes = {n: _node(n, router, extensions[n]) for n, router in spec_nodes.items()}
+    nodes = {n: _node(n, router) for n, router in spec_nodes.items()}
     _check_cycles(nodes)
     return Graph(name=name, nodes=nodes, timeout=timeout)
-
-
-def _split_extensions(
-    raw_nodes: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Separate the router's per-step extensions from the standard InferenceGraph fields."""
-    standard: dict[str, Any] = {}
-    extensions: dict[str, list[dict[str, Any]]] = {}
-    for node_name, raw in raw_nodes.items():
-        node_name = str(node_name)
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("steps"), list):
-            standard[node_name] = raw
-            extensions[node_name] = []
-            continue
-        steps, extra = [], []
-        for step in raw["steps"]:
-            if isinstance(step, Mapping):
-                extra.append({k: step[k] for k in EXTENSIONS if k in step})
-                step = {k: v for k, v in step.items() if k not in EXTENSIONS}
-            else:
-                extra.append({})
-            steps.append(step)
-        standard[node_name] = {**raw, "steps": steps}
-        extensions[node_name] = extra
-    return standard, extensions
 
 
 def _describe(exc: ValidationError, raw_nodes: Mapping[str, Any]) -> str:
@@ -176,12 +150,12 @@ def _where(node: str, index: int, name: str | None) -> str:
     return f"nodes.{node}.steps[{index}]" + (f" ({name})" if name else "")
 
 
-def _node(name: str, router: InferenceRouter, extensions: list[dict[str, Any]]) -> Node:
-    steps = tuple(_step(name, i, step, extensions[i]) for i, step in enumerate(router.steps))
+def _node(name: str, router: InferenceRouter) -> Node:
+    steps = tuple(_step(name, i, step) for i, step in enumerate(router.steps))
     return Node(name=name, router_type=router.router_type, steps=steps)
 
 
-def _step(node: str, index: int, spec: InferenceStep, extra: Mapping[str, Any]) -> Step:
+def _step(node: str, index: int, spec: InferenceStep) -> Step:
     where = _where(node, index, spec.name)
     if spec.service_name is not None:
         raise GraphError(f"{where}: serviceName must be resolved to serviceUrl before routing")
@@ -191,17 +165,6 @@ def _step(node: str, index: int, spec: InferenceStep, extra: Mapping[str, Any]) 
             condition = parse(spec.condition)
         except ConditionError as exc:
             raise GraphError(f"{where}: invalid condition {spec.condition!r}: {exc}") from exc
-    retries = extra.get("retries")
-    if retries is not None and (
-        isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
-    ):
-        raise GraphError(f"{where}: retries must be a non-negative integer")
-    mapping = extra.get("mapping")
-    if mapping is not None and (
-        not isinstance(mapping, Mapping)
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
-    ):
-        raise GraphError(f"{where}: mapping must map output names to input names")
     return Step(
         node=node,
         index=index,
@@ -212,9 +175,9 @@ def _step(node: str, index: int, spec: InferenceStep, extra: Mapping[str, Any]) 
         condition=condition,
         weight=spec.weight,
         dependency=spec.dependency or "Soft",
-        timeout=_positive(extra.get("timeout"), f"{where}: 'timeout'"),
-        retries=retries,
-        mapping=dict(mapping) if mapping is not None else None,
+        timeout=spec.timeout,
+        retries=spec.retries,
+        mapping=dict(spec.mapping) if spec.mapping is not None else None,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from modelplane.api import InferenceService, PredictorSpec, upstream_schemas
-from tests.unit.api.cases import CASES, Case
+from tests.unit.api.cases import CASES, Case, graph, root
 
 pytestmark = pytest.mark.cluster
 
@@ -70,6 +70,24 @@ def test_invalid_object_is_rejected_naming_the_field(
     assert _map_keys_dotted(case.field) in _map_keys_dotted(message), message
     if case.message:
         assert re.search(case.message, message), message
+
+
+def test_step_extensions_are_stored_as_given(k8s_cluster: Any, api_namespace: str) -> None:
+    step = {"serviceName": "b", "timeout": 0.5, "retries": 2, "mapping": {"y": "x"}}
+    whole_seconds = {"serviceName": "a", "timeout": 3}  # an integer meets the CEL rule too
+    body = graph(root("Sequence", whole_seconds, step))
+    result = k8s_cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "-n",
+        api_namespace,
+        "-o",
+        "json",
+        "-f",
+        "-",
+        input=json.dumps(body),
+    )
+    assert json.loads(result.stdout)["spec"]["nodes"]["root"]["steps"] == [whole_seconds, step]
 
 
 def _map_keys_dotted(text: str) -> str:

@@ -291,8 +291,62 @@ CASES: list[Case] = [
     ),
     Case(
         "unknown-step-field",
-        graph(root("Sequence", {"serviceName": "a", "retries": 3})),
+        graph(root("Sequence", {"serviceName": "a", "retry": 3})),
+        "spec.nodes[root].steps[0].retry",
+        "schema",
+    ),
+    Case(  # the server's `minimum` truncates 0.001 to 0 for an integer value: a CEL rule
+        "step-timeout-zero",
+        graph(root("Sequence", {"serviceName": "a", "timeout": 0})),
+        "spec.nodes[root].steps[0].timeout",
+        "cel",
+    ),
+    Case(
+        "step-timeout-below-minimum",
+        graph(root("Sequence", {"serviceName": "a", "timeout": 0.0001})),
+        "spec.nodes[root].steps[0].timeout",
+        "schema",
+    ),
+    Case(
+        "step-timeout-string",
+        graph(root("Sequence", {"serviceName": "a", "timeout": "2s"})),
+        "spec.nodes[root].steps[0].timeout",
+        "schema",
+    ),
+    Case(
+        "step-retries-negative",
+        graph(root("Sequence", {"serviceName": "a", "retries": -1})),
         "spec.nodes[root].steps[0].retries",
+        "schema",
+    ),
+    Case(
+        "step-retries-above-max",
+        graph(root("Sequence", {"serviceName": "a", "retries": 11})),
+        "spec.nodes[root].steps[0].retries",
+        "schema",
+    ),
+    Case(
+        "step-retries-not-integer",
+        graph(root("Sequence", {"serviceName": "a", "retries": 1.5})),
+        "spec.nodes[root].steps[0].retries",
+        "schema",
+    ),
+    Case(
+        "step-mapping-empty",
+        graph(root("Sequence", {"serviceName": "a", "mapping": {}})),
+        "spec.nodes[root].steps[0].mapping",
+        "schema",
+    ),
+    Case(
+        "step-mapping-value-not-string",
+        graph(root("Sequence", {"serviceName": "a", "mapping": {"y": 1}})),
+        "spec.nodes[root].steps[0].mapping.y",
+        "schema",
+    ),
+    Case(
+        "step-mapping-not-object",
+        graph(root("Sequence", {"serviceName": "a", "mapping": ["y", "x"]})),
+        "spec.nodes[root].steps[0].mapping",
         "schema",
     ),
     # ServingRuntime / ClusterServingRuntime: schema

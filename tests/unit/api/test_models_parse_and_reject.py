@@ -15,7 +15,8 @@ from modelplane.api import (
     UnknownKindError,
     parse_resource,
 )
-from tests.unit.api.cases import CASES, MODEL, Case, graph, isvc
+from tests.unit.api.cases import CASES, MODEL, Case, graph, isvc, root
+from tests.unit.api.schema_check import problems
 
 
 def test_parse_dispatches_on_kind_and_round_trips() -> None:
@@ -79,3 +80,15 @@ def test_valid_graph_parses_and_round_trips() -> None:
     parsed = parse_resource(body)
     assert isinstance(parsed, InferenceGraph)
     assert parsed.to_dict() == body
+
+
+def test_step_extensions_parse_and_round_trip() -> None:
+    step = {"serviceName": "b", "timeout": 2.5, "retries": 3, "mapping": {"y": "x", "a.z": "w"}}
+    body = graph(root("Sequence", {"serviceName": "a", "timeout": 1}, step))
+    parsed = parse_resource(body)
+    assert isinstance(parsed, InferenceGraph)
+    first, second = parsed.spec.nodes["root"].steps
+    assert first.timeout == 1.0 and first.retries is None and first.mapping is None
+    assert (second.timeout, second.retries, second.mapping) == (2.5, 3, {"y": "x", "a.z": "w"})
+    assert parsed.to_dict() == body
+    assert problems(body) == []  # and the generated CRD schema accepts it too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from modelplane.operator.render import (
     render_inference_service,
     resolve_graph,
 )
+from modelplane.operator.render.graph import GRAPH_FILE
+from modelplane.router.graph import load as load_graph
 from tests.unit.operator.samples import SAMPLES, render_sample, runtimes, stored
 
 SAMPLE = {p.stem: p for p in SAMPLES}
@@ -387,6 +390,30 @@ def test_graph_resolution_turns_service_names_into_infer_urls() -> None:
         },
         "timeout": 30,
     }
+
+
+def test_graph_resolution_passes_step_extensions_to_the_router() -> None:
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "a", "serviceName": "first", "timeout": 2.5, "retries": 0},
+                {"name": "b", "serviceName": "first", "data": "$response", "mapping": {"y": "x"}},
+            ],
+        }
+    }
+    resolved = resolve_graph(graph(nodes), {"first": "http://first"})
+    url = "http://first/v2/models/first/infer"
+    assert resolved["nodes"]["root"]["steps"] == [
+        {"name": "a", "serviceUrl": url, "timeout": 2.5, "retries": 0},
+        {"name": "b", "serviceUrl": url, "data": "$response", "mapping": {"y": "x"}},
+    ]
+    # the ConfigMap's file is what the router loads, extensions and all
+    file = one(render_inference_graph(graph(nodes), resolved, OperatorConfig()), "ConfigMap")
+    loaded = load_graph(json.loads(file["data"][GRAPH_FILE]))
+    first, second = loaded.root.steps
+    assert (first.timeout, first.retries, first.mapping) == (2.5, 0, None)
+    assert (second.timeout, second.retries, second.mapping) == (None, None, {"y": "x"})
 
 
 def test_graph_resolution_names_what_is_missing() -> None:
