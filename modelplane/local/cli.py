@@ -154,6 +154,9 @@ def banner(endpoints: Sequence[Endpoint]) -> str:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # The first Ctrl-C or SIGTERM stops everything; later ones must not cut the cleanup short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -210,6 +213,7 @@ def main(argv: Sequence[str]) -> int:
         Path(path).write_text(text)
     supervisor = Supervisor(sys.stdout)
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         return serve(plan, supervisor, args.ready_timeout)
     except KeyboardInterrupt:
@@ -219,7 +223,8 @@ def main(argv: Sequence[str]) -> int:
         supervisor.log("modelplane run", f"error: {exc}")
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         supervisor.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, previous)

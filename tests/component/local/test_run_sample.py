@@ -79,6 +79,15 @@ def test_sigterm_stops_everything_too(run: Run) -> None:
     assert not [pid for pid in children if alive(pid)]
 
 
+def test_repeated_signals_while_stopping_still_clean_up(run: Run) -> None:
+    run.until(READY_LINE, START_TIMEOUT)
+    children = descendants(run.popen.pid)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):
+        run.popen.send_signal(sig)
+    assert run.popen.wait(timeout=60) == 0
+    assert not [pid for pid in children if alive(pid)]
+
+
 def test_a_bad_file_is_refused_with_the_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
