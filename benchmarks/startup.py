@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,12 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.models import onnx_matmul  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.ports import free_port  # noqa: E402
 
 
 def _ready(url: str) -> bool:
@@ -39,7 +33,7 @@ def _ready(url: str) -> bool:
 
 def measure(model_dir: Path, limit_s: float = 60.0) -> float:
     """Seconds from process launch to the first 200 from /v2/health/ready."""
-    http, grpc = _free_port(), _free_port()
+    http, grpc = free_port(), free_port()
     command = [
         sys.executable, "-m", "modelplane", "serve", "--host", "127.0.0.1",
         "--http-port", str(http), "--grpc-port", str(grpc),

@@ -27,7 +27,7 @@ from modelplane.api import load_resources
 from modelplane.local.argv import map_paths, set_flag
 from tests.support.cluster import Cluster, create_namespace
 from tests.support.fake_nodes import GPU_NODE
-from tests.support.model_server import free_port
+from tests.support.ports import free_port
 from tests.unit.ship.dockerfiles import load
 from tests.unit.ship.rendered import CHART
 

@@ -31,7 +31,7 @@ from tests.support.local_run import (
     descendants,
     send,
 )
-from tests.support.model_server import free_port
+from tests.support.ports import free_port
 
 SAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "samples"
 START_TIMEOUT = 300.0  # a dozen Python servers starting on two cores

@@ -29,7 +29,6 @@ import yaml
 from tests.support import fake_nodes, k8s_components
 from tests.support.k8s_pki import PkiFiles, write_pki
 from tests.support.local_processes import (
-    free_port,
     http_json,
     http_ok,
     is_running,
@@ -39,6 +38,7 @@ from tests.support.local_processes import (
     terminate_child,
     terminate_pid,
 )
+from tests.support.ports import free_port
 from tests.support.wait import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import httpx
 from modelplane.model_server.runner import RunnerFactory, make_runner
 from modelplane.model_server.server import ModelServer
 from modelplane.model_server.settings import ServerSettings
+from tests.support.ports import free_port
 
 START_TIMEOUT_S = 60.0
 
@@ -42,13 +42,6 @@ class RunningServer:
     @property
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
-
-
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -89,31 +82,45 @@ def server_in_thread(
 def server_process(
     *args: str, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], RunningServer]]:
-    """`modelplane serve ARGS` as a subprocess on fresh ports; waits for /v2/health/live."""
-    http_port, grpc_port = free_port(), free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "modelplane",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--http-port",
-        str(http_port),
-        "--grpc-port",
-        str(grpc_port),
-        *args,
-    ]
+    """`modelplane serve ARGS` as a subprocess on fresh ports; waits for /v2/health/live.
+
+    A port picked free can be taken by another process before the server binds it; the
+    server then exits saying so, and it is started again on new ports (3 tries at most).
+    """
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    running = RunningServer(http_port, grpc_port)
-    try:
-        wait_live(running.url, proc)
-        yield proc, running
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
+    for attempt in range(3):
+        http_port, grpc_port = free_port(), free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "modelplane",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(http_port),
+            "--grpc-port",
+            str(grpc_port),
+            *args,
+        ]
+        proc = subprocess.Popen(
+            command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        running = RunningServer(http_port, grpc_port)
+        try:
+            try:
+                wait_live(running.url, proc)
+            except RuntimeError as exc:
+                if "already in use" in str(exc) and attempt < 2:
+                    continue
+                raise
+            yield proc, running
+            return
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=30)
+    raise AssertionError("unreachable: the last attempt raises or yields")
 
 
 def wait_live(url: str, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -18,8 +18,9 @@ from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.metrics import ModelMeter
 from modelplane.model_server.runner import Runner, make_runner
 from modelplane.model_server.settings import ServerSettings
-from tests.support.model_server import RunningServer, free_port, server_in_thread
+from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import onnx_add_sub, write_model_yaml
+from tests.support.ports import free_port
 
 SLOW_S = 0.3  # per execution: long enough that concurrent requests queue behind it
 

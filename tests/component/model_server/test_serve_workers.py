@@ -9,8 +9,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.model_server import free_port, server_process, wait_ready
+from tests.support.model_server import server_process, wait_ready
 from tests.support.models import onnx_add_sub
+from tests.support.ports import free_port
 
 BODY = {
     "inputs": [

@@ -13,14 +13,6 @@ from typing import Any
 import uvicorn
 
 
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def serve_asgi(app: Any, *, lifespan: str = "on") -> Iterator[str]:
     """Serve an ASGI app on 127.0.0.1 (random port) in a thread; yields its base URL."""

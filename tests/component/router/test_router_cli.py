@@ -13,8 +13,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.component.router.servers import free_port, serve_asgi
+from tests.component.router.servers import serve_asgi
 from tests.component.router.upstream_app import Upstream
+from tests.support.ports import free_port
 
 V2_IN = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}
 

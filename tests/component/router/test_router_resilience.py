@@ -15,8 +15,9 @@ import pytest
 from modelplane.router.app import RouterApp
 from modelplane.router.graph import load
 from modelplane.router.settings import RouterSettings
-from tests.component.router.servers import DroppingServer, free_port, serve_asgi
+from tests.component.router.servers import DroppingServer, serve_asgi
 from tests.component.router.upstream_app import Upstream
+from tests.support.ports import free_port
 
 V2_IN = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [2], "data": [1.0, 2.0]}]}
 

@@ -17,13 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support.ports import free_port
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import controlplane, fake_nodes, k8s_components, local_processes
+from tests.support import controlplane, fake_nodes, k8s_components, local_processes, ports
 from tests.support.cluster import namespace_name
 from tests.support.k8s_pki import PkiFiles
 
@@ -66,7 +66,7 @@ def test_missing_binaries_lists_what_is_absent(tmp_path: Path) -> None:
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
-    port = local_processes.free_port()
+    port = ports.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
 
