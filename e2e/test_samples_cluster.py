@@ -18,7 +18,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -28,6 +27,7 @@ from modelplane.local.argv import map_paths, set_flag
 from tests.support.cluster import Cluster, create_namespace
 from tests.support.fake_nodes import GPU_NODE
 from tests.support.ports import free_port
+from tests.support.sample_storage import sample_storage
 from tests.unit.ship.dockerfiles import load
 from tests.unit.ship.rendered import CHART
 
@@ -47,52 +47,13 @@ class Installed:
     samples: str  # the namespace the operator watches
 
 
-def storage(namespace: str) -> dict[str, Any]:
-    """What the samples expect in their namespace: a bound `models` claim, `model-reader`."""
-    pv = f"models-{namespace}"
-    return {
-        "apiVersion": "v1",
-        "kind": "List",
-        "items": [
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": pv},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadOnlyMany"],
-                    "storageClassName": "",
-                    "hostPath": {"path": "/models"},
-                    "claimRef": {"namespace": namespace, "name": "models"},
-                },
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": "models", "namespace": namespace},
-                "spec": {
-                    "accessModes": ["ReadOnlyMany"],
-                    "storageClassName": "",
-                    "volumeName": pv,
-                    "resources": {"requests": {"storage": "1Gi"}},
-                },
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": "model-reader", "namespace": namespace},
-            },
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def installed(k8s_cluster: Cluster) -> Installed:
     # A MIG node says how its GPUs are sliced (NVIDIA's feature discovery labels it so);
     # the MIG sample selects on that label.
     k8s_cluster.kubectl("label", "node", GPU_NODE, "nvidia.com/mig.strategy=mixed", "--overwrite")
     samples = create_namespace(k8s_cluster, "e2e-samples")
-    k8s_cluster.kubectl("apply", "-f", "-", input=json.dumps(storage(samples)))
+    k8s_cluster.kubectl("apply", "-f", "-", input=json.dumps(sample_storage(samples)))
     system = create_namespace(k8s_cluster, "e2e-system")
     k8s_cluster.helm(
         "install",

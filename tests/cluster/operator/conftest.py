@@ -16,6 +16,7 @@ from kopf.testing import KopfRunner
 
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.handlers import Operator
+from tests.support.sample_storage import sample_storage
 
 ROOT = Path(__file__).resolve().parents[3]
 T = TypeVar("T")
@@ -125,8 +126,7 @@ def create_namespace(kubectl: Kubectl, hint: str) -> str:
     """A fresh namespace with what the samples expect: a bound `models` PVC, `model-reader`."""
     name = f"op-{hint}-{os.getpid() % 10000}"
     kubectl("create", "namespace", name)
-    kubectl("apply", "-n", name, "-f", "-", input=json.dumps(storage_objects(name)))
-    kubectl("create", "serviceaccount", "model-reader", "-n", name)
+    kubectl("apply", "-f", "-", input=json.dumps(sample_storage(name)))
     return name
 
 
@@ -134,37 +134,3 @@ def delete_namespace(kubectl: Kubectl, name: str) -> None:
     """Delete a test namespace and its volume without waiting."""
     kubectl("delete", "namespace", name, "--wait=false", check=False)
     kubectl("delete", "pv", f"models-{name}", "--wait=false", check=False)
-
-
-def storage_objects(namespace: str) -> dict[str, Any]:
-    """A PersistentVolume pre-bound to the `models` claim the samples mount."""
-    pv = f"models-{namespace}"
-    return {
-        "apiVersion": "v1",
-        "kind": "List",
-        "items": [
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": pv},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadOnlyMany"],
-                    "storageClassName": "",
-                    "hostPath": {"path": "/models"},
-                    "claimRef": {"namespace": namespace, "name": "models"},
-                },
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": "models"},
-                "spec": {
-                    "accessModes": ["ReadOnlyMany"],
-                    "storageClassName": "",
-                    "volumeName": pv,
-                    "resources": {"requests": {"storage": "1Gi"}},
-                },
-            },
-        ],
-    }
