@@ -36,7 +36,7 @@ fmt: venv
 	$(VENV)/bin/ruff format modelplane tests e2e benchmarks
 	$(VENV)/bin/ruff check --fix modelplane tests e2e benchmarks
 
-test: venv $(TEST_PREREQS)
+test: venv lint $(TEST_PREREQS)
 	$(PY) -m pytest -q -ra
 
 test-fast: venv
