@@ -28,7 +28,8 @@ WEIGHTS = [
 BIAS = [0.5, 0.6, -1.1]
 
 
-def _save(graph: Any, path: Path) -> Path:
+def save_onnx(graph: Any, path: Path) -> Path:
+    """Wrap an ONNX graph in a checked opset-17 model and write it to `path`."""
     import onnx
     from onnx import helper
 
@@ -59,7 +60,7 @@ def classifier_model(path: Path) -> Path:
             helper.make_tensor("b", TensorProto.FLOAT, [CLASSES], BIAS),
         ],
     )
-    return _save(graph, path)
+    return save_onnx(graph, path)
 
 
 def argmax_model(path: Path) -> Path:
@@ -72,7 +73,7 @@ def argmax_model(path: Path) -> Path:
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [-1, CLASSES])],
         [helper.make_tensor_value_info("class", TensorProto.INT64, [-1, 1])],
     )
-    return _save(graph, path)
+    return save_onnx(graph, path)
 
 
 def inference_service(name: str, model_dir: Path) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from modelplane.local.sample import save_onnx
+
 # V2 datatype -> onnx.TensorProto element type name.
 ONNX_ELEMENT = {
     "BOOL": "BOOL",
@@ -25,18 +27,6 @@ ONNX_ELEMENT = {
     "BF16": "BFLOAT16",
     "BYTES": "STRING",
 }
-
-
-def _save_onnx(graph: Any, path: Path) -> Path:
-    import onnx
-    from onnx import helper
-
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
 
 
 def onnx_add_sub(path: Path, datatype: str = "FP32", width: int = 4) -> Path:
@@ -58,7 +48,7 @@ def onnx_add_sub(path: Path, datatype: str = "FP32", width: int = 4) -> Path:
         [info("INPUT0"), info("INPUT1")],
         [info("OUTPUT0"), info("OUTPUT1")],
     )
-    return _save_onnx(graph, path)
+    return save_onnx(graph, path)
 
 
 def onnx_identity(path: Path, datatype: str, width: int = 3) -> Path:
@@ -72,7 +62,7 @@ def onnx_identity(path: Path, datatype: str, width: int = 3) -> Path:
         [helper.make_tensor_value_info("INPUT0", elem, [-1, width])],
         [helper.make_tensor_value_info("OUTPUT0", elem, [-1, width])],
     )
-    return _save_onnx(graph, path)
+    return save_onnx(graph, path)
 
 
 def onnx_matmul(path: Path, in_features: int = 8, out_features: int = 4, seed: int = 0) -> Path:
@@ -95,7 +85,7 @@ def onnx_matmul(path: Path, in_features: int = 8, out_features: int = 4, seed: i
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, out_features])],
         initializer=[weight, bias],
     )
-    return _save_onnx(graph, path)
+    return save_onnx(graph, path)
 
 
 def write_model_yaml(directory: Path, **config: Any) -> Path:
