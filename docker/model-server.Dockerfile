@@ -15,6 +15,8 @@ RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir ".[server,onnx,torch,storage]"
 
 FROM ${PYTHON_IMAGE}
+# A passwd entry for the uid: tools that ask for the user's name (getpass) fail without one.
+RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin modelplane
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001

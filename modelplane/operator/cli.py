@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from modelplane.operator.config import load_config
     from modelplane.operator.handlers import Operator
+    from modelplane.operator.identity import current_identity
 
     config = load_config(args.config)
     kopf.configure(log_format=kopf.LogFormat[args.log_format.upper()])
@@ -63,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             clusterwide=not args.namespaces,
             namespaces=args.namespaces,
             liveness_endpoint=args.liveness,
+            # kopf types it as a NewType of str that it does not export
+            identity=current_identity(),  # type: ignore[arg-type]
         )
     except KeyboardInterrupt:
         pass
