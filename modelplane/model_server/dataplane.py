@@ -24,9 +24,16 @@ from modelplane.model_server.protocol.types import (
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.runner import run_blocking
 from modelplane.model_server.settings import ServerSettings
+from modelplane.model_server.triton import model_config, model_statistics
 from modelplane.model_server.validation import pick_outputs, prepare_inputs, select_outputs
 
-EXTENSIONS = ["binary_tensor_data", "model_repository", "parameters"]
+EXTENSIONS = [
+    "binary_tensor_data",
+    "model_repository",
+    "parameters",
+    "model_configuration",
+    "statistics",
+]
 # Parameters that steer the binary extension; they are not echoed back.
 _TRANSPORT_PARAMETERS = frozenset({"binary_data", "binary_data_output", "binary_data_size"})
 
@@ -69,6 +76,24 @@ class DataPlane:
             inputs=model.signature.inputs,
             outputs=model.signature.outputs,
         )
+
+    def model_config(self, name: str, version: str | None) -> dict[str, Any]:
+        """Triton's model configuration of a loaded model version (JSON shape)."""
+        model = self.repository.get(name, version)
+        return model_config(name, model.backend.platform, model.config, model.signature)
+
+    def model_statistics(self, name: str | None, version: str | None) -> dict[str, Any]:
+        """Triton's statistics for one model (version), or every loaded model when name is None."""
+        if name is None:
+            pairs = [(item.name, item.version) for item in self.repository.index(ready_only=True)]
+            versions = [(m, v) for m, v in pairs if v is not None]
+        elif version is None:
+            self.repository.get(name, None)  # NotFound / NotReady as for metadata
+            versions = [(name, v) for v in self.repository.get_versions(name)]
+        else:
+            versions = [(name, self.repository.get(name, version).version)]
+        families = self.metrics.families() if self.metrics is not None else []
+        return model_statistics(versions, families)
 
     def model_ready(self, name: str, version: str | None) -> bool:
         try:

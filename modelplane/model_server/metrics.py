@@ -51,6 +51,12 @@ class Countable(Protocol):
     def inc(self, amount: float = 1.0) -> None: ...
 
 
+class Settable(Protocol):
+    """A gauge child."""
+
+    def set(self, value: float) -> None: ...
+
+
 class Observable(Protocol):
     """A histogram child."""
 
@@ -63,7 +69,9 @@ class RequestMeter:
 
     success: Countable
     failure: Countable
-    latency: Observable
+    success_latency: Observable
+    failure_latency: Observable
+    last_inference: Settable
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,7 @@ class ServerMetrics:
         self.latency = Histogram(
             "modelplane_inference_request_duration_seconds",
             "Time from request received to response ready, at the protocol edge.",
-            (*model, "protocol"),
+            (*model, "protocol", "outcome"),
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
@@ -119,6 +127,13 @@ class ServerMetrics:
             "Inference requests being handled now (summed over workers).",
             ("model",),
             multiprocess_mode="livesum",
+            registry=reg,
+        )
+        self.last_inference = Gauge(
+            "modelplane_inference_last_timestamp_seconds",
+            "Unix time of the last successful inference (the latest over workers).",
+            model,
+            multiprocess_mode="max",
             registry=reg,
         )
         self.queue = Histogram(
@@ -188,8 +203,13 @@ class ServerMetrics:
         elapsed = time.perf_counter() - started
         self._flights[model].dec()
         meter = self.request_meter(model, version, protocol)
-        (meter.success if ok else meter.failure).inc()
-        meter.latency.observe(elapsed)
+        if ok:
+            meter.success.inc()
+            meter.success_latency.observe(elapsed)
+            meter.last_inference.set(time.time())  # a timestamp for statistics, not a deadline
+        else:
+            meter.failure.inc()
+            meter.failure_latency.observe(elapsed)
 
     def request_meter(self, model: str, version: str, protocol: str) -> RequestMeter:
         """The cached metric children for requests to one model version over one protocol."""
@@ -199,7 +219,9 @@ class ServerMetrics:
             meter = RequestMeter(
                 success=self.requests.labels(model, version, protocol, "success"),
                 failure=self.requests.labels(model, version, protocol, "failure"),
-                latency=self.latency.labels(model, version, protocol),
+                success_latency=self.latency.labels(model, version, protocol, "success"),
+                failure_latency=self.latency.labels(model, version, protocol, "failure"),
+                last_inference=self.last_inference.labels(model, version),
             )
             self._requests[key] = meter
         return meter
@@ -228,6 +250,10 @@ class ServerMetrics:
             raise ValueError(f"unknown model state {state!r}; expected one of {MODEL_STATES}")
         for name in MODEL_STATES:
             self.model_state.labels(model, name).set(1 if name == state else 0)
+
+    def families(self) -> list[Metric]:
+        """Every metric family with its samples (summed over workers in multiprocess mode)."""
+        return list(exposition_registry(self.registry, self._multiproc).collect())
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition (summed over workers in multiprocess mode) and its content type."""

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import json_format
 
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelServerError
@@ -88,6 +89,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
             if metrics is not None:
                 metrics.end(model, version, "grpc", ok, started)
         return message
+
+    @_edge
+    async def ModelConfig(self, request: Any, context: Any) -> Any:
+        doc = self._dp.model_config(request.name, request.version or None)
+        return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
+
+    @_edge
+    async def ModelStatistics(self, request: Any, context: Any) -> Any:
+        doc = self._dp.model_statistics(request.name or None, request.version or None)
+        return json_format.ParseDict(doc, pb.ModelStatisticsResponse())
 
     @_edge
     async def RepositoryIndex(self, request: Any, context: Any) -> Any:

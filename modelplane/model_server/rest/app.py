@@ -98,7 +98,12 @@ class RestApp:
             return _json(200 if ready else 503, {"ready": ready})
         if endpoint == "server_metadata":
             return _json(200, dp.server_metadata().model_dump())
+        if endpoint == "model_stats":
+            stats = dp.model_statistics(route.model, route.version)
+            return _json(200, stats)
         assert route.model is not None or endpoint == "repository_index"
+        if endpoint == "model_config":
+            return _json(200, dp.model_config(str(route.model), route.version))
         if endpoint == "model_metadata":
             meta = dp.model_metadata(str(route.model), route.version)
             return _json(200, meta.model_dump(exclude_none=True))

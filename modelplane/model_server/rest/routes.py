@@ -16,7 +16,7 @@ class Route:
     version: str | None = None
 
 
-_MODEL_ACTIONS = {"ready": "GET", "infer": "POST"}
+_MODEL_ACTIONS = {"ready": "GET", "infer": "POST", "config": "GET", "stats": "GET"}
 
 
 def match(method: str, path: str) -> Route:
@@ -39,6 +39,8 @@ def _route(parts: list[str]) -> tuple[Route | None, str]:
     head = rest[0]
     if head == "health" and len(rest) == 2 and rest[1] in ("live", "ready"):
         return Route(f"health_{rest[1]}"), "GET"
+    if rest == ["models", "stats"]:  # Triton's statistics of every model
+        return Route("model_stats"), "GET"
     if head == "models" and len(rest) >= 2 and rest[1]:
         return _model_route(rest[1], rest[2:])
     if head == "repository":

@@ -39,18 +39,28 @@ def _code_lines(path: Path) -> list[str]:
 
 
 def test_messages_match_tritonclient_field_numbers() -> None:
+    from tritonclient.grpc import model_config_pb2 as triton_config
     from tritonclient.grpc import service_pb2 as triton
 
     def fields(descriptor: object) -> dict[str, tuple[int, int]]:
         return {f.name: (f.number, f.type) for f in descriptor.fields}  # type: ignore[attr-defined]
 
     for name, ours in pb.DESCRIPTOR.message_types_by_name.items():
-        theirs = triton.DESCRIPTOR.message_types_by_name[name]
+        theirs = (
+            triton.DESCRIPTOR.message_types_by_name.get(name)
+            or triton_config.DESCRIPTOR.message_types_by_name[name]
+        )
         assert fields(ours) == {k: v for k, v in fields(theirs).items() if k in fields(ours)}, name
         for nested in ours.nested_types:
-            assert fields(nested) == fields(theirs.nested_types_by_name[nested.name]), (
+            other = fields(theirs.nested_types_by_name[nested.name])
+            assert fields(nested) == {k: v for k, v in other.items() if k in fields(nested)}, (
                 f"{name}.{nested.name}"
             )
+    for enum in pb.DESCRIPTOR.enum_types_by_name.values():
+        their_enum = triton_config.DESCRIPTOR.enum_types_by_name[enum.name]
+        assert {v.name: v.number for v in enum.values} == {
+            v.name: v.number for v in their_enum.values if v.name in enum.values_by_name
+        }, enum.name
     service = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
     triton_service = triton.DESCRIPTOR.services_by_name["GRPCInferenceService"]
     for method in service.methods:

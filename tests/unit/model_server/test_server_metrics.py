@@ -34,7 +34,8 @@ def test_requests_count_by_outcome_and_leave_flight_when_done() -> None:
     bad = frozenset(base | {("outcome", "failure")})
     assert got[("modelplane_inference_requests_total", ok)] == 2
     assert got[("modelplane_inference_requests_total", bad)] == 1
-    assert got[("modelplane_inference_request_duration_seconds_count", frozenset(base))] == 3
+    assert got[("modelplane_inference_request_duration_seconds_count", ok)] == 2
+    assert got[("modelplane_inference_request_duration_seconds_count", bad)] == 1
     assert got[("modelplane_inference_in_flight", frozenset({("model", "iris")}))] == 0
     assert ("process_cpu_seconds_total", frozenset()) in got
 
