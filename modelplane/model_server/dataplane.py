@@ -10,7 +10,12 @@ from typing import Any
 
 from modelplane import __version__
 from modelplane.model_server.backends.base import Tensors
-from modelplane.model_server.errors import DeadlineExceeded, InferenceFailed, ModelServerError
+from modelplane.model_server.errors import (
+    DeadlineExceeded,
+    InferenceFailed,
+    InvalidInput,
+    ModelServerError,
+)
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.protocol.datatypes import from_dtype
 from modelplane.model_server.protocol.types import (
@@ -171,7 +176,14 @@ class DataPlane:
     def repository_index(self, ready_only: bool) -> list[RepositoryIndexItem]:
         return self.repository.index(ready_only)
 
-    async def load(self, name: str) -> None:
+    async def load(self, name: str, parameters: dict[str, Any] | None = None) -> None:
+        """Load `name`; Triton's `config` (and `file:*`) load parameters are refused, not ignored."""
+        unsupported = sorted(k for k in parameters or {} if k == "config" or k.startswith("file:"))
+        if unsupported:
+            raise InvalidInput(
+                f"parameters.{unsupported[0]}: loading with an override is not supported; "
+                "edit model.yaml and load again"
+            )
         await self.repository.load(name)
 
     async def unload(self, name: str) -> None:

@@ -113,7 +113,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
-        await self._dp.load(request.model_name)
+        await self._dp.load(request.model_name, dict(request.parameters))
         return pb.RepositoryModelLoadResponse()
 
     @_edge

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from modelplane.model_server.dataplane import DataPlane
-from modelplane.model_server.errors import ModelServerError, PayloadTooLarge
+from modelplane.model_server.errors import InvalidInput, ModelServerError, PayloadTooLarge
 from modelplane.model_server.protocol.types import RepositoryIndexRequest
 from modelplane.model_server.rest.binary import (
     HEADER_LENGTH,
@@ -120,7 +120,12 @@ class RestApp:
             items = dp.repository_index(query.ready)
             return _json(200, [item.model_dump(exclude_none=True) for item in items])
         if endpoint == "repository_load":
-            await dp.load(str(route.model))
+            try:
+                doc = orjson.loads(body) if body.strip() else {}
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(f"load request body: malformed JSON: {exc}") from None
+            params = doc.get("parameters") if isinstance(doc, dict) else None
+            await dp.load(str(route.model), params if isinstance(params, dict) else None)
         else:
             await dp.unload(str(route.model))
         return _json(200, {})
