@@ -299,8 +299,9 @@ class FailureInfo(StatusModel):
     location: str | None = Field(default=None, description="Pod or node where it failed.")
     reason: str | None = Field(
         default=None,
-        description="Why: ModelLoadFailed, RuntimeUnhealthy, NoSupportingRuntime, "
-        "RuntimeNotRecognized, InvalidPredictorSpec.",
+        description="Why: a spec reason (NoSupportingRuntime, RuntimeNotRecognized, "
+        "InvalidPredictorSpec) or a pod's (Unschedulable, ImagePullBackOff, CrashLoopBackOff, "
+        "StorageInitializerFailed, ModelLoadFailed, ProgressDeadlineExceeded).",
     )
     message: str | None = Field(default=None, description="Details of the failure.")
     model_revision_id: str | None = Field(default=None, description="Revision that failed.")

@@ -42,6 +42,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "Deployment": Kind("apps/v1", "deployments"),
+    "Pod": Kind("v1", "pods"),
     "Service": Kind("v1", "services"),
     "ConfigMap": Kind("v1", "configmaps"),
     "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),

@@ -20,6 +20,7 @@ NAMESPACED_RULES: list[dict[str, Any]] = [
     {"apiGroups": [GROUP], "resources": ["servingruntimes"], "verbs": READ},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": CHILD_VERBS},
     {"apiGroups": [""], "resources": ["services", "configmaps"], "verbs": CHILD_VERBS},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": CHILD_VERBS},
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": CHILD_VERBS},
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create"]},

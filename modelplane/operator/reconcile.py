@@ -207,6 +207,7 @@ class Reconciler:
     ) -> tuple[dict[tuple[str, str], Obj], Failure | None]:
         """Apply what was rendered, delete owned children no longer rendered; the live set.
 
+        The live set includes the components' pods (read only, never applied or pruned).
         With apply False (the spec cannot be rendered now) children are only read. A child
         the API server refuses (invalid, forbidden) stops the pass without pruning and is
         returned as a Failure for the status; other errors propagate (and are retried).
@@ -244,6 +245,9 @@ class Reconciler:
                     continue
                 if owned:
                     live.setdefault(child_key, child)
+        # Pods (owned by ReplicaSets) carry the same labels: read for the status's reasons.
+        for pod in self.kube.list("Pod", meta["namespace"], selector):
+            live[("Pod", pod["metadata"]["name"])] = pod
         return live, rejected
 
     def _write_status(self, obj: Obj, status: Obj) -> bool:

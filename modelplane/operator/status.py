@@ -14,6 +14,7 @@ from typing import Any
 from modelplane.api import InferenceGraph, InferenceService, Resource
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.pod_reasons import PodFailure, component_failure
 from modelplane.operator.render.network import external_url, service_url
 
 Obj = dict[str, Any]
@@ -47,35 +48,73 @@ def condition(
     return cond
 
 
-def deployment_condition(type_: str, deployment: Obj | None, waiting: Failure | None = None) -> Obj:
-    """Readiness of a Deployment: its Available condition, or why it is not available."""
+def deployment_condition(
+    type_: str,
+    deployment: Obj | None,
+    waiting: Failure | None = None,
+    pods: Iterable[Obj] = (),
+) -> Obj:
+    """Readiness of a Deployment: its Available condition, or why it is not available.
+
+    When it is not available, the reason read from its pods (`pod_reasons`) wins over the
+    Deployment's own generic one.
+    """
+    cond, _ = component_readiness(type_, deployment, waiting, pods)
+    return cond
+
+
+def component_readiness(
+    type_: str,
+    deployment: Obj | None,
+    waiting: Failure | None = None,
+    pods: Iterable[Obj] = (),
+) -> tuple[Obj, PodFailure | None]:
+    """A component's readiness condition and the pod-level failure behind it, if any."""
     if deployment is None:
         if waiting is not None:
-            return condition(type_, "Unknown", waiting.reason, waiting.message)
-        return condition(type_, "False", "DeploymentMissing", "the Deployment does not exist yet")
+            return condition(type_, "Unknown", waiting.reason, waiting.message), None
+        missing = condition(
+            type_, "False", "DeploymentMissing", "the Deployment does not exist yet"
+        )
+        return missing, None
     name = deployment["metadata"]["name"]
     status = deployment.get("status") or {}
     found = {c.get("type"): c for c in status.get("conditions") or []}
     progressing = found.get("Progressing") or {}
-    if progressing.get("reason") == "ProgressDeadlineExceeded":
-        return condition(type_, "False", "ProgressDeadlineExceeded", progressing.get("message"))
+    stuck = progressing.get("reason") == "ProgressDeadlineExceeded"
     available = found.get("Available")
+    ready = status.get("readyReplicas") or 0
+    wanted = status.get("replicas") or (deployment.get("spec") or {}).get("replicas") or 0
+    if available is not None and available.get("status") == "True" and not stuck:
+        return condition(
+            type_, "True", "MinimumReplicasAvailable", f"{ready}/{wanted} replicas ready"
+        ), None
+    failure = component_failure(deployment, pods)
+    if failure is not None:
+        return condition(type_, "False", failure.reason, failure.message), failure
+    if stuck:
+        deadline = PodFailure("ProgressDeadlineExceeded", progressing.get("message") or "")
+        return condition(type_, "False", deadline.reason, deadline.message), deadline
     if available is None:
         return condition(
             type_, "Unknown", "DeploymentPending", f"Deployment {name} has no status yet"
-        )
-    ready = status.get("readyReplicas") or 0
-    wanted = status.get("replicas") or (deployment.get("spec") or {}).get("replicas") or 0
-    if available.get("status") == "True":
-        return condition(
-            type_, "True", "MinimumReplicasAvailable", f"{ready}/{wanted} replicas ready"
-        )
+        ), None
     return condition(
         type_,
         "False",
         available.get("reason") or "MinimumReplicasUnavailable",
         available.get("message") or f"{ready}/{wanted} replicas ready",
-    )
+    ), None
+
+
+def component_pods(children: Children, part: str) -> list[Obj]:
+    """The live pods of one component (predictor, transformer, router) among the children."""
+    return [
+        pod
+        for (kind, _), pod in children.items()
+        if kind == "Pod"
+        and ((pod.get("metadata") or {}).get("labels") or {}).get(names.COMPONENT_LABEL) == part
+    ]
 
 
 def ingress_condition(owner: Resource, children: Children, config: OperatorConfig) -> Obj:
@@ -125,8 +164,31 @@ def _previous_conditions(owner: InferenceService | InferenceGraph) -> list[Obj]:
     return [c.to_dict() for c in owner.status.conditions]
 
 
-def model_status(predictor: Obj, failure: Failure | None, deployment: Obj | None) -> Obj:
-    """modelStatus from the predictor's readiness (KServe's states and transition status)."""
+def failure_info(failure: PodFailure) -> Obj:
+    """modelStatus.lastFailureInfo from a pod-level failure (unset fields left out)."""
+    info: Obj = {
+        "reason": failure.reason,
+        "message": failure.message,
+        "exitCode": failure.exit_code,
+        "time": failure.time,
+        "location": failure.location,
+    }
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def model_status(
+    predictor: Obj,
+    failure: Failure | None,
+    deployment: Obj | None,
+    pods: PodFailure | None = None,
+) -> Obj:
+    """modelStatus from the predictor's readiness (KServe's states and transition status).
+
+    A spec that cannot be rendered is `InvalidSpec`; a pod-level failure that needs someone
+    to act (image, crash, storage pull, model load, deadline) is `BlockedByFailedLoad`; a
+    pod waiting for a node is still `InProgress`, with the scheduler's reason kept in
+    `lastFailureInfo`.
+    """
     if failure is not None:
         return {
             "transitionStatus": "InvalidSpec",
@@ -140,19 +202,19 @@ def model_status(predictor: Obj, failure: Failure | None, deployment: Obj | None
             "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
             "copies": {"totalCopies": ready, "failedCopies": 0},
         }
-    if predictor.get("reason") == "ProgressDeadlineExceeded":
+    if pods is not None and pods.blocks_load:
         return {
             "transitionStatus": "BlockedByFailedLoad",
             "states": {"activeModelState": "FailedToLoad", "targetModelState": "FailedToLoad"},
-            "lastFailureInfo": {
-                "reason": "ModelLoadFailed",
-                "message": predictor.get("message", ""),
-            },
+            "lastFailureInfo": failure_info(pods),
         }
-    return {
+    status: Obj = {
         "transitionStatus": "InProgress",
         "states": {"activeModelState": "Pending", "targetModelState": "Loading"},
     }
+    if pods is not None:
+        status["lastFailureInfo"] = failure_info(pods)
+    return status
 
 
 def isvc_status(
@@ -172,13 +234,18 @@ def isvc_status(
     types = {names.PREDICTOR: PREDICTOR_READY, names.TRANSFORMER: TRANSFORMER_READY}
     conditions: list[Obj] = []
     components: Obj = {}
+    predictor_failure: PodFailure | None = None
     for part in parts:
         deployment_name = names.component(name, part)
         deployment = children.get(("Deployment", deployment_name))
         if failure is not None and part == names.PREDICTOR:
             conditions.append(condition(types[part], "False", failure.reason, failure.message))
         else:
-            conditions.append(deployment_condition(types[part], deployment))
+            pods = component_pods(children, part)
+            cond, why = component_readiness(types[part], deployment, pods=pods)
+            conditions.append(cond)
+            if part == names.PREDICTOR:
+                predictor_failure = why
         url = service_url(deployment_name, isvc)
         components[part] = {"url": url, "address": {"url": url}}
     conditions.append(ingress_condition(isvc, children, config))
@@ -187,7 +254,9 @@ def isvc_status(
     status: Obj = {
         "observedGeneration": isvc.metadata.generation,
         "conditions": with_transition_times(_previous_conditions(isvc), conditions, now),
-        "modelStatus": model_status(conditions[0], failure, predictor_deployment),
+        "modelStatus": model_status(
+            conditions[0], failure, predictor_deployment, predictor_failure
+        ),
     }
     if failure is None:
         entry = service_url(names.component(name, parts[-1]), isvc)
@@ -221,7 +290,12 @@ def graph_status(
     router_ready = (
         condition(ROUTER_READY, "False", rejected.reason, rejected.message)
         if rejected is not None
-        else deployment_condition(ROUTER_READY, router, waiting if dependencies else None)
+        else deployment_condition(
+            ROUTER_READY,
+            router,
+            waiting if dependencies else None,
+            component_pods(children, names.ROUTER),
+        )
     )
     conditions = [deps, router_ready, ingress_condition(graph, children, config)]
     conditions.append(ready_condition(conditions))

@@ -172,11 +172,14 @@ def test_runtime_failure_status(reason: str) -> None:
     assert InferenceServiceStatus.model_validate(status).to_dict() == status
 
 
-def test_stuck_rollout_is_a_failed_load() -> None:
+def test_stuck_rollout_without_a_pod_reason_is_a_failed_load() -> None:
     children = {("Deployment", "m-predictor"): deployment("m-predictor", UNAVAILABLE, STUCK)}
     status = isvc_status(isvc(), children, OperatorConfig(), NOW)
     assert status["modelStatus"]["transitionStatus"] == "BlockedByFailedLoad"
-    assert status["modelStatus"]["lastFailureInfo"]["reason"] == "ModelLoadFailed"
+    assert status["modelStatus"]["lastFailureInfo"] == {
+        "reason": "ProgressDeadlineExceeded",
+        "message": "Progressing ProgressDeadlineExceeded",
+    }
 
 
 def test_pending_model_status() -> None:
