@@ -40,6 +40,8 @@ CHILD_RESOURCES = (
     ("autoscaling", "v2", "horizontalpodautoscalers"),
     ("networking.k8s.io", "v1", "ingresses"),
 )
+# The components' pods: read for the status's reasons, watched by the same label.
+POD_RESOURCE = ("", "v1", "pods")
 
 
 def owner_of(labels: Mapping[str, str], namespace: str) -> Key | None:
@@ -85,6 +87,11 @@ def child_fingerprint(body: Mapping[str, Any]) -> str:
         "replicas": status.get("replicas"),
         "observed": status.get("observedGeneration"),
         "balancer": status.get("loadBalancer"),
+        "containers": [
+            (c.get("name"), c.get("state"), c.get("lastState"))
+            for key in ("initContainerStatuses", "containerStatuses")
+            for c in status.get(key) or []
+        ],
     }
     return hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -126,6 +133,11 @@ class Operator:
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=f"operator.{names.GROUP}", key="last-handled-configuration"
         )
+        # Server-side selection: the API server sends only modelplane's children and pods.
+        managed = f"{names.MANAGED_BY}={names.MANAGED_BY_VALUE}"
+        for group, version, plural in (*CHILD_RESOURCES, POD_RESOURCE):
+            api = f"{group}/{version}" if group else version
+            settings.watching.label_selectors[api, plural] = managed
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         self._kube = self._kube_factory()
@@ -232,7 +244,7 @@ class Operator:
         for resource in RUNTIME_RESOURCES:
             kopf.on.event(*resource, registry=registry)(self.runtime_event)
         managed = {names.MANAGED_BY: names.MANAGED_BY_VALUE}
-        for group, version, plural in CHILD_RESOURCES:
+        for group, version, plural in (*CHILD_RESOURCES, POD_RESOURCE):
             selector = (f"{group}/{version}" if group else version, plural)
             kopf.on.event(*selector, labels=managed, registry=registry)(self.child_event)
         return registry
