@@ -15,10 +15,12 @@ Schema = dict[str, Any]
 
 CATEGORIES = ["modelplane"]
 READY = '.status.conditions[?(@.type=="Ready")].status'
+REASON = '.status.conditions[?(@.type=="Ready")].reason'
 AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 STATUS_COLUMNS = [
     {"name": "URL", "type": "string", "jsonPath": ".status.url"},
     {"name": "Ready", "type": "string", "jsonPath": READY},
+    {"name": "Reason", "type": "string", "jsonPath": REASON},
     AGE,
 ]
 RUNTIME_COLUMNS = [
