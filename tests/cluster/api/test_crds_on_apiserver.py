@@ -110,7 +110,7 @@ def test_short_names_and_printer_columns(k8s_cluster: Any, api_namespace: str) -
     sample = ROOT / "manifests" / "samples" / "isvc-onnx-cpu.yaml"
     k8s_cluster.kubectl("apply", "-n", api_namespace, "-f", str(sample))
     table = k8s_cluster.kubectl("get", "isvc", "-n", api_namespace).stdout
-    assert table.split("\n")[0].split() == ["NAME", "URL", "READY", "AGE"]
+    assert table.split("\n")[0].split() == ["NAME", "URL", "READY", "REASON", "AGE"]
     assert "iris-onnx" in table
     for short, kind in [
         ("isvc", "InferenceService"),
