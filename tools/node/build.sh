@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build the real test node's add-ons from the Go module proxy into
+# ${MODELPLANE_CACHE:-~/.cache/modelplane}/node/bin: CoreDNS (cluster DNS), Traefik (Ingress and
+# Gateway API), metrics-server (CPU/memory for HPAs) and crictl. kubelet and kube-proxy come
+# from the control plane's wrapper module (tools/k8s/build.sh). Skips what is there; one build
+# at a time per cache (flock); binaries are renamed into place when complete.
+# --print-bin-dir prints where they go; --packages installs the node's Debian packages.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${MODELPLANE_CACHE:-$HOME/.cache/modelplane}"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+TRAEFIK_VERSION="$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$HERE/traefik/go.mod")"
+BIN="$CACHE/node/bin"
+# containerd, runc, CNI plugins, iptables, conntrack: the node; mmdebstrap: the image builder.
+DEBIAN_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack mmdebstrap)
+
+case "${1:-}" in
+  --print-bin-dir) echo "$BIN"; exit 0 ;;
+  --packages)
+    missing=()
+    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+      dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && exit 0
+    [[ "$(id -u)" == 0 ]] || { echo "node: need root to apt-get install ${missing[*]}" >&2; exit 1; }
+    echo "node: apt-get install ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    exit 0 ;;
+esac
+
+stamp() { echo "$BIN/.$1-$2"; }  # a binary's version stamp: rebuilt when the version changes
+need() { [[ ! -x "$BIN/$1" || ! -e "$(stamp "$1" "$2")" ]]; }
+
+if ! need coredns "$COREDNS_VERSION" && ! need traefik "$TRAEFIK_VERSION" \
+  && ! need metrics-server "$METRICS_SERVER_VERSION" && ! need crictl "$CRICTL_VERSION"; then
+  exit 0
+fi
+command -v go >/dev/null || { echo "node: Go is required to build the node add-ons" >&2; exit 1; }
+
+mkdir -p "$BIN"
+exec 9>"$BIN/.build.lock"
+flock 9
+WORK="$(mktemp -d "$BIN/.work.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+export GOFLAGS="${GOFLAGS:--buildvcs=false} -p=${GO_BUILD_P:-2}"
+export CGO_ENABLED=0
+
+install_atomic() { # src name version
+  chmod 0755 "$1"
+  mv -f "$1" "$BIN/$2"
+  rm -f "$BIN/.$2-"*
+  touch "$(stamp "$2" "$3")"
+}
+
+go_install() { # name package version
+  need "$1" "$3" || return 0
+  echo "node: building $1 $3" >&2
+  mkdir -p "$WORK/gobin"
+  GOBIN="$WORK/gobin" go install -trimpath -ldflags "-s -w" "$2@$3"
+  install_atomic "$WORK/gobin/$1" "$1" "$3"
+}
+
+build_traefik() {
+  need traefik "$TRAEFIK_VERSION" || return 0
+  echo "node: building traefik $TRAEFIK_VERSION (about 5 min, 3 GB of memory)" >&2
+  (cd "$HERE/traefik" && go build -trimpath -ldflags "-s -w" -o "$WORK/traefik" github.com/traefik/traefik/v3/cmd/traefik)
+  install_atomic "$WORK/traefik" traefik "$TRAEFIK_VERSION"
+}
+
+go_install crictl sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
+go_install metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
+go_install coredns github.com/coredns/coredns "$COREDNS_VERSION"
+build_traefik
+echo "node: ready in $BIN" >&2
