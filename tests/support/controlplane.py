@@ -116,6 +116,9 @@ class ControlPlane:
 
     state_dir: Path
     bin_dir: Path
+    address: str = "127.0.0.1"  # where the API server binds (a node address for real pods)
+    cgroup: Path | None = None  # cgroup2 directory every component runs in (egress rules)
+    fake_nodes: bool = True  # kwok and its two fake nodes
     server: str = ""
     kubeconfig: Path = Path()
     admin_token: str = ""
@@ -153,6 +156,8 @@ class ControlPlane:
             "server": self.server,
             "kubeconfig": str(self.kubeconfig),
             "bin_dir": str(self.bin_dir),
+            "address": self.address,
+            "fake_nodes": self.fake_nodes,
             "pids": self.pids,
         }
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
@@ -186,7 +191,7 @@ def run_tool(
 def _spawn(
     cp: ControlPlane, name: str, argv: list[str], tied: bool, env: dict[str, str] | None = None
 ) -> None:
-    proc = spawn(argv, cp.state_dir / f"{name}.log", cp.state_dir, tied, env)
+    proc = spawn(argv, cp.state_dir / f"{name}.log", cp.state_dir, tied, env, cp.cgroup)
     cp.procs[name] = proc
     cp.pids[name] = proc.pid
 
@@ -257,30 +262,40 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> None:
         cp.admin_token: ("modelplane-admin", "system:masters", "admin"),
         secrets.token_hex(16): ("system:kube-controller-manager", "", "controller-manager"),
         secrets.token_hex(16): ("system:kube-scheduler", "", "scheduler"),
-        secrets.token_hex(16): ("kwok", "system:masters", "kwok"),
     }
+    # (user, groups) of the other components, each given a token and a kubeconfig
+    component_users = (
+        {"kwok": ("kwok", "system:masters")} if cp.fake_nodes else k8s_components.NODE_USERS
+    )
+    for component, (user, groups) in component_users.items():
+        users[secrets.token_hex(16)] = (user, groups, component)
     _write_token_file(d / "tokens.csv", users)
-    cp.server = f"https://127.0.0.1:{api_port}"
+    cp.server = f"https://{cp.address}:{api_port}"
     configs = _write_kubeconfigs(cp, pki, users)
     cp.kubeconfig = configs["admin"]
 
-    argv = k8s_components.apiserver_argv(b, d, pki, etcd_port, api_port, d / "tokens.csv")
+    argv = k8s_components.apiserver_argv(
+        b, d, pki, etcd_port, api_port, d / "tokens.csv", cp.address
+    )
     _spawn(cp, "kube-apiserver", argv, tied)
     context = ssl.create_default_context(cafile=str(pki.ca_cert))
     api_pid = cp.pids["kube-apiserver"]
     _await(
         cp,
         lambda: (
-            listens_on(api_pid, api_port)
+            listens_on(api_pid, api_port, cp.address)
             and http_ok(f"{cp.server}/readyz", context, cp.admin_token)
         ),
         "kube-apiserver /readyz",
     )
-    _create_nodes(cp)  # before kwok starts, so it adopts them on its first list
+    if cp.fake_nodes:
+        _create_nodes(cp)  # before kwok starts, so it adopts them on its first list
 
     argv = k8s_components.controller_manager_argv(b, configs["controller-manager"], pki)
     _spawn(cp, "kube-controller-manager", argv, tied)
     _spawn(cp, "kube-scheduler", k8s_components.scheduler_argv(b, configs["scheduler"]), tied)
+    if not cp.fake_nodes:
+        return
     kwok_home = d / "kwok-home"  # keeps kwok from reading a user's ~/.kwok/kwok.yaml
     kwok_home.mkdir(exist_ok=True)
     env = {**os.environ, "HOME": str(kwok_home)}
@@ -308,8 +323,19 @@ def _create_nodes(cp: ControlPlane) -> None:
             raise ControlPlaneError(f"creating node {node['metadata']['name']}: {status} {reply}")
 
 
-def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> ControlPlane:
+def start(
+    state_dir: Path,
+    bin_dir: Path | None = None,
+    tied: bool = True,
+    address: str = "127.0.0.1",
+    fake_nodes: bool = True,
+    cgroup: Path | None = None,
+) -> ControlPlane:
     """Start a control plane in `state_dir`; with `tied`, it dies with this process.
+
+    `address` is where the API server binds and advertises itself; `fake_nodes=False` starts
+    no kwok and creates no nodes (a real kubelet joins instead); `cgroup` is a cgroup2
+    directory that every component runs in.
 
     Ports are picked free but bound later, so a port taken meanwhile (by a concurrent session)
     makes a component exit; the whole start is then retried with fresh ports.
@@ -323,21 +349,23 @@ def start(state_dir: Path, bin_dir: Path | None = None, tied: bool = True) -> Co
     for attempt in range(1, attempts + 1):
         shutil.rmtree(state_dir / "etcd", ignore_errors=True)  # other files are rewritten
         try:
-            return _start_once(state_dir, bin_dir, tied)
+            cp = ControlPlane(state_dir, bin_dir, address, cgroup, fake_nodes)
+            return _start_once(cp, tied)
         except ControlPlaneError as error:
             if attempt == attempts or "address already in use" not in str(error):
                 raise
     raise AssertionError("unreachable")
 
 
-def _start_once(state_dir: Path, bin_dir: Path, tied: bool) -> ControlPlane:
-    cp = ControlPlane(state_dir=state_dir, bin_dir=bin_dir)
+def _start_once(cp: ControlPlane, tied: bool) -> ControlPlane:
     try:
-        pki = write_pki(state_dir / "pki", k8s_components.SERVICE_IP)
+        extra_ips = () if cp.address.startswith("127.") else (cp.address,)
+        pki = write_pki(cp.state_dir / "pki", k8s_components.SERVICE_IP, extra_ips)
         _start_processes(cp, pki, tied)
         cp.save()
-        names = {node["metadata"]["name"] for node in fake_nodes.manifests()}
-        _await(cp, lambda: names <= _ready_nodes(cp), f"nodes {sorted(names)} Ready")
+        if cp.fake_nodes:
+            names = {node["metadata"]["name"] for node in fake_nodes.manifests()}
+            _await(cp, lambda: names <= _ready_nodes(cp), f"nodes {sorted(names)} Ready")
         _await(cp, lambda: _has_default_sa(cp), "serviceaccount default/default")
     except BaseException:
         stop(cp)
@@ -368,6 +396,8 @@ def load(state_dir: Path) -> ControlPlane | None:
     return ControlPlane(
         state_dir=state_dir,
         bin_dir=Path(state["bin_dir"]),
+        address=state.get("address", "127.0.0.1"),
+        fake_nodes=state.get("fake_nodes", True),
         server=state["server"],
         kubeconfig=Path(state["kubeconfig"]),
         pids={k: int(v) for k, v in state["pids"].items()},

@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support import fake_nodes
-from tests.support.k8s_pki import PkiFiles
+from tests.support.k8s_pki import FRONT_PROXY_CN, PkiFiles
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.1/16"
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
+NODE_NAME = "modelplane-node"
+# The real node's components and their API identities: the kubelet and kube-proxy as the
+# default RBAC rules expect them; the add-ons (CoreDNS, Traefik, metrics-server) as admins,
+# since this throwaway cluster has no other tenants.
+NODE_USERS = {
+    "kubelet": (f"system:node:{NODE_NAME}", "system:nodes"),
+    "kube-proxy": ("system:kube-proxy", ""),
+    "addons": ("modelplane-node-addons", "system:masters"),
+}
 
 
 def etcd_argv(bin_dir: Path, data_dir: Path, client_port: int, peer_port: int) -> list[str]:
@@ -32,14 +41,26 @@ def etcd_argv(bin_dir: Path, data_dir: Path, client_port: int, peer_port: int) -
 
 
 def apiserver_argv(
-    bin_dir: Path, state_dir: Path, pki: PkiFiles, etcd_port: int, port: int, token_file: Path
+    bin_dir: Path,
+    state_dir: Path,
+    pki: PkiFiles,
+    etcd_port: int,
+    port: int,
+    token_file: Path,
+    address: str = "127.0.0.1",
 ) -> list[str]:
-    """kube-apiserver: token auth, Node+RBAC authorization, SA tokens, loopback only."""
-    return [
+    """kube-apiserver: token auth, Node+RBAC authorization, SA tokens, bound to `address`.
+
+    On loopback (the kwok tier) the `kubernetes` Service has no endpoints: a loopback
+    address is not a valid Endpoints IP and nothing in a pod needs it. On a node address
+    (the real-pod tier) the lease reconciler publishes it, so pods reach the API server
+    through the Service IP, and aggregated APIs (metrics-server) get the front-proxy cert.
+    """
+    argv = [
         str(bin_dir / "kube-apiserver"),
         f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        f"--bind-address={address}",
+        f"--advertise-address={address}",
         f"--secure-port={port}",
         f"--cert-dir={state_dir / 'apiserver-certs'}",
         f"--tls-cert-file={pki.serving_cert}",
@@ -51,10 +72,23 @@ def apiserver_argv(
         f"--service-account-key-file={pki.sa_pub}",
         f"--service-account-signing-key-file={pki.sa_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
-        # a loopback advertise address is not a valid Endpoints IP; nothing needs it here
-        "--endpoint-reconciler-type=none",
         "--allow-privileged=true",
         "--profiling=false",
+    ]
+    if address.startswith("127."):
+        return [*argv, "--endpoint-reconciler-type=none"]
+    assert pki.front_proxy_cert is not None and pki.front_proxy_key is not None
+    return [
+        *argv,
+        "--endpoint-reconciler-type=lease",
+        f"--requestheader-client-ca-file={pki.ca_cert}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CN}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki.front_proxy_cert}",
+        f"--proxy-client-key-file={pki.front_proxy_key}",
+        "--enable-aggregator-routing=true",
     ]
 
 

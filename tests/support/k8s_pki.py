@@ -31,6 +31,9 @@ class PkiFiles:
     serving_key: Path
     sa_key: Path
     sa_pub: Path
+    # the API server's client cert towards aggregated APIs (metrics-server): front-proxy
+    front_proxy_cert: Path | None = None
+    front_proxy_key: Path | None = None
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -47,8 +50,12 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def write_pki(directory: Path, service_ip: str) -> PkiFiles:
-    """Generate a CA, a serving cert for 127.0.0.1 and a service-account key pair."""
+FRONT_PROXY_CN = "front-proxy-client"
+
+
+def write_pki(directory: Path, service_ip: str, extra_ips: tuple[str, ...] = ()) -> PkiFiles:
+    """Generate a CA, a serving cert for 127.0.0.1 (and `extra_ips`), a front-proxy client
+    cert for aggregated APIs, and a service-account key pair."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     not_after = now + datetime.timedelta(days=30)
@@ -83,7 +90,9 @@ def write_pki(directory: Path, service_ip: str) -> PkiFiles:
 
     serving_key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVING_DNS]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
+    sans += [
+        x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip, *extra_ips)
+    ]
     serving_cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
@@ -94,6 +103,19 @@ def write_pki(directory: Path, service_ip: str) -> PkiFiles:
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    proxy_key = ec.generate_private_key(ec.SECP256R1())
+    proxy_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, FRONT_PROXY_CN)]))
+        .issuer_name(ca_name)
+        .public_key(proxy_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(not_after)
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
 
@@ -110,4 +132,8 @@ def write_pki(directory: Path, service_ip: str) -> PkiFiles:
         serving_key=_write(directory / "apiserver.key", _key_pem(serving_key)),
         sa_key=_write(directory / "sa.key", _key_pem(sa_key)),
         sa_pub=_write(directory / "sa.pub", sa_pub),
+        front_proxy_cert=_write(
+            directory / "front-proxy.crt", proxy_cert.public_bytes(serialization.Encoding.PEM)
+        ),
+        front_proxy_key=_write(directory / "front-proxy.key", _key_pem(proxy_key)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,30 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
+def _preexec(tied: bool, cgroup: Path | None) -> Callable[[], None] | None:
+    """The child's setup before exec: join `cgroup` (a cgroup2 directory), tie to us."""
+    if not tied and cgroup is None:
+        return None
+
+    def setup() -> None:
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+        if tied:
+            _die_with_parent()
+
+    return setup
+
+
 def spawn(
-    argv: list[str], log: Path, cwd: Path, tied: bool, env: dict[str, str] | None = None
+    argv: list[str],
+    log: Path,
+    cwd: Path,
+    tied: bool,
+    env: dict[str, str] | None = None,
+    cgroup: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session, output appended to `log`; `tied`: dies with us."""
+    """Start `argv` in its own session, output appended to `log`; `tied`: dies with us;
+    `cgroup`: the child (and everything it starts) runs in that cgroup2 directory."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             argv,
@@ -35,7 +57,7 @@ def spawn(
             cwd=cwd,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent if tied else None,
+            preexec_fn=_preexec(tied, cgroup),
         )
 
 
@@ -55,8 +77,13 @@ def is_running(pid: int, marker: Path) -> bool:
     return str(marker).encode() in cmdline
 
 
-def listens_on(pid: int, port: int) -> bool:
-    """True when process `pid` holds a listening TCP socket on 127.0.0.1:`port` (Linux /proc).
+def proc_net_address(address: str, port: int) -> str:
+    """An IPv4 address and port as /proc/net/tcp writes them (little-endian hex)."""
+    return f"{int.from_bytes(ipaddress.IPv4Address(address).packed, 'little'):08X}:{port:04X}"
+
+
+def listens_on(pid: int, port: int, address: str = "127.0.0.1") -> bool:
+    """True when process `pid` holds a listening TCP socket on `address`:`port` (Linux /proc).
 
     A health probe alone could reach another session's server that won a port race.
     """
@@ -73,7 +100,7 @@ def listens_on(pid: int, port: int) -> bool:
             continue
         if target.startswith("socket:["):
             inodes.add(target[len("socket:[") : -1])
-    wanted = f"0100007F:{port:04X}"
+    wanted = proc_net_address(address, port)
     for row in rows:
         fields = row.split()
         if fields[1] == wanted and fields[3] == "0A" and fields[9] in inodes:
