@@ -28,8 +28,8 @@ from tests.support.cluster import Cluster, create_namespace
 from tests.support.fake_nodes import GPU_NODE
 from tests.support.ports import free_port
 from tests.support.sample_storage import sample_storage
-from tests.unit.ship.dockerfiles import load
 from tests.unit.ship.rendered import CHART
+from tools.images.dockerfile import load
 
 pytestmark = pytest.mark.cluster
 

@@ -20,7 +20,7 @@ from modelplane.local.argv import map_paths, set_flag
 from modelplane.local.processes import Process, Supervisor
 from tests.support.models import onnx_add_sub
 from tests.support.ports import free_port
-from tests.unit.ship.dockerfiles import load
+from tools.images.dockerfile import load
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The image Dockerfiles pass hadolint, build in stages, run as non-root and run `modelplane`."""
+"""The image Dockerfiles pass hadolint, build in stages, run as non-root; the four modelplane
+images run `modelplane`, and each build context holds only what its image is built from."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from modelplane.cli import COMMANDS
-from tests.unit.ship.dockerfiles import DOCKER, IMAGES, load
+from tools.images.dockerfile import DOCKER, IMAGES, load
 
 NAMES = sorted(IMAGES)
+MODELPLANE = sorted(set(IMAGES) - {"pause"})
 
 
 def hadolint() -> str:
@@ -47,16 +49,21 @@ def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_multi_stage_non_root_and_runs_a_modelplane_command(name: str) -> None:
+def test_multi_stage_and_non_root(name: str) -> None:
     dockerfile = load(name)
     assert dockerfile.stages >= 2
     uid = dockerfile.user.split(":")[0]
     assert uid.isdigit() and int(uid) != 0, f"{name} runs as {dockerfile.user!r}"
+
+
+@pytest.mark.parametrize("name", MODELPLANE)
+def test_runs_a_modelplane_command(name: str) -> None:
+    dockerfile = load(name)
     assert dockerfile.entrypoint[0] == "modelplane"
     assert dockerfile.entrypoint[1] in COMMANDS
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", MODELPLANE)
 def test_build_context_is_only_the_package(name: str) -> None:
     ignore = (DOCKER / f"{name}.Dockerfile.dockerignore").read_text().splitlines()
     assert "*" in ignore
@@ -65,3 +72,10 @@ def test_build_context_is_only_the_package(name: str) -> None:
         "!README.md",
         "!modelplane/",
     ]
+
+
+def test_pause_build_context_is_only_its_source() -> None:
+    ignore = (DOCKER / "pause.Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore
+    assert [line for line in ignore if line.startswith("!")] == ["!tools/images/pause.c"]
+    assert load("pause").build_copies[0].sources == ("tools/images/pause.c",)
