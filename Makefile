@@ -27,14 +27,14 @@ $(VENV)/.stamp: pyproject.toml
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check modelplane tests e2e benchmarks
-	$(VENV)/bin/ruff format --check modelplane tests e2e benchmarks
+	$(VENV)/bin/ruff check modelplane tests e2e benchmarks tools
+	$(VENV)/bin/ruff format --check modelplane tests e2e benchmarks tools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 fmt: venv
-	$(VENV)/bin/ruff format modelplane tests e2e benchmarks
-	$(VENV)/bin/ruff check --fix modelplane tests e2e benchmarks
+	$(VENV)/bin/ruff format modelplane tests e2e benchmarks tools
+	$(VENV)/bin/ruff check --fix modelplane tests e2e benchmarks tools
 
 test: venv lint $(TEST_PREREQS)
 	$(PY) -m pytest -q -ra

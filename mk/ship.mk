@@ -13,8 +13,15 @@ run: venv
 e2e: venv $(TEST_PREREQS)
 	$(PY) -m pytest -q -ra e2e
 
-# Build the four images (needs a Docker daemon; not part of `make test`).
-images:
-	for image in model-server model-server-cuda operator router; do \
-	  docker build -f docker/$$image.Dockerfile -t modelplane/$$image:0.1.0 . || exit 1; \
-	done
+# Build the images (not part of `make test`): with `docker build` when a Docker daemon answers,
+# otherwise without one (tools/images: root, mmdebstrap, chroot; docker archives in
+# $(CACHE)/images, see docs/images.md). `make images IMAGES="router pause"` builds a subset.
+IMAGES ?= model-server model-server-cuda operator router pause
+images: venv
+	@if docker info >/dev/null 2>&1; then \
+	  for image in $(IMAGES); do \
+	    docker build -f docker/$$image.Dockerfile -t "$$($(PY) -m tools.images ref $$image)" . || exit 1; \
+	  done; \
+	else \
+	  bash tools/node/build.sh --packages && $(PY) -m tools.images build $(IMAGES); \
+	fi
