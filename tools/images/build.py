@@ -76,7 +76,9 @@ def python_steps(spec: ImageSpec, cache: Path, repo: Path) -> list[Step]:
     )
     steps = deps_steps(spec, load_pyproject(repo))
     deps_key = key("deps", base_key, [asdict(step) for step in steps])
-    app_key = key("app", deps_key, hash_files(repo, APP_SOURCES, skip=("__pycache__",)))
+    # The package's layer depends on the base's Python, not on the deps (installed --no-deps):
+    # built once, in whichever image comes first, and the same bytes in every image.
+    app_key = key("app", base_key, hash_files(repo, APP_SOURCES, skip=("__pycache__",)))
     wheels = cache / "wheels"
 
     def deps(root: Path, scratch: Path) -> None:
@@ -248,9 +250,15 @@ def build(names: list[str], log: Log | None = None, repo: Path = ROOT) -> dict[s
     with locked(cache):
         for stale in sorted((cache / "work").glob("*")):  # left by a build that was killed
             remove_tree(stale)
-        for name in names:
+        # Smallest first: a changed package layer is built in the smallest image's venv.
+        for name in sorted(names, key=lambda n: recorded_size(cache, n)):
             results[name] = build_one(name, cache, store, repo, say)
-    return results
+    return {name: results[name] for name in names}
+
+
+def recorded_size(cache: Path, name: str) -> int:
+    record = read_json(cache / f"{name}.json") or {}
+    return int(str(record.get("size", 0)))
 
 
 def forget(cache: Path, name: str) -> None:

@@ -7,6 +7,7 @@ installs and unmounts them when it ends; nothing here mounts anything itself.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -108,7 +109,8 @@ def make_base(root: Path, packages: tuple[str, ...], users: tuple[User, ...]) ->
         raise FileNotFoundError(
             "mmdebstrap missing: bash tools/node/build.sh --packages installs it"
         )
-    subprocess.run(mmdebstrap_argv(root, packages, apt_sources()), check=True)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}  # mmdebstrap's reproducible mode
+    subprocess.run(mmdebstrap_argv(root, packages, apt_sources()), env=env, check=True)
     for user in users:
         chroot(root, *user.argv)  # the Dockerfile's own command
     found = [*root.glob("usr/lib/python3*"), *root.glob("usr/share/python3")]

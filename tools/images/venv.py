@@ -70,7 +70,7 @@ def pip_env() -> dict[str, str]:
 def fetch_wheels(steps: tuple[PipStep, ...], wheels: Path) -> None:
     """Wheels for every step (and pip itself) into `wheels`, built or downloaded by the host."""
     wheels.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, "-m", "pip", "wheel", "--wheel-dir", str(wheels)]
+    base = [sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", str(wheels)]
     base += ["--find-links", str(wheels)]
     subprocess.run([*base, "--no-deps", "pip"], check=True)
     for step in steps:
