@@ -1,22 +1,23 @@
-"""python -m tools.images build [NAME...] | path NAME | ref NAME"""
+"""python -m tools.images build [NAME...] | save NAME FILE | ref NAME"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from tools.images.build import BuildError, Result, build, mb
 from tools.images.dockerfile import IMAGES, DockerfileError
 
 
 def table(results: dict[str, Result], seconds: float) -> str:
-    lines = [f"{'image':<40} {'size':>12}  layers  {'built':<28} archive"]
+    lines = [f"{'image':<40} {'size':>12}  layers  {'built':<28} id"]
     for result in results.values():
         built = f"{len(result.rebuilt)} built, {len(result.layers) - len(result.rebuilt)} cached"
         lines.append(
             f"{result.ref:<40} {mb(result.size):>12}  {len(result.layers):>6}  "
-            f"{built:<28} {result.archive}"
+            f"{built:<28} {result.image_id[:19]}"
         )
     lines.append(f"{len(results)} image(s) in {seconds:.1f} s (sizes uncompressed)")
     return "\n".join(lines)
@@ -27,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="build images (default: all) into the cache")
     build_cmd.add_argument("names", nargs="*", choices=[[], *IMAGES], metavar="NAME")
-    path_cmd = sub.add_parser("path", help="print an image's archive path (built if needed)")
-    path_cmd.add_argument("name", choices=list(IMAGES))
+    save_cmd = sub.add_parser("save", help="write an image as a docker archive file")
+    save_cmd.add_argument("name", choices=list(IMAGES))
+    save_cmd.add_argument("file")
     ref_cmd = sub.add_parser("ref", help="print an image's reference (name:tag)")
     ref_cmd.add_argument("name", choices=list(IMAGES))
     args = parser.parse_args(argv)
@@ -37,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.monotonic()
     try:
-        names = [args.name] if args.command == "path" else (args.names or list(IMAGES))
+        names = [args.name] if args.command == "save" else (args.names or list(IMAGES))
         results = build(names)
     except (BuildError, DockerfileError, FileNotFoundError) as error:
         print(f"images: {error}", file=sys.stderr)
         return 1
-    if args.command == "path":
-        print(results[args.name].archive)
+    if args.command == "save":
+        print(results[args.name].save(Path(args.file)))
     else:
         print(table(results, time.monotonic() - started))
     return 0

@@ -1,6 +1,8 @@
 """Build images without a Docker daemon: each image's layers come from its Dockerfile's
 spec, each layer is cached under a hash of its inputs, and each image is packed as a
-docker archive in the cache.
+record in the cache (`<name>.json`: its config and layers), from which a docker archive is
+streamed into an importer (`Result.write_archive_to`) or written on request (`save`): the
+layers are never stored twice.
 
 A Python image is three layers: the Debian base (mmdebstrap), /opt/venv with the
 dependencies, and the repository's package. The pause image is one file.
@@ -9,6 +11,7 @@ dependencies, and the repository's package. The pause image is one file.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -18,8 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from tools.images.archive import write_archive
+from tools.images.archive import write_archive, write_archive_to
 from tools.images.cache import cache_root, hash_files, key, locked, read_json, write_atomic
 from tools.images.config import canonical, image_config
 from tools.images.dockerfile import IMAGES, ROOT, Copy, DockerfileError, ImageSpec, load
@@ -61,11 +65,27 @@ class Step:
 class Result:
     name: str
     ref: str
-    archive: Path
+    config: bytes  # the image config JSON; its sha256 is the image id
     size: int  # uncompressed: the sum of the layer tars
     layers: tuple[Stored, ...]
     rebuilt: tuple[str, ...]  # the steps that ran (the rest came from the cache)
     seconds: float
+
+    @property
+    def image_id(self) -> str:
+        return f"sha256:{hashlib.sha256(self.config).hexdigest()}"
+
+    def write_archive_to(self, out: BinaryIO) -> None:
+        """Stream the image as a docker archive (e.g. into `ctr images import -`)."""
+        write_archive_to(out, self.ref, self.config, self._layer_files())
+
+    def save(self, dest: Path) -> Path:
+        """Write the image as a docker archive file."""
+        write_archive(dest, self.ref, self.config, self._layer_files())
+        return dest
+
+    def _layer_files(self) -> list[tuple[str, Path]]:
+        return [(s.layer.diff_id, s.path) for s in self.layers]
 
 
 def python_steps(spec: ImageSpec, cache: Path, repo: Path) -> list[Step]:
@@ -217,24 +237,22 @@ def build_one(name: str, cache: Path, store: Store, repo: Path, log: Log) -> Res
     config = canonical(
         image_config(spec, [s.layer.diff_id for s in layers], [s.created_by for s in layers])
     )
-    archive = cache / f"{name}.tar"
-    archive_key = key("archive", ref, hashlib.sha256(config).hexdigest())
+    archive_key = key("image", ref, hashlib.sha256(config).hexdigest())
     record = read_json(cache / f"{name}.json")
     size = sum(s.layer.size for s in layers)
-    if not (record and record.get("key") == archive_key and archive.is_file()):
-        log(f"{name}: writing {archive}")
-        forget(cache, name)  # not two copies on disk at once
-        write_archive(archive, ref, config, [(s.layer.diff_id, s.path) for s in layers])
+    if not (record and record.get("key") == archive_key):
+        forget(cache, name)
         record = {
             "key": archive_key,
             "ref": ref,
             "size": size,
             "config": f"sha256:{hashlib.sha256(config).hexdigest()}",
+            "image_config": json.loads(config),
             "layers": [{**asdict(s.layer), "created_by": s.created_by} for s in layers],
         }
         write_atomic(cache / f"{name}.json", canonical(record))
     return Result(
-        name, ref, archive, size, tuple(layers), tuple(rebuilt), time.monotonic() - started
+        name, ref, config, size, tuple(layers), tuple(rebuilt), time.monotonic() - started
     )
 
 
@@ -262,13 +280,13 @@ def recorded_size(cache: Path, name: str) -> int:
 
 
 def forget(cache: Path, name: str) -> None:
-    """Remove an image's archive and its record (the record first: no record, no archive)."""
+    """Remove an image's record (and an archive file an older build wrote)."""
     (cache / f"{name}.json").unlink(missing_ok=True)
     (cache / f"{name}.tar").unlink(missing_ok=True)
 
 
 def in_use(cache: Path) -> set[str]:
-    """The layers of every image archive in the cache (by diff id)."""
+    """The layers of every image recorded in the cache (by diff id)."""
     used = set()
     for path in cache.glob("*.json"):
         record = read_json(path) or {}
