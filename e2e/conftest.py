@@ -1,3 +1,7 @@
 """The end-to-end tier uses the same fixtures as tests/ (also when run alone: `make e2e`)."""
 
-pytest_plugins: list[str] = ["tests.support.client_tools", "tests.support.cluster"]
+pytest_plugins: list[str] = [
+    "tests.support.client_tools",
+    "tests.support.cluster",
+    "tests.support.real_cluster",
+]

@@ -292,6 +292,8 @@ def _start_processes(cp: ControlPlane, pki: PkiFiles, tied: bool) -> None:
         _create_nodes(cp)  # before kwok starts, so it adopts them on its first list
 
     argv = k8s_components.controller_manager_argv(b, configs["controller-manager"], pki)
+    if not cp.fake_nodes:
+        argv += k8s_components.REAL_NODE_CONTROLLER_FLAGS
     _spawn(cp, "kube-controller-manager", argv, tied)
     _spawn(cp, "kube-scheduler", k8s_components.scheduler_argv(b, configs["scheduler"]), tied)
     if not cp.fake_nodes:

@@ -89,7 +89,17 @@ def apiserver_argv(
         f"--proxy-client-cert-file={pki.front_proxy_cert}",
         f"--proxy-client-key-file={pki.front_proxy_key}",
         "--enable-aggregator-routing=true",
+        # the node's name is no DNS name here (and the host's resolver is off limits)
+        "--kubelet-preferred-address-types=InternalIP",
     ]
+
+
+# With a real node, HPAs act on real metrics: decide every 5 s and scale down after 30 s
+# of low load instead of 5 minutes, so a soak run sees a whole up-and-down cycle.
+REAL_NODE_CONTROLLER_FLAGS = [
+    "--horizontal-pod-autoscaler-sync-period=5s",
+    "--horizontal-pod-autoscaler-downscale-stabilization=30s",
+]
 
 
 def controller_manager_argv(bin_dir: Path, kubeconfig: Path, pki: PkiFiles) -> list[str]:

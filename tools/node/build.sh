@@ -13,8 +13,9 @@ CACHE="${MODELPLANE_CACHE:-$HOME/.cache/modelplane}"
 source "$HERE/versions.env"
 TRAEFIK_VERSION="$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$HERE/traefik/go.mod")"
 BIN="$CACHE/node/bin"
-# containerd, runc, CNI plugins, iptables, conntrack: the node; mmdebstrap: the image builder.
-DEBIAN_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack mmdebstrap)
+# containerd, runc, CNI plugins, iptables, conntrack: the node; mmdebstrap: the image builder;
+# skopeo and umoci: independent readers of the built images (tests).
+DEBIAN_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack mmdebstrap skopeo umoci)
 
 case "${1:-}" in
   --print-bin-dir) echo "$BIN"; exit 0 ;;
@@ -31,11 +32,15 @@ case "${1:-}" in
     exit 0 ;;
 esac
 
+GATEWAY_API_VERSION="$(awk '$1 == "sigs.k8s.io/gateway-api" {print $2; exit}' "$HERE/traefik/go.mod")"
+CRDS="$CACHE/node/gateway-api-$GATEWAY_API_VERSION"
+
 stamp() { echo "$BIN/.$1-$2"; }  # a binary's version stamp: rebuilt when the version changes
 need() { [[ ! -x "$BIN/$1" || ! -e "$(stamp "$1" "$2")" ]]; }
 
 if ! need coredns "$COREDNS_VERSION" && ! need traefik "$TRAEFIK_VERSION" \
-  && ! need metrics-server "$METRICS_SERVER_VERSION" && ! need crictl "$CRICTL_VERSION"; then
+  && ! need metrics-server "$METRICS_SERVER_VERSION" && ! need crictl "$CRICTL_VERSION" \
+  && [[ -e "$CRDS/.complete" ]]; then
   exit 0
 fi
 command -v go >/dev/null || { echo "node: Go is required to build the node add-ons" >&2; exit 1; }
@@ -73,5 +78,20 @@ build_traefik() {
 go_install crictl sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
 go_install metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
 go_install coredns github.com/coredns/coredns "$COREDNS_VERSION"
+# The Gateway API CRDs (standard channel) of the version Traefik is built against, from the
+# Go module proxy: the node installs them so that Traefik also serves HTTPRoutes.
+gateway_crds() {
+  [[ -e "$CRDS/.complete" ]] && return 0
+  [[ -n "$GATEWAY_API_VERSION" ]] || { echo "node: no gateway-api in traefik/go.mod" >&2; exit 1; }
+  local dir
+  dir="$(cd "$HERE/traefik" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" \
+    | awk -F'"' '$2 == "Dir" {print $4}')"
+  mkdir -p "$CRDS"
+  cp "$dir"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$CRDS/"
+  chmod 0644 "$CRDS"/*.yaml
+  touch "$CRDS/.complete"
+}
+
 build_traefik
+gateway_crds
 echo "node: ready in $BIN" >&2

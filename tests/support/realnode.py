@@ -1,0 +1,683 @@
+"""Launch and stop a one-node Kubernetes cluster that runs real pods (the real-pod tier).
+
+The control plane of `tests.support.controlplane`, bound to a node address, plus a real node:
+containerd + runc + CNI bridge, kubelet, kube-proxy, CoreDNS, Traefik and metrics-server, all
+host processes. Images come from archives imported into containerd; nothing is pulled.
+The layout is `tests.support.node_plan`; host changes go through `tests.support.node_host`'s
+journal so teardown undoes exactly them. One such cluster per machine (host-wide state).
+
+By hand: `python -m tests.support.realnode up|down|status` (`make cluster-up REAL=1`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import shlex
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import yaml
+
+from tests.support import controlplane, dns, node_host, node_plan
+from tests.support.controlplane import ControlPlane, ControlPlaneError
+from tests.support.local_processes import (
+    http_json,
+    http_ok,
+    is_running,
+    log_tail,
+    spawn,
+    terminate_child,
+    terminate_pid,
+)
+from tests.support.node_plan import NodePaths
+from tests.support.ports import free_port
+from tests.support.wait import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_BINARIES = ("coredns", "traefik", "metrics-server", "crictl")
+K8S_NODE_BINARIES = ("kubelet", "kube-proxy")
+HOST_TOOLS = ("containerd", "ctr", "runc", "ip", "iptables", "ip6tables", "ss")
+STATE_FILE = "node.json"
+# The one running real cluster on this machine (host-wide state allows one).
+MACHINE_LOCK = Path("/run/modelplane-realnode.json")
+START_TIMEOUT = float(os.environ.get("MODELPLANE_NODE_START_TIMEOUT", "240"))
+ADDON_ORDER = ("metrics-server", "traefik", "coredns", "kube-proxy", "kubelet", "containerd")
+
+
+class NodeError(RuntimeError):
+    """The node could not start (the message says which part and its log tail)."""
+
+
+def node_bin_dir() -> Path:
+    """Where `tools/node/build.sh` puts CoreDNS, Traefik, metrics-server and crictl."""
+    return controlplane.cache_dir() / "node" / "bin"
+
+
+def gateway_crd_dir() -> Path:
+    """The Gateway API CRDs `tools/node/build.sh` copies from the Go module proxy, of the
+    version Traefik's wrapper module requires."""
+    go_mod = REPO_ROOT / "tools" / "node" / "traefik" / "go.mod"
+    version = next(
+        line.split()[1]
+        for line in go_mod.read_text().splitlines()
+        if line.split()[:1] == ["sigs.k8s.io/gateway-api"]
+    )
+    return controlplane.cache_dir() / "node" / f"gateway-api-{version}"
+
+
+def containerd_root() -> Path:
+    """containerd's content store, kept between clusters so images are imported once."""
+    return controlplane.cache_dir() / "node" / "containerd"
+
+
+def missing_prerequisites(k8s_bin: Path, node_bin: Path) -> list[str]:
+    """What this machine lacks to run the real node (empty: it can)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (the node changes iptables, bridges and cgroups)")
+    missing += [
+        f"{name} (make k8s-bin)"
+        for name in (*controlplane.BINARIES, *K8S_NODE_BINARIES)
+        if name != "kwok" and not os.access(k8s_bin / name, os.X_OK)
+    ]
+    missing += [
+        f"{name} (bash tools/node/build.sh)"
+        for name in NODE_BINARIES
+        if not os.access(node_bin / name, os.X_OK)
+    ]
+    missing += [
+        f"{tool} (bash tools/node/build.sh --packages)"
+        for tool in HOST_TOOLS
+        if shutil.which(tool) is None
+    ]
+    if not (gateway_crd_dir() / ".complete").exists():
+        missing.append("the Gateway API CRDs (bash tools/node/build.sh)")
+    if not Path("/usr/lib/cni/bridge").exists():
+        missing.append("CNI plugins in /usr/lib/cni (bash tools/node/build.sh --packages)")
+    if not Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists():
+        missing.append("br_netfilter in the kernel (pods reach Services over the bridge)")
+    if node_host.cgroup2_mount() is None:
+        missing.append("a cgroup2 mount (for the egress rule)")
+    return missing
+
+
+@dataclass
+class RealCluster:
+    """A running real-pod cluster: its control plane, node processes and where to reach it."""
+
+    cp: ControlPlane
+    paths: NodePaths
+    node_bin: Path
+    pids: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    egress: dict[str, Any] = field(default_factory=dict)  # what the pre-pod check found
+    images: dict[str, str] = field(default_factory=dict)  # short name -> containerd ref
+    baseline: list[tuple[str, str, str]] = field(default_factory=list)  # iptables chains before
+
+    ingress = f"http://{node_plan.INGRESS_IP}:{node_plan.INGRESS_PORT}"
+    ingress_class = node_plan.INGRESS_CLASS
+    storage_ip = node_plan.STORAGE_IP
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.cp.kubeconfig
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.cp.env
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return self.cp.kubectl(*args, input=input, check=check, timeout=timeout)
+
+    def helm(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return self.cp.helm(*args, input=input, check=check, timeout=timeout)
+
+    def crictl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [
+            str(self.node_bin / "crictl"),
+            f"--runtime-endpoint=unix://{self.paths.containerd_socket}",
+            f"--image-endpoint=unix://{self.paths.containerd_socket}",
+            "--timeout=20s",
+            *args,
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if check and result.returncode != 0:
+            raise NodeError(f"{' '.join(argv)}: {result.stderr.strip()}")
+        return result
+
+    def exports(self) -> str:
+        """The shell lines `make cluster-up REAL=1` prints."""
+        return "\n".join(
+            [
+                f"export KUBECONFIG={self.kubeconfig}",
+                f"export PATH={self.cp.bin_dir}:$PATH",
+                f"export MODELPLANE_INGRESS={self.ingress}",
+                f"export MODELPLANE_INGRESS_CLASS={self.ingress_class}",
+                f"export MODELPLANE_GATEWAY={node_plan.GATEWAY_NAMESPACE}/{node_plan.GATEWAY_NAME}",
+            ]
+        )
+
+    def save(self) -> None:
+        state = {
+            "pids": self.pids,
+            "node_bin": str(self.node_bin),
+            "containerd_root": str(self.paths.containerd_root),
+            "egress": self.egress,
+            "images": self.images,
+            "baseline": self.baseline,
+        }
+        (self.paths.state / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+def _spawn(
+    cluster: RealCluster, name: str, argv: list[str], tied: bool, env: dict[str, str] | None = None
+) -> None:
+    state = cluster.paths.state
+    proc = spawn(argv, state / f"{name}.log", state, tied, env, cluster.cp.cgroup)
+    cluster.procs[name] = proc
+    cluster.pids[name] = proc.pid
+    cluster.save()
+
+
+def _alive_check(cluster: RealCluster) -> None:
+    for name, proc in cluster.procs.items():
+        code = proc.poll()
+        if code is not None:
+            tail = log_tail(cluster.paths.state / f"{name}.log")
+            raise NodeError(f"{name} exited with {code} during start; log tail:\n{tail}")
+
+
+def _await(
+    cluster: RealCluster, check: Callable[[], Any], what: str, timeout: float = START_TIMEOUT
+) -> Any:
+    def probe() -> Any:
+        _alive_check(cluster)
+        return check()
+
+    return wait_for(probe, timeout=timeout, interval=0.2, message=what)
+
+
+def _kubeconfig_token(kubeconfig: Path) -> str:
+    doc = yaml.safe_load(kubeconfig.read_text())
+    return str(doc["users"][0]["user"]["token"])
+
+
+# -- host network and egress ------------------------------------------------------------------
+
+
+def _prepare_host(journal: node_host.Journal, cgroup: Path) -> None:
+    """Bridges, sysctls, the node cgroup and the egress rules, each journaled first."""
+    journal.bridge(node_plan.NODE_BRIDGE, node_plan.NODE_ADDRESSES, 24)
+    journal.link_created_later(node_plan.POD_BRIDGE)
+    for key, value in node_plan.sysctls().items():
+        journal.sysctl(key, value)
+    journal.cgroup(cgroup)
+    mount = node_host.cgroup2_mount()
+    assert mount is not None
+    cgroup_path = "/" + str(cgroup.relative_to(mount))
+    for binary, args in node_plan.egress_rules(cgroup_path):
+        journal.iptables(binary, args, node_plan.undo_rule(args))
+
+
+def verify_egress(cluster: RealCluster) -> dict[str, Any]:
+    """Check, before any pod exists, that nothing can leave the machine.
+
+    - every egress rule is in place (`iptables -C`);
+    - containerd's registry config mirrors every registry to the closed local port, and a
+      pull of a public image fails at that port (so the mirror, not the network, answered);
+    - the pod DNS server has no `forward`.
+    Raises NodeError on the first gap; returns what was checked.
+    """
+    mount = node_host.cgroup2_mount()
+    assert mount is not None and cluster.cp.cgroup is not None
+    cgroup_path = "/" + str(cluster.cp.cgroup.relative_to(mount))
+    rules = node_plan.egress_rules(cgroup_path)
+    checked_rules = []
+    for binary, args in rules:
+        if args[0] in ("-N",):
+            check = node_host.run([binary, "-w", "-S", args[1]], check=False)
+        elif args[0] == "-A":
+            check = node_host.run([binary, "-w", "-C", *args[1:]], check=False)
+        else:  # -I CHAIN POS rest
+            check = node_host.run([binary, "-w", "-C", args[1], *args[3:]], check=False)
+        if check.returncode != 0:
+            raise NodeError(f"egress rule missing: {binary} {' '.join(args)}")
+        checked_rules.append(f"{binary} {' '.join(args)}")
+    for binary, args in _egress_jumps(cluster):
+        chain = node_host.run([binary, "-w", "-S", args[1]]).stdout.splitlines()
+        first = chain[1] if len(chain) > 1 else ""
+        if not set(args[3:]) <= set(shlex.split(first)):  # iptables reorders, adds defaults
+            raise NodeError(f"the egress rule is not first in {binary} {args[1]}: {chain[:3]}")
+    mirrors = {}
+    for registry in node_plan.REGISTRIES:
+        hosts = cluster.paths.registry_dir / registry / "hosts.toml"
+        text = hosts.read_text() if hosts.exists() else ""
+        if f'[host."{node_plan.CLOSED_MIRROR}"]' not in text:
+            raise NodeError(f"registry {registry} has no closed mirror host entry in {hosts}")
+        mirrors[registry] = node_plan.CLOSED_MIRROR
+    if node_host.run(["ss", "-Hltn", "sport = :1"], check=False).stdout.strip():
+        raise NodeError("something listens on 127.0.0.1:1, the closed mirror port")
+    pull = cluster.crictl("pull", "docker.io/library/busybox:1.36", check=False)
+    if pull.returncode == 0 or "127.0.0.1:1" not in pull.stderr:
+        raise NodeError(f"a public pull did not stop at the closed mirror: {pull.stderr.strip()}")
+    if "forward" in cluster.paths.corefile.read_text():
+        raise NodeError("CoreDNS config forwards queries")
+    return {
+        "checked_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "rules": checked_rules,
+        "mirrors": mirrors,
+        "public_pull": pull.stderr.strip().splitlines()[-1][:300],
+    }
+
+
+# -- components -------------------------------------------------------------------------------
+
+
+def _write_node_files(paths: NodePaths) -> None:
+    paths.state.mkdir(parents=True, exist_ok=True)
+    paths.containerd_root.mkdir(parents=True, exist_ok=True)
+    paths.containerd_config.write_text(node_plan.containerd_config(paths))
+    for registry in node_plan.REGISTRIES:
+        directory = paths.registry_dir / registry
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "hosts.toml").write_text(node_plan.registry_hosts())
+    paths.cni_conf_dir.mkdir(parents=True, exist_ok=True)
+    (paths.cni_conf_dir / "10-modelplane.conflist").write_text(
+        node_plan.dump_json(node_plan.cni_conflist())
+    )
+    # pods get the cluster DNS only; the host's resolver stays the host's
+    paths.resolv_conf.write_text("")
+
+
+def _start_containerd(cluster: RealCluster, tied: bool) -> None:
+    paths = cluster.paths
+    _spawn(cluster, "containerd", ["containerd", "--config", str(paths.containerd_config)], tied)
+    _await(
+        cluster,
+        lambda: cluster.crictl("info", check=False).returncode == 0,
+        "containerd CRI answering",
+        timeout=60,
+    )
+
+
+def _ctr(cluster: RealCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = ["ctr", "--address", str(cluster.paths.containerd_socket), "-n", "k8s.io", *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode != 0:
+        raise NodeError(f"{' '.join(argv)}: {result.stderr.strip()}")
+    return result
+
+
+class ImageSource(Protocol):
+    """An image to import: its name, its id, and a way to stream it as a docker archive
+    (`tools.images.build.Result`, or a test's derived image)."""
+
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def image_id(self) -> str: ...
+
+    def write_archive_to(self, out: BinaryIO) -> None: ...
+
+
+def containerd_ref(ref: str) -> str:
+    """An image name as containerd stores it (`docker.io/` before a Docker Hub style name)."""
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        return f"docker.io/library/{ref}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{ref}"
+    return ref
+
+
+def import_images(cluster: RealCluster, images: Mapping[str, ImageSource]) -> dict[str, float]:
+    """Stream images into containerd's k8s.io namespace (`ctr images import -`); skip those
+    already there with the same image id. Returns seconds per imported image.
+
+    Streaming means no archive file: the layers stay once in the image cache, once in
+    containerd. containerd's root is kept in the cache, so a warm start imports only what
+    changed; an image replaced under the same name frees its old layers to containerd's GC.
+    """
+    marker_dir = cluster.paths.containerd_root / "modelplane-imported"
+    marker_dir.mkdir(parents=True, exist_ok=True)
+    listed = set(_ctr(cluster, "images", "ls", "-q").stdout.split())
+    timings = {}
+    for name, image in sorted(images.items()):
+        ref = containerd_ref(image.ref)
+        marker = marker_dir / ref.replace("/", "_").replace(":", "_")
+        cluster.images[name] = ref
+        if ref in listed and marker.exists() and marker.read_text() == image.image_id:
+            continue
+        started = time.monotonic()
+        argv = ["ctr", "--address", str(cluster.paths.containerd_socket), "-n", "k8s.io"]
+        argv += ["images", "import", "-"]
+        log = cluster.paths.state / "ctr-import.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out)
+            assert proc.stdin is not None
+            try:
+                image.write_archive_to(proc.stdin)
+            finally:
+                proc.stdin.close()
+            code = proc.wait(timeout=900)
+        if code != 0:
+            raise NodeError(f"importing {ref} failed ({code}):\n{log_tail(log)}")
+        timings[name] = time.monotonic() - started
+        marker.write_text(image.image_id)
+    cluster.save()
+    return timings
+
+
+def _start_node_components(cluster: RealCluster, tied: bool) -> None:
+    cp, paths, b = cluster.cp, cluster.paths, cluster.cp.bin_dir
+    state = paths.state
+    kubelet_kubeconfig = state / "kubelet.kubeconfig"
+    paths.kubelet_config.write_text(
+        node_plan.dump_yaml(node_plan.kubelet_config(paths, free_port()))
+    )
+    _spawn(cluster, "kubelet", node_plan.kubelet_argv(b, paths, kubelet_kubeconfig), tied)
+
+    proxy_kubeconfig = state / "kube-proxy.kubeconfig"
+    paths.kube_proxy_config.write_text(
+        node_plan.dump_yaml(node_plan.kube_proxy_config(proxy_kubeconfig, free_port(), free_port()))
+    )
+    _spawn(cluster, "kube-proxy", node_plan.kube_proxy_argv(b, paths), tied)
+
+    addons_kubeconfig = state / "addons.kubeconfig"
+    paths.corefile.write_text(node_plan.corefile(addons_kubeconfig))
+    _spawn(cluster, "coredns", node_plan.coredns_argv(cluster.node_bin, paths), tied)
+
+    crds = gateway_crd_dir()
+    cp.kubectl("apply", "--server-side", "-f", str(crds))
+    cp.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(crds))
+    ping_port = free_port()
+    token = _kubeconfig_token(addons_kubeconfig)
+    ca = state / "pki" / "ca.crt"
+    traefik = node_plan.traefik_argv(
+        cluster.node_bin, cp.server, token, ca, ping_port, gateway=True
+    )
+    _spawn(cluster, "traefik", traefik, tied)
+    gateway = {"apiVersion": "v1", "kind": "List", "items": node_plan.gateway_objects()}
+    cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(gateway))
+
+    metrics_port = free_port()
+    cert_dir = state / "metrics-server-certs"
+    cert_dir.mkdir(exist_ok=True)
+    argv = node_plan.metrics_server_argv(
+        cluster.node_bin, addons_kubeconfig, cert_dir, metrics_port
+    )
+    _spawn(cluster, "metrics-server", argv, tied)
+    objects = {"apiVersion": "v1", "kind": "List", "items": node_plan.cluster_objects(metrics_port)}
+    cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(objects))
+
+    _await(cluster, lambda: _node_ready(cp), f"node {node_plan.NODE_NAME} Ready")
+    _await(cluster, _kube_proxy_synced, "kube-proxy's iptables rules")
+    _pin_egress_first(cluster)
+    _await(cluster, lambda: http_ok(f"http://127.0.0.1:{ping_port}/ping"), "traefik /ping")
+    _await(cluster, lambda: _dns_answers(), "CoreDNS answering kubernetes.default")
+
+
+def _kube_proxy_synced() -> bool:
+    rules = node_host.run(["iptables", "-w", "-S", "OUTPUT"], check=False).stdout
+    return "KUBE-SERVICES" in rules or "KUBE-PROXY-FIREWALL" in rules
+
+
+def _egress_jumps(cluster: RealCluster) -> list[tuple[str, list[str]]]:
+    """The rules of `egress_rules` that sit in OUTPUT and FORWARD (ours must come first)."""
+    mount = node_host.cgroup2_mount()
+    assert mount is not None and cluster.cp.cgroup is not None
+    path = "/" + str(cluster.cp.cgroup.relative_to(mount))
+    return [(b, args) for b, args in node_plan.egress_rules(path) if args[0] == "-I"]
+
+
+def _pin_egress_first(cluster: RealCluster) -> None:
+    """kube-proxy and the kubelet insert their jumps at the top of OUTPUT and FORWARD when
+    they start; move ours back in front, so that no rule of theirs runs first."""
+    for binary, args in _egress_jumps(cluster):
+        node_host.run([binary, "-w", "-D", args[1], *args[3:]])
+        node_host.run([binary, "-w", *args])
+
+
+def _node_ready(cp: ControlPlane) -> bool:
+    context = ssl.create_default_context(cafile=str(cp.state_dir / "pki" / "ca.crt"))
+    status, node = http_json(
+        f"{cp.server}/api/v1/nodes/{node_plan.NODE_NAME}", context, cp.admin_token
+    )
+    if status != 200:
+        return False
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _dns_answers() -> bool:
+    """CoreDNS resolves the API server's Service name (asked directly on its address)."""
+    return dns.resolve_a(
+        node_plan.DNS_IP, f"kubernetes.default.svc.{node_plan.CLUSTER_DOMAIN}"
+    ) == [controlplane.k8s_components.SERVICE_IP]
+
+
+# -- start and stop ---------------------------------------------------------------------------
+
+
+def start(
+    state_dir: Path,
+    images: Mapping[str, ImageSource],
+    bin_dir: Path | None = None,
+    tied: bool = True,
+) -> RealCluster:
+    """Bring up the whole cluster in `state_dir`; on any failure everything is undone."""
+    bin_dir = bin_dir or controlplane.default_bin_dir()
+    node_bin = node_bin_dir()
+    missing = missing_prerequisites(bin_dir, node_bin)
+    if missing:
+        raise NodeError("cannot run the real node: missing " + "; ".join(missing))
+    _claim_machine(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    mount = node_host.cgroup2_mount()
+    assert mount is not None
+    paths = NodePaths(state=state_dir, containerd_root=containerd_root())
+    cp = ControlPlane(
+        state_dir=state_dir,
+        bin_dir=bin_dir,
+        address=node_plan.NODE_IP,
+        cgroup=mount / node_plan.CGROUP,
+        fake_nodes=False,
+    )
+    cluster = RealCluster(cp=cp, paths=paths, node_bin=node_bin)
+    journal = node_host.Journal(state_dir / "host-changes.json")
+    try:
+        cluster.baseline = node_host.iptables_chains()
+        cluster.save()
+        journal.iptables_baseline()
+        _prepare_host(journal, mount / node_plan.CGROUP)
+        _write_node_files(paths)
+        journal.cgroup_tree(node_plan.KUBELET_CGROUP_ROOT)
+        journal.command([str(bin_dir / "kube-proxy"), "--cleanup"])
+        journal.directory(Path("/var/lib/cni"))
+        journal.record(kind="dir", path=f"/var/lib/cni/networks/{node_plan.CNI_NETWORK}")
+        journal.directory(Path("/var/log/pods"))
+        journal.directory(Path("/var/log/containers"))
+        journal.directory(Path("/var/lib/kubelet"))
+        journal.directory(Path("/run/containerd"))
+        journal.netns()
+        journal.mounts(paths.containerd_root)
+        journal.mounts(paths.containerd_state)
+        journal.mounts(paths.kubelet_root)
+        journal.mounts(Path("/run/containerd"))
+        _start_containerd(cluster, tied)
+        paths.corefile.write_text(node_plan.corefile(state_dir / "addons.kubeconfig"))
+        cluster.egress = verify_egress(cluster)  # before any pod, before any image
+        cluster.save()
+        import_images(cluster, images)
+        started = controlplane.start(
+            state_dir, bin_dir, tied, node_plan.NODE_IP, fake_nodes=False, cgroup=cp.cgroup
+        )
+        cluster.cp = started
+        _start_node_components(cluster, tied)
+        cluster.save()
+    except BaseException:
+        stop(cluster)
+        raise
+    return cluster
+
+
+def _claim_machine(state_dir: Path) -> None:
+    """Record this cluster as the machine's one real cluster; refuse a second one."""
+    if MACHINE_LOCK.exists():
+        other = Path(json.loads(MACHINE_LOCK.read_text())["state_dir"])
+        if other != state_dir and (other / "host-changes.json").exists():
+            loaded = load(other)
+            if loaded is not None and any(is_running(pid, other) for pid in loaded.pids.values()):
+                raise NodeError(f"a real cluster already runs on this machine ({other})")
+            if loaded is not None:
+                stop(loaded)  # a crashed one: undo what it left
+    MACHINE_LOCK.write_text(json.dumps({"state_dir": str(state_dir), "pid": os.getpid()}))
+
+
+def _remove_pods(cluster: RealCluster) -> None:
+    """Stop and remove every pod sandbox (their netns, mounts and CNI addresses go too)."""
+    if not cluster.paths.containerd_socket.exists():
+        return
+    pods = cluster.crictl("pods", "-q", check=False).stdout.split()
+    for pod in pods:
+        cluster.crictl("stopp", pod, check=False)
+        cluster.crictl("rmp", "-f", pod, check=False)
+
+
+def _stop_process(cluster: RealCluster, name: str, grace: float) -> None:
+    pid = cluster.pids.get(name)
+    if pid is None:
+        return
+    proc = cluster.procs.get(name)
+    if proc is not None:
+        terminate_child(proc, grace)
+    else:
+        terminate_pid(pid, cluster.paths.state, grace)
+
+
+def stop(cluster: RealCluster, grace: float = 10.0) -> list[str]:
+    """Stop the node (pods first), the control plane, and undo every host change.
+
+    Returns what could not be undone (empty when the host is as it was).
+    """
+    _stop_process(cluster, "kubelet", grace)
+    with contextlib.suppress(NodeError, subprocess.TimeoutExpired, OSError):
+        _remove_pods(cluster)
+    for name in ADDON_ORDER:
+        _stop_process(cluster, name, grace)
+    controlplane.stop(cluster.cp, grace)
+    problems = node_host.Journal(cluster.paths.state / "host-changes.json").undo()
+    if cluster.baseline:
+        links = (node_plan.NODE_BRIDGE, node_plan.POD_BRIDGE)
+        problems += node_host.leftovers(cluster.baseline, links, cluster.paths.state)
+    if MACHINE_LOCK.exists():
+        claimed = json.loads(MACHINE_LOCK.read_text())["state_dir"]
+        if claimed == str(cluster.paths.state):
+            MACHINE_LOCK.unlink()
+    return problems
+
+
+def load(state_dir: Path) -> RealCluster | None:
+    """The real cluster recorded in `state_dir`, if any."""
+    cp = controlplane.load(state_dir)
+    node_state = state_dir / STATE_FILE
+    if not node_state.exists():
+        if cp is None:
+            cp = ControlPlane(state_dir=state_dir, bin_dir=controlplane.default_bin_dir())
+        return RealCluster(
+            cp=cp, paths=NodePaths(state_dir, containerd_root()), node_bin=node_bin_dir()
+        )
+    state = json.loads(node_state.read_text())
+    if cp is None:
+        cp = ControlPlane(state_dir=state_dir, bin_dir=controlplane.default_bin_dir())
+    mount = node_host.cgroup2_mount()
+    if mount is not None:
+        cp.cgroup = mount / node_plan.CGROUP
+    return RealCluster(
+        cp=cp,
+        paths=NodePaths(state_dir, Path(state["containerd_root"])),
+        node_bin=Path(state["node_bin"]),
+        pids={k: int(v) for k, v in state["pids"].items()},
+        egress=state.get("egress", {}),
+        images=state.get("images", {}),
+        baseline=[tuple(c) for c in state.get("baseline", [])],  # type: ignore[misc]
+    )
+
+
+def manual_state_dir() -> Path:
+    return controlplane.cache_dir() / "node" / "cluster-up"
+
+
+def running_manual_cluster() -> RealCluster | None:
+    state_dir = manual_state_dir()
+    existing = load(state_dir) if (state_dir / STATE_FILE).exists() else None
+    if existing is None:
+        return None
+    pids = {**existing.pids, **existing.cp.pids}
+    if not pids or not all(is_running(p, state_dir) for p in pids.values()):
+        return None
+    return existing
+
+
+def main(argv: list[str]) -> int:
+    """`up` starts a detached real cluster and prints exports; `down` stops it; `status`."""
+    from tools.images import built
+
+    command = argv[0] if argv else "status"
+    state_dir = manual_state_dir()
+    if command == "up":
+        existing = running_manual_cluster()
+        if existing is None:
+            if (state_dir / "host-changes.json").exists() or (state_dir / STATE_FILE).exists():
+                leftover = load(state_dir)
+                if leftover is not None:
+                    stop(leftover)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            started = time.monotonic()
+            existing = start(state_dir, built(TIER_IMAGES), tied=False)
+            print(f"# started in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        print(existing.exports())
+        return 0
+    if command == "down":
+        leftover = load(state_dir) if state_dir.exists() else None
+        problems = stop(leftover) if leftover is not None else []
+        shutil.rmtree(state_dir, ignore_errors=True)
+        for problem in problems:
+            print(f"not undone: {problem}", file=sys.stderr)
+        print("real cluster stopped", file=sys.stderr)
+        return 1 if problems else 0
+    if command == "status":
+        running = running_manual_cluster()
+        if running is None:
+            print("no real cluster running (make cluster-up REAL=1)")
+            return 1
+        print(f"running: {running.cp.server}\n{running.exports()}")
+        return 0
+    print(f"usage: {sys.argv[0]} up|down|status", file=sys.stderr)
+    return 2
+
+
+# The images the tier runs (the CUDA image is never scheduled on this GPU-less node).
+TIER_IMAGES = ("pause", "operator", "model-server", "router")
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (NodeError, ControlPlaneError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
