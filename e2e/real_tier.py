@@ -1,0 +1,287 @@
+"""The real-pod tier's setup: storage servers, the chart, the samples as a test applies them.
+
+Everything a user would do, in order: `helm install` the chart (default images, imported into
+the node's containerd), provide the storage the samples read (a hostPath PersistentVolume for
+`pvc://`, an S3 server and an HTTP server on a node address for the storage initializer, an
+image with the custom container's and transformer's files baked in), `kubectl apply` every
+sample, and wait for each to become Ready.
+
+Test model servers ask for small CPU requests (the node has 2 cores for a dozen pods): a test
+overlay on the samples and the chart's defaults, not a weaker default.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from e2e import sample_models
+from tests.support import derived_image, realnode
+from tests.support.ports import free_port
+from tests.support.realnode import RealCluster
+from tests.support.wait import wait_for
+from tools.images.build import Result
+
+SAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "samples"
+CHART = Path(__file__).resolve().parents[1] / "charts" / "modelplane"
+RELEASE = "modelplane"
+DOMAIN = "models.test"
+SAMPLES_IMAGE = "modelplane/model-server-samples:test"
+TEST_CPU_REQUEST = "25m"
+# Samples whose pods need a GPU: applied too, and must say why they are not scheduled.
+GPU_SAMPLES = ("resnet-onnx-gpu", "resnet-onnx-mig")
+S3_SECRET = "s3-credentials"
+
+
+@dataclass
+class Tier:
+    """The installed chart and applied samples."""
+
+    cluster: RealCluster
+    system: str
+    namespace: str
+    s3_endpoint: str
+    http_base: str
+    applied_at: float = 0.0
+    ready_after: dict[str, float] = field(default_factory=dict)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+def sample_documents() -> list[dict[str, Any]]:
+    """Every sample manifest as it is in manifests/samples/."""
+    docs = []
+    for path in sorted(SAMPLES.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def extra_documents(tier: Tier) -> list[dict[str, Any]]:
+    """Two more InferenceServices whose model the storage initializer really downloads."""
+
+    def isvc(name: str, uri: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": name}
+        if annotations:
+            meta["annotations"] = annotations
+        return {
+            "apiVersion": "serving.modelplane.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": meta,
+            "spec": {"predictor": {"model": {"modelFormat": {"name": "onnx"}, "storageUri": uri}}},
+        }
+
+    return [
+        isvc(
+            "iris-s3",
+            f"s3://{sample_models.BUCKET}/iris-onnx",
+            {"serving.modelplane.io/storage-secret": S3_SECRET},
+        ),
+        isvc("iris-http", f"{tier.http_base}/iris-onnx/model.onnx"),
+    ]
+
+
+def _small_requests(resources: dict[str, Any]) -> None:
+    requests = resources.setdefault("requests", {})
+    requests["cpu"] = TEST_CPU_REQUEST
+    requests.setdefault("memory", "64Mi")
+    limits = resources.get("limits", {})
+    if "memory" in limits:
+        requests["memory"] = "64Mi"
+
+
+def test_overlay(doc: dict[str, Any]) -> dict[str, Any]:
+    """A sample as the tier applies it: small CPU requests; the custom container and the
+    transformer on the image that has their files baked in. GPU samples stay as they are."""
+    doc = copy.deepcopy(doc)
+    if doc["metadata"]["name"] in GPU_SAMPLES or doc["kind"] != "InferenceService":
+        return doc
+    for component in ("predictor", "transformer"):
+        spec = doc["spec"].get(component)
+        if not spec:
+            continue
+        model = spec.get("model")
+        if model is not None:
+            _small_requests(model.setdefault("resources", {}))
+        for container in spec.get("containers") or []:
+            _small_requests(container.setdefault("resources", {}))
+            if container.get("image", "").startswith("modelplane/model-server:"):
+                container["image"] = SAMPLES_IMAGE
+    return doc
+
+
+def chart_values(s3_endpoint: str) -> dict[str, Any]:
+    small = {"requests": {"cpu": TEST_CPU_REQUEST, "memory": "64Mi"}}
+    return {
+        "config": {
+            "ingressDomain": DOMAIN,
+            "ingressClass": realnode.node_plan.INGRESS_CLASS,
+            "storageS3Endpoint": s3_endpoint,
+            "defaultResources": {**small, "limits": {"cpu": "1", "memory": "2Gi"}},
+            "routerResources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},
+            "storageInitializerResources": {**small, "limits": {"cpu": "1", "memory": "1Gi"}},
+        },
+    }
+
+
+def start_storage(
+    tier_root: Path, models: sample_models.SampleModels
+) -> tuple[list[subprocess.Popen[bytes]], str, str]:
+    """moto (S3) and a static HTTP server on the node's storage address, filled with models."""
+    address = realnode.node_plan.STORAGE_IP
+    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    assert moto, "moto_server missing: it comes with the dev extra (moto[server])"
+    s3_port, http_port = free_port(), free_port()
+    log = (tier_root / "storage.log").open("ab")
+    procs = [
+        subprocess.Popen([moto, "-H", address, "-p", str(s3_port)], stdout=log, stderr=log),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                "--bind",
+                address,
+                "--directory",
+                str(models.claim),
+                str(http_port),
+            ],
+            stdout=log,
+            stderr=log,
+        ),
+    ]
+    endpoint = f"http://{address}:{s3_port}"
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+    def bucket() -> bool:
+        try:
+            client.create_bucket(Bucket=sample_models.BUCKET)
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            return True
+        except Exception:
+            return False
+        return True
+
+    wait_for(bucket, timeout=60, message="moto S3 server on the node address")
+    uploads = {
+        **{str(p.relative_to(models.bucket)): p for p in models.bucket.rglob("*") if p.is_file()},
+        "iris-onnx/model.onnx": models.claim / "iris-onnx" / "model.onnx",
+    }
+    for key, path in sorted(uploads.items()):
+        client.upload_file(str(path), sample_models.BUCKET, key)
+    return procs, endpoint, f"http://{address}:{http_port}"
+
+
+def storage_objects(namespace: str, claim_dir: Path) -> dict[str, Any]:
+    """The `models` claim on a hostPath volume, the samples' ServiceAccount, S3 credentials."""
+    pv = f"models-{namespace}"
+    return {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": pv},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadOnlyMany"],
+                    "storageClassName": "",
+                    "hostPath": {"path": str(claim_dir), "type": "Directory"},
+                    "claimRef": {"namespace": namespace, "name": "models"},
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "models", "namespace": namespace},
+                "spec": {
+                    "accessModes": ["ReadOnlyMany"],
+                    "storageClassName": "",
+                    "volumeName": pv,
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "model-reader", "namespace": namespace},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": S3_SECRET, "namespace": namespace},
+                "stringData": {
+                    "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                },
+            },
+        ],
+    }
+
+
+def open_permissions(root: Path) -> None:
+    """Model files readable by the pods' uid 10001 (pytest's temp dirs are private)."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def build_samples_image(
+    cluster: RealCluster, base: Result, models: sample_models.SampleModels, work: Path
+) -> None:
+    """The model-server image plus the custom container's and transformer's files."""
+    image = derived_image.derive(
+        base,
+        SAMPLES_IMAGE,
+        {"/mnt/models": models.claim / "iris-onnx", "/opt/transformer": models.transformer},
+        work,
+    )
+    realnode.import_images(cluster, {"model-server-samples": image})
+
+
+def ready_condition(item: dict[str, Any]) -> dict[str, Any]:
+    conditions = (item.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), {})
+
+
+def listed(cluster: RealCluster, namespace: str) -> dict[str, dict[str, Any]]:
+    items = json.loads(cluster.kubectl("get", "isvc,ig", "-n", namespace, "-o", "json").stdout)
+    return {item["metadata"]["name"]: item for item in items["items"]}
+
+
+def wait_ready(tier: Tier, names: list[str], timeout: float) -> dict[str, str]:
+    """Poll until every name is Ready (recording seconds since apply); returns the ones
+    still not Ready with their Ready condition's reason and message."""
+    deadline = time.monotonic() + timeout
+    waiting = set(names)
+    last: dict[str, dict[str, Any]] = {}
+    while waiting and time.monotonic() < deadline:
+        last = listed(tier.cluster, tier.namespace)
+        for name in sorted(waiting):
+            if ready_condition(last.get(name, {})).get("status") == "True":
+                tier.ready_after[name] = time.monotonic() - tier.applied_at
+                waiting.discard(name)
+        time.sleep(0.5)
+    return {
+        name: "{reason}: {message}".format(
+            reason=ready_condition(last.get(name, {})).get("reason", "?"),
+            message=ready_condition(last.get(name, {})).get("message", "no Ready condition"),
+        )
+        for name in sorted(waiting)
+    }

@@ -1,0 +1,292 @@
+"""End-to-end on real pods: `helm install`, every sample applied with kubectl, each Ready on a
+real kubelet and answering V2 through the Ingress (Traefik), through its Service, and over gRPC.
+
+The node is tests.support.realnode (one per machine); the setup is e2e/real_tier.py. The GPU
+samples are applied to this GPU-less node too and must say why they are not scheduled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import yaml
+
+from e2e import real_tier, sample_models
+from e2e.real_tier import GPU_SAMPLES, Tier
+from modelplane.operator import names
+from tests.support import dns, node_plan
+from tests.support.realnode import RealCluster
+from tests.support.wait import wait_for
+from tools.images import built
+
+pytestmark = [pytest.mark.cluster, pytest.mark.real, pytest.mark.timeout(900)]
+
+READY_TIMEOUT = 420.0
+
+
+def sample_names() -> list[str]:
+    return sorted(d["metadata"]["name"] for d in real_tier.sample_documents())
+
+
+def cpu_names() -> list[str]:
+    return [n for n in sample_names() if n not in GPU_SAMPLES] + ["iris-http", "iris-s3"]
+
+
+def isvc_names() -> list[str]:
+    kinds = {d["metadata"]["name"]: d["kind"] for d in real_tier.sample_documents()}
+    graphs = {n for n, kind in kinds.items() if kind == "InferenceGraph"}
+    return [n for n in cpu_names() if n not in graphs]
+
+
+@pytest.fixture(scope="module")
+def tier(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tier]:
+    root = tmp_path_factory.mktemp("real-tier")
+    # in the cluster's own directory: a reused cluster keeps the same hostPath volume
+    models_dir = real_cluster.paths.state / "tier-models"
+    models = sample_models.build(models_dir)
+    real_tier.open_permissions(models_dir)
+    procs, s3_endpoint, http_base = real_tier.start_storage(root, models)
+    cluster = real_cluster
+    tier = Tier(cluster, "modelplane-system", "samples", s3_endpoint, http_base, processes=procs)
+    try:
+        base = built(["model-server"])["model-server"]
+        real_tier.build_samples_image(cluster, base, models, root / "samples-image")
+        for namespace in (tier.system, tier.namespace):  # a reused cluster has them already
+            cluster.kubectl("create", "namespace", namespace, check=False)
+        values = root / "values.yaml"
+        values.write_text(yaml.safe_dump(real_tier.chart_values(s3_endpoint)))
+        cluster.helm(
+            "upgrade",
+            "--install",
+            real_tier.RELEASE,
+            str(real_tier.CHART),
+            "-n",
+            tier.system,
+            "-f",
+            str(values),
+            "--wait",
+            "--timeout",
+            "180s",
+        )
+        storage = real_tier.storage_objects(tier.namespace, models.claim)
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
+        docs = [real_tier.test_overlay(d) for d in real_tier.sample_documents()]
+        docs += [real_tier.test_overlay(d) for d in real_tier.extra_documents(tier)]
+        tier.applied_at = time.monotonic()
+        cluster.kubectl(
+            "apply",
+            "-n",
+            tier.namespace,
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        )
+        yield tier
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def ready(tier: Tier) -> Tier:
+    waiting = real_tier.wait_ready(tier, cpu_names(), READY_TIMEOUT)
+    assert not waiting, f"not Ready after {READY_TIMEOUT:.0f}s: {waiting}"
+    return tier
+
+
+def request_for(name: str) -> dict[str, Any]:
+    """A V2 request each sample understands, as a user would send it."""
+    if name == "iris-labels":
+        return {
+            "inputs": [
+                {
+                    "name": "probabilities",
+                    "shape": [1, 3],
+                    "datatype": "FP32",
+                    "data": [0.1, 0.7, 0.2],
+                }
+            ]
+        }
+    body: dict[str, Any] = {
+        "inputs": [
+            {"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}
+        ]
+    }
+    if name == "iris-by-priority":
+        body["parameters"] = {"priority": "high"}
+    return body
+
+
+def check_answer(name: str, answer: dict[str, Any]) -> None:
+    """The answer each sample must give (the same checks as the local-mode tier)."""
+    outputs = answer.get("outputs")
+    assert isinstance(outputs, list) and outputs, answer
+    by_name = {o["name"]: o for o in outputs}
+    if name == "iris-pipeline":
+        assert by_name["species"]["data"][0] in sample_models.LABELS, answer
+    elif name == "iris-labels":
+        assert by_name["species"]["data"] == ["versicolor"], answer
+    elif name == "iris-transformed":
+        assert by_name["class"]["data"] == [int(np.argmax(by_name["probabilities"]["data"]))]
+    elif name == "mnist-pytorch":
+        assert by_name["logits"]["shape"] == [1, 3], answer
+    elif name == "iris-ensemble":
+        assert {"onnx.probabilities", "pytorch.probabilities"} <= set(by_name), by_name
+    else:
+        assert np.isclose(sum(by_name["probabilities"]["data"]), 1.0, atol=1e-5), answer
+
+
+def service_ip(tier: Tier, name: str) -> str:
+    """The entry Service's ClusterIP, looked up by its cluster DNS name on CoreDNS."""
+    item = real_tier.listed(tier.cluster, tier.namespace)[name]
+    if item["kind"] == "InferenceGraph":  # its status has no address: the router's Service
+        host = names.cluster_host(names.router(name), tier.namespace)
+    else:
+        url = (item.get("status") or {}).get("address", {}).get("url", "")
+        host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    assert host.endswith(".svc.cluster.local"), item.get("status")
+    addresses = dns.resolve_a(node_plan.DNS_IP, host)
+    assert addresses, f"CoreDNS does not resolve {host}"
+    return addresses[0]
+
+
+def test_gpu_samples_say_why_they_are_not_scheduled(tier: Tier) -> None:
+    # The scheduler's message names the missing GPU (or, for MIG, the node label the sample
+    # selects); on the way it may first name a claim still being bound.
+    wanted = {"resnet-onnx-gpu": "nvidia.com/gpu", "resnet-onnx-mig": "node affinity/selector"}
+    last: dict[str, dict[str, Any]] = {}
+
+    def reasons() -> bool:
+        found = real_tier.listed(tier.cluster, tier.namespace)
+        last.update({n: real_tier.ready_condition(found.get(n, {})) for n in GPU_SAMPLES})
+        return all(
+            c.get("status") == "False"
+            and c.get("reason") == "Unschedulable"
+            and wanted[n] in c.get("message", "")
+            for n, c in last.items()
+        )
+
+    wait_for(reasons, timeout=120, interval=1, message=lambda: f"GPU samples say why: {last}")
+
+
+def test_every_cpu_sample_becomes_ready_on_real_pods(ready: Tier) -> None:
+    slowest = max(ready.ready_after.values())
+    print(f"\nevery CPU sample Ready {slowest:.1f}s after kubectl apply")
+    for name, seconds in sorted(ready.ready_after.items()):
+        print(f"  {name}: {seconds:.1f}s")
+
+
+@pytest.mark.parametrize("name", cpu_names())
+def test_sample_answers_through_the_ingress(ready: Tier, name: str) -> None:
+    host = f"{name}-{ready.namespace}.{real_tier.DOMAIN}"
+    answer = httpx.post(
+        f"{ready.cluster.ingress}/v2/models/{name}/infer",
+        json=request_for(name),
+        headers={"Host": host},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    check_answer(name, answer.json())
+
+
+@pytest.mark.parametrize("name", cpu_names())
+def test_sample_answers_through_its_service(ready: Tier, name: str) -> None:
+    address = service_ip(ready, name)
+    answer = httpx.post(
+        f"http://{address}/v2/models/{name}/infer", json=request_for(name), timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    check_answer(name, answer.json())
+
+
+@pytest.mark.parametrize("name", [n for n in isvc_names() if n != "iris-transformed"])
+def test_inference_service_answers_grpc_through_its_service(ready: Tier, name: str) -> None:
+    address = service_ip(ready, name)
+    client = grpcclient.InferenceServerClient(f"{address}:8081")
+    request = request_for(name)["inputs"][0]
+    tensor = grpcclient.InferInput(request["name"], request["shape"], request["datatype"])
+    tensor.set_data_from_numpy(
+        np.asarray(request["data"], dtype=np.float32).reshape(request["shape"])
+    )
+    result = client.infer(name, [tensor], timeout=30)
+    outputs = result.get_response(as_json=True)["outputs"]
+    assert outputs, result
+    answer = {
+        "outputs": [
+            {
+                "name": o["name"],
+                "shape": [int(d) for d in o["shape"]],
+                "data": result.as_numpy(o["name"]).ravel().tolist(),
+            }
+            for o in outputs
+        ]
+    }
+    if name == "iris-labels":
+        answer["outputs"][0]["data"] = [
+            v.decode() if isinstance(v, bytes) else v for v in answer["outputs"][0]["data"]
+        ]
+    check_answer(name, answer)
+
+
+def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:
+    for name in ("iris-s3", "iris-http"):
+        pods = json.loads(
+            ready.cluster.kubectl(
+                "get",
+                "pods",
+                "-n",
+                ready.namespace,
+                "-l",
+                f"serving.modelplane.io/inferenceservice={name}",
+                "-o",
+                "json",
+            ).stdout
+        )["items"]
+        assert pods, name
+        init = pods[0]["status"]["initContainerStatuses"][0]
+        assert init["name"] == "storage-initializer"
+        assert init["state"]["terminated"]["exitCode"] == 0, init
+
+
+def test_graph_router_reaches_its_steps_by_cluster_dns(ready: Tier) -> None:
+    config = json.loads(
+        ready.cluster.kubectl(
+            "get",
+            "configmap",
+            "-n",
+            ready.namespace,
+            "-l",
+            "serving.modelplane.io/inferencegraph=iris-pipeline",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    assert config, "the router's graph ConfigMap"
+    text = json.dumps(config[0]["data"])
+    assert f".{ready.namespace}.svc.cluster.local" in text, text
+
+
+def test_operator_pod_never_restarted(ready: Tier) -> None:
+    pods = json.loads(
+        ready.cluster.kubectl(
+            "get",
+            "pods",
+            "-n",
+            ready.system,
+            "-l",
+            "app.kubernetes.io/component=operator",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+    statuses = pods[0]["status"]["containerStatuses"]
+    assert [s["restartCount"] for s in statuses] == [0], statuses
