@@ -25,13 +25,13 @@ from modelplane.local.argv import has_flag, map_path, map_paths, set_flag
 from modelplane.local.processes import HOST, Process, Setup
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.render import (
+from modelplane.operator.render.graph import (
+    GRAPH_FILE,
     UnresolvedServicesError,
     render_inference_graph,
-    render_inference_service,
     resolve_graph,
 )
-from modelplane.operator.render.graph import GRAPH_FILE
+from modelplane.operator.render.isvc import render_inference_service
 
 Obj = dict[str, Any]
 

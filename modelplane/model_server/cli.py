@@ -71,6 +71,17 @@ def settings_from_args(argv: Sequence[str]) -> ServerSettings:
     return ServerSettings(**given)
 
 
+def serve(settings: ServerSettings) -> int:
+    """Serve in this process, or supervise --workers N processes sharing the ports."""
+    if settings.workers > 1:
+        from modelplane.model_server.workers import serve_workers
+
+        return serve_workers(settings)
+    from modelplane.model_server.server import serve_one
+
+    return serve_one(settings)
+
+
 def main(argv: Sequence[str]) -> int:
     """Entry point of `modelplane serve`."""
     try:
@@ -81,7 +92,6 @@ def main(argv: Sequence[str]) -> int:
             print(f"modelplane serve: {loc + ': ' if loc else ''}{err['msg']}", file=sys.stderr)
         return 2
     from modelplane.model_server import jsonlog
-    from modelplane.model_server.server import serve
 
     jsonlog.configure(settings.log_level)
     try:

@@ -27,7 +27,7 @@ from modelplane.model_server.protocol.types import (
     ServerMetadata,
 )
 from modelplane.model_server.repository import ModelRepository
-from modelplane.model_server.runner import run_blocking
+from modelplane.model_server.runners.base import run_blocking
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.triton import model_config, model_statistics
 from modelplane.model_server.validation import pick_outputs, prepare_inputs, select_outputs

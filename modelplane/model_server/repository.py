@@ -16,7 +16,8 @@ from modelplane.model_server.discovery import apply_overrides, choose_backend, d
 from modelplane.model_server.errors import ModelLoadFailed, ModelNotFound, ModelNotReady
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.protocol.types import InferenceRequest, RepositoryIndexItem
-from modelplane.model_server.runner import Runner, RunnerFactory, make_runner, run_blocking
+from modelplane.model_server.runners.base import Runner, run_blocking
+from modelplane.model_server.runners.factory import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class ModelRepository:
     ) -> LoadedModel:
         config, backend = await run_blocking(self._build, directory, model_dir)
         meter = self._metrics.model_meter(name, version) if self._metrics else None
-        runner = self._runner_factory(backend, config, self._settings, meter)
+        runner = self._runner_factory(backend, config, meter)
         handler = getattr(backend, "request_handler", None)
         return LoadedModel(name, version, config, backend, runner, backend.signature(), handler)
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -14,14 +13,14 @@ import uvicorn
 
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
+from modelplane.model_server.listeners import bind_socket, start_metrics_port
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.rest.app import ASGIApp, RestApp
 from modelplane.model_server.rest.corked import CorkedHttpToolsProtocol
 from modelplane.model_server.rest.metrics_route import metrics_app
-from modelplane.model_server.runner import RunnerFactory, make_runner
+from modelplane.model_server.runners.factory import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
-from modelplane.model_server.workers import reuse_port_socket
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,8 @@ class ModelServer:
         grpc_server = await self._start_grpc()  # first: a taken port fails before HTTP starts
         http = self._http_server()
         try:
-            if self.settings.workers > 1:  # sibling workers bind the same port
-                sockets = [reuse_port_socket(self.settings.host, self.settings.http_port)]
-            else:
-                sockets = [listen_socket(self.settings.host, self.settings.http_port)]
+            shared = self.settings.workers > 1  # sibling workers bind the same port
+            sockets = [bind_socket(self.settings.host, self.settings.http_port, shared)]
         except OSError as exc:
             if grpc_server is not None:
                 await grpc_server.stop(None)
@@ -82,7 +79,8 @@ class ModelServer:
                 await grpc_server.stop(None)
             raise
         self.http_port = http.servers[0].sockets[0].getsockname()[1]
-        self._start_metrics_port()
+        if self.settings.workers == 1:  # with --workers the parent serves the summed metrics
+            self._metrics_server = start_metrics_port(self.settings, self.metrics.registry)
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
         await self._load_startup_models()
         self.dataplane.startup_done = True
@@ -95,17 +93,6 @@ class ModelServer:
         self._stopped_by = reason
         self.dataplane.draining = True
         self._stop.set()
-
-    def _start_metrics_port(self) -> None:
-        """--metrics-port: a separate listener for /metrics (with --workers the parent's job)."""
-        port = self.settings.metrics_port
-        if port is None or port == self.settings.http_port or self.settings.workers > 1:
-            return
-        from prometheus_client import start_http_server
-
-        self._metrics_server, _ = start_http_server(
-            port, addr=self.settings.host, registry=self.metrics.registry
-        )
 
     def _http_server(self) -> _Uvicorn:
         settings = self.settings
@@ -165,20 +152,6 @@ class ModelServer:
         log.info("stopped")
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """The HTTP socket, bound here so a taken port is a clean OSError (uvicorn would exit)."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(False)
-    return sock
-
-
 async def _until_started(
     http: _Uvicorn, task: asyncio.Task[None], settings: ServerSettings
 ) -> None:
@@ -189,15 +162,6 @@ async def _until_started(
                 await task
             raise OSError(f"HTTP server could not listen on {settings.host}:{settings.http_port}")
         await asyncio.sleep(0.005)
-
-
-def serve(settings: ServerSettings) -> int:
-    """Serve in this process, or supervise --workers N processes sharing the ports."""
-    if settings.workers > 1:
-        from modelplane.model_server.workers import serve_workers
-
-        return serve_workers(settings)
-    return serve_one(settings)
 
 
 def serve_one(settings: ServerSettings) -> int:

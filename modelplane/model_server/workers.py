@@ -14,26 +14,20 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from modelplane.model_server import jsonlog
+from modelplane.model_server.listeners import bind_socket, start_metrics_port
+from modelplane.model_server.metrics import MULTIPROC_ENV, exposition_registry, worker_exited
+from modelplane.model_server.server import serve_one
 from modelplane.model_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
-
-
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound with SO_REUSEPORT so that every worker can bind the same port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(False)
-    return sock
 
 
 def pick_ports(settings: ServerSettings) -> ServerSettings:
@@ -41,23 +35,18 @@ def pick_ports(settings: ServerSettings) -> ServerSettings:
     updates: dict[str, int] = {}
     for field in ("http_port", "grpc_port"):
         if getattr(settings, field) == 0:
-            with contextlib.closing(reuse_port_socket(settings.host, 0)) as probe:
+            with contextlib.closing(bind_socket(settings.host, 0, reuse_port=True)) as probe:
                 updates[field] = int(probe.getsockname()[1])
     return settings.model_copy(update=updates) if updates else settings
 
 
 def _worker(settings: ServerSettings) -> None:
-    from modelplane.model_server import jsonlog
-    from modelplane.model_server.server import serve_one
-
     jsonlog.configure(settings.log_level)
     serve_one(settings)
 
 
 def serve_workers(settings: ServerSettings) -> int:
     """Run settings.workers processes until a signal (0) or a worker's own exit (1)."""
-    from modelplane.model_server.metrics import MULTIPROC_ENV, worker_exited
-
     settings = pick_ports(settings)
     directory = tempfile.mkdtemp(prefix="modelplane-metrics-")
     previous = os.environ.get(MULTIPROC_ENV)
@@ -83,7 +72,8 @@ def serve_workers(settings: ServerSettings) -> int:
             "workers started",
             extra={"workers": [p.pid for p in processes], "http_port": settings.http_port},
         )
-        metrics_server = _start_metrics_port(settings, directory)
+        summed = exposition_registry(CollectorRegistry(), directory)
+        metrics_server = start_metrics_port(settings, summed)
         code = _supervise(processes, stopping, worker_exited)
     finally:
         for sig, handler in handlers.items():
@@ -122,18 +112,3 @@ def _supervise(processes: list[BaseProcess], stopping: threading.Event, exited: 
                     if other.pid is not None and other.is_alive():
                         os.kill(other.pid, signal.SIGTERM)
     return code
-
-
-def _start_metrics_port(settings: ServerSettings, directory: str) -> Any:
-    """Serve the summed metrics on --metrics-port from the parent, when it differs from http."""
-    port = settings.metrics_port
-    if port is None or port == settings.http_port:
-        return None
-    from prometheus_client import CollectorRegistry, start_http_server
-
-    from modelplane.model_server.metrics import exposition_registry
-
-    server, _ = start_http_server(
-        port, addr=settings.host, registry=exposition_registry(CollectorRegistry(), directory)
-    )
-    return server

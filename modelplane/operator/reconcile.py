@@ -27,13 +27,13 @@ from modelplane.api import (
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.kube import Kube, KubeError
-from modelplane.operator.render import (
+from modelplane.operator.render.graph import (
     UnresolvedServicesError,
     render_inference_graph,
-    render_inference_service,
     resolve_graph,
     service_names,
 )
+from modelplane.operator.render.isvc import render_inference_service
 from modelplane.operator.status import Failure, graph_status, invalid_status, isvc_status
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from modelplane.model_server.runner import RunnerFactory, make_runner
+from modelplane.model_server.runners.factory import RunnerFactory, make_runner
 from modelplane.model_server.server import ModelServer
 from modelplane.model_server.settings import ServerSettings
 from tests.support.ports import free_port

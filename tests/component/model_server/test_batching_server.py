@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from modelplane.model_server.backends.base import Backend, Tensors
 from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.metrics import ModelMeter
-from modelplane.model_server.runner import Runner, make_runner
-from modelplane.model_server.settings import ServerSettings
+from modelplane.model_server.runners.base import Runner
+from modelplane.model_server.runners.factory import make_runner
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import onnx_add_sub, write_model_yaml
 from tests.support.ports import free_port
@@ -57,12 +57,10 @@ class SlowBackend:
 SLOW_BACKENDS: list[SlowBackend] = []
 
 
-def slow_runner(
-    backend: Backend, config: ModelConfig, settings: ServerSettings, meter: ModelMeter | None
-) -> Runner:
+def slow_runner(backend: Backend, config: ModelConfig, meter: ModelMeter | None) -> Runner:
     slow = SlowBackend(backend)
     SLOW_BACKENDS.append(slow)
-    return make_runner(slow, config, settings, meter)
+    return make_runner(slow, config, meter)
 
 
 def body(row: list[float]) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from modelplane.api import (
 )
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.render import (
-    Obj,
+from modelplane.operator.render.graph import (
     render_inference_graph,
-    render_inference_service,
     resolve_graph,
     service_names,
 )
+from modelplane.operator.render.isvc import render_inference_service
+from modelplane.operator.render.meta import Obj
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = sorted((ROOT / "manifests" / "samples").glob("*.yaml"))

@@ -10,14 +10,14 @@ import pytest
 from modelplane.api import InferenceGraph, InferenceService
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.render import (
-    Obj,
+from modelplane.operator.render.graph import (
+    GRAPH_FILE,
     UnresolvedServicesError,
     render_inference_graph,
-    render_inference_service,
     resolve_graph,
 )
-from modelplane.operator.render.graph import GRAPH_FILE
+from modelplane.operator.render.isvc import render_inference_service
+from modelplane.operator.render.meta import Obj
 from modelplane.router.graph import load as load_graph
 from tests.unit.operator.samples import SAMPLES, render_sample, runtimes, stored
 

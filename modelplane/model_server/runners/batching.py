@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from modelplane.model_server.backends.base import Tensors
 from modelplane.model_server.batching.queue import (
     BatchObserver,
@@ -13,9 +11,7 @@ from modelplane.model_server.batching.queue import (
     QueueTimeoutError,
 )
 from modelplane.model_server.errors import DeadlineExceeded, Unavailable
-
-if TYPE_CHECKING:
-    from modelplane.model_server.runner import Runner
+from modelplane.model_server.runners.base import Runner
 
 
 class QueueFull(Unavailable):
