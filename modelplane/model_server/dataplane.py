@@ -27,10 +27,14 @@ from modelplane.model_server.protocol.types import (
     ServerMetadata,
 )
 from modelplane.model_server.repository import ModelRepository
-from modelplane.model_server.runners.base import run_blocking
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.triton import model_config, model_statistics
-from modelplane.model_server.validation import pick_outputs, prepare_inputs, select_outputs
+from modelplane.model_server.validation import (
+    check_inputs,
+    pick_outputs,
+    prepare_inputs,
+    select_outputs,
+)
 
 EXTENSIONS = [
     "binary_tensor_data",
@@ -116,19 +120,17 @@ class DataPlane:
         model = self.repository.get(name, version)
         meter = self.metrics.model_meter(name, model.version) if self.metrics else None
         started = time.perf_counter()
-        handler = model.request_handler
-        if handler is None:
+        whole = model.signature.takes_request  # the model reads the request, not tensors
+        if whole:
+            check_inputs(model.signature, request.inputs)
+        else:
             inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
         if meter is not None:
             meter.compute_input.observe(time.perf_counter() - started)
         async with self._admitted():
             try:
-                work = (
-                    model.runner.infer(inputs)
-                    if handler is None
-                    else run_blocking(handler, request)
-                )
+                work = model.runner.infer_request(request) if whole else model.runner.infer(inputs)
                 outputs = await _with_timeout(work, self.settings.request_timeout)
             except ModelServerError:
                 raise

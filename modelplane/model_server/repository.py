@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelplane.model_server.backends import create_backend
-from modelplane.model_server.backends.base import Backend, Signature, Tensors
+from modelplane.model_server.backends.base import Backend, Signature
 from modelplane.model_server.config import ModelConfig, read_config
 from modelplane.model_server.discovery import apply_overrides, choose_backend, discover_versions
 from modelplane.model_server.errors import ModelLoadFailed, ModelNotFound, ModelNotReady
 from modelplane.model_server.metrics import ServerMetrics
-from modelplane.model_server.protocol.types import InferenceRequest, RepositoryIndexItem
+from modelplane.model_server.protocol.types import RepositoryIndexItem
 from modelplane.model_server.runners.base import Runner, run_blocking
 from modelplane.model_server.runners.factory import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
@@ -35,8 +34,6 @@ class LoadedModel:
     backend: Backend
     runner: Runner
     signature: Signature
-    # Python models whose predict takes the whole V2 request (no batching, no input checks).
-    request_handler: Callable[[InferenceRequest], Tensors] | None = None
 
 
 @dataclass
@@ -142,8 +139,7 @@ class ModelRepository:
         config, backend = await run_blocking(self._build, directory, model_dir)
         meter = self._metrics.model_meter(name, version) if self._metrics else None
         runner = self._runner_factory(backend, config, meter)
-        handler = getattr(backend, "request_handler", None)
-        return LoadedModel(name, version, config, backend, runner, backend.signature(), handler)
+        return LoadedModel(name, version, config, backend, runner, backend.signature())
 
     def _build(self, directory: Path, model_dir: Path) -> tuple[ModelConfig, Backend]:
         """Read the config, pick the backend and load it (blocking)."""

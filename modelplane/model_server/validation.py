@@ -15,11 +15,18 @@ from modelplane.model_server.protocol.types import MetadataTensor, RequestInput,
 
 def prepare_inputs(signature: Signature, inputs: list[RequestInput]) -> Tensors:
     """Decode every request input and check names, datatypes and shapes against `signature`."""
-    arrays: Tensors = {}
+    check_inputs(signature, inputs)
+    return {inp.name: decode_input(inp) for inp in inputs}
+
+
+def check_inputs(signature: Signature, inputs: list[RequestInput]) -> None:
+    """Check names, datatypes and shapes against `signature` (the data is decoded elsewhere)."""
+    seen: set[str] = set()
     expected = signature.inputs_by_name
     for inp in inputs:
-        if inp.name in arrays:
+        if inp.name in seen:
             raise InvalidInput(f"input {inp.name!r} appears more than once")
+        seen.add(inp.name)
         spec = expected.get(inp.name)
         if signature.checked and spec is None:
             raise InvalidInput(
@@ -27,14 +34,12 @@ def prepare_inputs(signature: Signature, inputs: list[RequestInput]) -> Tensors:
             )
         if spec is not None:
             _check_spec(inp, spec)
-        arrays[inp.name] = decode_input(inp)
     if signature.checked:
-        missing = [name for name in expected if name not in arrays]
+        missing = [name for name in expected if name not in seen]
         if missing:
             raise InvalidInput(
                 f"input {missing[0]!r} is missing (expects {_names(signature.inputs)})"
             )
-    return arrays
 
 
 def _check_spec(inp: RequestInput, spec: MetadataTensor) -> None:

@@ -1,4 +1,4 @@
-"""The backend interface: load, signature, infer (numpy dict in/out), unload."""
+"""The backend interface: load, signature, infer (numpy dict in/out, or the whole V2 request), unload."""
 
 from __future__ import annotations
 
@@ -8,18 +8,24 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from modelplane.model_server.protocol.types import MetadataTensor
+from modelplane.model_server.errors import InferenceFailed
+from modelplane.model_server.protocol.types import InferenceRequest, MetadataTensor
 
 Tensors = dict[str, np.ndarray[Any, Any]]
 
 
 @dataclass(frozen=True)
 class Signature:
-    """The model's inputs and outputs; `checked` False means inputs are not validated."""
+    """The model's inputs and outputs; `checked` False means inputs are not validated.
+
+    `takes_request`: the model runs on the whole V2 request (`Backend.infer_request`), not on
+    decoded tensors; its declared inputs are still checked, and it is never batched.
+    """
 
     inputs: list[MetadataTensor] = field(default_factory=list)
     outputs: list[MetadataTensor] = field(default_factory=list)
     checked: bool = True
+    takes_request: bool = False
 
     @functools.cached_property
     def inputs_by_name(self) -> dict[str, MetadataTensor]:
@@ -33,7 +39,10 @@ class Signature:
 
 
 class Backend(Protocol):
-    """What every backend provides; `infer` blocks and is run off the event loop."""
+    """What every backend provides; `infer` blocks and is run off the event loop.
+
+    Backends subclass this protocol, so they inherit `infer_request` when they take tensors only.
+    """
 
     platform: str
 
@@ -45,6 +54,10 @@ class Backend(Protocol):
 
     def infer(self, inputs: Tensors) -> Tensors:
         """Run the model on named numpy tensors."""
+
+    def infer_request(self, request: InferenceRequest) -> Tensors:
+        """Run the model on the whole V2 request; called only when `signature().takes_request`."""
+        raise InferenceFailed(f"{self.platform} models run on tensors, not on the whole request")
 
     def unload(self) -> None:
         """Free the model's memory."""

@@ -10,7 +10,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from modelplane.model_server.backends.base import Signature, Tensors
+from modelplane.model_server.backends.base import Backend, Signature, Tensors
 from modelplane.model_server.backends.devices import gpu_present, select_providers
 from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.errors import InvalidInput, ModelLoadFailed
@@ -53,7 +53,7 @@ def onnx_shape(shape: list[Any]) -> list[int]:
     return [dim if isinstance(dim, int) and dim >= 0 else -1 for dim in shape]
 
 
-class OnnxBackend:
+class OnnxBackend(Backend):
     """One onnxruntime InferenceSession."""
 
     platform = "onnxruntime_onnx"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelplane.model_server.backends.base import Signature, Tensors
+from modelplane.model_server.backends.base import Backend, Signature, Tensors
 from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.errors import InferenceFailed, ModelLoadFailed
 from modelplane.model_server.protocol.datatypes import to_dtype
@@ -78,7 +78,7 @@ def _output_array(out: ResponseOutput) -> np.ndarray[Any, Any]:
     return np.asarray(out.data, dtype=dtype).reshape(out.shape)
 
 
-class PythonBackend:
+class PythonBackend(Backend):
     """Runs user code; its signature comes from model.yaml (unchecked when none is declared)."""
 
     platform = "python"
@@ -115,11 +115,6 @@ class PythonBackend:
             sys.modules.pop(self._module_name, None)
             raise ModelLoadFailed(f"model.py: {type(exc).__name__}: {exc}") from None
 
-    @property
-    def request_handler(self) -> Callable[[InferenceRequest], Tensors] | None:
-        """`infer_request` when the user's predict takes the V2 request, else None."""
-        return self.infer_request if self._takes_request else None
-
     def infer_request(self, request: InferenceRequest) -> Tensors:
         """Call a request-mode predict; it returns a dict of arrays (or an InferenceResponse)."""
         result = _resolve(self._instance.predict(request))
@@ -139,6 +134,7 @@ class PythonBackend:
             inputs=tensors(config.inputs),
             outputs=tensors(config.outputs),
             checked=bool(config.inputs),
+            takes_request=self._takes_request,
         )
 
     def infer(self, inputs: Tensors) -> Tensors:

@@ -13,7 +13,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from modelplane.model_server.backends.base import Signature, Tensors
+from modelplane.model_server.backends.base import Backend, Signature, Tensors
 from modelplane.model_server.backends.devices import select_torch_device
 from modelplane.model_server.config import ModelConfig, TensorConfig
 from modelplane.model_server.errors import InferenceFailed, ModelLoadFailed
@@ -58,7 +58,7 @@ def _declared(tensors: list[TensorConfig]) -> list[MetadataTensor]:
     return [MetadataTensor(name=t.name, datatype=t.datatype, shape=t.shape) for t in tensors]
 
 
-class TorchBackend:
+class TorchBackend(Backend):
     """A TorchScript module or an exported program, on cpu or cuda."""
 
     platform = "pytorch_libtorch"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import ParamSpec, Protocol, TypeVar
 
 from modelplane.model_server.backends.base import Tensors
+from modelplane.model_server.protocol.types import InferenceRequest
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -24,6 +25,9 @@ class Runner(Protocol):
 
     async def infer(self, inputs: Tensors) -> Tensors:
         """Outputs of the model for `inputs`."""
+
+    async def infer_request(self, request: InferenceRequest) -> Tensors:
+        """Outputs of a model that takes the whole V2 request (`Signature.takes_request`)."""
 
     async def close(self) -> None:
         """Stop accepting work and release what the runner holds (not the backend)."""

@@ -11,6 +11,7 @@ from modelplane.model_server.batching.queue import (
     QueueTimeoutError,
 )
 from modelplane.model_server.errors import DeadlineExceeded, Unavailable
+from modelplane.model_server.protocol.types import InferenceRequest
 from modelplane.model_server.runners.base import Runner
 
 
@@ -34,6 +35,10 @@ class BatchingRunner:
             raise QueueFull(str(exc)) from None
         except QueueTimeoutError as exc:
             raise DeadlineExceeded(str(exc)) from None
+
+    async def infer_request(self, request: InferenceRequest) -> Tensors:
+        """A whole V2 request cannot be merged with others: it goes straight to `inner`."""
+        return await self._inner.infer_request(request)
 
     async def close(self) -> None:
         await self._queue.drain()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from modelplane.model_server.backends.base import Backend, Tensors
 from modelplane.model_server.metrics import ModelMeter
+from modelplane.model_server.protocol.types import InferenceRequest
+
+A = TypeVar("A")
 
 
 class InstancesRunner:
-    """Runs `backend.infer` off the event loop on `instances` dedicated threads.
+    """Runs the backend off the event loop on `instances` dedicated threads.
 
     Backends share one loaded model across the threads (onnxruntime sessions and TorchScript
     modules are safe to call concurrently); requests beyond N wait in the pool's queue instead
@@ -33,23 +38,31 @@ class InstancesRunner:
         self._pool = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="model-instance")
 
     async def infer(self, inputs: Tensors) -> Tensors:
+        rows = _rows(inputs) if self._batched else 1
+        return await self._execute(self._backend.infer, inputs, rows)
+
+    async def infer_request(self, request: InferenceRequest) -> Tensors:
+        return await self._execute(self._backend.infer_request, request, 1)
+
+    async def _execute(self, call: Callable[[A], Tensors], argument: A, inferences: int) -> Tensors:
         loop = asyncio.get_running_loop()
         meter = self._meter
         if meter is None:
-            return await loop.run_in_executor(self._pool, self._backend.infer, inputs)
-        outputs, seconds = await loop.run_in_executor(self._pool, self._timed, inputs)
+            return await loop.run_in_executor(self._pool, call, argument)
+        outputs, seconds = await loop.run_in_executor(self._pool, _timed, call, argument)
         # recorded here, on the event loop: the metrics are updated from that thread only
         meter.compute_infer.observe(seconds)
-        meter.executed(_rows(inputs) if self._batched else 1)
+        meter.executed(inferences)
         return outputs
-
-    def _timed(self, inputs: Tensors) -> tuple[Tensors, float]:
-        started = time.perf_counter()
-        outputs = self._backend.infer(inputs)
-        return outputs, time.perf_counter() - started
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed(call: Callable[[A], Tensors], argument: A) -> tuple[Tensors, float]:
+    started = time.perf_counter()
+    outputs = call(argument)
+    return outputs, time.perf_counter() - started
 
 
 def _rows(inputs: Tensors) -> int:

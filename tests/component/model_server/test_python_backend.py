@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as thttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import python_model, write_model_yaml
@@ -92,6 +93,12 @@ def python_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     python_model(root / "broken", BROKEN_LOAD)
     python_model(root / "fails", FAILS_PREDICT)
     python_model(root / "whole_request", REQUEST_MODE)
+    python_model(root / "whole_request_declared", REQUEST_MODE)
+    write_model_yaml(
+        root / "whole_request_declared",
+        backend="python",
+        inputs=[{"name": "a", "datatype": "INT32", "shape": [-1]}],
+    )
     python_model(root / "async_predict", ASYNC_PREDICT)
     with server_in_thread(model_repository=root) as running:
         yield running
@@ -147,6 +154,43 @@ def test_predict_can_take_the_whole_v2_request(python_server: RunningServer) -> 
     assert response.status_code == 200, response.text
     outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
     assert outputs == {"total": [35.0], "count": [2]}
+
+
+def executions(server: RunningServer, model: str) -> float:
+    """The model's backend executions so far, from /metrics."""
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "modelplane_inference_executions_total"
+        and sample.labels["model"] == model
+    )
+
+
+def test_whole_request_models_run_through_the_runner_and_are_metered(
+    python_server: RunningServer,
+) -> None:
+    before = executions(python_server, "whole_request")
+    body = {"inputs": [{"name": "a", "shape": [2], "datatype": "INT32", "data": [1, 2]}]}
+    for _ in range(3):
+        response = httpx.post(
+            f"{python_server.url}/v2/models/whole_request/infer", json=body, timeout=10
+        )
+        assert response.status_code == 200, response.text
+    assert executions(python_server, "whole_request") == before + 3
+
+
+def test_whole_request_models_have_their_declared_inputs_checked(
+    python_server: RunningServer,
+) -> None:
+    url = f"{python_server.url}/v2/models/whole_request_declared/infer"
+    good = {"inputs": [{"name": "a", "shape": [2], "datatype": "INT32", "data": [1, 2]}]}
+    bad = {"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [0.5]}]}
+    assert httpx.post(url, json=good, timeout=10).json()["outputs"][0]["data"] == [3.0]
+    response = httpx.post(url, json=bad, timeout=10)
+    assert response.status_code == 400
+    assert "datatype FP32 does not match the model's INT32" in response.json()["error"]
 
 
 def test_async_predict_is_awaited(python_server: RunningServer) -> None:
