@@ -29,7 +29,7 @@ from modelplane.api.inference_service import (
 )
 from modelplane.api.meta import GROUP, Condition, ObjectMeta, Resource, condition_status
 from modelplane.api.resources import (
-    KINDS,
+    CUSTOM_RESOURCES,
     AnyResource,
     UnknownKindError,
     iter_documents,
@@ -47,9 +47,9 @@ from modelplane.api.serving_runtime import (
 )
 
 __all__ = [
+    "CUSTOM_RESOURCES",
     "GPU_IMAGE_ANNOTATION",
     "GROUP",
-    "KINDS",
     "AnyResource",
     "Batcher",
     "ClusterServingRuntime",

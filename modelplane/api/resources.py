@@ -13,7 +13,7 @@ from modelplane.api.inference_service import InferenceService
 from modelplane.api.meta import Resource
 from modelplane.api.serving_runtime import ClusterServingRuntime, ServingRuntime
 
-KINDS: tuple[type[Resource], ...] = (
+CUSTOM_RESOURCES: tuple[type[Resource], ...] = (
     InferenceService,
     InferenceGraph,
     ServingRuntime,
@@ -29,10 +29,10 @@ class UnknownKindError(ValueError):
 
 def kind_of(api_version: str, kind: str) -> type[Resource]:
     """The model class for an apiVersion/kind pair."""
-    for cls in KINDS:
+    for cls in CUSTOM_RESOURCES:
         if api_version == cls.API_VERSION and kind == cls.KIND:
             return cls
-    known = ", ".join(f"{c.API_VERSION} {c.KIND}" for c in KINDS)
+    known = ", ".join(f"{c.API_VERSION} {c.KIND}" for c in CUSTOM_RESOURCES)
     raise UnknownKindError(f"unknown apiVersion/kind {api_version!r}/{kind!r}; known: {known}")
 
 

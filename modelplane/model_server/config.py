@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelplane.model_server.errors import ModelLoadFailed
 
-Backend = Literal["onnx", "pytorch", "python"]
+BackendName = Literal["onnx", "pytorch", "python"]
 Device = Literal["cpu", "cuda", "auto"]
 CONFIG_FILE = "model.yaml"
 
 # Triton/KServe platform names accepted as aliases of our backend names.
-PLATFORM_ALIASES: dict[str, Backend] = {
+PLATFORM_ALIASES: dict[str, BackendName] = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "onnxruntime_onnx": "onnx",
@@ -61,7 +61,7 @@ class ModelConfig(_Strict):
     device: Device = "auto"
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
-    def backend_name(self) -> Backend | None:
+    def backend_name(self) -> BackendName | None:
         """The backend named by `backend` or `platform`, if any."""
         for value in (self.backend, self.platform):
             if value is not None:

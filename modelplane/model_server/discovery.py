@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from modelplane.model_server.config import Backend, BatchingConfig, ModelConfig
+from modelplane.model_server.config import BackendName, BatchingConfig, ModelConfig
 from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.settings import ServerSettings
 
@@ -26,7 +26,7 @@ def discover_versions(model_dir: Path) -> dict[str, Path]:
     return dict(sorted(versions.items(), key=lambda item: int(item[0])))
 
 
-def detect_backend(file_names: Iterable[str]) -> Backend | None:
+def detect_backend(file_names: Iterable[str]) -> BackendName | None:
     """The backend implied by the model files present, if any."""
     names = set(file_names)
     if any(name.endswith(".onnx") for name in names):
@@ -39,8 +39,8 @@ def detect_backend(file_names: Iterable[str]) -> Backend | None:
 
 
 def choose_backend(
-    config: ModelConfig, flag: Backend | None, file_names: Iterable[str], where: Path
-) -> Backend:
+    config: ModelConfig, flag: BackendName | None, file_names: Iterable[str], where: Path
+) -> BackendName:
     """model.yaml's backend, else the --backend flag, else what the files imply."""
     named = config.backend_name() or flag
     if named is not None:

@@ -9,11 +9,13 @@ ModelServerError                 500  INTERNAL
 ├── MethodNotAllowed             405  UNIMPLEMENTED
 ├── ModelLoadFailed              400  FAILED_PRECONDITION (reason from the backend)
 ├── Unavailable                  503  UNAVAILABLE
-│   ├── ModelNotReady
-│   └── ShuttingDown
-├── Overloaded                   429  RESOURCE_EXHAUSTED (queue full)
-├── DeadlineExceeded             504  DEADLINE_EXCEEDED
+│   ├── ModelNotReady                 (not loaded, loading, or its load failed)
+│   └── QueueFull                     (the batch queue holds max_queue_size requests)
+├── DeadlineExceeded             504  DEADLINE_EXCEEDED  (--request-timeout, batching.timeout)
 └── InferenceFailed              500  INTERNAL           (the backend raised)
+
+Outside the tree, never answered: the REST edge's ClientDisconnected (nobody is left to
+answer) and the batcher's SplitError (a model bug, answered as InferenceFailed).
 """
 
 from __future__ import annotations
@@ -84,15 +86,8 @@ class ModelNotReady(Unavailable):
     """The model exists but is not loaded."""
 
 
-class ShuttingDown(Unavailable):
-    """The server is draining after SIGTERM."""
-
-
-class Overloaded(ModelServerError):
-    """A queue is full; the client should retry later."""
-
-    http_status = 429
-    grpc_code = "RESOURCE_EXHAUSTED"
+class QueueFull(Unavailable):
+    """The model's batch queue is at max_queue_size (retry later, or add replicas)."""
 
 
 class DeadlineExceeded(ModelServerError):

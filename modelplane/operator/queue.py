@@ -13,7 +13,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from modelplane.operator.reconcile import Key, Outcome, Reconciler
+from modelplane.operator.reconcile import Key, PassResult, Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ class ReconcileQueue:
                 return  # a pass started after our request already covered it
             started = state.requested
             loop = asyncio.get_running_loop()
-            outcome: Outcome = await loop.run_in_executor(self._executor, self.reconciler.run, key)
+            outcome: PassResult = await loop.run_in_executor(
+                self._executor, self.reconciler.run, key
+            )
             state.completed = started
             state.failures = 0
         if outcome.retry_after is not None:

@@ -59,7 +59,7 @@ def utc_now() -> str:
 
 
 @dataclass
-class Outcome:
+class PassResult:
     """What a pass asks of the queue: a later retry, other objects to look at."""
 
     retry_after: float | None = None
@@ -76,7 +76,7 @@ class Reconciler:
         self.config = config
         self.clock = clock
 
-    def run(self, key: Key) -> Outcome:
+    def run(self, key: Key) -> PassResult:
         """One pass for the object behind key."""
         kind, namespace, name = key
         if kind == ISVC:
@@ -87,16 +87,16 @@ class Reconciler:
 
     # --- InferenceService -------------------------------------------------------------
 
-    def reconcile_isvc(self, namespace: str, name: str) -> Outcome:
+    def reconcile_isvc(self, namespace: str, name: str) -> PassResult:
         """Bring an InferenceService's children and status in line with its spec."""
         obj = self.kube.get(ISVC, namespace, name)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
-            return Outcome()  # ownerReferences let the garbage collector remove children
+            return PassResult()  # ownerReferences let the garbage collector remove children
         try:
             isvc = InferenceService.model_validate(obj)
         except ValidationError as error:
             self._write_status(obj, invalid_status(obj, str(error), self.clock()))
-            return Outcome()
+            return PassResult()
         failure, runtime = self._runtime_for(isvc)
         rendered: list[Obj] = []
         if failure is None:
@@ -107,8 +107,8 @@ class Reconciler:
         children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
         status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
         if not self._write_status(obj, status):
-            return Outcome()
-        return Outcome(follow_up=self._graphs_using(namespace, name))
+            return PassResult()
+        return PassResult(follow_up=self._graphs_using(namespace, name))
 
     def _runtime_for(self, isvc: InferenceService) -> tuple[Failure | None, ServingRuntime | None]:
         model = isvc.spec.predictor.model
@@ -147,16 +147,16 @@ class Reconciler:
 
     # --- InferenceGraph ---------------------------------------------------------------
 
-    def reconcile_graph(self, namespace: str, name: str) -> Outcome:
+    def reconcile_graph(self, namespace: str, name: str) -> PassResult:
         """Resolve the graph's services, then run its router; wait while any is not ready."""
         obj = self.kube.get(GRAPH, namespace, name)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
-            return Outcome()
+            return PassResult()
         try:
             graph = InferenceGraph.model_validate(obj)
         except ValidationError as error:
             self._write_status(obj, invalid_status(obj, str(error), self.clock()))
-            return Outcome()
+            return PassResult()
         urls, waiting = self._dependencies(namespace, service_names(graph))
         rendered: list[Obj] = []
         # Unresolved: keep whatever runs now; the status says what is missing.
@@ -166,7 +166,7 @@ class Reconciler:
         status = graph_status(graph, children, self.config, self.clock(), waiting, rejected)
         self._write_status(obj, status)
         retry = self.config.dependency_retry_seconds if waiting is not None else None
-        return Outcome(retry_after=retry)
+        return PassResult(retry_after=retry)
 
     def _dependencies(
         self, namespace: str, services: list[str]

@@ -19,12 +19,19 @@ import orjson
 
 from modelplane import __version__
 from modelplane.router.chaining import merge_ensemble
-from modelplane.router.errors import JSON, Outcome, error_document, failure
+from modelplane.router.errors import (
+    BadEncoding,
+    BodyTooLarge,
+    ClientGone,
+    RequestRejected,
+    error_document,
+)
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.headers import REQUEST_ID, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
-from modelplane.router.payload import HEADER_LENGTH, Payload
+from modelplane.router.payload import HEADER_LENGTH, JSON_TYPE, Payload
+from modelplane.router.result import StepResult, failure
 from modelplane.router.settings import RouterSettings
 from modelplane.router.transport import AiohttpTransport, Transport
 from modelplane.router.upstream import RetryPolicy
@@ -37,18 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 SOFT_FAILURES = b"x-modelplane-soft-failures"
 HEADER_LENGTH_BYTES = HEADER_LENGTH.encode()
 log = logging.getLogger("modelplane.router")
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    pass
-
-
-class _BadEncoding(Exception):
-    pass
+JSON = JSON_TYPE
 
 
 class RouterApp:
@@ -164,39 +160,37 @@ class RouterApp:
             limit = self.settings.max_request_size
             try:
                 body = _decoded(await _read_body(receive, limit), scope["headers"], limit)
-            except _BadEncoding as exc:
-                outcome = failure(415, "request body cannot be decoded", str(exc), None)
-            except _BodyTooLarge:
-                outcome = failure(413, "request body too large", f"limit is {limit} bytes", None)
-            except _ClientGone:
-                status = 499
+            except ClientGone as exc:
+                status = exc.status
                 return
+            except RequestRejected as exc:
+                result = failure(exc.status, exc.summary, str(exc), None)
             else:
-                outcome = await self._run(_request_payload(body, scope["headers"]), headers)
-                if v2 and outcome.ok and outcome.payload.parsed:
-                    merged = merge_ensemble(outcome.payload.json(), self.graph.name)
+                result = await self._run(_request_payload(body, scope["headers"]), headers)
+                if v2 and result.ok and result.payload.parsed:
+                    merged = merge_ensemble(result.payload.json(), self.graph.name)
                     if merged is not None:
-                        outcome = Outcome(outcome.status, Payload.of(merged))
-            status = outcome.status
-            answer = outcome.payload
+                        result = StepResult(result.status, Payload.of(merged))
+            status = result.status
+            answer = result.payload
             extra = [(b"x-request-id", headers[REQUEST_ID].encode("latin-1"))]
             if answer.header_length is not None:
                 extra.append((HEADER_LENGTH_BYTES, str(answer.header_length).encode()))
-            if outcome.soft_failures:
-                extra.append((SOFT_FAILURES, ",".join(outcome.soft_failures).encode()))
+            if result.soft_failures:
+                extra.append((SOFT_FAILURES, ",".join(result.soft_failures).encode()))
             await _send(send, status, answer.body, answer.content_type, extra)
         finally:
             metrics.in_flight.dec()
             metrics.request_done(status, time.perf_counter() - start)
 
-    async def _run(self, payload: Payload, headers: dict[str, str]) -> Outcome:
+    async def _run(self, payload: Payload, headers: dict[str, str]) -> StepResult:
         assert self._executor is not None
         try:
-            outcome = await self._executor.run(payload, headers)
+            result = await self._executor.run(payload, headers)
         except Exception as exc:  # a bug must still answer in the one error format
             log.exception("graph %s failed", self.graph.name)
-            outcome = failure(500, "router error", f"{type(exc).__name__}: {exc}", None)
-        return outcome
+            result = failure(500, "router error", f"{type(exc).__name__}: {exc}", None)
+        return result
 
     def _metrics(self) -> tuple[int, bytes, bytes]:
         return 200, self.metrics.render(), CONTENT_TYPE.encode()
@@ -250,14 +244,14 @@ def _decoded(body: bytes, raw_headers: list[tuple[bytes, bytes]], limit: int) ->
     if encoding in (b"", b"identity"):
         return body
     if encoding not in (b"gzip", b"deflate"):
-        raise _BadEncoding(f"content-encoding {encoding.decode('latin-1')} is not supported")
+        raise BadEncoding(f"content-encoding {encoding.decode('latin-1')} is not supported")
     inflater = zlib.decompressobj(31 if encoding == b"gzip" else 15)
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise _BadEncoding(f"body is not valid {encoding.decode()}: {exc}") from exc
+        raise BadEncoding(f"body is not valid {encoding.decode()}: {exc}") from exc
     if len(out) > limit:
-        raise _BodyTooLarge()
+        raise BodyTooLarge(f"limit is {limit} bytes")
     return out
 
 
@@ -267,11 +261,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone()
+            raise ClientGone()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _BodyTooLarge()
+            raise BodyTooLarge(f"limit is {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelplane.router.errors import ChainError, is_error_document
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
 
 _TENSOR_FIELDS = ("name", "datatype", "shape", "data")
-
-
-class ChainError(ValueError):
-    """The previous response cannot feed the next step (e.g. a mapped output is missing)."""
 
 
 def is_v2_response(document: Any) -> bool:
@@ -27,11 +24,6 @@ def is_v2_response(document: Any) -> bool:
     )
 
 
-def _is_error(value: Any) -> bool:
-    """A router error document (what a soft-failed Ensemble member's entry holds)."""
-    return isinstance(value, dict) and {"error", "cause", "step"} <= value.keys()
-
-
 def v2_outputs(document: Any) -> list[dict[str, Any]] | None:
     """The output tensors of a V2 response, or of an Ensemble map of V2 responses.
 
@@ -43,7 +35,7 @@ def v2_outputs(document: Any) -> list[dict[str, Any]] | None:
         return outputs
     if not isinstance(document, dict):
         return None
-    members = {k: v for k, v in document.items() if not _is_error(v)}
+    members = {k: v for k, v in document.items() if not is_error_document(v)}
     if members and all(map(is_v2_response, members.values())):
         return [
             {**out, "name": f"{key}.{out['name']}"}

@@ -7,7 +7,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from modelplane.router.graph import GraphError, load_file
+from modelplane.router.errors import GraphError
+from modelplane.router.graph import load_file
 from modelplane.router.settings import RouterSettings
 
 

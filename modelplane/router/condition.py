@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import orjson
 
+from modelplane.router.errors import ConditionError
+
 Op = Literal["==", "!=", ">", ">=", "<", "<="]
 _OPS: frozenset[str] = frozenset({"==", "!=", ">", ">=", "<", "<="})
 
@@ -42,10 +44,6 @@ _TOKEN = re.compile(
 )
 _NUMBER = re.compile(r"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![^\s()&|!=<>])")
 _INT = re.compile(r"-?\d+\Z")
-
-
-class ConditionError(ValueError):
-    """A condition that does not parse; the message names the position."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,36 +1,106 @@
-"""The router's one error format, ``{"error", "cause", "step"}``, and outcomes that carry it.
+"""The router's errors, one tree, and the one error format of every non-2xx answer.
 
-Every non-2xx answer the router gives has this body. An upstream's own error is wrapped with
-its status kept and its message as the cause; an error already in this format (a nested
-router's) passes through unchanged.
+RouterError                            status: the HTTP answer it becomes
+├── GraphError                    -    the graph cannot run: `modelplane router` exits 2 at start
+│   └── ConditionError            -    a step's condition does not parse (names the position)
+├── RequestRejected                    the client's request cannot be run
+│   ├── BadEncoding               415  content-encoding unknown, or the body does not inflate
+│   ├── BodyTooLarge              413  over --max-request-size (also once inflated)
+│   └── NotJSON                   400  a body is not JSON where a decision must read it
+├── ClientGone                    499  the client left before sending its body (nothing is sent)
+├── ChainError                    500  a step's input cannot be built from what came before it
+├── ConnectionFailed              -    one attempt got no HTTP answer (the transport's error; retried)
+└── StepFailed                         a step's upstream gave no answer
+    ├── Unreachable               502  connection errors after every retry
+    ├── StepTimeout               504  one attempt took longer than the step's timeout
+    └── GraphDeadlineExceeded     504  the graph's deadline passed: the whole graph stops
+
+Every answer the router gives that is not 2xx has the body ``{"error", "cause", "step"}``
+(`error_document`); an upstream's own error is wrapped with its status kept, and an error
+already in this format (a nested router's) passes through unchanged. A failed step is a value
+(`result.StepResult`), not an exception, once it leaves the call that failed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 
-from modelplane.router.payload import JSON_TYPE, Payload
+class RouterError(Exception):
+    """Base of every error the router raises."""
 
-JSON = JSON_TYPE
-_MAX_CAUSE = 2000
+    status = 500
 
 
-@dataclass(slots=True)
-class Outcome:
-    """What a step or node produced: a status and a body (a response, or an error document)."""
+class GraphError(RouterError, ValueError):
+    """The graph file is not a runnable graph; the message names the node and step."""
 
-    status: int
-    payload: Payload
-    fatal: bool = False  # the overall deadline passed: no dependency rule can carry on
-    soft_failures: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        """2xx."""
-        return 200 <= self.status < 300
+class ConditionError(GraphError):
+    """A condition that does not parse; the message names the position."""
+
+
+class RequestRejected(RouterError):
+    """The client's request cannot be run as sent; `summary` is the answer's `error` line."""
+
+    status = 400
+    summary = "request cannot be run"
+
+
+class BadEncoding(RequestRejected):
+    """The request's content-encoding is unknown, or its body does not inflate."""
+
+    status = 415
+    summary = "request body cannot be decoded"
+
+
+class BodyTooLarge(RequestRejected):
+    """The request body (or what it inflates to) is larger than --max-request-size."""
+
+    status = 413
+    summary = "request body too large"
+
+
+class NotJSON(RequestRejected, ValueError):
+    """A body is not valid JSON."""
+
+    summary = "request body is not JSON"
+
+
+class ClientGone(RouterError):
+    """The client disconnected before its whole body arrived."""
+
+    status = 499
+
+
+class ChainError(RouterError, ValueError):
+    """The previous answer cannot feed the next step (e.g. a mapped output is missing)."""
+
+
+class ConnectionFailed(RouterError):
+    """One attempt did not get an HTTP answer (refused, reset, closed early)."""
+
+
+class StepFailed(RouterError):
+    """A step's upstream gave no answer."""
+
+
+class Unreachable(StepFailed):
+    """The upstream could not be reached (connection errors) after every attempt."""
+
+    status = 502
+
+
+class StepTimeout(StepFailed):
+    """An attempt took longer than the step's timeout."""
+
+    status = 504
+
+
+class GraphDeadlineExceeded(StepFailed):
+    """The graph's overall deadline passed."""
+
+    status = 504
 
 
 def error_document(error: str, cause: str, step: str | None) -> dict[str, Any]:
@@ -38,23 +108,6 @@ def error_document(error: str, cause: str, step: str | None) -> dict[str, Any]:
     return {"error": error, "cause": cause, "step": step}
 
 
-def failure(
-    status: int, error: str, cause: str, step: str | None, *, fatal: bool = False
-) -> Outcome:
-    """An outcome carrying an error in the router's format."""
-    return Outcome(status, Payload.of(error_document(error, cause, step)), fatal=fatal)
-
-
-def upstream_failure(status: int, body: bytes, step: str) -> Outcome:
-    """A non-2xx answer from a step's upstream, wrapped (or passed through if already ours)."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        document = None
-    if isinstance(document, dict) and {"error", "cause", "step"} <= document.keys():
-        return Outcome(status, Payload(body, document))
-    if isinstance(document, dict) and isinstance(document.get("error"), str):
-        cause = document["error"]
-    else:
-        cause = body.decode("utf-8", "replace")
-    return failure(status, f"step {step} failed with status {status}", cause[:_MAX_CAUSE], step)
+def is_error_document(value: Any) -> bool:
+    """Whether a JSON value is an error in the router's format (a nested router's, say)."""
+    return isinstance(value, dict) and {"error", "cause", "step"} <= value.keys()

@@ -18,28 +18,21 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from modelplane.router.chaining import ChainError, next_request
-from modelplane.router.errors import Outcome, failure, upstream_failure
-from modelplane.router.graph import Graph, Node, Step
-from modelplane.router.metrics import RouterMetrics
-from modelplane.router.payload import NotJSON, Payload
-from modelplane.router.select import select_steps
-from modelplane.router.transport import Transport
-from modelplane.router.upstream import (
-    DeadlineExceeded,
-    RetryPolicy,
+from modelplane.router.chaining import next_request
+from modelplane.router.errors import (
+    ChainError,
+    GraphDeadlineExceeded,
+    NotJSON,
     StepTimeout,
     Unreachable,
-    post,
 )
-
-
-class _Decisive(Exception):
-    """A failed Hard (or deadline-hit) Ensemble member: its outcome ends the node."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.status)
-        self.outcome = outcome
+from modelplane.router.graph import Graph, Node, Step
+from modelplane.router.metrics import RouterMetrics
+from modelplane.router.payload import Payload
+from modelplane.router.result import StepResult, failure, upstream_failure
+from modelplane.router.select import select_steps
+from modelplane.router.transport import Transport
+from modelplane.router.upstream import RetryPolicy, post
 
 
 @dataclass(slots=True)
@@ -73,14 +66,14 @@ class Executor:
         self.deadline_seconds = graph.timeout if graph.timeout is not None else request_timeout
         self.policy = policy if policy is not None else RetryPolicy()
 
-    async def run(self, payload: Payload, headers: Mapping[str, str]) -> Outcome:
+    async def run(self, payload: Payload, headers: Mapping[str, str]) -> StepResult:
         """Run the root node on a request body with the headers to forward."""
         ctx = _Context(time.monotonic() + self.deadline_seconds, headers)
-        outcome = await self._node(self.graph.root, payload, ctx)
-        outcome.soft_failures = ctx.soft_failures
-        return outcome
+        result = await self._node(self.graph.root, payload, ctx)
+        result.soft_failures = ctx.soft_failures
+        return result
 
-    async def _node(self, node: Node, payload: Payload, ctx: _Context) -> Outcome:
+    async def _node(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         start = time.perf_counter()
         try:
             if node.router_type == "Sequence":
@@ -91,60 +84,59 @@ class Executor:
         finally:
             self.metrics.node_latency[node.name].observe(time.perf_counter() - start)
 
-    async def _sequence(self, node: Node, payload: Payload, ctx: _Context) -> Outcome:
-        current: Outcome | None = None
-        last_failure: Outcome | None = None
+    async def _sequence(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
+        current: StepResult | None = None
+        last_failure: StepResult | None = None
         for step in node.steps:
             if step.condition is not None:
                 seen = current.payload if current is not None else payload
                 if not step.condition.matches(seen.json_or_none()):
                     break  # KServe: a step whose condition fails ends the sequence
-            outcome = await self._step(step, payload, ctx, current.payload if current else None)
-            if outcome.ok:
-                current = outcome
+            result = await self._step(step, payload, ctx, current.payload if current else None)
+            if result.ok:
+                current = result
                 continue
-            if outcome.fatal or step.dependency == "Hard":
-                return outcome
+            if result.fatal or step.dependency == "Hard":
+                return result
             ctx.soft_failures.append(step.label)
-            last_failure = outcome
+            last_failure = result
         if current is not None:
             return current
         if last_failure is not None:
             return last_failure
-        return Outcome(200, payload)
+        return StepResult(200, payload)
 
-    async def _ensemble(self, node: Node, payload: Payload, ctx: _Context) -> Outcome:
-        async def member(step: Step) -> Outcome:
-            outcome = await self._step(step, payload, ctx)
-            if not outcome.ok and (outcome.fatal or step.dependency == "Hard"):
-                raise _Decisive(outcome)
-            return outcome
-
-        tasks = [asyncio.ensure_future(member(s)) for s in node.steps]
+    async def _ensemble(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
+        tasks = {asyncio.ensure_future(self._step(s, payload, ctx)): s for s in node.steps}
         try:
-            outcomes = await asyncio.gather(*tasks)
-        except _Decisive as exc:
-            return exc.outcome  # the first Hard failure decides; the rest are cancelled below
+            pending: set[asyncio.Future[StepResult]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in (t for t in tasks if t in done):  # in step order
+                    result, step = task.result(), tasks[task]
+                    if not result.ok and (result.fatal or step.dependency == "Hard"):
+                        return result  # the first Hard failure decides; the rest are cancelled
         finally:
             for task in tasks:
                 task.cancel()
-        if not any(o.ok for o in outcomes):
+        results = [task.result() for task in tasks]
+        if not any(o.ok for o in results):
             ctx.soft_failures.extend(s.label for s in node.steps)
-            return outcomes[0]
+            return results[0]
         merged = {}
-        for step, outcome in zip(node.steps, outcomes, strict=True):
-            if not outcome.ok:
+        for step, result in zip(node.steps, results, strict=True):
+            if not result.ok:
                 ctx.soft_failures.append(step.label)
-            merged[step.key] = _entry(outcome.payload)
-        return Outcome(200, Payload(orjson.dumps(merged), merged))
+            merged[step.key] = _entry(result.payload)
+        return StepResult(200, Payload(orjson.dumps(merged), merged))
 
-    async def _choose(self, node: Node, payload: Payload, ctx: _Context) -> Outcome:
+    async def _choose(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         document = None
         if node.router_type == "Switch":
             try:
                 document = payload.json()
             except NotJSON as exc:
-                return failure(400, "request body is not JSON", str(exc), node.name)
+                return failure(exc.status, exc.summary, str(exc), node.name)
         steps = select_steps(node, document, self.rng)
         if not steps:
             conditions = "; ".join(s.condition.text for s in node.steps if s.condition)
@@ -158,22 +150,22 @@ class Executor:
 
     async def _step(
         self, step: Step, payload: Payload, ctx: _Context, previous: Payload | None = None
-    ) -> Outcome:
+    ) -> StepResult:
         """Run one step on the node's input (and the previous answer, in a Sequence)."""
         start = time.perf_counter()
         try:
             request = next_request(step, payload, previous)
         except ChainError as exc:
             self.metrics.step_error(step.node, step.label, "chain")
-            return failure(500, "cannot build the input of this step", str(exc), step.label)
+            return failure(exc.status, "cannot build the input of this step", str(exc), step.label)
         if step.node_name is not None:
-            outcome = await self._node(self.graph.nodes[step.node_name], request, ctx)
+            result = await self._node(self.graph.nodes[step.node_name], request, ctx)
         else:
-            outcome = await self._call(step, request, ctx)
+            result = await self._call(step, request, ctx)
         self.metrics.step_latency[step.label].observe(time.perf_counter() - start)
-        return outcome
+        return result
 
-    async def _call(self, step: Step, payload: Payload, ctx: _Context) -> Outcome:
+    async def _call(self, step: Step, payload: Payload, ctx: _Context) -> StepResult:
         timeout = step.timeout if step.timeout is not None else self.step_timeout
         policy = self.policy
         if step.retries is not None:
@@ -190,14 +182,14 @@ class Executor:
             )
         except StepTimeout as exc:
             self.metrics.step_error(step.node, step.label, "timeout")
-            return failure(504, f"step {step.label} timed out", str(exc), step.label)
-        except DeadlineExceeded:
+            return failure(exc.status, f"step {step.label} timed out", str(exc), step.label)
+        except GraphDeadlineExceeded as exc:
             self.metrics.step_error(step.node, step.label, "deadline")
             cause = f"the graph's deadline of {self.deadline_seconds:g}s passed"
-            return failure(504, "graph deadline exceeded", cause, step.label, fatal=True)
+            return failure(exc.status, "graph deadline exceeded", cause, step.label, fatal=True)
         except Unreachable as exc:
             self.metrics.step_error(step.node, step.label, "unreachable")
-            return failure(502, f"step {step.label} is unreachable", str(exc), step.label)
+            return failure(exc.status, f"step {step.label} is unreachable", str(exc), step.label)
         if answer.attempts > 1:
             self.metrics.retried(step.node, step.label, answer.attempts - 1)
         reply = answer.reply
@@ -205,7 +197,7 @@ class Executor:
             body = Payload(
                 reply.body, content_type=reply.content_type, header_length=reply.header_length
             )
-            return Outcome(reply.status, body)
+            return StepResult(reply.status, body)
         self.metrics.step_error(step.node, step.label, str(reply.status))
         return upstream_failure(reply.status, reply.body, step.label)
 

@@ -16,16 +16,13 @@ import yaml
 from pydantic import ValidationError
 
 from modelplane.api.inference_graph import InferenceGraphSpec, InferenceRouter, InferenceStep
-from modelplane.router.condition import Condition, ConditionError, parse
+from modelplane.router.condition import Condition, parse
+from modelplane.router.errors import ConditionError, GraphError
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 Dependency = Literal["Hard", "Soft"]
 ROUTER_TYPES: tuple[RouterType, ...] = ("Sequence", "Switch", "Ensemble", "Splitter")
 ROOT = "root"
-
-
-class GraphError(ValueError):
-    """The graph file is not a runnable graph; the message names the node and step."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,11 @@ from typing import Any
 
 import orjson
 
+from modelplane.router.errors import NotJSON
+
 _UNPARSED: Any = object()
 JSON_TYPE = b"application/json"
 HEADER_LENGTH = "inference-header-content-length"
-
-
-class NotJSON(ValueError):
-    """The body is not valid JSON."""
 
 
 class Payload:

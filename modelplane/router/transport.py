@@ -19,11 +19,8 @@ from typing import Protocol
 import aiohttp
 import httpx
 
+from modelplane.router.errors import ConnectionFailed
 from modelplane.router.payload import HEADER_LENGTH
-
-
-class ConnectionFailed(Exception):
-    """The request did not get an HTTP answer (refused, reset, closed early)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,21 +7,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from modelplane.router.transport import ConnectionFailed, Reply, Transport
+from modelplane.router.errors import (
+    ConnectionFailed,
+    GraphDeadlineExceeded,
+    StepTimeout,
+    Unreachable,
+)
+from modelplane.router.transport import Reply, Transport
 
 RETRY_STATUSES = frozenset({502, 503, 504})
-
-
-class StepTimeout(Exception):
-    """An attempt took longer than the step's timeout."""
-
-
-class DeadlineExceeded(Exception):
-    """The graph's overall deadline passed."""
-
-
-class Unreachable(Exception):
-    """The upstream could not be reached (connection errors) after every attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +58,14 @@ async def post(
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DeadlineExceeded()
+            raise GraphDeadlineExceeded()
         limit = min(step_timeout, remaining)
         try:
             async with asyncio.timeout(limit):
                 reply = await transport.post(url, body, headers)
         except TimeoutError as exc:
             if limit < step_timeout:
-                raise DeadlineExceeded() from exc
+                raise GraphDeadlineExceeded() from exc
             raise StepTimeout(f"no answer within {step_timeout:g}s") from exc
         except ConnectionFailed as exc:
             if attempt >= policy.retries:
@@ -82,5 +76,5 @@ async def post(
         attempt += 1
         pause = policy.delay(attempt)
         if time.monotonic() + pause >= deadline:
-            raise DeadlineExceeded()
+            raise GraphDeadlineExceeded()
         await asyncio.sleep(pause)

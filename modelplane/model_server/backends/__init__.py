@@ -6,8 +6,7 @@ import importlib
 from pathlib import Path
 
 from modelplane.model_server.backends.base import Backend
-from modelplane.model_server.config import Backend as BackendName
-from modelplane.model_server.config import ModelConfig
+from modelplane.model_server.config import BackendName, ModelConfig
 
 _MODULES: dict[str, str] = {
     "onnx": "modelplane.model_server.backends.onnx",

@@ -19,16 +19,9 @@ from typing import Protocol
 import numpy as np
 
 from modelplane.model_server.batching.merge import Tensors, batch_key, batch_size, merge, split
+from modelplane.model_server.errors import DeadlineExceeded, QueueFull
 
 Execute = Callable[[dict[str, np.ndarray]], Awaitable[dict[str, np.ndarray]]]
-
-
-class QueueFullError(Exception):
-    """The model's queue holds max_queue_size requests already; the edges answer 503."""
-
-
-class QueueTimeoutError(Exception):
-    """A request outlived its deadline while queued or executing; the edges answer 504."""
 
 
 class BatchObserver(Protocol):
@@ -106,7 +99,7 @@ class BatchQueue:
         """Queue one request and wait for its own slice of the batched outputs."""
         policy = self._policy
         if policy.max_queue_size and len(self._pending) >= policy.max_queue_size:
-            raise QueueFullError(
+            raise QueueFull(
                 f"queue full: {len(self._pending)} requests waiting (max_queue_size "
                 f"{policy.max_queue_size}); retry later"
             )
@@ -137,7 +130,7 @@ class BatchQueue:
         if not entry.future.done():
             waited = self._clock() - entry.enqueued
             entry.future.set_exception(
-                QueueTimeoutError(
+                DeadlineExceeded(
                     f"request timed out after {waited:.3f}s (timeout {self._policy.timeout_s}s)"
                 )
             )

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from modelplane.model_server.backends.base import Tensors
-from modelplane.model_server.batching.queue import (
-    BatchObserver,
-    BatchPolicy,
-    BatchQueue,
-    QueueFullError,
-    QueueTimeoutError,
-)
-from modelplane.model_server.errors import DeadlineExceeded, Unavailable
+from modelplane.model_server.batching.queue import BatchObserver, BatchPolicy, BatchQueue
 from modelplane.model_server.protocol.types import InferenceRequest
 from modelplane.model_server.runners.base import Runner
 
 
-class QueueFull(Unavailable):
-    """The model's batch queue is at max_queue_size (503: retry later or add replicas)."""
-
-
 class BatchingRunner:
-    """Queues requests, runs merged batches on `inner` (at most policy.concurrency at once)."""
+    """Queues requests, runs merged batches on `inner` (at most policy.concurrency at once).
+
+    The queue raises QueueFull (503) when it is full and DeadlineExceeded (504) when a request
+    outlives batching.timeout.
+    """
 
     def __init__(
         self, inner: Runner, policy: BatchPolicy, observer: BatchObserver | None = None
@@ -29,12 +22,7 @@ class BatchingRunner:
         self._queue = BatchQueue(inner.infer, policy, observer)
 
     async def infer(self, inputs: Tensors) -> Tensors:
-        try:
-            return await self._queue.submit(inputs)
-        except QueueFullError as exc:
-            raise QueueFull(str(exc)) from None
-        except QueueTimeoutError as exc:
-            raise DeadlineExceeded(str(exc)) from None
+        return await self._queue.submit(inputs)
 
     async def infer_request(self, request: InferenceRequest) -> Tensors:
         """A whole V2 request cannot be merged with others: it goes straight to `inner`."""

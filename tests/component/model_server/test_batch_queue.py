@@ -9,12 +9,8 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-from modelplane.model_server.batching.queue import (
-    BatchPolicy,
-    BatchQueue,
-    QueueFullError,
-    QueueTimeoutError,
-)
+from modelplane.model_server.batching.queue import BatchPolicy, BatchQueue
+from modelplane.model_server.errors import DeadlineExceeded, QueueFull
 
 T = TypeVar("T")
 BOUND = 5.0  # seconds any single wait in these tests may take
@@ -137,7 +133,7 @@ async def test_a_full_queue_rejects_with_a_typed_error_naming_the_limit() -> Non
     await backend.started(1)
     waiting = [asyncio.create_task(queue.submit(req(1.0))) for _ in range(2)]
     await let_loop_run()
-    with pytest.raises(QueueFullError, match="max_queue_size 2"):
+    with pytest.raises(QueueFull, match="max_queue_size 2"):
         await queue.submit(req(2.0))
     backend.gate.set()
     await bounded(asyncio.gather(first, *waiting))
@@ -148,9 +144,9 @@ async def test_a_request_past_its_deadline_fails_with_a_timeout_and_is_never_exe
     queue = BatchQueue(backend, BatchPolicy(max_batch_size=4, timeout_s=0.05))
     first = asyncio.create_task(queue.submit(req(0.0)))
     await backend.started(1)
-    with pytest.raises(QueueTimeoutError, match="timed out"):
+    with pytest.raises(DeadlineExceeded, match="timed out"):
         await bounded(queue.submit(req(1.0)))
-    with pytest.raises(QueueTimeoutError):  # the executing one outlived its deadline too
+    with pytest.raises(DeadlineExceeded):  # the executing one outlived its deadline too
         await bounded(first)
     backend.gate.set()
     out = await bounded(queue.submit(req(2.0)))  # the queue still serves afterwards

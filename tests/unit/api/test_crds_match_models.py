@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelplane.api import KINDS
+from modelplane.api import CUSTOM_RESOURCES
 from modelplane.api.cli import main, rendered_files, stale_files
 from tests.unit.api.schema_check import CRDS, LOADER, schemas
 
@@ -58,7 +58,7 @@ def test_check_mode_reports_a_stale_file(tmp_path: Any, capsys: pytest.CaptureFi
 
 
 def test_one_crd_per_kind() -> None:
-    assert {kind for _, kind in schemas()} == {cls.KIND for cls in KINDS}
+    assert {kind for _, kind in schemas()} == {cls.KIND for cls in CUSTOM_RESOURCES}
 
 
 def _walk(node: dict[str, Any], path: str) -> list[str]:
@@ -108,7 +108,7 @@ def test_stdout_and_output_dir_modes(tmp_path: Any, capsys: pytest.CaptureFixtur
     assert main([]) == 0
     docs = [d for d in yaml.load_all(capsys.readouterr().out, Loader=LOADER) if d]
     assert sorted(d["metadata"]["name"] for d in docs) == sorted(
-        f"{cls.PLURAL}.serving.modelplane.io" for cls in KINDS
+        f"{cls.PLURAL}.serving.modelplane.io" for cls in CUSTOM_RESOURCES
     )
     (tmp_path / "serving.modelplane.io_old.yaml").write_text("{}", encoding="utf-8")
     assert main(["--output-dir", str(tmp_path)]) == 0

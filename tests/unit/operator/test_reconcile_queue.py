@@ -12,7 +12,7 @@ import pytest
 from modelplane.operator import queue as queue_module
 from modelplane.operator.handlers import child_fingerprint, fingerprint, owner_of
 from modelplane.operator.queue import ReconcileQueue
-from modelplane.operator.reconcile import Key, Outcome
+from modelplane.operator.reconcile import Key, PassResult
 
 A: Key = ("InferenceService", "ns", "a")
 B: Key = ("InferenceService", "ns", "b")
@@ -29,10 +29,10 @@ class Recorder:
         self.overlap = False
         self.max_parallel = 0
         self.fail_first: set[Key] = set()
-        self.outcomes: dict[Key, Outcome] = {}
+        self.outcomes: dict[Key, PassResult] = {}
         self._lock = threading.Lock()
 
-    def run(self, key: Key) -> Outcome:
+    def run(self, key: Key) -> PassResult:
         with self._lock:
             self.running[key] = self.running.get(key, 0) + 1
             self.overlap |= self.running[key] > 1
@@ -44,7 +44,7 @@ class Recorder:
         if key in self.fail_first:
             self.fail_first.discard(key)
             raise RuntimeError("boom")
-        return self.outcomes.pop(key, Outcome())
+        return self.outcomes.pop(key, PassResult())
 
 
 def make(recorder: Recorder) -> ReconcileQueue:
@@ -97,8 +97,8 @@ async def test_a_failed_scheduled_pass_is_retried(monkeypatch: pytest.MonkeyPatc
 
 async def test_retry_after_and_follow_ups_are_honoured() -> None:
     recorder = Recorder(seconds=0.01)
-    recorder.outcomes[A] = Outcome(follow_up=[G])
-    recorder.outcomes[G] = Outcome(retry_after=0.05)
+    recorder.outcomes[A] = PassResult(follow_up=[G])
+    recorder.outcomes[G] = PassResult(retry_after=0.05)
     q = make(recorder)
     q.schedule(A)
     await settle(q)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelplane.router.condition import ConditionError, parse
+from modelplane.router.condition import parse
+from modelplane.router.errors import ConditionError
 
 V2 = {
     "model_name": "clf",

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from modelplane.router.graph import GraphError, load, load_file
+from modelplane.router.errors import GraphError
+from modelplane.router.graph import load, load_file
 
 GOOD: dict[str, Any] = {
     "name": "pipeline",

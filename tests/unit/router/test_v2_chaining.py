@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from modelplane.router.chaining import ChainError, merge_ensemble, next_request, v2_outputs
+from modelplane.router.chaining import merge_ensemble, next_request, v2_outputs
+from modelplane.router.errors import ChainError
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
 
