@@ -18,30 +18,18 @@ from typing import Any
 
 import kopf
 
-from modelplane.operator import names
+from modelplane.api import GROUP
+from modelplane.operator import kinds, names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.kinds import GRAPH, ISVC
 from modelplane.operator.kube import Kube, credentials
 from modelplane.operator.queue import ReconcileQueue
-from modelplane.operator.reconcile import GRAPH, ISVC, Key, Reconciler
+from modelplane.operator.reconcile import Key, Reconciler
 
 log = logging.getLogger(__name__)
 
-# (group, version, plural) of the watched kinds
-ISVC_RESOURCE = (names.GROUP, "v1beta1", "inferenceservices")
-GRAPH_RESOURCE = (names.GROUP, "v1alpha1", "inferencegraphs")
-RUNTIME_RESOURCES = (
-    (names.GROUP, "v1alpha1", "servingruntimes"),
-    (names.GROUP, "v1alpha1", "clusterservingruntimes"),
-)
-CHILD_RESOURCES = (
-    ("apps", "v1", "deployments"),
-    ("", "v1", "services"),
-    ("", "v1", "configmaps"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("networking.k8s.io", "v1", "ingresses"),
-)
-# The components' pods: read for the status's reasons, watched by the same label.
-POD_RESOURCE = ("", "v1", "pods")
+# Children and the components' pods are watched by the label every child carries.
+LABELLED = kinds.with_role("child", "observed")
 
 
 def owner_of(labels: Mapping[str, str], namespace: str) -> Key | None:
@@ -126,18 +114,17 @@ class Operator:
     async def startup(self, settings: kopf.OperatorSettings, **_: Any) -> None:
         """Create the client and the queue; tune kopf; start the periodic resync."""
         settings.posting.level = logging.WARNING  # Kubernetes Events only for trouble
-        settings.persistence.finalizer = f"{names.GROUP}/operator"  # unused: no handler needs one
+        settings.persistence.finalizer = f"{GROUP}/operator"  # unused: no handler needs one
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-            prefix=f"operator.{names.GROUP}"
+            prefix=f"operator.{GROUP}"
         )
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=f"operator.{names.GROUP}", key="last-handled-configuration"
+            prefix=f"operator.{GROUP}", key="last-handled-configuration"
         )
         # Server-side selection: the API server sends only modelplane's children and pods.
         managed = f"{names.MANAGED_BY}={names.MANAGED_BY_VALUE}"
-        for group, version, plural in (*CHILD_RESOURCES, POD_RESOURCE):
-            api = f"{group}/{version}" if group else version
-            settings.watching.label_selectors[api, plural] = managed
+        for kind in LABELLED:
+            settings.watching.label_selectors[kind.api_version, kind.plural] = managed
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         self._kube = self._kube_factory()
@@ -168,11 +155,11 @@ class Operator:
     def _scopes(self) -> tuple[str | None, ...]:
         return self.namespaces or (None,)
 
-    def _all_owners(self, kinds: tuple[str, ...] = (ISVC, GRAPH)) -> list[Key]:
+    def _all_owners(self, owner_kinds: tuple[str, ...] = (ISVC, GRAPH)) -> list[Key]:
         assert self._kube is not None
         return [
             (kind, item["metadata"]["namespace"], item["metadata"]["name"])
-            for kind in kinds
+            for kind in owner_kinds
             for scope in self._scopes()
             for item in self._kube.list(kind, scope)
         ]
@@ -239,12 +226,17 @@ class Operator:
         kopf.on.login(registry=registry)(login)
         kopf.on.startup(registry=registry)(self.startup)
         kopf.on.cleanup(registry=registry)(self.cleanup)
-        for resource in (ISVC_RESOURCE, GRAPH_RESOURCE):
-            kopf.on.event(*resource, registry=registry)(self.owner_event)
-        for resource in RUNTIME_RESOURCES:
-            kopf.on.event(*resource, registry=registry)(self.runtime_event)
+        for kind in kinds.with_role("owner"):
+            kopf.on.event(kind.group, kind.version, kind.plural, registry=registry)(
+                self.owner_event
+            )
+        for kind in kinds.with_role("runtime"):
+            kopf.on.event(kind.group, kind.version, kind.plural, registry=registry)(
+                self.runtime_event
+            )
         managed = {names.MANAGED_BY: names.MANAGED_BY_VALUE}
-        for group, version, plural in (*CHILD_RESOURCES, POD_RESOURCE):
-            selector = (f"{group}/{version}" if group else version, plural)
-            kopf.on.event(*selector, labels=managed, registry=registry)(self.child_event)
+        for kind in LABELLED:
+            kopf.on.event(kind.api_version, kind.plural, labels=managed, registry=registry)(
+                self.child_event
+            )
         return registry

@@ -8,52 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from kubernetes import client, config
 
+from modelplane.operator.kinds import BY_KIND
 from modelplane.operator.names import FIELD_MANAGER
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Kind:
-    """Where a kind lives in the REST API."""
-
-    api_version: str
-    plural: str
-    namespaced: bool = True
-
-    def path(self, namespace: str | None, name: str | None = None) -> str:
-        """Collection path (name None) or object path."""
-        base = (
-            f"/api/{self.api_version}"
-            if "/" not in self.api_version
-            else f"/apis/{self.api_version}"
-        )
-        if self.namespaced and namespace is not None:
-            base += f"/namespaces/{quote(namespace)}"
-        base += f"/{self.plural}"
-        return base if name is None else f"{base}/{quote(name)}"
-
-
-KINDS: dict[str, Kind] = {
-    "Deployment": Kind("apps/v1", "deployments"),
-    "Pod": Kind("v1", "pods"),
-    "Service": Kind("v1", "services"),
-    "ConfigMap": Kind("v1", "configmaps"),
-    "HorizontalPodAutoscaler": Kind("autoscaling/v2", "horizontalpodautoscalers"),
-    "Ingress": Kind("networking.k8s.io/v1", "ingresses"),
-    "InferenceService": Kind("serving.modelplane.io/v1beta1", "inferenceservices"),
-    "InferenceGraph": Kind("serving.modelplane.io/v1alpha1", "inferencegraphs"),
-    "ServingRuntime": Kind("serving.modelplane.io/v1alpha1", "servingruntimes"),
-    "ClusterServingRuntime": Kind(
-        "serving.modelplane.io/v1alpha1", "clusterservingruntimes", namespaced=False
-    ),
-}
 
 
 def load_configuration() -> client.Configuration:
@@ -105,7 +67,7 @@ class KubeError(Exception):
 
 
 class Kube:
-    """A thin JSON client over the REST API for the kinds in KINDS."""
+    """A thin JSON client over the REST API for the kinds in the table (`kinds.TABLE`)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self._api = api_client
@@ -150,7 +112,7 @@ class Kube:
 
     def get(self, kind: str, namespace: str | None, name: str) -> Obj | None:
         """One object, or None when absent."""
-        return self._call("GET", KINDS[kind].path(namespace, name))
+        return self._call("GET", BY_KIND[kind].path(namespace, name))
 
     def list(self, kind: str, namespace: str | None, selector: str | None = None) -> list[Obj]:
         """Objects of a kind in a namespace (all namespaces when None), by label selector.
@@ -162,17 +124,17 @@ class Kube:
         query = [("resourceVersion", "0")]
         if selector:
             query.append(("labelSelector", selector))
-        answer = self._call("GET", KINDS[kind].path(namespace), query=query) or {}
+        answer = self._call("GET", BY_KIND[kind].path(namespace), query=query) or {}
         items: list[Obj] = answer.get("items") or []
         for item in items:  # list items omit their own apiVersion/kind
-            item.setdefault("apiVersion", KINDS[kind].api_version)
+            item.setdefault("apiVersion", BY_KIND[kind].api_version)
             item.setdefault("kind", kind)
         return items
 
     def apply(self, obj: Obj) -> Obj:
         """Server-side apply under the one field manager, taking ownership of conflicts."""
         meta = obj["metadata"]
-        path = KINDS[obj["kind"]].path(meta.get("namespace"), meta["name"])
+        path = BY_KIND[obj["kind"]].path(meta.get("namespace"), meta["name"])
         answer = self._call(
             "PATCH",
             path,
@@ -186,7 +148,7 @@ class Kube:
     def apply_status(self, obj: Obj) -> None:
         """Server-side apply of an object's status subresource (apiVersion, kind, name, status)."""
         meta = obj["metadata"]
-        path = KINDS[obj["kind"]].path(meta.get("namespace"), meta["name"]) + "/status"
+        path = BY_KIND[obj["kind"]].path(meta.get("namespace"), meta["name"]) + "/status"
         self._call(
             "PATCH",
             path,
@@ -203,7 +165,7 @@ class Kube:
         try:
             self._call(
                 "DELETE",
-                KINDS[kind].path(namespace, name),
+                BY_KIND[kind].path(namespace, name),
                 body=body,
                 content_type="application/json",
             )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-GROUP = "serving.modelplane.io"
+from modelplane.api import GROUP
+from modelplane.operator.kinds import GRAPH
+
 FIELD_MANAGER = "modelplane"
 
 # Labels on every child; the owner label selects children for pruning.
@@ -88,5 +90,5 @@ def router_labels(graph: str) -> dict[str, str]:
 
 def owner_selector(kind: str, name: str) -> str:
     """Label selector of every child of one owner, for listing and pruning."""
-    label = GRAPH_LABEL if kind == "InferenceGraph" else ISVC_LABEL
+    label = GRAPH_LABEL if kind == GRAPH else ISVC_LABEL
     return f"{MANAGED_BY}={MANAGED_BY_VALUE},{label}={name}"

@@ -1,38 +1,66 @@
-"""The API access the operator needs: RBAC rules as data (tested by running with exactly these)."""
+"""The API access the operator needs: RBAC rules as data, built from the table of kinds.
+
+The chart's templates/rbac.yaml and manifests/base carry the same rules (tests compare them),
+and the operator is tested against a control plane holding exactly these.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from modelplane.operator.names import GROUP
+from modelplane.operator.kinds import TABLE, ApiKind
 
-CHILD_VERBS = ["get", "list", "watch", "create", "patch", "delete"]
 READ = ["get", "list", "watch"]
+CHILD_VERBS = [*READ, "create", "patch", "delete"]  # apply is a patch; pruning deletes
+STATUS_VERBS = ["get", "patch"]  # status is applied (a patch) to the status subresource
 
-# Rules on namespaced resources: a ClusterRole bound cluster-wide, or per watched namespace.
-NAMESPACED_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [GROUP], "resources": ["inferenceservices", "inferencegraphs"], "verbs": READ},
-    {
-        "apiGroups": [GROUP],
-        "resources": ["inferenceservices/status", "inferencegraphs/status"],
-        "verbs": ["get", "patch"],
-    },
-    {"apiGroups": [GROUP], "resources": ["servingruntimes"], "verbs": READ},
-    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": CHILD_VERBS},
-    {"apiGroups": [""], "resources": ["services", "configmaps"], "verbs": CHILD_VERBS},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
-    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": CHILD_VERBS},
-    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": CHILD_VERBS},
+Rule = dict[str, Any]
+
+
+def grants(kind: ApiKind) -> list[tuple[str, list[str]]]:
+    """(resource, verbs) the operator needs on one kind, by its role."""
+    if kind.role == "owner":
+        return [(kind.plural, READ), (f"{kind.plural}/status", STATUS_VERBS)]
+    if kind.role == "child":
+        return [(kind.plural, CHILD_VERBS)]
+    return [(kind.plural, READ)]
+
+
+def rules(kinds: Iterable[ApiKind]) -> list[Rule]:
+    """One rule per (API group, verbs), resources in table order."""
+    merged: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for kind in kinds:
+        for resource, verbs in grants(kind):
+            merged.setdefault((kind.group, tuple(verbs)), []).append(resource)
+    return [
+        {"apiGroups": [group], "resources": resources, "verbs": list(verbs)}
+        for (group, verbs), resources in merged.items()
+    ]
+
+
+# What kopf itself needs: it reports handler errors as Events, and it looks up the CRDs and
+# the namespaces it serves.
+KOPF_NAMESPACED_RULES: list[Rule] = [
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
 ]
-
-# Rules on cluster-scoped resources: always a ClusterRole bound cluster-wide.
-CLUSTER_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [GROUP], "resources": ["clusterservingruntimes"], "verbs": READ},
+KOPF_CLUSTER_RULES: list[Rule] = [
     {
         "apiGroups": ["apiextensions.k8s.io"],
         "resources": ["customresourcedefinitions"],
-        "verbs": READ,
+        "verbs": list(READ),
     },
-    {"apiGroups": [""], "resources": ["namespaces"], "verbs": READ},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(READ)},
+]
+
+# Rules on namespaced resources: a ClusterRole bound cluster-wide, or per watched namespace.
+NAMESPACED_RULES: list[Rule] = [
+    *rules(k for k in TABLE if k.namespaced),
+    *KOPF_NAMESPACED_RULES,
+]
+
+# Rules on cluster-scoped resources: always a ClusterRole bound cluster-wide.
+CLUSTER_RULES: list[Rule] = [
+    *rules(k for k in TABLE if not k.namespaced),
+    *KOPF_CLUSTER_RULES,
 ]

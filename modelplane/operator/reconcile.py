@@ -26,6 +26,7 @@ from modelplane.api import (
 )
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC
 from modelplane.operator.kube import Kube, KubeError
 from modelplane.operator.render.graph import (
     UnresolvedServicesError,
@@ -40,13 +41,6 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (kind, namespace, name)
-
-ISVC = "InferenceService"
-GRAPH = "InferenceGraph"
-CHILD_KINDS: dict[str, tuple[str, ...]] = {
-    ISVC: ("Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
-    GRAPH: ("ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
-}
 
 
 # API answers that mean "this child cannot be applied as rendered" -> status reason
