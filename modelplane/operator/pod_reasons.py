@@ -23,8 +23,6 @@ Obj = Mapping[str, Any]
 # model fails to load (modelplane.model_server.termination).
 MODEL_LOAD_PREFIX = "ModelLoadFailed: "
 STORAGE_INITIALIZER = "storage-initializer"
-# Waiting reasons that are only steps of a normal start.
-STARTING = {"ContainerCreating", "PodInitializing", ""}
 IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff"}
 MESSAGE_LIMIT = 512
 

@@ -30,7 +30,7 @@ from modelplane.router.graph import Graph, Node, Step
 from modelplane.router.metrics import RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure, upstream_failure
-from modelplane.router.select import select_steps
+from modelplane.router.select import select_steps, sequence_continues
 from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy, post
 
@@ -88,9 +88,9 @@ class Executor:
         current: StepResult | None = None
         last_failure: StepResult | None = None
         for step in node.steps:
-            if step.condition is not None:
+            if step.condition is not None:  # only a condition needs to look inside the body
                 seen = current.payload if current is not None else payload
-                if not step.condition.matches(seen.json_or_none()):
+                if not sequence_continues(step, seen.json_or_none()):
                     break  # KServe: a step whose condition fails ends the sequence
             result = await self._step(step, payload, ctx, current.payload if current else None)
             if result.ok:

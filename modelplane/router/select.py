@@ -38,11 +38,6 @@ def pick_weighted(steps: tuple[Step, ...], rng: random.Random) -> Step:
     return next(s for s in reversed(steps) if s.weight)
 
 
-def needs_input(node: Node) -> bool:
-    """Whether selection looks at the input (only Switch conditions do)."""
-    return node.router_type == "Switch" and any(s.condition is not None for s in node.steps)
-
-
 def sequence_continues(step: Step, current: Any) -> bool:
     """Whether a Sequence goes on to this step, given the current (previous response) document."""
     return step.condition is None or step.condition.matches(current)

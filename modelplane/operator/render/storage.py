@@ -35,8 +35,12 @@ def model_storage(
     if not storage_uri:
         return ModelStorage()
     uri = parse(storage_uri)
-    if uri.scheme == "file":
-        return ModelStorage(model_dir=uri.key)
+    if uri.remote:
+        return ModelStorage(
+            volumes=[{"name": VOLUME, "emptyDir": {}}],
+            mounts=[{"name": VOLUME, "mountPath": names.MODEL_DIR, "readOnly": True}],
+            init_containers=[puller(storage_uri, config, secret)],
+        )
     if uri.scheme == "pvc":
         mount: Obj = {"name": VOLUME, "mountPath": names.MODEL_DIR, "readOnly": True}
         if uri.key:
@@ -46,11 +50,7 @@ def model_storage(
             "persistentVolumeClaim": {"claimName": uri.bucket, "readOnly": True},
         }
         return ModelStorage(volumes=[volume], mounts=[mount])
-    return ModelStorage(
-        volumes=[{"name": VOLUME, "emptyDir": {}}],
-        mounts=[{"name": VOLUME, "mountPath": names.MODEL_DIR, "readOnly": True}],
-        init_containers=[puller(storage_uri, config, secret)],
-    )
+    return ModelStorage(model_dir=uri.key)  # file:// or a bare path
 
 
 def puller(storage_uri: str, config: OperatorConfig, secret: str | None) -> Obj:
