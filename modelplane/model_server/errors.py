@@ -14,8 +14,10 @@ ModelServerError                 500  INTERNAL
 ├── DeadlineExceeded             504  DEADLINE_EXCEEDED  (--request-timeout, batching.timeout)
 └── InferenceFailed              500  INTERNAL           (the backend raised)
 
-Outside the tree, never answered: the REST edge's ClientDisconnected (nobody is left to
-answer) and the batcher's SplitError (a model bug, answered as InferenceFailed).
+The shared HTTP edge's body errors (modelplane.edge.errors) become InvalidInput and
+PayloadTooLarge in the REST edge. Outside the tree, never answered: the edge's
+ClientDisconnected (nobody is left to answer) and the batcher's SplitError (a model bug,
+answered as InferenceFailed).
 """
 
 from __future__ import annotations

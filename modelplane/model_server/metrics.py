@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from prometheus_client import (
@@ -260,6 +261,40 @@ class ServerMetrics:
         return generate_latest(
             exposition_registry(self.registry, self._multiproc)
         ), CONTENT_TYPE_LATEST
+
+
+class Metered:
+    """One inference request at a protocol edge, as a context manager: in flight inside,
+    then counted with its latency, a success when the block raised nothing.
+
+    Set `version` inside the block once the model version that answered is known.
+    """
+
+    __slots__ = ("_metrics", "_model", "_protocol", "_started", "version")
+
+    def __init__(
+        self, metrics: ServerMetrics | None, model: str, version: str | None, protocol: str
+    ) -> None:
+        self._metrics = metrics
+        self._model = model
+        self._protocol = protocol
+        self._started = 0.0
+        self.version = version or ""
+
+    def __enter__(self) -> Metered:
+        if self._metrics is not None:
+            self._started = self._metrics.begin(self._model)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._metrics is not None:
+            ok = kind is None
+            self._metrics.end(self._model, self.version, self._protocol, ok, self._started)
 
 
 def exposition_registry(own: CollectorRegistry, multiproc: str | None) -> CollectorRegistry:

@@ -11,40 +11,30 @@ from __future__ import annotations
 import logging
 import random
 import time
-import zlib
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 import orjson
 
 from modelplane import __version__
+from modelplane.edge import asgi
+from modelplane.edge.asgi import Headers, Receive, Scope, Send
+from modelplane.edge.errors import BodyRejected, ClientDisconnected
+from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.chaining import merge_ensemble
-from modelplane.router.errors import (
-    BadEncoding,
-    BodyTooLarge,
-    ClientGone,
-    RequestRejected,
-    error_document,
-)
+from modelplane.router.errors import error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.headers import REQUEST_ID, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
-from modelplane.router.payload import HEADER_LENGTH, JSON_TYPE, Payload
+from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure
 from modelplane.router.settings import RouterSettings
 from modelplane.router.transport import AiohttpTransport, Transport
 from modelplane.router.upstream import RetryPolicy
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 SOFT_FAILURES = b"x-modelplane-soft-failures"
-HEADER_LENGTH_BYTES = HEADER_LENGTH.encode()
+CLIENT_CLOSED = 499  # counted in the metrics; nothing is sent to a client that left
 log = logging.getLogger("modelplane.router")
-JSON = JSON_TYPE
 
 
 class RouterApp:
@@ -109,18 +99,7 @@ class RouterApp:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.startup()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+            await asgi.lifespan(receive, send, self.startup, self.shutdown)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
@@ -139,7 +118,7 @@ class RouterApp:
             route = self._get_routes.get(path)
             if route is not None:
                 status, body, content_type = route()
-                await _send(send, status, body if method == "GET" else b"", content_type)
+                await _send(send, status, body, content_type, head=method == "HEAD")
                 return
         known = path in self._get_routes or path in self._infer_paths
         if known:
@@ -159,11 +138,11 @@ class RouterApp:
             headers = self.header_policy.forward(scope["headers"])
             limit = self.settings.max_request_size
             try:
-                body = _decoded(await _read_body(receive, limit), scope["headers"], limit)
-            except ClientGone as exc:
-                status = exc.status
+                body = await asgi.read_body(scope, receive, limit)
+            except ClientDisconnected:
+                status = CLIENT_CLOSED
                 return
-            except RequestRejected as exc:
+            except BodyRejected as exc:
                 result = failure(exc.status, exc.summary, str(exc), None)
             else:
                 result = await self._run(_request_payload(body, scope["headers"]), headers)
@@ -235,54 +214,16 @@ def _request_payload(body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> Pay
     return Payload(body, content_type=content_type, header_length=length)
 
 
-def _decoded(body: bytes, raw_headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
-    """The body with a gzip/deflate ``content-encoding`` undone, never inflating past limit."""
-    encoding = b""
-    for name, value in raw_headers:
-        if name.lower() == b"content-encoding":
-            encoding = value.strip().lower()
-    if encoding in (b"", b"identity"):
-        return body
-    if encoding not in (b"gzip", b"deflate"):
-        raise BadEncoding(f"content-encoding {encoding.decode('latin-1')} is not supported")
-    inflater = zlib.decompressobj(31 if encoding == b"gzip" else 15)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise BadEncoding(f"body is not valid {encoding.decode()}: {exc}") from exc
-    if len(out) > limit:
-        raise BodyTooLarge(f"limit is {limit} bytes")
-    return out
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"limit is {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 async def _send(
     send: Send,
     status: int,
     body: bytes,
     content_type: bytes,
-    extra: list[tuple[bytes, bytes]] | None = None,
+    extra: Headers | None = None,
+    head: bool = False,
 ) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    if extra:
-        headers.extend(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = [(b"content-type", content_type), *(extra or ())]
+    await asgi.send_response(send, status, body, headers, head)
 
 
 async def _send_error(send: Send, status: int, error: str, cause: str) -> None:

@@ -3,17 +3,17 @@
 RouterError                            status: the HTTP answer it becomes
 ├── GraphError                    -    the graph cannot run: `modelplane router` exits 2 at start
 │   └── ConditionError            -    a step's condition does not parse (names the position)
-├── RequestRejected                    the client's request cannot be run
-│   ├── BadEncoding               415  content-encoding unknown, or the body does not inflate
-│   ├── BodyTooLarge              413  over --max-request-size (also once inflated)
-│   └── NotJSON                   400  a body is not JSON where a decision must read it
-├── ClientGone                    499  the client left before sending its body (nothing is sent)
+├── NotJSON                       400  a body is not JSON where a decision must read it
 ├── ChainError                    500  a step's input cannot be built from what came before it
 ├── ConnectionFailed              -    one attempt got no HTTP answer (the transport's error; retried)
 └── StepFailed                         a step's upstream gave no answer
     ├── Unreachable               502  connection errors after every retry
     ├── StepTimeout               504  one attempt took longer than the step's timeout
     └── GraphDeadlineExceeded     504  the graph's deadline passed: the whole graph stops
+
+Reading the request body is the shared HTTP edge's (`modelplane.edge`): its BodyRejected
+(400, or 413 when too large) is answered in the format below, and a ClientDisconnected is
+counted as 499 with nothing sent.
 
 Every answer the router gives that is not 2xx has the body ``{"error", "cause", "step"}``
 (`error_document`); an upstream's own error is wrapped with its status kept, and an error
@@ -40,37 +40,11 @@ class ConditionError(GraphError):
     """A condition that does not parse; the message names the position."""
 
 
-class RequestRejected(RouterError):
-    """The client's request cannot be run as sent; `summary` is the answer's `error` line."""
+class NotJSON(RouterError, ValueError):
+    """A body is not valid JSON; `summary` is the answer's `error` line."""
 
     status = 400
-    summary = "request cannot be run"
-
-
-class BadEncoding(RequestRejected):
-    """The request's content-encoding is unknown, or its body does not inflate."""
-
-    status = 415
-    summary = "request body cannot be decoded"
-
-
-class BodyTooLarge(RequestRejected):
-    """The request body (or what it inflates to) is larger than --max-request-size."""
-
-    status = 413
-    summary = "request body too large"
-
-
-class NotJSON(RequestRejected, ValueError):
-    """A body is not valid JSON."""
-
     summary = "request body is not JSON"
-
-
-class ClientGone(RouterError):
-    """The client disconnected before its whole body arrived."""
-
-    status = 499
 
 
 class ChainError(RouterError, ValueError):

@@ -11,11 +11,10 @@ from typing import Any
 
 import orjson
 
+from modelplane.edge.v2 import HEADER_LENGTH, JSON
 from modelplane.router.errors import NotJSON
 
 _UNPARSED: Any = object()
-JSON_TYPE = b"application/json"
-HEADER_LENGTH = "inference-header-content-length"
 
 
 class Payload:
@@ -27,7 +26,7 @@ class Payload:
         self,
         body: bytes,
         value: Any = _UNPARSED,
-        content_type: bytes = JSON_TYPE,
+        content_type: bytes = JSON,
         header_length: int | None = None,
     ) -> None:
         self.body = body
@@ -38,7 +37,7 @@ class Payload:
     @property
     def plain(self) -> bool:
         """Plain JSON: no headers beyond the router's defaults are needed to send it."""
-        return self.header_length is None and self.content_type == JSON_TYPE
+        return self.header_length is None and self.content_type == JSON
 
     def headers(self) -> dict[str, str]:
         """The headers that describe this body."""

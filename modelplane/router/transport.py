@@ -19,8 +19,8 @@ from typing import Protocol
 import aiohttp
 import httpx
 
+from modelplane.edge.v2 import HEADER_LENGTH
 from modelplane.router.errors import ConnectionFailed
-from modelplane.router.payload import HEADER_LENGTH
 
 
 @dataclass(frozen=True, slots=True)

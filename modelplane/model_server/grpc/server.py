@@ -19,6 +19,7 @@ from modelplane.model_server.grpc.convert import (
 )
 from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.model_server.metrics import Metered
 from modelplane.model_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -76,18 +77,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def ModelInfer(self, request: Any, context: Any) -> Any:
-        metrics, model = self._dp.metrics, request.model_name
-        started = metrics.begin(model) if metrics is not None else 0.0
-        version, ok = request.model_version, False
-        try:
-            response = await self._dp.infer(
-                model, request.model_version or None, to_request(request)
-            )
+        model, version = request.model_name, request.model_version or None
+        with Metered(self._dp.metrics, model, version, "grpc") as metered:
+            response = await self._dp.infer(model, version, to_request(request))
             message = to_response_message(response)
-            version, ok = response.model_version or version, True
-        finally:
-            if metrics is not None:
-                metrics.end(model, version, "grpc", ok, started)
+            metered.version = response.model_version or metered.version
         return message
 
     @_edge

@@ -3,36 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from modelplane.edge import asgi
+from modelplane.edge.asgi import ASGIApp, Headers, Receive, Scope, Send, header
+from modelplane.edge.encoding import choose_encoding, encode_body
+from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnected
+from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON, OCTET_STREAM
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import InvalidInput, ModelServerError, PayloadTooLarge
+from modelplane.model_server.metrics import Metered
 from modelplane.model_server.protocol.types import RepositoryIndexRequest
-from modelplane.model_server.rest.binary import (
-    HEADER_LENGTH,
-    encode_infer_response,
-    parse_infer_body,
-    parse_json,
-)
-from modelplane.model_server.rest.compression import choose_encoding, decode_body, encode_body
+from modelplane.model_server.rest.binary import encode_infer_response, parse_infer_body, parse_json
 from modelplane.model_server.rest.routes import Route, match
 
 log = logging.getLogger(__name__)
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_JSON = (b"content-type", b"application/json")
-_BINARY = (b"content-type", b"application/octet-stream")
-
-
-class ClientDisconnected(Exception):
-    """The client went away before sending its whole body."""
+_JSON = (b"content-type", JSON)
+_BINARY = (b"content-type", OCTET_STREAM)
+Answer = tuple[int, bytes, Headers]
 
 
 class RestApp:
@@ -54,7 +46,7 @@ class RestApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await _lifespan(receive, send)
+            await asgi.lifespan(receive, send)
             return
         if kind != "http":
             return
@@ -72,20 +64,14 @@ class RestApp:
             log.exception("unhandled error", extra={"path": scope["path"]})
             status, body, headers = 500, b'{"error":"internal server error"}', [_JSON]
         encoding = (
-            choose_encoding(_header(scope, b"accept-encoding")) if self.compress_responses else None
+            choose_encoding(header(scope, b"accept-encoding")) if self.compress_responses else None
         )
         if encoding is not None and body:
             body = encode_body(body, encoding)
             headers.append((b"content-encoding", encoding.encode()))
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+        await asgi.send_response(send, status, body, headers, head=scope["method"] == "HEAD")
 
-    async def _handle(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _handle(self, scope: Scope, receive: Receive) -> Answer:
         route = match(scope["method"], scope["path"])
         dp = self._dp
         endpoint = route.endpoint
@@ -130,65 +116,28 @@ class RestApp:
             await dp.unload(str(route.model))
         return _json(200, {})
 
-    async def _infer(
-        self, route: Route, scope: Scope, receive: Receive
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        metrics, model = self._dp.metrics, str(route.model)
-        started = metrics.begin(model) if metrics is not None else 0.0
-        version, ok = route.version or "", False
-        try:
+    async def _infer(self, route: Route, scope: Scope, receive: Receive) -> Answer:
+        model = str(route.model)
+        with Metered(self._dp.metrics, model, route.version, "rest") as metered:
             body = await read_body(scope, receive, self._limit)
-            header_length = _header(scope, HEADER_LENGTH.encode())
-            request = parse_infer_body(body, header_length)
+            request = parse_infer_body(body, header(scope, HEADER_LENGTH_BYTES))
             response = await self._dp.infer(model, route.version, request)
             payload, json_length = encode_infer_response(response, request)
-            version, ok = response.model_version or version, True
-        finally:
-            if metrics is not None:
-                metrics.end(model, version, "rest", ok, started)
+            metered.version = response.model_version or metered.version
         if json_length is None:
             return 200, payload, [_JSON]
-        return 200, payload, [_BINARY, (HEADER_LENGTH.encode(), str(json_length).encode())]
+        return 200, payload, [_BINARY, (HEADER_LENGTH_BYTES, str(json_length).encode())]
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than `limit` bytes (413) before reading it all."""
-    declared = _header(scope, b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return decode_body(body, _header(scope, b"content-encoding"), limit)
+    """The request body (edge.asgi.read_body), its refusals as this server's errors."""
+    try:
+        return await asgi.read_body(scope, receive, limit)
+    except BodyTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from None
+    except BodyRejected as exc:
+        raise InvalidInput(str(exc)) from None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def _json(status: int, doc: Any) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+def _json(status: int, doc: Any) -> Answer:
     return status, orjson.dumps(doc), [_JSON]
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

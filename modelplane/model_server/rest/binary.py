@@ -11,7 +11,6 @@ from modelplane.model_server.errors import InvalidInput
 from modelplane.model_server.protocol.codec import to_json_data, to_raw
 from modelplane.model_server.protocol.types import InferenceRequest, InferenceResponse
 
-HEADER_LENGTH = "inference-header-content-length"
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 M = TypeVar("M", bound=BaseModel)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from modelplane.edge.asgi import ASGIApp, Receive, Scope, Send, send_response
+from modelplane.edge.v2 import JSON
 from modelplane.model_server.metrics import ServerMetrics
-from modelplane.model_server.rest.app import ASGIApp, Receive, Scope, Send
 
 
 def metrics_app(metrics: ServerMetrics) -> ASGIApp:
@@ -11,17 +12,11 @@ def metrics_app(metrics: ServerMetrics) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            body, status, content_type = b'{"error":"method not allowed"}', 405, "application/json"
+            body, status, content_type = b'{"error":"method not allowed"}', 405, JSON
         else:
-            body, content_type = metrics.exposition()
-            status = 200
-        headers = [
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
+            text, media_type = metrics.exposition()
+            body, status, content_type = text, 200, media_type.encode()
+        headers = [(b"content-type", content_type)]
+        await send_response(send, status, body, headers, head=scope["method"] == "HEAD")
 
     return app

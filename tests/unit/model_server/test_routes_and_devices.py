@@ -141,6 +141,6 @@ def test_single_model_form_needs_both_flags() -> None:
     ],
 )
 def test_response_encoding_choice(accept: str | None, chosen: str | None) -> None:
-    from modelplane.model_server.rest.compression import choose_encoding
+    from modelplane.edge.encoding import choose_encoding
 
     assert choose_encoding(accept) == chosen

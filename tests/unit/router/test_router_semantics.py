@@ -444,6 +444,7 @@ async def test_binary_extension_requests_and_answers_pass_through() -> None:
 
 
 async def test_gzip_request_bodies_are_inflated_and_upstreams_are_asked_for_identity() -> None:
+    """Bodies are read as the model server reads them (modelplane.edge): bad ones get 400."""
     import gzip
 
     ups = Upstreams(add=v2_model("add", lambda x: x + 1))
@@ -456,8 +457,12 @@ async def test_gzip_request_bodies_are_inflated_and_upstreams_are_asked_for_iden
         )
         odd = await c.post("/", content=raw, headers={"content-encoding": "br"})
         broken = await c.post("/", content=b"not gzip", headers={"content-encoding": "gzip"})
+        cut = await c.post(
+            "/", content=gzip.compress(raw)[:-8], headers={"content-encoding": "gzip"}
+        )
     assert ok.status_code == 200 and ok.json()["outputs"][0]["data"] == [2, 3]
     assert ups.seen[0].content == raw and ups.seen[0].headers["accept-encoding"] == "identity"
     assert bomb.status_code == 413
-    assert odd.status_code == 415 and broken.status_code == 415
+    assert odd.status_code == 400 and broken.status_code == 400
+    assert cut.status_code == 400 and "truncated" in cut.json()["cause"]
     assert len(ups.seen) == 1

@@ -1,10 +1,10 @@
-"""HTTP body compression (gzip, deflate): bounded request decompression, response encoding choice."""
+"""Content codings (gzip, deflate): bounded request inflation, response encoding choice."""
 
 from __future__ import annotations
 
 import zlib
 
-from modelplane.model_server.errors import InvalidInput, PayloadTooLarge
+from modelplane.edge.errors import BadEncoding, BodyTooLarge
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
@@ -16,16 +16,16 @@ def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
         return body
     wbits = _WBITS.get(name)
     if wbits is None:
-        raise InvalidInput(f"Content-Encoding: {encoding!r} is not supported (gzip, deflate)")
+        raise BadEncoding(f"Content-Encoding: {encoding!r} is not supported (gzip, deflate)")
     inflater = zlib.decompressobj(wbits)
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise InvalidInput(f"Content-Encoding: body is not valid {name}: {exc}") from None
+        raise BadEncoding(f"Content-Encoding: body is not valid {name}: {exc}") from None
     if len(out) > limit:
-        raise PayloadTooLarge(f"decompressed request body exceeds the limit of {limit} bytes")
+        raise BodyTooLarge(f"decompressed request body exceeds the limit of {limit} bytes")
     if not inflater.eof:
-        raise InvalidInput(f"Content-Encoding: {name} body is truncated")
+        raise BadEncoding(f"Content-Encoding: {name} body is truncated")
     return out
 
 

@@ -1,0 +1,7 @@
+"""The HTTP edge the model server and the router share: raw ASGI building blocks.
+
+`asgi` reads a request body under a size limit and sends a response, and runs the lifespan
+protocol; `encoding` undoes and applies content codings; `errors` is what reading a body can
+raise; `v2` holds the Open Inference Protocol's header names. Each part maps the errors into
+its own tree at its edge.
+"""

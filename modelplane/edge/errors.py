@@ -1,0 +1,33 @@
+"""What reading a request body can raise; each part answers these in its own error format.
+
+BodyRejected            400  the body cannot be read as sent
+├── BadEncoding         400  content-encoding unknown, or the body does not inflate (or is cut)
+└── BodyTooLarge        413  over the size limit: as declared, as sent, or once inflated
+ClientDisconnected      -    the client left before its whole body arrived (nobody to answer)
+"""
+
+from __future__ import annotations
+
+
+class BodyRejected(Exception):
+    """The request body cannot be read as sent; `summary` is a one-line title for answers."""
+
+    status = 400
+    summary = "request body cannot be read"
+
+
+class BadEncoding(BodyRejected):
+    """The content-encoding is not supported, or the body is not valid in it."""
+
+    summary = "request body cannot be decoded"
+
+
+class BodyTooLarge(BodyRejected):
+    """The body (declared, received, or inflated) is larger than the limit."""
+
+    status = 413
+    summary = "request body too large"
+
+
+class ClientDisconnected(Exception):
+    """The client went away before sending its whole body."""
