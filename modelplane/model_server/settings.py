@@ -3,40 +3,76 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+from modelplane.flags import Flag
+from modelplane.logs import LoggingSettings
 
 
-class ServerSettings(BaseSettings):
+class ServerSettings(LoggingSettings):
     """All knobs of one model server process."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPLANE_", extra="ignore")
 
-    model_repository: Path | None = None
-    model_name: str | None = None
-    model_dir: Path | None = None
-    backend: Literal["onnx", "pytorch", "python"] | None = None
-    host: str = "0.0.0.0"
-    http_port: int = Field(default=8080, ge=0, le=65535)
-    grpc_port: int = Field(default=8081, ge=-1, le=65535)  # -1: no gRPC
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # None: same as http
-    workers: int = Field(default=1, ge=1)
+    model_repository: Annotated[Path | None, Flag(metavar="DIR")] = Field(
+        default=None, description="directory with one subdirectory per model"
+    )
+    model_name: Annotated[str | None, Flag(metavar="N")] = Field(
+        default=None, description="name of the single model in --model-dir"
+    )
+    model_dir: Annotated[Path | None, Flag(metavar="D")] = Field(
+        default=None, description="directory of a single model (with --model-name)"
+    )
+    backend: Literal["onnx", "pytorch", "python"] | None = Field(
+        default=None, description="backend when files are ambiguous"
+    )
+    host: str = Field(default="0.0.0.0", description="address to bind")
+    http_port: int = Field(
+        default=8080, ge=0, le=65535, description="REST port; 0 picks a free one"
+    )
+    grpc_port: int = Field(
+        default=8081, ge=-1, le=65535, description="gRPC port; 0 picks a free one, -1 disables gRPC"
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port (default: the HTTP port)",
+    )
+    workers: int = Field(default=1, ge=1, description="server processes sharing the ports")
     # Batching: when set, these override every model's model.yaml.
-    max_batch_size: int | None = Field(default=None, ge=0)
-    max_queue_delay_us: int | None = Field(default=None, ge=0)
-    max_queue_size: int | None = Field(default=None, ge=0)
-    request_timeout: float | None = Field(default=None, gt=0)
-    max_concurrency: int = Field(default=0, ge=0)  # 0 = unlimited
-    max_request_size: int = Field(default=64 * 1024 * 1024, gt=0)
-    log_level: LogLevel = "info"
-    response_compression: bool = False  # gzip/deflate responses when Accept-Encoding asks
-    drain_seconds: float = Field(default=0.0, ge=0)  # readiness false this long before closing
-    shutdown_timeout: float = Field(default=30.0, gt=0)  # most to wait for in-flight requests
-    server_name: str = "modelplane"
+    max_batch_size: int | None = Field(
+        default=None, ge=0, description="override every model's max_batch_size"
+    )
+    max_queue_delay_us: int | None = Field(
+        default=None, ge=0, description="override every model's batching delay"
+    )
+    max_queue_size: int | None = Field(
+        default=None, ge=0, description="override every model's batching queue bound"
+    )
+    request_timeout: Annotated[float | None, Flag(metavar="SECONDS")] = Field(
+        default=None, gt=0, description="per-request inference deadline"
+    )
+    max_concurrency: int = Field(
+        default=0, ge=0, description="in-flight inferences at once (0 = unlimited)"
+    )
+    max_request_size: Annotated[int, Flag(metavar="BYTES")] = Field(
+        default=64 * 1024 * 1024, gt=0, description="largest request body"
+    )
+    response_compression: bool = Field(
+        default=False,
+        description="compress responses (gzip/deflate) when the client's Accept-Encoding asks",
+    )
+    drain_seconds: float = Field(
+        default=0.0, ge=0, description="after SIGTERM, stay up not-ready this long"
+    )
+    shutdown_timeout: float = Field(
+        default=30.0, gt=0, description="most seconds to wait for in-flight requests"
+    )
+    server_name: Annotated[str, Flag(hidden=True)] = "modelplane"
 
     @model_validator(mode="after")
     def _one_source(self) -> ServerSettings:

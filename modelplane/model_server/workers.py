@@ -21,7 +21,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from modelplane.model_server import jsonlog
+from modelplane import logs
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
 from modelplane.model_server.metrics import MULTIPROC_ENV, exposition_registry, worker_exited
 from modelplane.model_server.server import serve_one
@@ -41,7 +41,7 @@ def pick_ports(settings: ServerSettings) -> ServerSettings:
 
 
 def _worker(settings: ServerSettings) -> None:
-    jsonlog.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     serve_one(settings)
 
 

@@ -6,43 +6,67 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from modelplane.flags import Flag, flag_parser, report, settings_from_args
+
+PROG = "modelplane operator"
+
+
+class OperatorFlags(BaseSettings):
+    """How the operator process runs; its configuration proper is OperatorConfig (--config)."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPLANE_", extra="ignore")
+
+    namespaces: Annotated[list[str], Flag(names=("-n", "--namespace"), metavar="NS")] = Field(
+        default_factory=list,
+        description="watch only this namespace (repeatable; default: all namespaces)",
+    )
+    all_namespaces: Annotated[bool, Flag(names=("-A", "--all-namespaces"))] = Field(
+        default=False,
+        description="watch every namespace (the default when no --namespace is given)",
+    )
+    config: Path | None = Field(
+        default=None, description="YAML settings file (a mounted ConfigMap)"
+    )
+    liveness: str | None = Field(
+        default=None, description="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
+    )
+    # kopf formats the operator's logs itself: its formatters name the object a line is about.
+    log_format: Literal["json", "plain", "full"] = Field(
+        default="json", description="kopf's log format"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="the least severe level logged"
+    )
+    verbose: bool = Field(default=False, description="same as --log-level=debug")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of `modelplane operator`."""
-    parser = argparse.ArgumentParser(prog="modelplane operator", description=__doc__)
-    parser.add_argument(
-        "-n",
-        "--namespace",
-        action="append",
-        default=[],
-        dest="namespaces",
-        help="watch only this namespace (repeatable; default: all namespaces)",
-    )
-    parser.add_argument(
-        "-A",
-        "--all-namespaces",
-        action="store_true",
-        help="watch every namespace (the default when no --namespace is given)",
-    )
-    parser.add_argument("--config", type=Path, help="YAML settings file (a mounted ConfigMap)")
-    parser.add_argument(
-        "--liveness", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
-    )
-    parser.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
-    parser.add_argument("--verbose", action="store_true", help="same as --log-level=debug")
-    return parser
+    """The command line of `modelplane operator` (from OperatorFlags)."""
+    return flag_parser(OperatorFlags, PROG, __doc__ or "")
+
+
+def parse_flags(argv: Sequence[str]) -> OperatorFlags:
+    """Flags over MODELPLANE_* env over defaults; exits 2 when they are invalid."""
+    parser = build_parser()
+    try:
+        flags = settings_from_args(OperatorFlags, parser, argv)
+    except ValidationError as exc:
+        raise SystemExit(report(PROG, exc)) from None
+    if flags.all_namespaces and flags.namespaces:
+        parser.error("use either --namespace or --all-namespaces")
+    return flags
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, configure logging, run kopf until interrupted."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.all_namespaces and args.namespaces:
-        parser.error("use either --namespace or --all-namespaces")
+    import sys
+
+    args = parse_flags(sys.argv[1:] if argv is None else argv)
     import logging
 
     import kopf  # deferred: the operator extra

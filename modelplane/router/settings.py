@@ -2,35 +2,48 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
 
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from modelplane.flags import Flag
+from modelplane.logs import LoggingSettings
 from modelplane.router.headers import DEFAULT_PROPAGATE
 
 
-class RouterSettings(BaseSettings):
+class RouterSettings(LoggingSettings):
     """How the router listens, calls upstreams and what it forwards."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPLANE_", extra="ignore")
 
-    graph: str = Field(default="", description="graph file (YAML or JSON), steps resolved to URLs")
-    host: str = "0.0.0.0"
-    port: int = 8080
-    step_timeout: float = Field(
-        default=60.0, gt=0, description="default per-attempt step timeout (s)"
+    graph: Annotated[str, Flag(metavar="FILE")] = Field(
+        default="", description="graph file, YAML or JSON (steps resolved to URLs)"
     )
-    request_timeout: float = Field(
-        default=120.0, gt=0, description="overall deadline when the graph sets no timeout (s)"
+    host: str = Field(default="0.0.0.0", description="address to bind")
+    port: int = Field(default=8080, description="port")
+    step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
+        default=60.0, gt=0, description="per-attempt timeout of steps that set none"
     )
-    retries: int = Field(
-        default=2, ge=0, description="default retries on connection errors/502/503/504"
+    request_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
+        default=120.0, gt=0, description="deadline of a request when the graph sets no timeout"
     )
-    retry_backoff: float = Field(default=0.05, ge=0, description="first retry pause (s), doubling")
-    max_connections: int = Field(
+    retries: Annotated[int, Flag(metavar="N")] = Field(
+        default=2, ge=0, description="retries on connection errors and 502/503/504"
+    )
+    retry_backoff: Annotated[float, Flag(metavar="SECONDS")] = Field(
+        default=0.05, ge=0, description="first pause before a retry, doubling"
+    )
+    max_connections: Annotated[int, Flag(metavar="N")] = Field(
         default=512, gt=0, description="pooled connections to all upstreams"
     )
-    max_request_size: int = Field(
-        default=64 * 1024 * 1024, gt=0, description="largest body (bytes)"
+    max_request_size: Annotated[int, Flag(metavar="BYTES")] = Field(
+        default=64 * 1024 * 1024, gt=0, description="largest request body"
     )
-    propagate_headers: list[str] = Field(default_factory=lambda: list(DEFAULT_PROPAGATE))
-    log_level: str = "info"
+    propagate_headers: Annotated[list[str], Flag(names=("--propagate-header",), metavar="NAME")] = (
+        Field(
+            default_factory=lambda: list(DEFAULT_PROPAGATE),
+            description="header name or glob forwarded to every step (repeatable; replaces the "
+            "defaults: " + ", ".join(DEFAULT_PROPAGATE) + ")",
+        )
+    )

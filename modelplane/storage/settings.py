@@ -1,25 +1,39 @@
-"""Settings of the storage puller, from the environment (`MODELPLANE_STORAGE_*`)."""
+"""Settings of the storage puller: flags of `modelplane storage pull`, or `MODELPLANE_STORAGE_*`."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from modelplane.flags import Flag
+from modelplane.logs import LoggingSettings
 
 
-class StorageSettings(BaseSettings):
+class StorageSettings(LoggingSettings):
     """Endpoints and credentials; AWS_* variables are read by boto3 itself."""
 
     model_config = SettingsConfigDict(
         env_prefix="MODELPLANE_STORAGE_", extra="ignore", populate_by_name=True
     )
 
-    s3_endpoint: str | None = Field(
-        default=None, validation_alias=AliasChoices("MODELPLANE_STORAGE_S3_ENDPOINT", "S3_ENDPOINT")
+    s3_endpoint: Annotated[str | None, Flag(metavar="URL")] = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "s3_endpoint", "MODELPLANE_STORAGE_S3_ENDPOINT", "S3_ENDPOINT"
+        ),
+        description="S3 API endpoint (MinIO, Ceph...); env also S3_ENDPOINT",
     )
-    s3_region: str | None = None
-    gcs_endpoint: str = "https://storage.googleapis.com"
-    gcs_token: str | None = Field(
+    s3_region: str | None = Field(default=None, description="S3 region")
+    gcs_endpoint: Annotated[str, Flag(metavar="URL")] = Field(
+        default="https://storage.googleapis.com", description="GCS JSON API endpoint"
+    )
+    gcs_token: Annotated[str | None, Flag(hidden=True)] = Field(
         default=None,
         validation_alias=AliasChoices("MODELPLANE_STORAGE_GCS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN"),
+        description="GCS OAuth token (env only: a flag would show in the pod spec)",
     )
-    http_timeout: float = 300.0
+    http_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
+        default=300.0, description="timeout of each HTTP request"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelplane.operator import names
-from modelplane.operator.cli import build_parser
+from modelplane.operator.cli import parse_flags
 from modelplane.operator.config import load_config
 from modelplane.operator.kinds import TABLE
 from modelplane.operator.rbac import (
@@ -37,9 +37,7 @@ def operator_container(objs: list[Obj]) -> Obj:
 def test_operator_parses_the_charts_arguments(
     client_tools: ClientTools, settings: list[str]
 ) -> None:
-    args = build_parser().parse_args(
-        operator_container(helm_template(client_tools, *settings))["args"]
-    )
+    args = parse_flags(operator_container(helm_template(client_tools, *settings))["args"])
     assert args.config == Path("/etc/modelplane/config.yaml")
     assert args.liveness.endswith("/healthz")
     assert args.log_format == "json"
@@ -48,7 +46,7 @@ def test_operator_parses_the_charts_arguments(
 
 def test_watched_namespaces_reach_the_operator(client_tools: ClientTools) -> None:
     objs = helm_template(client_tools, "--set", "operator.watchNamespaces={a,b}")
-    assert build_parser().parse_args(operator_container(objs)["args"]).namespaces == ["a", "b"]
+    assert parse_flags(operator_container(objs)["args"]).namespaces == ["a", "b"]
 
 
 @pytest.mark.parametrize("settings", SETTINGS)

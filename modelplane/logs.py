@@ -1,18 +1,34 @@
-"""JSON log lines: one object per record with time, level, logger, message and extras."""
+"""One logging setup for every modelplane process: JSON lines on stderr, plain text on request."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["json", "plain"]
 
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
 }
+PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class LoggingSettings(BaseSettings):
+    """The two logging flags every process takes (mixed into its settings)."""
+
+    log_level: LogLevel = Field(default="info", description="the least severe level logged")
+    log_format: LogFormat = Field(
+        default="json", description="json: one object per line; plain: text for people"
+    )
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,10 +50,10 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(doc, default=str).decode()
 
 
-def configure(level: str) -> None:
-    """Send every logger (uvicorn's too) through one JSON handler on stderr."""
+def configure(level: str, log_format: LogFormat = "json") -> None:
+    """Send every logger (uvicorn's too) through one handler on stderr, JSON or plain."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(PLAIN))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
