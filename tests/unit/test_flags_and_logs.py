@@ -113,7 +113,8 @@ def test_json_lines_carry_extras_but_not_uvicorns_colour_copy(
 ) -> None:
     monkeypatch.setattr("sys.stderr", captured)
     logs.configure("info")
-    logging.getLogger("uvicorn.error").info(
+    # warning: another test's uvicorn may have set this logger's own level
+    logging.getLogger("uvicorn.error").warning(
         "Started server process [%d]", 1, extra={"color_message": "Started \x1b[36m%d\x1b[0m"}
     )
     logging.getLogger("modelplane.x").warning("model ready", extra={"model": "m"})
