@@ -73,6 +73,14 @@ def settings_from_args(
     return settings(**vars(parser.parse_args(list(argv))))
 
 
+def parse_settings(settings: type[S], parser: argparse.ArgumentParser, argv: Sequence[str]) -> S:
+    """`settings_from_args`, exiting with status 2 and one line per invalid field instead."""
+    try:
+        return settings_from_args(settings, parser, argv)
+    except ValidationError as error:
+        raise SystemExit(report(parser.prog, error)) from None
+
+
 def report(prog: str, error: ValidationError) -> int:
     """Print each validation error as `prog: field: message` on stderr; the exit code (2)."""
     for err in error.errors(include_url=False):

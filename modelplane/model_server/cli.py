@@ -6,9 +6,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
-from modelplane.flags import flag_parser, report
+from modelplane.flags import flag_parser, parse_settings
 from modelplane.flags import settings_from_args as from_args
 from modelplane.model_server.settings import ServerSettings
 
@@ -42,10 +40,7 @@ def serve(settings: ServerSettings) -> int:
 
 def main(argv: Sequence[str]) -> int:
     """Entry point of `modelplane serve`."""
-    try:
-        settings = settings_from_args(argv)
-    except ValidationError as exc:
-        return report(PROG, exc)
+    settings = parse_settings(ServerSettings, parser(), argv)  # exits 2 when invalid
     from modelplane import logs
 
     logs.configure(settings.log_level, settings.log_format)

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from modelplane.flags import Flag, flag_parser, report, settings_from_args
+from modelplane.flags import Flag, flag_parser, parse_settings
 
 PROG = "modelplane operator"
 
@@ -53,10 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_flags(argv: Sequence[str]) -> OperatorFlags:
     """Flags over MODELPLANE_* env over defaults; exits 2 when they are invalid."""
     parser = build_parser()
-    try:
-        flags = settings_from_args(OperatorFlags, parser, argv)
-    except ValidationError as exc:
-        raise SystemExit(report(PROG, exc)) from None
+    flags = parse_settings(OperatorFlags, parser, argv)
     if flags.all_namespaces and flags.namespaces:
         parser.error("use either --namespace or --all-namespaces")
     return flags

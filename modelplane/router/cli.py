@@ -6,10 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pydantic import ValidationError
-
 from modelplane import logs
-from modelplane.flags import flag_parser, report, settings_from_args
+from modelplane.flags import flag_parser, parse_settings
 from modelplane.router.errors import GraphError
 from modelplane.router.graph import load_file
 from modelplane.router.settings import RouterSettings
@@ -30,10 +28,7 @@ def parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str]) -> RouterSettings:
     """Flags over env (MODELPLANE_<FLAG>) over defaults; exits 2 when a flag is invalid."""
     p = parser()
-    try:
-        settings = settings_from_args(RouterSettings, p, argv)
-    except ValidationError as exc:
-        raise SystemExit(report(PROG, exc)) from None
+    settings = parse_settings(RouterSettings, p, argv)
     if not settings.graph:
         p.error("--graph FILE is required")
     return settings
