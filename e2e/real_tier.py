@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from e2e import sample_models
-from tests.support import derived_image, realnode
+from tests.support import controlplane, derived_image, realnode
 from tests.support.ports import free_port
 from tests.support.realnode import RealCluster
 from tests.support.wait import wait_for
@@ -54,6 +54,42 @@ class Tier:
     applied_at: float = 0.0
     ready_after: dict[str, float] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    answers: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> path -> summary
+
+    def record(self, name: str, path: str, answer: dict[str, Any]) -> None:
+        """Remember what a sample answered through one path (for docs/e2e.md)."""
+        self.answers.setdefault(name, {})[path] = summarize(answer)
+
+    def write_report(self) -> None:
+        """`$MODELPLANE_CACHE/reports/real-tier.json`: seconds to Ready and the answers;
+        `python -m e2e.report` renders it into docs/e2e.md."""
+        if not self.ready_after:
+            return
+        path = controlplane.cache_dir() / "reports" / "real-tier.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kinds = {d["metadata"]["name"]: d["kind"] for d in sample_documents()}
+        report = {
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "samples": {
+                name: {
+                    "kind": kinds.get(name, "InferenceService"),
+                    "ready_seconds": round(seconds, 1),
+                    "answers": self.answers.get(name, {}),
+                }
+                for name, seconds in sorted(self.ready_after.items())
+            },
+        }
+        path.write_text(json.dumps(report, indent=2))
+
+
+def summarize(answer: dict[str, Any]) -> str:
+    """A V2 answer in a table cell: each output's name and first values."""
+    parts = []
+    for output in answer.get("outputs", []):
+        data = output.get("data", [])
+        shown = [round(v, 3) if isinstance(v, float) else v for v in data[:3]]
+        parts.append(f"{output['name']}={shown}{'…' if len(data) > 3 else ''}")
+    return "; ".join(parts)
 
 
 def sample_documents() -> list[dict[str, Any]]:

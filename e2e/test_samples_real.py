@@ -90,6 +90,7 @@ def tier(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) ->
         )
         yield tier
     finally:
+        tier.write_report()
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
@@ -195,6 +196,7 @@ def test_sample_answers_through_the_ingress(ready: Tier, name: str) -> None:
     )
     assert answer.status_code == 200, answer.text
     check_answer(name, answer.json())
+    ready.record(name, "ingress", answer.json())
 
 
 @pytest.mark.parametrize("name", cpu_names())
@@ -205,6 +207,7 @@ def test_sample_answers_through_its_service(ready: Tier, name: str) -> None:
     )
     assert answer.status_code == 200, answer.text
     check_answer(name, answer.json())
+    ready.record(name, "service", answer.json())
 
 
 @pytest.mark.parametrize("name", [n for n in isvc_names() if n != "iris-transformed"])
@@ -234,6 +237,7 @@ def test_inference_service_answers_grpc_through_its_service(ready: Tier, name: s
             v.decode() if isinstance(v, bytes) else v for v in answer["outputs"][0]["data"]
         ]
     check_answer(name, answer)
+    ready.record(name, "grpc", answer)
 
 
 def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:

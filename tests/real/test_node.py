@@ -13,7 +13,7 @@ from tests.support.k8s_components import NODE_NAME, SERVICE_IP
 from tests.support.realnode import RealCluster
 from tests.support.wait import wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.real]
+pytestmark = [pytest.mark.cluster, pytest.mark.real, pytest.mark.timeout(900)]
 
 
 def pod_creation_times(cluster: RealCluster) -> list[datetime.datetime]:
