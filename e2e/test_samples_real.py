@@ -159,14 +159,21 @@ def service_ip(tier: Tier, name: str) -> str:
     return addresses[0]
 
 
-def test_gpu_samples_say_why_they_are_not_scheduled(tier: Tier) -> None:
+def test_every_cpu_sample_becomes_ready_on_real_pods(ready: Tier) -> None:
+    slowest = max(ready.ready_after.values())
+    print(f"\nevery CPU sample Ready {slowest:.1f}s after kubectl apply")
+    for name, seconds in sorted(ready.ready_after.items()):
+        print(f"  {name}: {seconds:.1f}s")
+
+
+def test_gpu_samples_say_why_they_are_not_scheduled(ready: Tier) -> None:
     # The scheduler's message names the missing GPU (or, for MIG, the node label the sample
     # selects); on the way it may first name a claim still being bound.
     wanted = {"resnet-onnx-gpu": "nvidia.com/gpu", "resnet-onnx-mig": "node affinity/selector"}
     last: dict[str, dict[str, Any]] = {}
 
     def reasons() -> bool:
-        found = real_tier.listed(tier.cluster, tier.namespace)
+        found = real_tier.listed(ready.cluster, ready.namespace)
         last.update({n: real_tier.ready_condition(found.get(n, {})) for n in GPU_SAMPLES})
         return all(
             c.get("status") == "False"
@@ -176,13 +183,6 @@ def test_gpu_samples_say_why_they_are_not_scheduled(tier: Tier) -> None:
         )
 
     wait_for(reasons, timeout=120, interval=1, message=lambda: f"GPU samples say why: {last}")
-
-
-def test_every_cpu_sample_becomes_ready_on_real_pods(ready: Tier) -> None:
-    slowest = max(ready.ready_after.values())
-    print(f"\nevery CPU sample Ready {slowest:.1f}s after kubectl apply")
-    for name, seconds in sorted(ready.ready_after.items()):
-        print(f"  {name}: {seconds:.1f}s")
 
 
 @pytest.mark.parametrize("name", cpu_names())
