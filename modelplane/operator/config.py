@@ -70,6 +70,14 @@ class OperatorConfig(BaseSettings):
     storage_s3_region: str | None = None
     storage_gcs_endpoint: str | None = None
 
+    pre_stop_seconds: int = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="Seconds a stopping model server or router keeps serving (a preStop "
+        "sleep) while proxies drop its endpoint; 0 turns it off.",
+    )
+
     resync_seconds: float = Field(default=60.0, gt=0)
     dependency_retry_seconds: float = Field(default=5.0, gt=0)
 

@@ -134,6 +134,7 @@ def render_inference_graph(
         pod_spec,
         {names.CONFIG_HASH_ANNOTATION: digest},
         None if scaling.autoscaled else scaling.low,
+        config.pre_stop_seconds,
     )
     objects = [config_map, deployment, service(name, graph, labels, grpc=False)]
     autoscaler = hpa(name, graph, labels, scaling, config)

@@ -76,7 +76,13 @@ def component(
     scaling = Scaling(spec.min_replicas, spec.max_replicas, spec.scale_metric, spec.scale_target)
     envelope = child("apps/v1", "Deployment", name, isvc, labels)
     deployment = pod.deployment(
-        name, envelope, labels, pod_spec, annotations, None if scaling.autoscaled else scaling.low
+        name,
+        envelope,
+        labels,
+        pod_spec,
+        annotations,
+        None if scaling.autoscaled else scaling.low,
+        config.pre_stop_seconds,
     )
     deployment["spec"]["template"]["metadata"]["labels"] = pod_labels
     objects = [deployment, service(name, isvc, labels, grpc=part == names.PREDICTOR)]

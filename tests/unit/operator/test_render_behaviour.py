@@ -466,3 +466,15 @@ def test_graph_router_autoscaling() -> None:
 def test_stored_helper_sets_identity() -> None:
     resource = stored(isvc({"model": onnx()}))
     assert resource.metadata.uid == "uid-m"
+
+
+def test_stopping_servers_keep_serving_while_endpoints_are_dropped() -> None:
+    from modelplane.operator.render.pod import deployment
+
+    spec = {"containers": [{"name": "a"}, {"name": "b", "lifecycle": {"postStart": {}}}]}
+    rendered = deployment("d", {}, {"app": "x"}, spec, {}, 1, pre_stop_seconds=5)
+    a, b = rendered["spec"]["template"]["spec"]["containers"]
+    assert a["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    assert b["lifecycle"] == {"postStart": {}}  # the user's own lifecycle is kept
+    off = deployment("d", {}, {"app": "x"}, spec, {}, 1, pre_stop_seconds=0)
+    assert "lifecycle" not in off["spec"]["template"]["spec"]["containers"][0]
