@@ -12,3 +12,8 @@ node-bin:
 tier-images: venv
 	@if [ "$$(id -u)" = 0 ]; then $(PY) -m tools.images build pause operator model-server router; \
 	else echo "tier-images: not root, the real-pod tier will skip (needs root)" >&2; fi
+
+# Bounded load through the Ingress while pods roll, die and autoscale (prints, asserts no times).
+.PHONY: soak
+soak: venv k8s-bin node-bin tier-images
+	$(PY) -m benchmarks.soak
