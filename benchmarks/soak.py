@@ -59,11 +59,13 @@ class Load:
     def summary(self, since: float = 0.0, until: float = float("inf")) -> dict[str, Any]:
         window = [r for r in self.results if since <= r[0] <= until]
         ok = sorted(latency for _, latency, outcome in window if outcome == "200")
-        failed = [outcome for _, _, outcome in window if outcome != "200"]
+        failed = [(at, outcome) for at, _, outcome in window if outcome != "200"]
         return {
             "sent": len(window),
             "failed": len(failed),
-            "failures": sorted(set(failed))[:5],
+            "failures": sorted({outcome for _, outcome in failed})[:5],
+            # seconds since the load started of the first and last failure
+            "failed_between": [round(failed[0][0], 1), round(failed[-1][0], 1)] if failed else None,
             "p50_ms": round(statistics.median(ok) * 1000, 1) if ok else None,
             "p99_ms": round(ok[int(len(ok) * 0.99) - 1] * 1000, 1) if len(ok) >= 100 else None,
         }
@@ -317,7 +319,19 @@ def install(cluster: RealCluster, work: Path) -> None:
         "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     )
     for item in items:
-        wait(lambda n=item["metadata"]["name"]: isvc_ready(cluster, n), 300, "soak services Ready")
+        name = item["metadata"]["name"]
+        wait(lambda n=name: isvc_ready(cluster, n), 300, "soak services Ready")
+        # Ready is the operator's word; the phases start once the Ingress routes too
+        wait(lambda n=name: routed(cluster, n), 60, f"{name} routed by the Ingress")
+
+
+def routed(cluster: RealCluster, name: str) -> bool:
+    host = f"{name}-{NAMESPACE}.{real_tier.DOMAIN}"
+    url = f"{cluster.ingress}/v2/models/{name}/infer"
+    try:
+        return httpx.post(url, json=REQUEST, headers={"Host": host}, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def run(cluster: RealCluster, work: Path, clients: int) -> dict[str, Any]:
