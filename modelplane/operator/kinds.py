@@ -22,7 +22,8 @@ from modelplane.api import (
 
 # owner: reconciled, status written | runtime: read, a change re-selects runtimes
 # child: applied and pruned for an owner | observed: read for the status (pods), never written
-Role = Literal["owner", "runtime", "child", "observed"]
+# lease: the leader-election Lease, read and written in the operator's own namespace only
+Role = Literal["owner", "runtime", "child", "observed", "lease"]
 
 ISVC = InferenceService.KIND
 GRAPH = InferenceGraph.KIND
@@ -79,6 +80,8 @@ TABLE: tuple[ApiKind, ...] = (
     ApiKind("Ingress", "networking.k8s.io", "v1", "ingresses", "child", owners=(ISVC, GRAPH)),
     # The components' pods (owned by ReplicaSets): read for the status's reasons.
     ApiKind("Pod", "", "v1", "pods", "observed"),
+    # Which replica reconciles (leader election, `leader`); never watched.
+    ApiKind("Lease", "coordination.k8s.io", "v1", "leases", "lease"),
 )
 
 BY_KIND: dict[str, ApiKind] = {k.kind: k for k in TABLE}

@@ -1,4 +1,5 @@
-"""The one module that talks to the Kubernetes API: get, list, apply, delete, patch status.
+"""The one module that talks to the Kubernetes API: get, list, apply, delete, patch status,
+and create / replace (the leader-election Lease, which needs optimistic concurrency).
 
 Every call is synchronous and thread-safe (a pooled `kubernetes` ApiClient underneath);
 the reconciler runs them off the event loop.
@@ -156,6 +157,31 @@ class Kube:
             body=json.dumps(obj),
             content_type="application/apply-patch+yaml",
         )
+
+    def create(self, obj: Obj) -> Obj:
+        """Create an object; KubeError 409 when one of that name exists."""
+        meta = obj["metadata"]
+        answer = self._call(
+            "POST",
+            BY_KIND[obj["kind"]].path(meta.get("namespace")),
+            body=obj,
+            content_type="application/json",
+        )
+        assert answer is not None
+        return answer
+
+    def replace(self, obj: Obj) -> Obj:
+        """Replace an object as read (its resourceVersion): KubeError 409 when it changed since."""
+        meta = obj["metadata"]
+        answer = self._call(
+            "PUT",
+            BY_KIND[obj["kind"]].path(meta.get("namespace"), meta["name"]),
+            body=obj,
+            content_type="application/json",
+        )
+        if answer is None:
+            raise KubeError(404, "PUT", meta["name"], "gone")
+        return answer
 
     def delete(self, kind: str, namespace: str | None, name: str, uid: str | None = None) -> None:
         """Delete one object (only that incarnation when uid is given); absent is fine."""

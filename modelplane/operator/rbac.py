@@ -14,6 +14,7 @@ from modelplane.operator.kinds import TABLE, ApiKind
 READ = ["get", "list", "watch"]
 CHILD_VERBS = [*READ, "create", "patch", "delete"]  # apply is a patch; pruning deletes
 STATUS_VERBS = ["get", "patch"]  # status is applied (a patch) to the status subresource
+LEASE_VERBS = ["get", "create", "update"]  # read, take, renew (an update with resourceVersion)
 
 Rule = dict[str, Any]
 
@@ -24,6 +25,8 @@ def grants(kind: ApiKind) -> list[tuple[str, list[str]]]:
         return [(kind.plural, READ), (f"{kind.plural}/status", STATUS_VERBS)]
     if kind.role == "child":
         return [(kind.plural, CHILD_VERBS)]
+    if kind.role == "lease":
+        return [(kind.plural, LEASE_VERBS)]
     return [(kind.plural, READ)]
 
 
@@ -55,7 +58,7 @@ KOPF_CLUSTER_RULES: list[Rule] = [
 
 # Rules on namespaced resources: a ClusterRole bound cluster-wide, or per watched namespace.
 NAMESPACED_RULES: list[Rule] = [
-    *rules(k for k in TABLE if k.namespaced),
+    *rules(k for k in TABLE if k.namespaced and k.role != "lease"),
     *KOPF_NAMESPACED_RULES,
 ]
 
@@ -64,3 +67,6 @@ CLUSTER_RULES: list[Rule] = [
     *rules(k for k in TABLE if not k.namespaced),
     *KOPF_CLUSTER_RULES,
 ]
+
+# The leader-election Lease: a Role in the operator's own namespace only.
+LEASE_RULES: list[Rule] = rules(k for k in TABLE if k.role == "lease")

@@ -14,6 +14,7 @@ from modelplane.operator.rbac import (
     CLUSTER_RULES,
     KOPF_CLUSTER_RULES,
     KOPF_NAMESPACED_RULES,
+    LEASE_RULES,
     NAMESPACED_RULES,
 )
 from tests.support.client_tools import ClientTools
@@ -68,10 +69,10 @@ def test_operator_loads_the_charts_config(
         assert config.ingress_domain is None
 
 
-def granted(objs: list[Obj]) -> set[tuple[str, str, str]]:
-    """(apiGroup, resource, verb) triples of the chart's ClusterRoles."""
+def granted(objs: list[Obj], kind: str = "ClusterRole") -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) triples of the chart's ClusterRoles (or Roles)."""
     out: set[tuple[str, str, str]] = set()
-    for role in (o for o in objs if o["kind"] == "ClusterRole"):
+    for role in (o for o in objs if o["kind"] == kind):
         for rule in role["rules"]:
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:
@@ -87,11 +88,23 @@ def test_cluster_roles_are_exactly_the_operators_rules(client_tools: ClientTools
     assert roles["modelplane-operator-cluster"]["rules"] == CLUSTER_RULES
 
 
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_the_lease_is_granted_only_in_the_operators_namespace(
+    client_tools: ClientTools, settings: list[str]
+) -> None:
+    objs = helm_template(client_tools, *settings)
+    roles = [o for o in objs if o["kind"] == "Role"]
+    assert [(r["metadata"]["namespace"], r["rules"]) for r in roles] == [(NAMESPACE, LEASE_RULES)]
+    binding = index(objs)[("RoleBinding", NAMESPACE, roles[0]["metadata"]["name"])]
+    assert binding["roleRef"]["name"] == roles[0]["metadata"]["name"]
+    assert not [r for r in granted(objs) if r[1] == "leases"]  # no ClusterRole grants leases
+
+
 def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) -> None:
     rules = granted(helm_template(client_tools))
     children = {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "Ingress"}
     assert {k.kind for k in TABLE if k.role == "child"} == children
-    for kind in TABLE:  # every kind the operator reads is also watched
+    for kind in (k for k in TABLE if k.role != "lease"):  # every kind it reads it watches
         verbs = {"get", "list", "watch"}
         if kind.kind in children:
             verbs |= {"create", "patch", "delete"}  # server-side apply and pruning
@@ -104,7 +117,7 @@ def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) ->
 
 def test_rbac_names_no_resource_outside_the_table_of_kinds(client_tools: ClientTools) -> None:
     """A kind the chart grants but the table lacks (or kopf does not need) is a drift."""
-    known = {(k.group, k.plural) for k in TABLE}
+    known = {(k.group, k.plural) for k in TABLE if k.role != "lease"}
     known |= {(k.group, f"{k.plural}/status") for k in TABLE if k.role == "owner"}
     for rule in (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES):
         known |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}

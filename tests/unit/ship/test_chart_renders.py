@@ -39,6 +39,8 @@ def test_default_render_has_operator_rbac_config_crds_and_runtimes(
         "ConfigMap",
         "CustomResourceDefinition",
         "Deployment",
+        "Role",
+        "RoleBinding",
         "ServiceAccount",
     ]
     pod = operator_deployment(objs)["spec"]["template"]["spec"]
