@@ -32,6 +32,13 @@ class OperatorFlags(BaseSettings):
     config: Path | None = Field(
         default=None, description="YAML settings file (a mounted ConfigMap)"
     )
+    lease_namespace: str | None = Field(
+        default=None,
+        description="elect a leader through a Lease in this namespace, so that several "
+        "replicas are safe (the chart sets it to its own namespace); without it this "
+        "process reconciles alone",
+    )
+    lease_name: str = Field(default="modelplane-operator", description="the Lease's name")
     liveness: str | None = Field(
         default=None, description="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
     )
@@ -71,11 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from modelplane.operator.config import load_config
     from modelplane.operator.handlers import Operator
     from modelplane.operator.identity import current_identity
+    from modelplane.operator.leader import LeaseSettings
 
     config = load_config(args.config)
     kopf.configure(log_format=kopf.LogFormat[args.log_format.upper()])
     logging.getLogger().setLevel("DEBUG" if args.verbose else args.log_level.upper())
-    operator = Operator(config, namespaces=args.namespaces)
+    identity = current_identity()
+    lease = None
+    if args.lease_namespace:
+        lease = LeaseSettings(args.lease_namespace, identity, name=args.lease_name)
+    operator = Operator(config, namespaces=args.namespaces, lease=lease)
     loop = asyncio.new_event_loop()
     try:
         kopf.run(
@@ -86,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             namespaces=args.namespaces,
             liveness_endpoint=args.liveness,
             # kopf types it as a NewType of str that it does not export
-            identity=current_identity(),  # type: ignore[arg-type]
+            identity=identity,  # type: ignore[arg-type]
         )
     except KeyboardInterrupt:
         pass

@@ -23,6 +23,7 @@ from modelplane.operator import kinds, names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.kinds import GRAPH, ISVC
 from modelplane.operator.kube import Kube, credentials
+from modelplane.operator.leader import LeaderElector, LeaseSettings
 from modelplane.operator.queue import ReconcileQueue
 from modelplane.operator.reconcile import Key, Reconciler
 
@@ -92,13 +93,16 @@ class Operator:
         config: OperatorConfig,
         namespaces: Collection[str] = (),
         kube_factory: Callable[[], Kube] = Kube.from_environment,
+        lease: LeaseSettings | None = None,
     ) -> None:
         self.config = config
         self.namespaces = tuple(namespaces)
+        self.lease = lease
         self._kube_factory = kube_factory
         self._kube: Kube | None = None
         self._queue: ReconcileQueue | None = None
-        self._resync: asyncio.Task[None] | None = None
+        self._elector: LeaderElector | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._seen: dict[Key, tuple[Any, ...]] = {}
         self._seen_children: dict[Key, str] = {}
 
@@ -128,29 +132,46 @@ class Operator:
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         self._kube = self._kube_factory()
-        self._queue = ReconcileQueue(Reconciler(self._kube, self.config))
-        self._resync = asyncio.create_task(self._resync_forever())
+        if self.lease is not None:
+            self._elector = LeaderElector(self._kube, self.lease, self._leading_changed)
+            self._tasks.append(asyncio.create_task(self._elector.run()))
+        self._queue = ReconcileQueue(Reconciler(self._kube, self.config), gate=self.leading)
+        self._tasks.append(asyncio.create_task(self._resync_forever()))
 
     async def cleanup(self, **_: Any) -> None:
-        """Stop the resync and the queue; close the client."""
-        if self._resync is not None:
-            self._resync.cancel()
+        """Stop the election and the resync, then the queue; give the Lease up; close the client."""
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._resync
+                await task
         if self._queue is not None:
             await self._queue.close()
+        if self._elector is not None:
+            await asyncio.to_thread(self._elector.release)
         if self._kube is not None:
             self._kube.close()
+
+    def leading(self) -> bool:
+        """Whether this replica reconciles: always without a Lease, else while it holds it."""
+        return self._elector is None or self._elector.leading
+
+    def _leading_changed(self, leading: bool) -> None:
+        if leading:  # what happened while another replica led was dropped here: look at all
+            self._tasks.append(asyncio.create_task(self._resync_once()))
 
     async def _resync_forever(self) -> None:
         """Every resync period, reconcile every custom resource in scope (drift, lost events)."""
         while True:
             await asyncio.sleep(self.config.resync_seconds)
-            try:
-                for key in await asyncio.to_thread(self._all_owners):
-                    self.queue.schedule(key)
-            except Exception:
-                log.exception("resync listing failed; next try in %ss", self.config.resync_seconds)
+            if self.leading():
+                await self._resync_once()
+
+    async def _resync_once(self) -> None:
+        try:
+            for key in await asyncio.to_thread(self._all_owners):
+                self.queue.schedule(key)
+        except Exception:
+            log.exception("resync listing failed; next try in %ss", self.config.resync_seconds)
 
     def _scopes(self) -> tuple[str | None, ...]:
         return self.namespaces or (None,)
@@ -211,7 +232,7 @@ class Operator:
 
     async def runtime_event(self, *, type: str | None, namespace: str | None, **_: Any) -> None:
         """A (Cluster)ServingRuntime changed: InferenceServices may now select differently."""
-        if type is None:
+        if type is None or not self.leading():
             return
         keys = await asyncio.to_thread(self._all_owners, (ISVC,))
         for key in keys:

@@ -3,13 +3,15 @@
 Many events for one object (its own changes, each child's status updates, the resync)
 collapse into as few passes as possible: a request is satisfied by any pass that
 started after it was made. Passes run in a thread pool, one at a time per object;
-failed or waiting passes are retried later.
+failed or waiting passes are retried later. A closed gate (a replica that is not the
+leader) drops requests: the leader-to-be resyncs everything when it starts leading.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -31,8 +33,14 @@ class _State:
 class ReconcileQueue:
     """Coalescing, per-object serialised reconcile passes with retries."""
 
-    def __init__(self, reconciler: Reconciler, workers: int = 16) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        workers: int = 16,
+        gate: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.reconciler = reconciler
+        self.gate = gate
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="reconcile")
         self._states: dict[Key, _State] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
@@ -46,6 +54,8 @@ class ReconcileQueue:
         async with state.lock:
             if state.completed >= ticket:
                 return  # a pass started after our request already covered it
+            if not self.gate():
+                return  # not the leader: another replica reconciles
             started = state.requested
             loop = asyncio.get_running_loop()
             outcome: PassResult = await loop.run_in_executor(

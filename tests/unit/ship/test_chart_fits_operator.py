@@ -98,6 +98,8 @@ def test_the_lease_is_granted_only_in_the_operators_namespace(
     binding = index(objs)[("RoleBinding", NAMESPACE, roles[0]["metadata"]["name"])]
     assert binding["roleRef"]["name"] == roles[0]["metadata"]["name"]
     assert not [r for r in granted(objs) if r[1] == "leases"]  # no ClusterRole grants leases
+    # the operator elects its leader through a Lease in that same namespace
+    assert parse_flags(operator_container(objs)["args"]).lease_namespace == NAMESPACE
 
 
 def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) -> None:
