@@ -16,6 +16,7 @@ from kopf.testing import KopfRunner
 
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.handlers import Operator
+from modelplane.operator.leader import LeaseSettings
 from tests.support.sample_storage import sample_storage
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -94,11 +95,13 @@ def kubectl(k8s_cluster: Any) -> Kubectl:
 
 
 @contextlib.contextmanager
-def running_operator(cluster: Any, config: OperatorConfig = TEST_CONFIG) -> Iterator[KopfRunner]:
+def running_operator(
+    cluster: Any, config: OperatorConfig = TEST_CONFIG, lease: LeaseSettings | None = None
+) -> Iterator[KopfRunner]:
     """The operator in a thread via kopf's runner, cluster-wide, until the block ends."""
     previous = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
-    operator = Operator(config)
+    operator = Operator(config, lease=lease)
     settings = kopf.OperatorSettings()
     try:
         with KopfRunner(

@@ -1,4 +1,8 @@
-"""The operator works under a ServiceAccount holding exactly the rules in rbac.py."""
+"""The operator works under a ServiceAccount holding exactly the rules in rbac.py.
+
+It elects itself leader through a Lease in its home namespace, under the Role that the chart
+grants there (and nowhere else).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from modelplane.operator.rbac import CLUSTER_RULES, NAMESPACED_RULES
+from modelplane.operator.leader import LeaseSettings
+from modelplane.operator.rbac import CLUSTER_RULES, LEASE_RULES, NAMESPACED_RULES
 from tests.cluster.operator.conftest import (
     ROOT,
     Kubectl,
@@ -26,7 +31,7 @@ SAMPLES = ["isvc-onnx-cpu.yaml", "isvc-python-custom.yaml", "ig-sequence.yaml"]
 
 
 def rbac_objects(home: str, suffix: str) -> list[dict[str, Any]]:
-    """ServiceAccount, the two ClusterRoles from rbac.py and their bindings."""
+    """ServiceAccount, the two ClusterRoles and the Lease's Role from rbac.py, their bindings."""
     account = {"kind": "ServiceAccount", "name": "modelplane-operator", "namespace": home}
     objects: list[dict[str, Any]] = [
         {
@@ -58,6 +63,25 @@ def rbac_objects(home: str, suffix: str) -> list[dict[str, Any]]:
                 "subjects": [account],
             },
         ]
+    objects += [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "mp-op-lease", "namespace": home},
+            "rules": LEASE_RULES,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "mp-op-lease", "namespace": home},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "mp-op-lease",
+            },
+            "subjects": [account],
+        },
+    ]
     return objects
 
 
@@ -77,7 +101,8 @@ def test_documented_rbac_is_enough(k8s_cluster: Any, kubectl: Kubectl, tmp_path:
         limited = tmp_path / "operator.kubeconfig"
         limited.write_text(yaml.safe_dump(config))
 
-        with running_operator(SimpleNamespace(kubeconfig=limited)) as runner:
+        lease = LeaseSettings(home, "least-privilege")
+        with running_operator(SimpleNamespace(kubeconfig=limited), lease=lease) as runner:
             paths = [str(ROOT / "manifests" / "samples" / s) for s in SAMPLES]
             kubectl("apply", "-n", namespace, *[a for p in paths for a in ("-f", p)])
             for kind, name in [
@@ -88,6 +113,8 @@ def test_documented_rbac_is_enough(k8s_cluster: Any, kubectl: Kubectl, tmp_path:
                 eventually(
                     lambda k=kind, n=name: kubectl.ready(k, n, namespace), 120, f"{name} Ready"
                 )
+            held = kubectl.get("lease", lease.name, home) or {}
+            assert held["spec"]["holderIdentity"] == "least-privilege"
         assert "forbidden" not in runner.output.lower(), runner.output[-3000:]
     finally:
         delete_namespace(kubectl, namespace)
