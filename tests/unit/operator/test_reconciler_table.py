@@ -1,0 +1,330 @@
+"""Reconcile passes against an in-memory API server, as a table (Knative's shape).
+
+Each row sets up the world, runs one pass, and states the writes the pass made (in order),
+the condition it reported and what it asked of the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelplane.operator.kinds import GRAPH, ISVC
+from modelplane.operator.kube import KubeError
+from modelplane.operator.reconcile import Key, PassResult, Reconciler
+from tests.unit.operator.fake_kube import FakeKube
+from tests.unit.operator.samples import CONFIG, ROOT
+
+NOW = "2026-01-01T00:00:00Z"
+Obj = dict[str, Any]
+
+
+def load(path: Path) -> Obj:
+    loaded: Obj = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def world(*samples: str, runtimes: bool = True) -> FakeKube:
+    """The default ClusterServingRuntimes and some samples, as stored objects."""
+    kube = FakeKube()
+    if runtimes:
+        for path in sorted((ROOT / "manifests" / "runtimes").glob("modelplane-*.yaml")):
+            kube.put(load(path))
+    for sample in samples:
+        kube.put(load(ROOT / "manifests" / "samples" / sample))
+    return kube
+
+
+def reconciler(kube: FakeKube) -> Reconciler:
+    return Reconciler(kube, CONFIG, clock=lambda: NOW)  # type: ignore[arg-type]
+
+
+def condition(kube: FakeKube, kind: str, name: str, type_: str) -> tuple[str, str, str]:
+    """(status, reason, message) of one condition of a stored object."""
+    obj = kube.get(kind, "default", name) or {}
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond["type"] == type_:
+            return cond["status"], cond["reason"], cond.get("message", "")
+    raise AssertionError(f"{kind} {name} has no {type_} condition")
+
+
+def edit_spec(kube: FakeKube, kind: str, name: str, change: Callable[[Obj], None]) -> None:
+    obj = kube.get(kind, "default", name)
+    assert obj is not None
+    change(obj["spec"])
+    obj["metadata"]["generation"] += 1
+    kube.put(obj)
+
+
+def serving(kube: FakeKube, name: str) -> None:
+    """Mark a stored InferenceService Ready with an address (as its own pass would)."""
+    obj = kube.get(ISVC, "default", name)
+    assert obj is not None
+    obj["status"] = {
+        "address": {"url": f"http://{name}-predictor.default.svc.cluster.local"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Ready"}],
+    }
+    kube.put(obj)
+
+
+def after_one_pass(kube: FakeKube, key: Key) -> FakeKube:
+    """The world once a first pass has run (its writes forgotten)."""
+    reconciler(kube).run(key)
+    kube.writes.clear()
+    return kube
+
+
+def single_replica(spec: Obj) -> None:
+    spec["predictor"]["maxReplicas"] = 1
+
+
+ONNX = (ISVC, "default", "iris-onnx")
+SCALED = (ISVC, "default", "iris-autoscaled")
+PIPELINE = (GRAPH, "default", "iris-pipeline")
+
+
+def scaled_then_single() -> FakeKube:
+    kube = after_one_pass(world("isvc-autoscaled.yaml"), SCALED)
+    edit_spec(kube, ISVC, "iris-autoscaled", single_replica)
+    return kube
+
+
+def scaled_then_single_refused(status: int) -> FakeKube:
+    kube = scaled_then_single()
+    kube.refuse[("Deployment", "iris-autoscaled-predictor")] = status
+    return kube
+
+
+def foreign_hpa() -> FakeKube:
+    """An HPA carrying iris-onnx's labels but owned by something else."""
+    kube = world("isvc-onnx-cpu.yaml")
+    labels = {
+        "app.kubernetes.io/managed-by": "modelplane",
+        "serving.modelplane.io/inferenceservice": "iris-onnx",
+    }
+    kube.put(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {
+                "name": "iris-onnx-other",
+                "labels": labels,
+                "ownerReferences": [{"kind": "Something", "name": "x", "uid": "someone-else"}],
+            },
+            "spec": {},
+        }
+    )
+    return kube
+
+
+def both_services(ready: bool) -> FakeKube:
+    kube = world("ig-sequence.yaml", "isvc-onnx-cpu.yaml", "isvc-python-custom.yaml")
+    if ready:
+        serving(kube, "iris-onnx")
+        serving(kube, "iris-labels")
+    return kube
+
+
+def invalid_isvc() -> FakeKube:
+    kube = world()
+    kube.put(
+        {
+            "apiVersion": "serving.modelplane.io/v1beta1",
+            "kind": ISVC,
+            "metadata": {"name": "iris-onnx"},
+            "spec": {"predictor": {"minReplicas": "many"}},
+        }
+    )
+    return kube
+
+
+def runtime_removed() -> FakeKube:
+    kube = after_one_pass(world("isvc-onnx-cpu.yaml"), ONNX)
+    for name in list(kube.of_kind("ClusterServingRuntime")):
+        kube.delete("ClusterServingRuntime", None, name)
+    kube.writes.clear()
+    return kube
+
+
+@dataclass
+class Row:
+    name: str
+    setup: Callable[[], FakeKube]
+    key: Key
+    writes: list[tuple[str, str, str]]
+    condition: tuple[str, str, str, str] | None = None  # (kind, name, type, reason)
+    message: str = ""  # contained in that condition's message
+    result: PassResult = field(default_factory=PassResult)
+    survivors: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) still there
+
+
+ROWS = [
+    Row(
+        "a new InferenceService gets its children, then a status",
+        lambda: world("isvc-onnx-cpu.yaml"),
+        ONNX,
+        [
+            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Service", "iris-onnx-predictor"),
+            ("apply", "Ingress", "iris-onnx"),
+            ("status", ISVC, "iris-onnx"),
+        ],
+        (ISVC, "iris-onnx", "PredictorReady", "DeploymentPending"),
+    ),
+    Row(
+        "a status change follows up the graphs that name the InferenceService",
+        lambda: world("isvc-onnx-cpu.yaml", "ig-sequence.yaml"),
+        ONNX,
+        [
+            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Service", "iris-onnx-predictor"),
+            ("apply", "Ingress", "iris-onnx"),
+            ("status", ISVC, "iris-onnx"),
+        ],
+        result=PassResult(follow_up=[PIPELINE]),
+    ),
+    Row(
+        "a child no longer rendered is pruned",
+        scaled_then_single,
+        SCALED,
+        [
+            ("apply", "Deployment", "iris-autoscaled-predictor"),
+            ("apply", "Service", "iris-autoscaled-predictor"),
+            ("apply", "Ingress", "iris-autoscaled"),
+            ("delete", "HorizontalPodAutoscaler", "iris-autoscaled-predictor"),
+            ("status", ISVC, "iris-autoscaled"),  # a new observedGeneration
+        ],
+    ),
+    Row(
+        "a labelled child that another owner holds is never pruned",
+        foreign_hpa,
+        ONNX,
+        [
+            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Service", "iris-onnx-predictor"),
+            ("apply", "Ingress", "iris-onnx"),
+            ("status", ISVC, "iris-onnx"),
+        ],
+        survivors=[("HorizontalPodAutoscaler", "iris-onnx-other")],
+    ),
+    Row(
+        "a refused child is ApplyRejected in the status, and nothing is pruned",
+        lambda: scaled_then_single_refused(422),
+        SCALED,
+        [("status", ISVC, "iris-autoscaled")],
+        (ISVC, "iris-autoscaled", "PredictorReady", "ApplyRejected"),
+        "Deployment iris-autoscaled-predictor: refused",
+        survivors=[("HorizontalPodAutoscaler", "iris-autoscaled-predictor")],
+    ),
+    Row(
+        "a forbidden child is ApplyForbidden in the status",
+        lambda: scaled_then_single_refused(403),
+        SCALED,
+        [("status", ISVC, "iris-autoscaled")],
+        (ISVC, "iris-autoscaled", "Ready", "ApplyForbidden"),
+        "PredictorReady: Deployment iris-autoscaled-predictor: refused",
+    ),
+    Row(
+        "without a runtime nothing is applied or pruned, and the status says why",
+        runtime_removed,
+        ONNX,
+        [("status", ISVC, "iris-onnx")],
+        (ISVC, "iris-onnx", "PredictorReady", "NoSupportingRuntime"),
+        survivors=[("Deployment", "iris-onnx-predictor"), ("Service", "iris-onnx-predictor")],
+    ),
+    Row(
+        "an InferenceService that does not parse is InvalidSpec, nothing applied",
+        invalid_isvc,
+        ONNX,
+        [("status", ISVC, "iris-onnx")],
+        (ISVC, "iris-onnx", "Ready", "InvalidSpec"),
+        "minReplicas",
+    ),
+    Row(
+        "a deleted InferenceService: nothing to do",
+        world,
+        ONNX,
+        [],
+    ),
+    Row(
+        "a graph whose InferenceService is missing waits, and looks again later",
+        lambda: world("ig-sequence.yaml", "isvc-onnx-cpu.yaml"),
+        PIPELINE,
+        [("status", GRAPH, "iris-pipeline")],
+        (GRAPH, "iris-pipeline", "DependenciesReady", "DependencyNotFound"),
+        "iris-labels",
+        PassResult(retry_after=CONFIG.dependency_retry_seconds),
+    ),
+    Row(
+        "a graph whose InferenceServices are not ready yet waits too",
+        lambda: both_services(ready=False),
+        PIPELINE,
+        [("status", GRAPH, "iris-pipeline")],
+        (GRAPH, "iris-pipeline", "RouterReady", "WaitingForDependencies"),
+        result=PassResult(retry_after=CONFIG.dependency_retry_seconds),
+    ),
+    Row(
+        "a graph whose InferenceServices are ready gets its router",
+        lambda: both_services(ready=True),
+        PIPELINE,
+        [
+            ("apply", "ConfigMap", "iris-pipeline-graph"),
+            ("apply", "Deployment", "iris-pipeline-router"),
+            ("apply", "Service", "iris-pipeline-router"),
+            ("apply", "Ingress", "iris-pipeline"),
+            ("status", GRAPH, "iris-pipeline"),
+        ],
+        (GRAPH, "iris-pipeline", "DependenciesReady", "AllDependenciesReady"),
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+def test_pass(row: Row) -> None:
+    kube = row.setup()
+    result = reconciler(kube).run(row.key)
+    assert [(verb, kind, name) for verb, kind, name in kube.writes] == row.writes
+    assert result == row.result
+    if row.condition is not None:
+        kind, name, type_, reason = row.condition
+        _, found_reason, message = condition(kube, kind, name, type_)
+        assert found_reason == reason
+        assert row.message in message
+    for kind, name in row.survivors:
+        assert kube.get(kind, "default", name) is not None, f"{kind} {name} was deleted"
+
+
+def test_an_unchanged_status_is_not_written_again() -> None:
+    kube = after_one_pass(world("isvc-onnx-cpu.yaml", "ig-sequence.yaml"), ONNX)
+    result = reconciler(kube).run(ONNX)
+    assert kube.written("status") == []
+    assert result == PassResult()  # nothing changed: no graph needs another look
+
+
+def test_a_better_runtime_appearing_is_selected_on_the_next_pass() -> None:
+    kube = after_one_pass(world("isvc-onnx-cpu.yaml"), ONNX)
+    first = kube.get("Deployment", "default", "iris-onnx-predictor") or {}
+    assert first["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "modelplane/model-server:0.1.0"
+    )
+    better = load(ROOT / "manifests" / "runtimes" / "modelplane-onnx.yaml")
+    better["metadata"] = {"name": "faster-onnx"}
+    better["spec"]["supportedModelFormats"][0]["priority"] = 10
+    better["spec"]["containers"][0]["image"] = "example.com/faster:1"
+    kube.put(better)
+    reconciler(kube).run(ONNX)
+    again = kube.get("Deployment", "default", "iris-onnx-predictor") or {}
+    assert again["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/faster:1"
+
+
+def test_an_api_error_that_is_not_a_refusal_fails_the_pass_for_a_retry() -> None:
+    kube = world("isvc-onnx-cpu.yaml")
+    kube.refuse[("Service", "iris-onnx-predictor")] = 500
+    with pytest.raises(KubeError):
+        reconciler(kube).run(ONNX)
+    assert kube.written("status") == []
