@@ -165,3 +165,15 @@ def test_child_fingerprint_tracks_readiness_and_desired_state_only() -> None:
     assert child_fingerprint(base) == child_fingerprint(bumped)
     assert child_fingerprint(base) != child_fingerprint(ready)
     assert child_fingerprint(base) != child_fingerprint(edited)
+
+
+async def test_a_closed_gate_drops_requests_and_an_open_one_runs_them() -> None:
+    recorder = Recorder(seconds=0.0)
+    leading = False
+    q = ReconcileQueue(recorder, workers=2, gate=lambda: leading)  # type: ignore[arg-type]
+    await q.reconcile(A)
+    assert recorder.passes == []  # a standby runs no pass
+    leading = True
+    await q.reconcile(A)
+    await q.close()
+    assert recorder.passes == [A]
