@@ -184,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="1,100", help="comma-separated numbers of isvcs")
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--lease",
+        action="store_true",
+        help="elect through a Lease in `default` first, as the chart's operator does",
+    )
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.counts.split(",") if c]
 
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     from modelplane.operator.config import OperatorConfig
     from modelplane.operator.handlers import Operator
     from modelplane.operator.kube import Kube
+    from modelplane.operator.leader import LeaseSettings
 
     with control_plane() as cluster:
         os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
@@ -213,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
         )
         kube = Kube.from_environment()
-        operator = Operator(OperatorConfig())
+        lease = LeaseSettings("default", "bench") if args.lease else None
+        operator = Operator(OperatorConfig(), lease=lease)
         with KopfRunner(
             ["run", "--standalone", "--all-namespaces", "--quiet"],
             registry=operator.registry(),
