@@ -17,11 +17,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modelplane.termination import MODEL_LOAD_PREFIX
+
 Obj = Mapping[str, Any]
 
-# Written by the model server at the start of its termination message when a startup
-# model fails to load (modelplane.model_server.termination).
-MODEL_LOAD_PREFIX = "ModelLoadFailed: "
 STORAGE_INITIALIZER = "storage-initializer"
 IMAGE_PULL = {"ErrImagePull", "ImagePullBackOff"}
 MESSAGE_LIMIT = 512
