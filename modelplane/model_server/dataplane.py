@@ -70,6 +70,15 @@ class DataPlane:
     def ready(self) -> bool:
         return self.startup_done and not self.draining and self.repository.all_required_ready()
 
+    def not_ready_reason(self) -> str | None:
+        """Why the server is not ready (for the health answer), or None when it is."""
+        if self.draining:
+            return "shutting down"
+        reason = self.repository.not_ready_reason()
+        if reason is None and not self.startup_done:
+            return "starting"
+        return reason
+
     def server_metadata(self) -> ServerMetadata:
         return ServerMetadata(
             name=self.settings.server_name, version=__version__, extensions=EXTENSIONS
@@ -105,13 +114,17 @@ class DataPlane:
         return model_statistics(versions, families)
 
     def model_ready(self, name: str, version: str | None) -> bool:
+        return self.model_not_ready_reason(name, version) is None
+
+    def model_not_ready_reason(self, name: str, version: str | None) -> str | None:
+        """Why a known model (version) is not ready, or None; an unknown one raises NotFound."""
         try:
             self.repository.get(name, version)
         except ModelServerError as exc:
             if exc.http_status == 404:
                 raise
-            return False
-        return True
+            return exc.message
+        return None
 
     async def infer(
         self, name: str, version: str | None, request: InferenceRequest

@@ -62,6 +62,7 @@ class ModelRepository:
         self._metrics = metrics
         self._models: dict[str, ModelState] = {}
         self.required: set[str] = set()
+        self.scan_error: str | None = None  # the repository itself is unusable
 
     def scan(self) -> list[str]:
         """Discover model directories (repository subdirectories or the single model)."""
@@ -71,7 +72,8 @@ class ModelRepository:
         elif settings.model_repository is not None:
             root = settings.model_repository
             if not root.is_dir():
-                raise ModelLoadFailed(f"model repository {root} is not a directory")
+                self.scan_error = f"model repository {root} is not a directory"
+                raise ModelLoadFailed(self.scan_error)
             for child in sorted(root.iterdir()):
                 if child.is_dir() and not child.name.startswith("."):
                     self._known(child.name, child)
@@ -202,7 +204,20 @@ class ModelRepository:
 
     def all_required_ready(self) -> bool:
         """Whether every model loaded at startup (and not unloaded since) is ready."""
-        return all(self._models[name].state == READY for name in self.required)
+        return self.scan_error is None and all(
+            self._models[name].state == READY for name in self.required
+        )
+
+    def not_ready_reason(self) -> str | None:
+        """Why the startup models are not all ready (each one that is not), or None."""
+        if self.scan_error is not None:
+            return self.scan_error
+        reasons = [
+            _why_not_ready(self._models[name])
+            for name in sorted(self.required)
+            if self._models[name].state != READY
+        ]
+        return "; ".join(reasons) or None
 
     def index(self, ready_only: bool = False) -> list[RepositoryIndexItem]:
         """One entry per model version (or per model when it has none loaded)."""
@@ -222,6 +237,16 @@ class ModelRepository:
                     RepositoryIndexItem(name=state.name, state=state.state, reason=state.reason)
                 )
         return items
+
+
+def _why_not_ready(state: ModelState) -> str:
+    if state.state == LOADING:
+        return f"model {state.name!r} is loading"
+    if state.state == UNLOADING:
+        return f"model {state.name!r} is unloading"
+    if state.reason:
+        return f"model {state.name!r} failed to load: {state.reason}"
+    return f"model {state.name!r} is not loaded"
 
 
 async def _release(models: dict[str, LoadedModel], collect: bool = True) -> None:

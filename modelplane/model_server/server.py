@@ -22,6 +22,7 @@ from modelplane.model_server.rest.corked import CorkedHttpToolsProtocol
 from modelplane.model_server.rest.metrics_route import metrics_app
 from modelplane.model_server.runners.factory import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
+from modelplane.model_server.termination import report_load_failure
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,12 @@ class ModelServer:
         self._stop = asyncio.Event()
         self._stopped_by: str | None = None
 
-    async def run(self, install_signals: bool = True) -> None:
-        """Serve: listen, load startup models, become ready, wait for stop, drain, exit."""
+    async def run(self, install_signals: bool = True) -> int:
+        """Serve: listen, load startup models, become ready, wait for stop, drain; the exit code.
+
+        1 when a startup model failed to load and `exit_on_load_failure` is set (the reason
+        is in the termination message file), else 0.
+        """
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -83,11 +88,22 @@ class ModelServer:
         if self.settings.workers == 1:  # with --workers the parent serves the summed metrics
             self._metrics_server = start_metrics_port(self.settings, self.metrics.registry)
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
-        await self._load_startup_models()
+        failures = await self._load_startup_models()
         self.dataplane.startup_done = True
-        log.info("server ready" if self.dataplane.ready() else "server started, not ready")
+        code = 0
+        if failures and self.settings.exit_on_load_failure:
+            report_load_failure(failures, self.settings.termination_message_path)
+            code = 1
+            self.stop("startup model failed to load")
+        elif self.dataplane.ready():
+            log.info("server ready")
+        else:
+            log.info(
+                "server started, not ready", extra={"reason": self.dataplane.not_ready_reason()}
+            )
         await self._stop.wait()
-        await self._shutdown(http, http_task, grpc_server)
+        await self._shutdown(http, http_task, grpc_server, drain=code == 0)
+        return code
 
     def stop(self, reason: str = "stop") -> None:
         """Begin a graceful shutdown (thread-unsafe; call on the loop)."""
@@ -120,27 +136,36 @@ class ModelServer:
         self.grpc_port = port
         return server
 
-    async def _load_startup_models(self) -> None:
+    async def _load_startup_models(self) -> dict[str, str]:
+        """Load every model found at startup; the reason of each that failed, by name.
+
+        The name "" stands for the repository itself when it cannot be scanned.
+        """
         try:
             names = self.repository.scan()
         except ModelLoadFailed as exc:
             log.error("model repository unusable", extra={"reason": exc.message})
-            return
+            return {"": exc.message}
         self.repository.required.update(names)
         results = await asyncio.gather(
             *(self.repository.load(n) for n in names), return_exceptions=True
         )
+        failures: dict[str, str] = {}
         for name, result in zip(names, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, ModelLoadFailed):
+            if isinstance(result, ModelLoadFailed):
+                failures[name] = result.message
+            elif isinstance(result, BaseException):
                 log.error("model load crashed", extra={"model": name, "reason": repr(result)})
+                failures[name] = repr(result)
+        return failures
 
     async def _shutdown(
-        self, http: _Uvicorn, http_task: asyncio.Task[None], grpc_server: Any
+        self, http: _Uvicorn, http_task: asyncio.Task[None], grpc_server: Any, drain: bool
     ) -> None:
         log.info(
             "draining", extra={"signal": self._stopped_by, "in_flight": self.dataplane.in_flight}
         )
-        if self.settings.drain_seconds:
+        if drain and self.settings.drain_seconds:
             await asyncio.sleep(self.settings.drain_seconds)
         http.should_exit = True
         waits: list[Any] = [http_task]
@@ -175,5 +200,4 @@ def serve_one(settings: ServerSettings) -> int:
         loop_factory = asyncio.new_event_loop
     server = ModelServer(settings)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(server.run())
-    return 0
+        return runner.run(server.run())

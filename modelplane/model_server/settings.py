@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from modelplane.flags import Flag
 from modelplane.logs import LoggingSettings
+from modelplane.termination import DEFAULT_PATH
 
 
 class ServerSettings(LoggingSettings):
@@ -71,6 +72,17 @@ class ServerSettings(LoggingSettings):
     )
     shutdown_timeout: float = Field(
         default=30.0, gt=0, description="most seconds to wait for in-flight requests"
+    )
+    exit_on_load_failure: bool = Field(
+        default=False,
+        description="exit 1 when a startup model fails to load, its reason in the termination "
+        "message file (in a pod: CrashLoopBackOff that says why); without it the server stays "
+        "up, not ready, and /v2/health/ready says why",
+    )
+    termination_message_path: Annotated[Path, Flag(metavar="FILE")] = Field(
+        default=Path(DEFAULT_PATH),
+        description="where --exit-on-load-failure writes the reason (the container's "
+        "terminationMessagePath)",
     )
     server_name: Annotated[str, Flag(hidden=True)] = "modelplane"
 

@@ -42,7 +42,7 @@ def pick_ports(settings: ServerSettings) -> ServerSettings:
 
 def _worker(settings: ServerSettings) -> None:
     logs.configure(settings.log_level, settings.log_format)
-    serve_one(settings)
+    raise SystemExit(serve_one(settings))  # 1 after a startup load failure with the flag
 
 
 def serve_workers(settings: ServerSettings) -> int:

@@ -80,8 +80,9 @@ class RestApp:
         if endpoint == "health_live":
             return _json(200, {"live": dp.live()})
         if endpoint == "health_ready":
-            ready = dp.ready()
-            return _json(200 if ready else 503, {"ready": ready})
+            if dp.ready():
+                return _json(200, {"ready": True})
+            return _json(503, {"ready": False, "reason": dp.not_ready_reason() or "not ready"})
         if endpoint == "server_metadata":
             return _json(200, dp.server_metadata().model_dump())
         if endpoint == "model_stats":
@@ -94,8 +95,10 @@ class RestApp:
             meta = dp.model_metadata(str(route.model), route.version)
             return _json(200, meta.model_dump(exclude_none=True))
         if endpoint == "model_ready":
-            ready = dp.model_ready(str(route.model), route.version)
-            return _json(200 if ready else 503, {"name": route.model, "ready": ready})
+            why = dp.model_not_ready_reason(str(route.model), route.version)
+            if why is None:
+                return _json(200, {"name": route.model, "ready": True})
+            return _json(503, {"name": route.model, "ready": False, "reason": why})
         body = await read_body(scope, receive, self._limit)
         if endpoint == "repository_index":
             query = (

@@ -64,7 +64,8 @@ def test_sigterm_drains_in_flight_requests_then_exits(tmp_path: Path) -> None:
         live = httpx.get(f"{running.url}/v2/health/live", timeout=5)
         client.join(timeout=30)
         code = proc.wait(timeout=30)
-    assert ready.status_code == 503 and ready.json() == {"ready": False}
+    assert ready.status_code == 503
+    assert ready.json() == {"ready": False, "reason": "shutting down"}
     assert live.status_code == 200
     assert replies and replies[0].status_code == 200
     assert replies[0].json()["outputs"][0]["data"] == [42.0]

@@ -40,7 +40,8 @@ def test_not_ready_until_the_slowest_startup_model_loads(tmp_path: Path) -> None
         wait_ready(running.url, timeout=30)
         after = _states_once(running.url, "gated", "READY")
     assert states["gated"] == "LOADING"
-    assert ready.status_code == 503 and ready.json() == {"ready": False}
+    assert ready.status_code == 503
+    assert ready.json() == {"ready": False, "reason": "model 'gated' is loading"}
     assert after == {"fast": "READY", "gated": "READY"}
 
 
