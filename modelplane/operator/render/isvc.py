@@ -16,7 +16,12 @@ from modelplane.operator.render.autoscaling import Scaling, hpa
 from modelplane.operator.render.gpu import gpu_taint_keys, requested_resources, toleration
 from modelplane.operator.render.meta import Obj, child, namespace_of
 from modelplane.operator.render.network import ingress, service, service_url
-from modelplane.operator.render.server_args import model_flags, substitute, tuning_flags
+from modelplane.operator.render.server_args import (
+    load_failure_flags,
+    model_flags,
+    substitute,
+    tuning_flags,
+)
 from modelplane.operator.render.storage import ModelStorage, model_storage
 
 DEFAULT_CONTAINER = "kserve-container"
@@ -149,6 +154,7 @@ def model_container(
     args = [
         *runtime_args,
         *model_flags(runtime_args, isvc_name, storage.model_dir),
+        *load_failure_flags(runtime_args, base.get("terminationMessagePath")),
         *tuning_flags(predictor),
         *(model.args or []),
     ]
@@ -163,6 +169,8 @@ def model_container(
         "resources": resources,
         "ports": base.get("ports") or pod.default_ports(),
         "volumeMounts": [*(base.get("volumeMounts") or []), *storage.mounts],
+        # The server's reason when it wrote one, else the end of its log.
+        "terminationMessagePolicy": base.get("terminationMessagePolicy") or pod.LOG_ON_ERROR,
     }
     if base.get("command"):
         container["command"] = [substitute(c, isvc_name) for c in base["command"]]

@@ -16,6 +16,8 @@ CONTAINER_SECURITY: Obj = {
     "runAsNonRoot": True,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+# A container's termination message: its own file when it wrote one, else its last log lines.
+LOG_ON_ERROR = "FallbackToLogsOnError"
 
 
 def restricted(container: Obj) -> Obj:

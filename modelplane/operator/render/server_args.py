@@ -5,6 +5,8 @@ from __future__ import annotations
 from modelplane.api import PredictorSpec
 
 NAME_PLACEHOLDER = "{{.Name}}"
+EXIT_ON_LOAD_FAILURE = "--exit-on-load-failure"
+TERMINATION_MESSAGE_PATH = "--termination-message-path"
 
 
 def substitute(arg: str, isvc_name: str) -> str:
@@ -41,4 +43,19 @@ def tuning_flags(predictor: PredictorSpec) -> list[str]:
     timeout = predictor.timeout or (batcher.timeout if batcher is not None else None)
     if timeout is not None:
         flags.append(f"--request-timeout={timeout}")
+    return flags
+
+
+def load_failure_flags(runtime_args: list[str], termination_message_path: str | None) -> list[str]:
+    """`--exit-on-load-failure`, so a model that cannot load crash-loops with its reason.
+
+    The server writes the reason to the container's termination message file, which the
+    operator reads back from the pod (pod_reasons); a runtime that moves the file
+    (`terminationMessagePath`) has the server told where.
+    """
+    flags = [] if EXIT_ON_LOAD_FAILURE in runtime_args else [EXIT_ON_LOAD_FAILURE]
+    if termination_message_path and not any(
+        arg.startswith(TERMINATION_MESSAGE_PATH) for arg in runtime_args
+    ):
+        flags.append(f"{TERMINATION_MESSAGE_PATH}={termination_message_path}")
     return flags

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render.meta import Obj
-from modelplane.operator.render.pod import restricted
+from modelplane.operator.render.pod import LOG_ON_ERROR, restricted
 from modelplane.storage.uri import parse
 
 VOLUME = "model-storage"
@@ -69,6 +69,7 @@ def puller(storage_uri: str, config: OperatorConfig, secret: str | None) -> Obj:
         "command": ["modelplane", "storage", "pull", storage_uri, names.MODEL_DIR],
         "resources": config.storage_initializer_resources,
         "volumeMounts": [{"name": VOLUME, "mountPath": names.MODEL_DIR}],
+        "terminationMessagePolicy": LOG_ON_ERROR,  # the puller's last log lines say why
     }
     if env:
         container["env"] = env

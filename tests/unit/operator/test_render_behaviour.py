@@ -478,3 +478,30 @@ def test_stopping_servers_keep_serving_while_endpoints_are_dropped() -> None:
     assert b["lifecycle"] == {"postStart": {}}  # the user's own lifecycle is kept
     off = deployment("d", {}, {"app": "x"}, spec, {}, 1, pre_stop_seconds=0)
     assert "lifecycle" not in off["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_a_model_that_cannot_load_crash_loops_with_its_reason() -> None:
+    spec = pod_spec(render(isvc({"model": onnx(storageUri="s3://bucket/iris")})))
+    server = spec["containers"][0]
+    assert server["args"].count("--exit-on-load-failure") == 1
+    assert not any(a.startswith("--termination-message-path") for a in server["args"])
+    assert server["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert spec["initContainers"][0]["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    custom = pod_spec(render_sample(SAMPLE["isvc-custom-container"]))["containers"][0]
+    assert "--exit-on-load-failure" not in custom["args"]  # user containers run as written
+
+
+def test_a_runtime_that_moves_the_termination_message_tells_the_server() -> None:
+    onnx_runtime = next(r for r in runtimes() if r.metadata.name == "modelplane-onnx")
+    body = onnx_runtime.model_dump(by_alias=True, exclude_none=True)
+    container = body["spec"]["containers"][0]
+    container["args"] = [*container["args"], "--exit-on-load-failure"]
+    container["terminationMessagePath"] = "/tmp/why"
+    container["terminationMessagePolicy"] = "File"
+    runtime = type(onnx_runtime).model_validate(body)
+    rendered = render_inference_service(isvc({"model": onnx()}), runtime, OperatorConfig())
+    server = pod_spec(rendered)["containers"][0]
+    assert server["args"].count("--exit-on-load-failure") == 1
+    assert server["args"].count("--termination-message-path=/tmp/why") == 1
+    assert server["terminationMessagePath"] == "/tmp/why"
+    assert server["terminationMessagePolicy"] == "File"  # the runtime's own choice is kept
