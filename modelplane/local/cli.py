@@ -208,6 +208,7 @@ def main(argv: Sequence[str]) -> int:
     except (PlanError, ValidationError, OSError, ValueError) as exc:
         print(f"modelplane run: {exc}", file=sys.stderr)
         return 2
+    workdir.mkdir(parents=True, exist_ok=True)  # servers leave termination messages there
     for path, text in plan.files.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text)

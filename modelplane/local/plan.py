@@ -236,6 +236,9 @@ def _server_process(
     argv = set_flag(argv, "--grpc-port", str(grpc))
     if has_flag(argv, "--metrics-port"):
         argv = set_flag(argv, "--metrics-port", str(http))
+    if has_flag(argv, "--exit-on-load-failure"):  # a pod's /dev/termination-log, in the workdir
+        why = f"{layout.workdir.rstrip('/')}/{deployment['metadata']['name']}.termination-log"
+        argv = set_flag(argv, "--termination-message-path", why)
     env = {k: map_path(v, mounts) for k, v in _env(container, hosts, plan).items()}
     return Process(deployment["metadata"]["name"], tuple(argv), env, http, setup)
 

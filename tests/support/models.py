@@ -51,6 +51,14 @@ def onnx_add_sub(path: Path, datatype: str = "FP32", width: int = 4) -> Path:
     return save_onnx(graph, path)
 
 
+def broken_onnx(path: Path) -> Path:
+    """A model.onnx cut in half, as an interrupted copy leaves it: onnxruntime cannot load it."""
+    onnx_add_sub(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
 def onnx_identity(path: Path, datatype: str, width: int = 3) -> Path:
     """INPUT0 [-1, width] of `datatype` -> OUTPUT0 = Identity(INPUT0)."""
     from onnx import TensorProto, helper

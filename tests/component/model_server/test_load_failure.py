@@ -13,15 +13,7 @@ import httpx
 
 from modelplane.operator.pod_reasons import pod_failure
 from tests.support.model_server import server_process
-from tests.support.models import onnx_add_sub
-
-
-def broken_onnx(path: Path) -> Path:
-    """A model.onnx cut in half, as an interrupted copy leaves it."""
-    onnx_add_sub(path)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    return path
+from tests.support.models import broken_onnx, onnx_add_sub
 
 
 def serve_until_exit(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:

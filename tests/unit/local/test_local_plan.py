@@ -80,6 +80,12 @@ def test_model_from_a_claim_runs_from_the_local_directory() -> None:
     assert flag(proc, "--grpc-port") != str(proc.port)
 
 
+def test_a_local_server_that_cannot_load_exits_and_leaves_its_reason_in_the_workdir() -> None:
+    proc = process(plan("isvc-onnx-cpu.yaml"), "iris-onnx-predictor")
+    assert "--exit-on-load-failure" in proc.argv
+    assert flag(proc, "--termination-message-path") == ("/work/iris-onnx-predictor.termination-log")
+
+
 def test_batcher_fields_reach_the_local_server_as_flags() -> None:
     proc = process(plan("isvc-batcher.yaml"), "iris-batched-predictor")
     assert any(a.startswith("--max-batch-size=") for a in proc.argv)
