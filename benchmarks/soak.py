@@ -39,7 +39,7 @@ import yaml
 
 from e2e import real_tier, sample_models
 from tests.support import controlplane, realnode
-from tests.support.realnode import RealCluster
+from tests.support.node_cluster import RealCluster
 
 NAMESPACE = "soak"
 REQUEST = {

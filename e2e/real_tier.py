@@ -25,9 +25,10 @@ from typing import Any
 import yaml
 
 from e2e import sample_models
-from tests.support import controlplane, derived_image, realnode
+from tests.support import controlplane, derived_image, node_images, node_plan
+from tests.support.node_cluster import RealCluster
 from tests.support.ports import free_port
-from tests.support.realnode import RealCluster
+from tests.support.sample_storage import sample_storage
 from tests.support.wait import wait_for
 from tools.images.build import Result
 
@@ -100,8 +101,12 @@ def sample_documents() -> list[dict[str, Any]]:
     return docs
 
 
+BROKEN = "iris-broken"  # an InferenceService whose model file is cut in half
+
+
 def extra_documents(tier: Tier) -> list[dict[str, Any]]:
-    """Two more InferenceServices whose model the storage initializer really downloads."""
+    """More InferenceServices than the samples: two whose model the storage initializer
+    really downloads (S3, HTTP), and one whose model cannot load, which must say so."""
 
     def isvc(name: str, uri: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": name}
@@ -121,7 +126,15 @@ def extra_documents(tier: Tier) -> list[dict[str, Any]]:
             {"serving.modelplane.io/storage-secret": S3_SECRET},
         ),
         isvc("iris-http", f"{tier.http_base}/iris-onnx/model.onnx"),
+        isvc(BROKEN, f"pvc://models/{BROKEN}"),
     ]
+
+
+def write_broken_model(claim: Path) -> None:
+    """The classifier's model.onnx cut in half, where the broken InferenceService reads it."""
+    whole = (claim / "iris-onnx" / "model.onnx").read_bytes()
+    (claim / BROKEN).mkdir(exist_ok=True)
+    (claim / BROKEN / "model.onnx").write_bytes(whole[: len(whole) // 2])
 
 
 def _small_requests(resources: dict[str, Any]) -> None:
@@ -158,7 +171,7 @@ def chart_values(s3_endpoint: str) -> dict[str, Any]:
     return {
         "config": {
             "ingressDomain": DOMAIN,
-            "ingressClass": realnode.node_plan.INGRESS_CLASS,
+            "ingressClass": node_plan.INGRESS_CLASS,
             "storageS3Endpoint": s3_endpoint,
             "defaultResources": {**small, "limits": {"cpu": "1", "memory": "2Gi"}},
             "routerResources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},
@@ -171,7 +184,7 @@ def start_storage(
     tier_root: Path, models: sample_models.SampleModels
 ) -> tuple[list[subprocess.Popen[bytes]], str, str]:
     """moto (S3) and a static HTTP server on the node's storage address, filled with models."""
-    address = realnode.node_plan.STORAGE_IP
+    address = node_plan.STORAGE_IP
     moto = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     assert moto, "moto_server missing: it comes with the dev extra (moto[server])"
     s3_port, http_port = free_port(), free_port()
@@ -224,52 +237,22 @@ def start_storage(
 
 
 def storage_objects(namespace: str, claim_dir: Path) -> dict[str, Any]:
-    """The `models` claim on a hostPath volume, the samples' ServiceAccount, S3 credentials."""
-    pv = f"models-{namespace}"
-    return {
-        "apiVersion": "v1",
-        "kind": "List",
-        "items": [
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": pv},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadOnlyMany"],
-                    "storageClassName": "",
-                    "hostPath": {"path": str(claim_dir), "type": "Directory"},
-                    "claimRef": {"namespace": namespace, "name": "models"},
-                },
+    """The samples' storage (the `models` claim on a hostPath volume at `claim_dir`, their
+    ServiceAccount) and the S3 credentials the `iris-s3` storage initializer reads."""
+    objects = sample_storage(namespace, str(claim_dir))
+    objects["items"].append(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": S3_SECRET, "namespace": namespace},
+            "stringData": {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
             },
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": "models", "namespace": namespace},
-                "spec": {
-                    "accessModes": ["ReadOnlyMany"],
-                    "storageClassName": "",
-                    "volumeName": pv,
-                    "resources": {"requests": {"storage": "1Gi"}},
-                },
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": "model-reader", "namespace": namespace},
-            },
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": S3_SECRET, "namespace": namespace},
-                "stringData": {
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                },
-            },
-        ],
-    }
+        }
+    )
+    return objects
 
 
 def open_permissions(root: Path) -> None:
@@ -288,7 +271,7 @@ def build_samples_image(
         {"/mnt/models": models.claim / "iris-onnx", "/opt/transformer": models.transformer},
         work,
     )
-    realnode.import_images(cluster, {"model-server-samples": image})
+    node_images.import_images(cluster, {"model-server-samples": image})
 
 
 def ready_condition(item: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from e2e import real_tier, sample_models
 from e2e.real_tier import GPU_SAMPLES, Tier
 from modelplane.operator import names
 from tests.support import dns, node_plan
-from tests.support.realnode import RealCluster
+from tests.support.node_cluster import RealCluster
 from tests.support.wait import wait_for
 from tools.images import built
 
@@ -51,6 +51,7 @@ def tier(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) ->
     # in the cluster's own directory: a reused cluster keeps the same hostPath volume
     models_dir = real_cluster.paths.state / "tier-models"
     models = sample_models.build(models_dir)
+    real_tier.write_broken_model(models.claim)
     real_tier.open_permissions(models_dir)
     procs, s3_endpoint, http_base = real_tier.start_storage(root, models)
     cluster = real_cluster
@@ -238,6 +239,27 @@ def test_inference_service_answers_grpc_through_its_service(ready: Tier, name: s
         ]
     check_answer(name, answer)
     ready.record(name, "grpc", answer)
+
+
+def test_a_model_that_cannot_load_says_why(ready: Tier) -> None:
+    """The server writes its termination message and exits; the operator reads it."""
+    last: dict[str, Any] = {}
+
+    def says_why() -> bool:
+        item = real_tier.listed(ready.cluster, ready.namespace).get(real_tier.BROKEN, {})
+        last.update(real_tier.ready_condition(item))
+        last["lastFailureInfo"] = (
+            (item.get("status") or {}).get("modelStatus", {}).get("lastFailureInfo")
+        )
+        return last.get("reason") == "ModelLoadFailed"
+
+    wait_for(says_why, timeout=180, interval=1, message=lambda: f"ModelLoadFailed: {last}")
+    assert last["status"] == "False"
+    assert real_tier.BROKEN in last["message"], last
+    failure = last["lastFailureInfo"]
+    assert failure["reason"] == "ModelLoadFailed" and failure.get("exitCode") == 1, failure
+    printed = ready.cluster.kubectl("get", "isvc", real_tier.BROKEN, "-n", ready.namespace)
+    assert "ModelLoadFailed" in printed.stdout  # the REASON column
 
 
 def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from tests.support import dns, node_plan, realnode
+from tests.support import dns, node_egress, node_plan
 from tests.support.k8s_components import NODE_NAME, SERVICE_IP
-from tests.support.realnode import RealCluster
+from tests.support.node_cluster import RealCluster
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.real, pytest.mark.timeout(900)]
@@ -36,7 +36,7 @@ def test_egress_rule_and_closed_mirror_were_in_place_before_any_pod(
     at = datetime.datetime.fromisoformat(checked["checked_at"])
     assert all(at < created for created in pod_creation_times(real_cluster))
     # and they still are
-    assert realnode.verify_egress(real_cluster)["rules"] == checked["rules"]
+    assert node_egress.verify_egress(real_cluster)["rules"] == checked["rules"]
 
 
 def test_cluster_dns_answers_cluster_names_and_forwards_nothing(real_cluster: RealCluster) -> None:

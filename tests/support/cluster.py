@@ -8,6 +8,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -19,8 +20,24 @@ Cluster = ControlPlane  # the handle tests receive: .kubeconfig .env .server .ku
 START_SECONDS = pytest.StashKey[float]()
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")
+
+
 def _require_cluster() -> bool:
-    return os.environ.get("MODELPLANE_REQUIRE_CLUSTER", "") not in ("", "0", "false")
+    return _flag("MODELPLANE_REQUIRE_CLUSTER")
+
+
+def reuse_requested() -> bool:
+    """MODELPLANE_REUSE_CLUSTER: use the `make cluster-up` cluster instead of a fresh one."""
+    return _flag("MODELPLANE_REUSE_CLUSTER")
+
+
+def unavailable(message: str) -> NoReturn:
+    """A cluster tier cannot run here: skip, or fail under MODELPLANE_REQUIRE_CLUSTER (CI)."""
+    if _require_cluster():
+        pytest.fail(message + " [MODELPLANE_REQUIRE_CLUSTER=1]", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +47,7 @@ def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     With MODELPLANE_REUSE_CLUSTER=1 the `make cluster-up` cluster is used instead (faster
     iteration; its state carries over between runs).
     """
-    if os.environ.get("MODELPLANE_REUSE_CLUSTER", "") not in ("", "0", "false"):
+    if reuse_requested():
         manual = controlplane.running_manual_cluster()
         if manual is None:
             pytest.fail("MODELPLANE_REUSE_CLUSTER is set but no cluster runs: make cluster-up")
@@ -39,13 +56,10 @@ def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     bin_dir = controlplane.default_bin_dir()
     missing = controlplane.missing_binaries(bin_dir)
     if missing:
-        message = (
+        unavailable(
             f"control plane binaries missing in {bin_dir} ({', '.join(missing)}): "
             "run `make k8s-bin` (needs Go and npm)"
         )
-        if _require_cluster():
-            pytest.fail(message + " [MODELPLANE_REQUIRE_CLUSTER=1]", pytrace=False)
-        pytest.skip(message)
     state_dir = controlplane.temp_state_dir()
     try:
         started = time.monotonic()

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import controlplane, realnode
-from tests.support.cluster import _require_cluster
-from tests.support.realnode import RealCluster
+from tests.support.cluster import reuse_requested, unavailable
+from tests.support.node_cluster import RealCluster, node_bin_dir
 
 START_SECONDS = pytest.StashKey[float]()
 TEARDOWN = pytest.StashKey[tuple[float, list[str]]]()
@@ -26,7 +26,7 @@ def real_cluster(request: pytest.FixtureRequest) -> Iterator[RealCluster]:
     Skips with what is missing on a machine that cannot run it (no root, no containerd, no
     binaries); under MODELPLANE_REQUIRE_CLUSTER=1 (CI) that is a failure.
     """
-    if os.environ.get("MODELPLANE_REUSE_CLUSTER", "") not in ("", "0", "false"):
+    if reuse_requested():
         manual = realnode.running_manual_cluster()
         if manual is None:
             pytest.fail(
@@ -34,14 +34,9 @@ def real_cluster(request: pytest.FixtureRequest) -> Iterator[RealCluster]:
             )
         yield manual
         return
-    missing = realnode.missing_prerequisites(
-        controlplane.default_bin_dir(), realnode.node_bin_dir()
-    )
+    missing = realnode.missing_prerequisites(controlplane.default_bin_dir(), node_bin_dir())
     if missing:
-        message = "real-pod tier cannot run here: missing " + "; ".join(missing)
-        if _require_cluster():
-            pytest.fail(message + " [MODELPLANE_REQUIRE_CLUSTER=1]", pytrace=False)
-        pytest.skip(message)
+        unavailable("real-pod tier cannot run here: missing " + "; ".join(missing))
     from tools.images import built
 
     images = built(realnode.TIER_IMAGES)

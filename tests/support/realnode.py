@@ -12,23 +12,28 @@ By hand: `python -m tests.support.realnode up|down|status` (`make cluster-up REA
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
-import shlex
 import shutil
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any
 
 import yaml
 
-from tests.support import controlplane, dns, node_host, node_plan
+from tests.support import (
+    controlplane,
+    dns,
+    node_addons,
+    node_egress,
+    node_host,
+    node_images,
+    node_plan,
+)
 from tests.support.controlplane import ControlPlane, ControlPlaneError
 from tests.support.local_processes import (
     http_json,
@@ -39,45 +44,26 @@ from tests.support.local_processes import (
     terminate_child,
     terminate_pid,
 )
+from tests.support.node_cluster import (
+    STATE_FILE,
+    NodeError,
+    RealCluster,
+    containerd_root,
+    gateway_crd_dir,
+    node_bin_dir,
+)
+from tests.support.node_images import ImageSource
 from tests.support.node_plan import NodePaths
 from tests.support.ports import free_port
 from tests.support.wait import wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_BINARIES = ("coredns", "traefik", "metrics-server", "crictl")
 K8S_NODE_BINARIES = ("kubelet", "kube-proxy")
 HOST_TOOLS = ("containerd", "ctr", "runc", "ip", "iptables", "ip6tables", "ss")
-STATE_FILE = "node.json"
 # The one running real cluster on this machine (host-wide state allows one).
 MACHINE_LOCK = Path("/run/modelplane-realnode.json")
 START_TIMEOUT = float(os.environ.get("MODELPLANE_NODE_START_TIMEOUT", "240"))
 ADDON_ORDER = ("metrics-server", "traefik", "coredns", "kube-proxy", "kubelet", "containerd")
-
-
-class NodeError(RuntimeError):
-    """The node could not start (the message says which part and its log tail)."""
-
-
-def node_bin_dir() -> Path:
-    """Where `tools/node/build.sh` puts CoreDNS, Traefik, metrics-server and crictl."""
-    return controlplane.cache_dir() / "node" / "bin"
-
-
-def gateway_crd_dir() -> Path:
-    """The Gateway API CRDs `tools/node/build.sh` copies from the Go module proxy, of the
-    version Traefik's wrapper module requires."""
-    go_mod = REPO_ROOT / "tools" / "node" / "traefik" / "go.mod"
-    version = next(
-        line.split()[1]
-        for line in go_mod.read_text().splitlines()
-        if line.split()[:1] == ["sigs.k8s.io/gateway-api"]
-    )
-    return controlplane.cache_dir() / "node" / f"gateway-api-{version}"
-
-
-def containerd_root() -> Path:
-    """containerd's content store, kept between clusters so images are imported once."""
-    return controlplane.cache_dir() / "node" / "containerd"
 
 
 def missing_prerequisites(k8s_bin: Path, node_bin: Path) -> list[str]:
@@ -109,78 +95,6 @@ def missing_prerequisites(k8s_bin: Path, node_bin: Path) -> list[str]:
     if node_host.cgroup2_mount() is None:
         missing.append("a cgroup2 mount (for the egress rule)")
     return missing
-
-
-@dataclass
-class RealCluster:
-    """A running real-pod cluster: its control plane, node processes and where to reach it."""
-
-    cp: ControlPlane
-    paths: NodePaths
-    node_bin: Path
-    pids: dict[str, int] = field(default_factory=dict)
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    egress: dict[str, Any] = field(default_factory=dict)  # what the pre-pod check found
-    images: dict[str, str] = field(default_factory=dict)  # short name -> containerd ref
-    baseline: list[tuple[str, str, str]] = field(default_factory=list)  # iptables chains before
-
-    ingress = f"http://{node_plan.INGRESS_IP}:{node_plan.INGRESS_PORT}"
-    ingress_class = node_plan.INGRESS_CLASS
-    storage_ip = node_plan.STORAGE_IP
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.cp.kubeconfig
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self.cp.env
-
-    def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        return self.cp.kubectl(*args, input=input, check=check, timeout=timeout)
-
-    def helm(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        return self.cp.helm(*args, input=input, check=check, timeout=timeout)
-
-    def crictl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [
-            str(self.node_bin / "crictl"),
-            f"--runtime-endpoint=unix://{self.paths.containerd_socket}",
-            f"--image-endpoint=unix://{self.paths.containerd_socket}",
-            "--timeout=20s",
-            *args,
-        ]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-        if check and result.returncode != 0:
-            raise NodeError(f"{' '.join(argv)}: {result.stderr.strip()}")
-        return result
-
-    def exports(self) -> str:
-        """The shell lines `make cluster-up REAL=1` prints."""
-        return "\n".join(
-            [
-                f"export KUBECONFIG={self.kubeconfig}",
-                f"export PATH={self.cp.bin_dir}:$PATH",
-                f"export MODELPLANE_INGRESS={self.ingress}",
-                f"export MODELPLANE_INGRESS_CLASS={self.ingress_class}",
-                f"export MODELPLANE_GATEWAY={node_plan.GATEWAY_NAMESPACE}/{node_plan.GATEWAY_NAME}",
-            ]
-        )
-
-    def save(self) -> None:
-        state = {
-            "pids": self.pids,
-            "node_bin": str(self.node_bin),
-            "containerd_root": str(self.paths.containerd_root),
-            "egress": self.egress,
-            "images": self.images,
-            "baseline": self.baseline,
-        }
-        (self.paths.state / STATE_FILE).write_text(json.dumps(state, indent=2))
 
 
 def _spawn(
@@ -216,74 +130,6 @@ def _kubeconfig_token(kubeconfig: Path) -> str:
     return str(doc["users"][0]["user"]["token"])
 
 
-# -- host network and egress ------------------------------------------------------------------
-
-
-def _prepare_host(journal: node_host.Journal, cgroup: Path) -> None:
-    """Bridges, sysctls, the node cgroup and the egress rules, each journaled first."""
-    journal.bridge(node_plan.NODE_BRIDGE, node_plan.NODE_ADDRESSES, 24)
-    journal.link_created_later(node_plan.POD_BRIDGE)
-    for key, value in node_plan.sysctls().items():
-        journal.sysctl(key, value)
-    journal.cgroup(cgroup)
-    mount = node_host.cgroup2_mount()
-    assert mount is not None
-    cgroup_path = "/" + str(cgroup.relative_to(mount))
-    for binary, args in node_plan.egress_rules(cgroup_path):
-        journal.iptables(binary, args, node_plan.undo_rule(args))
-
-
-def verify_egress(cluster: RealCluster) -> dict[str, Any]:
-    """Check, before any pod exists, that nothing can leave the machine.
-
-    - every egress rule is in place (`iptables -C`);
-    - containerd's registry config mirrors every registry to the closed local port, and a
-      pull of a public image fails at that port (so the mirror, not the network, answered);
-    - the pod DNS server has no `forward`.
-    Raises NodeError on the first gap; returns what was checked.
-    """
-    mount = node_host.cgroup2_mount()
-    assert mount is not None and cluster.cp.cgroup is not None
-    cgroup_path = "/" + str(cluster.cp.cgroup.relative_to(mount))
-    rules = node_plan.egress_rules(cgroup_path)
-    checked_rules = []
-    for binary, args in rules:
-        if args[0] in ("-N",):
-            check = node_host.run([binary, "-w", "-S", args[1]], check=False)
-        elif args[0] == "-A":
-            check = node_host.run([binary, "-w", "-C", *args[1:]], check=False)
-        else:  # -I CHAIN POS rest
-            check = node_host.run([binary, "-w", "-C", args[1], *args[3:]], check=False)
-        if check.returncode != 0:
-            raise NodeError(f"egress rule missing: {binary} {' '.join(args)}")
-        checked_rules.append(f"{binary} {' '.join(args)}")
-    for binary, args in _egress_jumps(cluster):
-        chain = node_host.run([binary, "-w", "-S", args[1]]).stdout.splitlines()
-        first = chain[1] if len(chain) > 1 else ""
-        if not set(args[3:]) <= set(shlex.split(first)):  # iptables reorders, adds defaults
-            raise NodeError(f"the egress rule is not first in {binary} {args[1]}: {chain[:3]}")
-    mirrors = {}
-    for registry in node_plan.REGISTRIES:
-        hosts = cluster.paths.registry_dir / registry / "hosts.toml"
-        text = hosts.read_text() if hosts.exists() else ""
-        if f'[host."{node_plan.CLOSED_MIRROR}"]' not in text:
-            raise NodeError(f"registry {registry} has no closed mirror host entry in {hosts}")
-        mirrors[registry] = node_plan.CLOSED_MIRROR
-    if node_host.run(["ss", "-Hltn", "sport = :1"], check=False).stdout.strip():
-        raise NodeError("something listens on 127.0.0.1:1, the closed mirror port")
-    pull = cluster.crictl("pull", "docker.io/library/busybox:1.36", check=False)
-    if pull.returncode == 0 or "127.0.0.1:1" not in pull.stderr:
-        raise NodeError(f"a public pull did not stop at the closed mirror: {pull.stderr.strip()}")
-    if "forward" in cluster.paths.corefile.read_text():
-        raise NodeError("CoreDNS config forwards queries")
-    return {
-        "checked_at": datetime.datetime.now(datetime.UTC).isoformat(),
-        "rules": checked_rules,
-        "mirrors": mirrors,
-        "public_pull": pull.stderr.strip().splitlines()[-1][:300],
-    }
-
-
 # -- components -------------------------------------------------------------------------------
 
 
@@ -314,75 +160,6 @@ def _start_containerd(cluster: RealCluster, tied: bool) -> None:
     )
 
 
-def _ctr(cluster: RealCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = ["ctr", "--address", str(cluster.paths.containerd_socket), "-n", "k8s.io", *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
-    if result.returncode != 0:
-        raise NodeError(f"{' '.join(argv)}: {result.stderr.strip()}")
-    return result
-
-
-class ImageSource(Protocol):
-    """An image to import: its name, its id, and a way to stream it as a docker archive
-    (`tools.images.build.Result`, or a test's derived image)."""
-
-    @property
-    def ref(self) -> str: ...
-
-    @property
-    def image_id(self) -> str: ...
-
-    def write_archive_to(self, out: BinaryIO) -> None: ...
-
-
-def containerd_ref(ref: str) -> str:
-    """An image name as containerd stores it (`docker.io/` before a Docker Hub style name)."""
-    first = ref.split("/", 1)[0]
-    if "/" not in ref:
-        return f"docker.io/library/{ref}"
-    if "." not in first and ":" not in first and first != "localhost":
-        return f"docker.io/{ref}"
-    return ref
-
-
-def import_images(cluster: RealCluster, images: Mapping[str, ImageSource]) -> dict[str, float]:
-    """Stream images into containerd's k8s.io namespace (`ctr images import -`); skip those
-    already there with the same image id. Returns seconds per imported image.
-
-    Streaming means no archive file: the layers stay once in the image cache, once in
-    containerd. containerd's root is kept in the cache, so a warm start imports only what
-    changed; an image replaced under the same name frees its old layers to containerd's GC.
-    """
-    marker_dir = cluster.paths.containerd_root / "modelplane-imported"
-    marker_dir.mkdir(parents=True, exist_ok=True)
-    listed = set(_ctr(cluster, "images", "ls", "-q").stdout.split())
-    timings = {}
-    for name, image in sorted(images.items()):
-        ref = containerd_ref(image.ref)
-        marker = marker_dir / ref.replace("/", "_").replace(":", "_")
-        cluster.images[name] = ref
-        if ref in listed and marker.exists() and marker.read_text() == image.image_id:
-            continue
-        started = time.monotonic()
-        argv = ["ctr", "--address", str(cluster.paths.containerd_socket), "-n", "k8s.io"]
-        argv += ["images", "import", "-"]
-        log = cluster.paths.state / "ctr-import.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out)
-            assert proc.stdin is not None
-            try:
-                image.write_archive_to(proc.stdin)
-            finally:
-                proc.stdin.close()
-            code = proc.wait(timeout=900)
-        if code != 0:
-            raise NodeError(f"importing {ref} failed ({code}):\n{log_tail(log)}")
-        timings[name] = time.monotonic() - started
-        marker.write_text(image.image_id)
-    cluster.save()
-    return timings
-
-
 def _start_node_components(cluster: RealCluster, tied: bool) -> None:
     cp, paths, b = cluster.cp, cluster.paths, cluster.cp.bin_dir
     state = paths.state
@@ -399,8 +176,8 @@ def _start_node_components(cluster: RealCluster, tied: bool) -> None:
     _spawn(cluster, "kube-proxy", node_plan.kube_proxy_argv(b, paths), tied)
 
     addons_kubeconfig = state / "addons.kubeconfig"
-    paths.corefile.write_text(node_plan.corefile(addons_kubeconfig))
-    _spawn(cluster, "coredns", node_plan.coredns_argv(cluster.node_bin, paths), tied)
+    paths.corefile.write_text(node_addons.corefile(addons_kubeconfig))
+    _spawn(cluster, "coredns", node_addons.coredns_argv(cluster.node_bin, paths), tied)
 
     crds = gateway_crd_dir()
     cp.kubectl("apply", "--server-side", "-f", str(crds))
@@ -408,49 +185,32 @@ def _start_node_components(cluster: RealCluster, tied: bool) -> None:
     ping_port = free_port()
     token = _kubeconfig_token(addons_kubeconfig)
     ca = state / "pki" / "ca.crt"
-    traefik = node_plan.traefik_argv(
+    traefik = node_addons.traefik_argv(
         cluster.node_bin, cp.server, token, ca, ping_port, gateway=True
     )
     _spawn(cluster, "traefik", traefik, tied)
-    gateway = {"apiVersion": "v1", "kind": "List", "items": node_plan.gateway_objects()}
+    gateway = {"apiVersion": "v1", "kind": "List", "items": node_addons.gateway_objects()}
     cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(gateway))
 
     metrics_port = free_port()
     cert_dir = state / "metrics-server-certs"
     cert_dir.mkdir(exist_ok=True)
-    argv = node_plan.metrics_server_argv(
+    argv = node_addons.metrics_server_argv(
         cluster.node_bin, addons_kubeconfig, cert_dir, metrics_port
     )
     _spawn(cluster, "metrics-server", argv, tied)
-    objects = {"apiVersion": "v1", "kind": "List", "items": node_plan.cluster_objects(metrics_port)}
+    objects = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": node_addons.cluster_objects(metrics_port),
+    }
     cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(objects))
 
     _await(cluster, lambda: _node_ready(cp), f"node {node_plan.NODE_NAME} Ready")
-    _await(cluster, _kube_proxy_synced, "kube-proxy's iptables rules")
-    _pin_egress_first(cluster)
+    _await(cluster, node_egress.kube_proxy_synced, "kube-proxy's iptables rules")
+    node_egress.pin_egress_first(cluster)
     _await(cluster, lambda: http_ok(f"http://127.0.0.1:{ping_port}/ping"), "traefik /ping")
     _await(cluster, lambda: _dns_answers(), "CoreDNS answering kubernetes.default")
-
-
-def _kube_proxy_synced() -> bool:
-    rules = node_host.run(["iptables", "-w", "-S", "OUTPUT"], check=False).stdout
-    return "KUBE-SERVICES" in rules or "KUBE-PROXY-FIREWALL" in rules
-
-
-def _egress_jumps(cluster: RealCluster) -> list[tuple[str, list[str]]]:
-    """The rules of `egress_rules` that sit in OUTPUT and FORWARD (ours must come first)."""
-    mount = node_host.cgroup2_mount()
-    assert mount is not None and cluster.cp.cgroup is not None
-    path = "/" + str(cluster.cp.cgroup.relative_to(mount))
-    return [(b, args) for b, args in node_plan.egress_rules(path) if args[0] == "-I"]
-
-
-def _pin_egress_first(cluster: RealCluster) -> None:
-    """kube-proxy and the kubelet insert their jumps at the top of OUTPUT and FORWARD when
-    they start; move ours back in front, so that no rule of theirs runs first."""
-    for binary, args in _egress_jumps(cluster):
-        node_host.run([binary, "-w", "-D", args[1], *args[3:]])
-        node_host.run([binary, "-w", *args])
 
 
 def _node_ready(cp: ControlPlane) -> bool:
@@ -504,7 +264,7 @@ def start(
         cluster.baseline = node_host.iptables_chains()
         cluster.save()
         journal.iptables_baseline()
-        _prepare_host(journal, mount / node_plan.CGROUP)
+        node_egress.prepare_host(journal, mount / node_plan.CGROUP)
         _write_node_files(paths)
         journal.cgroup_tree(node_plan.KUBELET_CGROUP_ROOT)
         journal.command([str(bin_dir / "kube-proxy"), "--cleanup"])
@@ -520,10 +280,10 @@ def start(
         journal.mounts(paths.kubelet_root)
         journal.mounts(Path("/run/containerd"))
         _start_containerd(cluster, tied)
-        paths.corefile.write_text(node_plan.corefile(state_dir / "addons.kubeconfig"))
-        cluster.egress = verify_egress(cluster)  # before any pod, before any image
+        paths.corefile.write_text(node_addons.corefile(state_dir / "addons.kubeconfig"))
+        cluster.egress = node_egress.verify_egress(cluster)  # before any pod, before any image
         cluster.save()
-        import_images(cluster, images)
+        node_images.import_images(cluster, images)
         started = controlplane.start(
             state_dir, bin_dir, tied, node_plan.NODE_IP, fake_nodes=False, cgroup=cp.cgroup
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def sample_storage(namespace: str) -> dict[str, Any]:
-    """A `models` claim pre-bound to its own PersistentVolume, and the `model-reader` account."""
+def sample_storage(namespace: str, host_path: str = "/models") -> dict[str, Any]:
+    """A `models` claim pre-bound to its own hostPath PersistentVolume (at `host_path`), and
+    the `model-reader` account."""
     pv = f"models-{namespace}"
     return {
         "apiVersion": "v1",
@@ -20,7 +21,7 @@ def sample_storage(namespace: str) -> dict[str, Any]:
                     "capacity": {"storage": "1Gi"},
                     "accessModes": ["ReadOnlyMany"],
                     "storageClassName": "",
-                    "hostPath": {"path": "/models"},
+                    "hostPath": {"path": host_path},
                     "claimRef": {"namespace": namespace, "name": "models"},
                 },
             },
