@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from e2e import real_tier, sample_models
 from tests.support import controlplane, realnode
@@ -158,17 +157,18 @@ def kubectl_json(cluster: RealCluster, *args: str) -> Any:
     return json.loads(cluster.kubectl(*args, "-o", "json").stdout)
 
 
+def owned(cluster: RealCluster, kind: str, name: str) -> list[dict[str, Any]]:
+    """The objects of `kind` that belong to the InferenceService `name` (by its label)."""
+    label = f"serving.modelplane.io/inferenceservice={name}"
+    items: list[dict[str, Any]] = kubectl_json(cluster, "get", kind, "-n", NAMESPACE, "-l", label)[
+        "items"
+    ]
+    return items
+
+
 def ready_replicas(cluster: RealCluster, name: str) -> tuple[int, int]:
     """(ready pods, all pods not terminating) of the InferenceService's predictor."""
-    pods = kubectl_json(
-        cluster,
-        "get",
-        "pods",
-        "-n",
-        NAMESPACE,
-        "-l",
-        f"serving.modelplane.io/inferenceservice={name}",
-    )["items"]
+    pods = owned(cluster, "pods", name)
     alive = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     ready = [
         p
@@ -196,15 +196,7 @@ def isvc_ready(cluster: RealCluster, name: str) -> bool:
 
 
 def rolled(cluster: RealCluster, name: str, replicas: int) -> bool:
-    deployments = kubectl_json(
-        cluster,
-        "get",
-        "deployments",
-        "-n",
-        NAMESPACE,
-        "-l",
-        f"serving.modelplane.io/inferenceservice={name}",
-    )["items"]
+    deployments = owned(cluster, "deployments", name)
     if len(deployments) != 1:
         return False
     d = deployments[0]
@@ -242,15 +234,7 @@ def phase_pod_kill(cluster: RealCluster, clients: int) -> dict[str, Any]:
     name = "soak-kill"
     with load_running(cluster, name, clients, 20000, 180) as load:
         time.sleep(5)
-        pods = kubectl_json(
-            cluster,
-            "get",
-            "pods",
-            "-n",
-            NAMESPACE,
-            "-l",
-            f"serving.modelplane.io/inferenceservice={name}",
-        )["items"]
+        pods = owned(cluster, "pods", name)
         victim = pods[0]["metadata"]["name"]
         killed_at = time.monotonic() - load.started
         cluster.kubectl("delete", "pod", victim, "-n", NAMESPACE, "--wait=false")
@@ -264,15 +248,7 @@ def phase_pod_kill(cluster: RealCluster, clients: int) -> dict[str, Any]:
 
 
 def hpa_replicas(cluster: RealCluster, name: str) -> int:
-    hpas = kubectl_json(
-        cluster,
-        "get",
-        "hpa",
-        "-n",
-        NAMESPACE,
-        "-l",
-        f"serving.modelplane.io/inferenceservice={name}",
-    )["items"]
+    hpas = owned(cluster, "hpa", name)
     return int(hpas[0].get("status", {}).get("currentReplicas", 0)) if hpas else 0
 
 
@@ -295,25 +271,7 @@ def phase_hpa(cluster: RealCluster, clients: int) -> dict[str, Any]:
 def install(cluster: RealCluster, work: Path) -> None:
     models = sample_models.build(work / "models")
     real_tier.open_permissions(work / "models")
-    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    cluster.kubectl("create", "namespace", "modelplane-system", check=False)
-    values = work / "values.yaml"
-    values.write_text(yaml.safe_dump(real_tier.chart_values("http://127.0.0.1:1")))
-    cluster.helm(
-        "upgrade",
-        "--install",
-        real_tier.RELEASE,
-        str(real_tier.CHART),
-        "-n",
-        "modelplane-system",
-        "-f",
-        str(values),
-        "--wait",
-        "--timeout",
-        "180s",
-    )
-    storage = real_tier.storage_objects(NAMESPACE, models.claim)
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
+    real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
     items = [isvc("soak-roll", 2), isvc("soak-kill", 2), isvc("soak-hpa", 1, autoscale=True)]
     cluster.kubectl(
         "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})

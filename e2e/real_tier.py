@@ -29,7 +29,6 @@ from tests.support import controlplane, derived_image, node_images, node_plan
 from tests.support.node_cluster import RealCluster
 from tests.support.ports import free_port
 from tests.support.sample_storage import sample_storage
-from tests.support.wait import wait_for
 from tools.images.build import Result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "samples"
@@ -180,6 +179,27 @@ def chart_values(s3_endpoint: str) -> dict[str, Any]:
     }
 
 
+SYSTEM_NAMESPACE = "modelplane-system"
+
+
+def install(
+    cluster: RealCluster, namespace: str, claim_dir: Path, work: Path, s3_endpoint: str
+) -> None:
+    """What a user does before applying InferenceServices: `helm upgrade --install` the chart
+    (default images, the tier's values) into SYSTEM_NAMESPACE, and the storage the samples
+    read in `namespace`. Idempotent, so a reused cluster takes it again."""
+    for name in (SYSTEM_NAMESPACE, namespace):
+        cluster.kubectl("create", "namespace", name, check=False)
+    values = work / "values.yaml"
+    values.write_text(yaml.safe_dump(chart_values(s3_endpoint)))
+    cluster.helm(
+        "upgrade", "--install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE,
+        "-f", str(values), "--wait", "--timeout", "180s",
+    )  # fmt: skip
+    storage = storage_objects(namespace, claim_dir)
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
+
+
 def start_storage(
     tier_root: Path, models: sample_models.SampleModels
 ) -> tuple[list[subprocess.Popen[bytes]], str, str]:
@@ -207,32 +227,9 @@ def start_storage(
         ),
     ]
     endpoint = f"http://{address}:{s3_port}"
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-
-    def bucket() -> bool:
-        try:
-            client.create_bucket(Bucket=sample_models.BUCKET)
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            return True
-        except Exception:
-            return False
-        return True
-
-    wait_for(bucket, timeout=60, message="moto S3 server on the node address")
-    uploads = {
-        **{str(p.relative_to(models.bucket)): p for p in models.bucket.rglob("*") if p.is_file()},
-        "iris-onnx/model.onnx": models.claim / "iris-onnx" / "model.onnx",
-    }
-    for key, path in sorted(uploads.items()):
-        client.upload_file(str(path), sample_models.BUCKET, key)
+    files = sample_models.files_under(models.bucket)
+    files["iris-onnx/model.onnx"] = models.claim / "iris-onnx" / "model.onnx"
+    sample_models.upload(endpoint, files)
     return procs, endpoint, f"http://{address}:{http_port}"
 
 

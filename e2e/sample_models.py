@@ -124,3 +124,37 @@ def build(root: Path) -> SampleModels:
     bucket = root / "bucket"
     sample.classifier_model(bucket / BUCKET_PREFIX / "model.onnx")
     return SampleModels(claim, transformer, bucket)
+
+
+def upload(endpoint: str, files: dict[str, Path], timeout: float = 60.0) -> None:
+    """Put `files` (object key -> file) into the samples' bucket on the S3 server at
+    `endpoint` (moto), creating the bucket once the server answers."""
+    import boto3
+
+    from tests.support.wait import wait_for
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+    def bucket_ready() -> bool:
+        try:
+            client.create_bucket(Bucket=BUCKET)
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            return True
+        except Exception:
+            return False
+        return True
+
+    wait_for(bucket_ready, timeout=timeout, message=f"S3 server at {endpoint}")
+    for key, path in sorted(files.items()):
+        client.upload_file(str(path), BUCKET, key)
+
+
+def files_under(root: Path) -> dict[str, Path]:
+    """Every file under `root`, keyed by its path relative to it."""
+    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*")) if p.is_file()}

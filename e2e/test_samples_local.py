@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,40 +58,11 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         log.close()
 
 
-def upload(s3: dict[str, str], root: Path) -> None:
-    """Put every file under root into the samples' bucket, keyed by its relative path."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3["endpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-
-    def bucket_ready() -> bool:
-        try:
-            client.create_bucket(Bucket=sample_models.BUCKET)
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            return True
-        except Exception:
-            return False
-        return True
-
-    deadline = time.monotonic() + 30
-    while not bucket_ready():
-        assert time.monotonic() < deadline, "moto S3 server did not come up"
-        time.sleep(0.2)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        client.upload_file(str(path), sample_models.BUCKET, str(path.relative_to(root)))
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory, s3: dict[str, str]) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("e2e-local")
     models = sample_models.build(root)
-    upload(s3, models.bucket)
+    sample_models.upload(s3["endpoint"], sample_models.files_under(models.bucket))
     config = root / "operator.yaml"
     config.write_text(yaml.safe_dump({"storageS3Endpoint": s3["endpoint"]}))
     run = Run(

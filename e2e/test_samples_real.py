@@ -16,7 +16,6 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-import yaml
 
 from e2e import real_tier, sample_models
 from e2e.real_tier import GPU_SAMPLES, Tier
@@ -55,29 +54,13 @@ def tier(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) ->
     real_tier.open_permissions(models_dir)
     procs, s3_endpoint, http_base = real_tier.start_storage(root, models)
     cluster = real_cluster
-    tier = Tier(cluster, "modelplane-system", "samples", s3_endpoint, http_base, processes=procs)
+    tier = Tier(
+        cluster, real_tier.SYSTEM_NAMESPACE, "samples", s3_endpoint, http_base, processes=procs
+    )
     try:
         base = built(["model-server"])["model-server"]
         real_tier.build_samples_image(cluster, base, models, root / "samples-image")
-        for namespace in (tier.system, tier.namespace):  # a reused cluster has them already
-            cluster.kubectl("create", "namespace", namespace, check=False)
-        values = root / "values.yaml"
-        values.write_text(yaml.safe_dump(real_tier.chart_values(s3_endpoint)))
-        cluster.helm(
-            "upgrade",
-            "--install",
-            real_tier.RELEASE,
-            str(real_tier.CHART),
-            "-n",
-            tier.system,
-            "-f",
-            str(values),
-            "--wait",
-            "--timeout",
-            "180s",
-        )
-        storage = real_tier.storage_objects(tier.namespace, models.claim)
-        cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
+        real_tier.install(cluster, tier.namespace, models.claim, root, s3_endpoint)
         docs = [real_tier.test_overlay(d) for d in real_tier.sample_documents()]
         docs += [real_tier.test_overlay(d) for d in real_tier.extra_documents(tier)]
         tier.applied_at = time.monotonic()
