@@ -276,6 +276,17 @@ def ready_condition(item: dict[str, Any]) -> dict[str, Any]:
     return next((c for c in conditions if c.get("type") == "Ready"), {})
 
 
+def labelled(
+    cluster: RealCluster, kind: str, namespace: str, selector: str
+) -> list[dict[str, Any]]:
+    """The objects of `kind` in `namespace` matching a label selector, as kubectl reads them."""
+    found = json.loads(
+        cluster.kubectl("get", kind, "-n", namespace, "-l", selector, "-o", "json").stdout
+    )
+    items: list[dict[str, Any]] = found["items"]
+    return items
+
+
 def listed(cluster: RealCluster, namespace: str) -> dict[str, dict[str, Any]]:
     items = json.loads(cluster.kubectl("get", "isvc,ig", "-n", namespace, "-o", "json").stdout)
     return {item["metadata"]["name"]: item for item in items["items"]}

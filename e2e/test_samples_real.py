@@ -247,18 +247,9 @@ def test_a_model_that_cannot_load_says_why(ready: Tier) -> None:
 
 def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:
     for name in ("iris-s3", "iris-http"):
-        pods = json.loads(
-            ready.cluster.kubectl(
-                "get",
-                "pods",
-                "-n",
-                ready.namespace,
-                "-l",
-                f"serving.modelplane.io/inferenceservice={name}",
-                "-o",
-                "json",
-            ).stdout
-        )["items"]
+        pods = real_tier.labelled(
+            ready.cluster, "pods", ready.namespace, f"serving.modelplane.io/inferenceservice={name}"
+        )
         assert pods, name
         init = pods[0]["status"]["initContainerStatuses"][0]
         assert init["name"] == "storage-initializer"
@@ -266,36 +257,21 @@ def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:
 
 
 def test_graph_router_reaches_its_steps_by_cluster_dns(ready: Tier) -> None:
-    config = json.loads(
-        ready.cluster.kubectl(
-            "get",
-            "configmap",
-            "-n",
-            ready.namespace,
-            "-l",
-            "serving.modelplane.io/inferencegraph=iris-pipeline",
-            "-o",
-            "json",
-        ).stdout
-    )["items"]
+    config = real_tier.labelled(
+        ready.cluster,
+        "configmap",
+        ready.namespace,
+        "serving.modelplane.io/inferencegraph=iris-pipeline",
+    )
     assert config, "the router's graph ConfigMap"
     text = json.dumps(config[0]["data"])
     assert f".{ready.namespace}.svc.cluster.local" in text, text
 
 
 def test_operator_pod_never_restarted(ready: Tier) -> None:
-    pods = json.loads(
-        ready.cluster.kubectl(
-            "get",
-            "pods",
-            "-n",
-            ready.system,
-            "-l",
-            "app.kubernetes.io/component=operator",
-            "-o",
-            "json",
-        ).stdout
-    )["items"]
+    pods = real_tier.labelled(
+        ready.cluster, "pods", ready.system, "app.kubernetes.io/component=operator"
+    )
     assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
     statuses = pods[0]["status"]["containerStatuses"]
     assert [s["restartCount"] for s in statuses] == [0], statuses

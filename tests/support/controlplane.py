@@ -35,8 +35,7 @@ from tests.support.local_processes import (
     listens_on,
     log_tail,
     spawn,
-    terminate_child,
-    terminate_pid,
+    stop_recorded,
 )
 from tests.support.ports import free_port
 from tests.support.wait import wait_for
@@ -379,14 +378,7 @@ def stop(cp: ControlPlane, grace: float = 10.0) -> None:
     """Stop all components (clients first, etcd last) and wait for them to exit."""
     order = ["kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
     for name in order:
-        pid = cp.pids.get(name)
-        if pid is None:
-            continue
-        proc = cp.procs.get(name)
-        if proc is not None:
-            terminate_child(proc, grace)
-        else:
-            terminate_pid(pid, cp.state_dir, grace)
+        stop_recorded(name, cp.pids, cp.procs, cp.state_dir, grace)
 
 
 def load(state_dir: Path) -> ControlPlane | None:

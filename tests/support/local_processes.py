@@ -134,6 +134,25 @@ def terminate_pid(pid: int, marker: Path, grace: float) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def stop_recorded(
+    name: str,
+    pids: dict[str, int],
+    procs: dict[str, subprocess.Popen[bytes]],
+    marker: Path,
+    grace: float,
+) -> None:
+    """Stop the component `name` a launcher recorded: its child if this process started it,
+    else its pid (checked against `marker`, as another launcher started it)."""
+    pid = pids.get(name)
+    if pid is None:
+        return
+    proc = procs.get(name)
+    if proc is not None:
+        terminate_child(proc, grace)
+    else:
+        terminate_pid(pid, marker, grace)
+
+
 def http_json(
     url: str,
     context: ssl.SSLContext | None = None,

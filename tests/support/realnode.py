@@ -41,8 +41,7 @@ from tests.support.local_processes import (
     is_running,
     log_tail,
     spawn,
-    terminate_child,
-    terminate_pid,
+    stop_recorded,
 )
 from tests.support.node_cluster import (
     STATE_FILE,
@@ -319,27 +318,16 @@ def _remove_pods(cluster: RealCluster) -> None:
         cluster.crictl("rmp", "-f", pod, check=False)
 
 
-def _stop_process(cluster: RealCluster, name: str, grace: float) -> None:
-    pid = cluster.pids.get(name)
-    if pid is None:
-        return
-    proc = cluster.procs.get(name)
-    if proc is not None:
-        terminate_child(proc, grace)
-    else:
-        terminate_pid(pid, cluster.paths.state, grace)
-
-
 def stop(cluster: RealCluster, grace: float = 10.0) -> list[str]:
     """Stop the node (pods first), the control plane, and undo every host change.
 
     Returns what could not be undone (empty when the host is as it was).
     """
-    _stop_process(cluster, "kubelet", grace)
+    stop_recorded("kubelet", cluster.pids, cluster.procs, cluster.paths.state, grace)
     with contextlib.suppress(NodeError, subprocess.TimeoutExpired, OSError):
         _remove_pods(cluster)
     for name in ADDON_ORDER:
-        _stop_process(cluster, name, grace)
+        stop_recorded(name, cluster.pids, cluster.procs, cluster.paths.state, grace)
     controlplane.stop(cluster.cp, grace)
     problems = node_host.Journal(cluster.paths.state / "host-changes.json").undo()
     if cluster.baseline:
