@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -212,6 +213,9 @@ def run(
             results["selection"] = selection_check(sizes, shape, work, pt_path, log_path)
         else:
             results["skipped"].append("what-runs-where check: the time budget would not hold it")
+    except Exception as exc:  # recorded with what was measured before it; the log has the trace
+        results["notes"].append(f"the benchmark stopped: {exc!r}")
+        traceback.print_exc()
     finally:
         save()
         shutil.rmtree(work, ignore_errors=True)

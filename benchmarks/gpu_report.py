@@ -94,7 +94,7 @@ def markdown(results: Result) -> str:
         f"- python {env.get('python', '-')}; torch {env.get('torch', '-')} "
         f"(CUDA {env.get('torch_cuda', '-')}, cuDNN {env.get('cudnn', '-')}); "
         f"onnxruntime {env.get('onnxruntime', '-')} ({', '.join(env.get('ort_providers', []))})",
-        f"- model: {results['model']['description']}",
+        f"- model: {results.get('model', {}).get('description', 'not built')}",
         "",
         "## Direct batched rate (the ceiling; no server)",
         "",
