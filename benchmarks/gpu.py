@@ -127,7 +127,9 @@ def plan(sizes: Sizes, onnx_served: bool) -> list[Case]:
     cases = [Case(b, "defaults", True, 1, sizes.clients) for b in backends]
     cases += [Case(b, "defaults", False, 1, sizes.clients) for b in backends]
     if onnx_served and sizes.device == "cuda":
-        cases += [Case("onnx", name, True, 1, most) for name in ONNX_OPTION_SETS if name != "defaults"]
+        cases += [
+            Case("onnx", name, True, 1, most) for name in ONNX_OPTION_SETS if name != "defaults"
+        ]
     cases += [Case(b, "defaults", True, 2, most) for b in backends]
     return cases
 
@@ -240,7 +242,11 @@ def environment() -> dict[str, Any]:
         env |= {
             "torch": torch.__version__,
             "torch_cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+            "cudnn": (
+                torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
+                if torch.cuda.is_available()
+                else None
+            ),
             "torch_sees": torch.cuda.device_count(),
         }
     except ImportError as exc:
@@ -394,9 +400,7 @@ def _check_answer(url: str, body: bytes, header_bytes: int, reference: Any) -> f
     from benchmarks.gpu_load import HEADER, decode_output
     from benchmarks.gpu_model import OUTPUT
 
-    answer = httpx.post(
-        url, content=body, headers={HEADER: str(header_bytes)}, timeout=60.0
-    )
+    answer = httpx.post(url, content=body, headers={HEADER: str(header_bytes)}, timeout=60.0)
     if answer.status_code != 200:
         raise RuntimeError(f"probe answered {answer.status_code}: {answer.text[:300]}")
     got = decode_output(answer.content, int(answer.headers[HEADER]), OUTPUT)

@@ -93,7 +93,9 @@ def run_load(
     The processes meet at a barrier once started, then warm up and measure for the same window.
     """
     processes = max(1, min(processes, clients))
-    shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    shares = [
+        clients // processes + (1 if i < clients % processes else 0) for i in range(processes)
+    ]
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     queue = context.Queue()

@@ -61,9 +61,10 @@ def parse_options(parameters: Mapping[str, Scalar], device: str) -> OnnxOptions:
         options = replace(options, intra_op_threads=_positive_int("intra_op_threads", parameters))
     if "cudnn_conv_algo_search" in parameters:
         options = replace(options, cudnn_conv_algo_search=_search(parameters))
-    for name in ("io_binding", "cuda_graph"):
-        if name in parameters:
-            options = replace(options, **{name: _bool(name, parameters)})
+    if "io_binding" in parameters:
+        options = replace(options, io_binding=_bool("io_binding", parameters))
+    if "cuda_graph" in parameters:
+        options = replace(options, cuda_graph=_bool("cuda_graph", parameters))
     return options
 
 
@@ -103,7 +104,9 @@ def check_tensor_types(options: OnnxOptions, datatypes: list[str]) -> None:
 def _positive_int(name: str, parameters: Mapping[str, Scalar]) -> int:
     value = parameters[name]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ModelLoadFailed(f"model.yaml parameters: {name} must be a positive integer, got {value!r}")
+        raise ModelLoadFailed(
+            f"model.yaml parameters: {name} must be a positive integer, got {value!r}"
+        )
     return value
 
 

@@ -101,4 +101,6 @@ def test_every_imported_distribution_is_in_the_image_or_carried(tmp_path: Path) 
     carried = _names(ROOT / "benchmarks" / "gpu-requirements.txt")
     assert {"pydantic", "uvicorn", "onnxruntime", "torch", "aiohttp"} <= used  # the probe ran
     missing = sorted(used - image - carried - IF_PRESENT - {"modelplane"})
-    assert missing == [], f"imported on the GPU machine but neither in its image nor carried: {missing}"
+    assert missing == [], (
+        f"imported on the GPU machine but neither in its image nor carried: {missing}"
+    )
