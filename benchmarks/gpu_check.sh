@@ -10,7 +10,7 @@
 # GPU, driver and versions; run the CUDA-marked tests; run the benchmark (benchmarks/gpu.py).
 # Everything it writes goes under $OUT (default out/gpu-check): gpu_check.log, environment.txt,
 # gpu_tests.xml, results.json, results.md, servers.log. The whole run is held to
-# GPU_CHECK_SECONDS (default 480 on the GPU, 270 with --cpu); each step gets what is left.
+# GPU_CHECK_SECONDS (default 450 on the GPU, 270 with --cpu); each step gets what is left.
 set -uo pipefail
 
 mode=gpu
@@ -26,7 +26,7 @@ out=${OUT:-$root/out/gpu-check}
 mkdir -p "$out"
 exec > >(tee "$out/gpu_check.log") 2>&1
 
-if [[ $mode == gpu ]]; then total=${GPU_CHECK_SECONDS:-480}; else total=${GPU_CHECK_SECONDS:-270}; fi
+if [[ $mode == gpu ]]; then total=${GPU_CHECK_SECONDS:-450}; else total=${GPU_CHECK_SECONDS:-270}; fi
 deadline=$((SECONDS + total))
 left() { echo $((deadline - SECONDS)); }
 say() { printf '[gpu_check %s, %ss left] %s\n' "$(date -u +%H:%M:%S)" "$(left)" "$*"; }

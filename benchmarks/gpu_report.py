@@ -123,6 +123,8 @@ def markdown(results: Result) -> str:
             f"| {c['p99_ms']:.2f} | {c['errors']} | {share} | {c.get('gpu_mib') or '-'} |"
         )
     lines += ["", f"## Target: batching at the most clients >= {TARGET:.0%} of the ceiling", ""]
+    if not targets(results):
+        lines.append("- nothing measured")
     for t in targets(results):
         if t["ratio"] is None:
             lines.append(f"- {t['backend']}: not measured")

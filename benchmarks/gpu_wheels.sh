@@ -68,4 +68,4 @@ if awk -v s="$sent" -v l="$limit_mib" 'BEGIN {exit !(s > l)}'; then
   exit 1
 fi
 echo "the check's device call ($sent MiB with the working tree):"
-echo "  run(command='bash benchmarks/gpu_check.sh', carry=[$carry], timeout_s=600)"
+echo "  run(command='bash benchmarks/gpu_check.sh', carry=[$carry], timeout_s=540)"

@@ -143,3 +143,12 @@ def test_markdown_note_has_the_tables_and_the_verdicts() -> None:
     assert "- torchscript: not measured" in text
     assert "best set: cuda_graph {'cuda_graph': True}" in text
     assert "- onnx had no CUDA provider" in text
+
+
+def test_a_run_that_measured_nothing_says_so() -> None:
+    empty = {"mode": "gpu", "started": "-", "sizes": {"clients": [1], "device": "cuda"}}
+    text = gpu_report.markdown(empty | {"notes": ["torch sees no CUDA device"]})
+    assert "- model: not built" in text
+    assert "- nothing measured" in text
+    assert "- torch sees no CUDA device" in text
+    assert gpu_report.best_onnx_options(empty) is None
