@@ -21,6 +21,7 @@ from e2e import real_tier, sample_models
 from e2e.real_tier import GPU_SAMPLES, Tier
 from modelplane.operator import names
 from tests.support import dns, node_plan
+from tests.support.argocd import health, lua_available
 from tests.support.node_cluster import RealCluster
 from tests.support.wait import wait_for
 from tools.images import built
@@ -243,6 +244,24 @@ def test_a_model_that_cannot_load_says_why(ready: Tier) -> None:
     assert failure["reason"] == "ModelLoadFailed" and failure.get("exitCode") == 1, failure
     printed = ready.cluster.kubectl("get", "isvc", real_tier.BROKEN, "-n", ready.namespace)
     assert "ModelLoadFailed" in printed.stdout  # the REASON column
+    item = real_tier.listed(ready.cluster, ready.namespace)[real_tier.BROKEN]
+    stalled = [c for c in item["status"]["conditions"] if c["type"] == "Stalled"]
+    assert [(c["status"], c["reason"]) for c in stalled] == [("True", "ModelLoadFailed")]  # kstatus
+    if lua_available():  # Argo CD's health check on the live object
+        assert health(item)[0] == "Degraded", health(item)
+
+    def warned() -> bool:
+        listed = ready.cluster.kubectl(
+            "get", "events.events.k8s.io", "-n", ready.namespace, "-o", "json"
+        )
+        return any(
+            e.get("type") == "Warning"
+            and e.get("reason") == "ModelLoadFailed"
+            and (e.get("regarding") or {}).get("name") == real_tier.BROKEN
+            for e in json.loads(listed.stdout)["items"]
+        )
+
+    wait_for(warned, timeout=30, interval=1, message=lambda: "a ModelLoadFailed Warning Event")
 
 
 def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:
