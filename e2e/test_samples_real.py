@@ -264,6 +264,34 @@ def test_a_model_that_cannot_load_says_why(ready: Tier) -> None:
     wait_for(warned, timeout=30, interval=1, message=lambda: "a ModelLoadFailed Warning Event")
 
 
+@pytest.mark.parametrize("name", sorted(real_tier.FAILING))
+def test_each_failure_shows_its_reason_in_kubectl_get_isvc(ready: Tier, name: str) -> None:
+    """An unknown image, a crash at start, an unreachable S3 endpoint: the reason and its
+    message on the InferenceService (the REASON column), kstatus, Argo CD and an Event."""
+    reason, in_message = real_tier.FAILING[name]
+    last: dict[str, Any] = {}
+
+    def shown() -> bool:
+        printed = ready.cluster.kubectl("get", "isvc", name, "-n", ready.namespace).stdout
+        last["printed"] = printed
+        return reason in printed
+
+    wait_for(shown, timeout=120, interval=1, message=lambda: f"{reason} for {name}: {last}")
+    seconds = time.monotonic() - ready.applied_at
+    print(f"{name}: {reason} shown {seconds:.0f}s after apply\n{last['printed']}")
+    item = real_tier.listed(ready.cluster, ready.namespace)[name]
+    cond = real_tier.ready_condition(item)
+    assert in_message in cond["message"], cond
+    info = item["status"]["modelStatus"]["lastFailureInfo"]
+    assert info["reason"] == reason and in_message in info["message"], info
+    if reason == "CrashLoopBackOff":
+        assert info["exitCode"] == 3 and "config is missing" in info["message"], info
+    stalled = [c for c in item["status"]["conditions"] if c["type"] == "Stalled"]
+    assert [(c["status"], c["reason"]) for c in stalled] == [("True", reason)]
+    if lua_available():
+        assert health(item)[0] == "Degraded", health(item)
+
+
 def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:
     for name in ("iris-s3", "iris-http"):
         pods = real_tier.labelled(
