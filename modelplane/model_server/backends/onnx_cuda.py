@@ -6,6 +6,7 @@ go (`io_binding: true`). `CudaGraphs`: one captured graph per input shape (onnxr
 first request of a shape runs without a graph (it tells the output shapes), the buffers are
 then made, and later requests of that shape copy in, replay, copy out. Shapes beyond the limit
 run without a graph. A graph's buffers are shared, so its runs are serialised by a lock.
+`device` is "cuda" in the backend; tests run the same code with "cpu" buffers on the CPU.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ Arrays = dict[str, np.ndarray[Any, Any]]
 ShapeKey = tuple[tuple[str, tuple[int, ...], str], ...]
 
 
-def bound_run(session: Any, output_names: list[str], feeds: Arrays) -> list[np.ndarray[Any, Any]]:
+def bound_run(
+    session: Any, output_names: list[str], feeds: Arrays, device: str = "cuda"
+) -> list[np.ndarray[Any, Any]]:
     """One run through an IOBinding: host inputs, device outputs copied to the host at the end."""
     binding = session.io_binding()
     for name, array in feeds.items():
         binding.bind_cpu_input(name, np.ascontiguousarray(array))
     for name in output_names:
-        binding.bind_output(name, "cuda")
+        binding.bind_output(name, device)
     session.run_with_iobinding(binding)
     return list(binding.copy_outputs_to_cpu())
 
@@ -46,8 +49,11 @@ class _Graph:
 class CudaGraphs:
     """CUDA-graph runs of one session (created with `enable_cuda_graph`)."""
 
-    def __init__(self, session: Any, output_names: list[str], limit: int) -> None:
+    def __init__(
+        self, session: Any, output_names: list[str], limit: int, device: str = "cuda"
+    ) -> None:
         self._session = session
+        self._device = device
         self._output_names = output_names
         self._limit = limit
         self._graphs: dict[ShapeKey, _Graph] = {}
@@ -79,11 +85,13 @@ class CudaGraphs:
         binding = self._session.io_binding()
         inputs = {}
         for name, array in feeds.items():
-            value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), "cuda", 0)
+            value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self._device, 0)
             binding.bind_ortvalue_input(name, value)
             inputs[name] = value
         for name, result in zip(self._output_names, results, strict=True):
-            out = ort.OrtValue.ortvalue_from_shape_and_type(result.shape, result.dtype, "cuda", 0)
+            out = ort.OrtValue.ortvalue_from_shape_and_type(
+                result.shape, result.dtype, self._device, 0
+            )
             binding.bind_ortvalue_output(name, out)
         options = _options(graph_id)
         self._session.run_with_iobinding(binding, options)  # the run that captures the graph
