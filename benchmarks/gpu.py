@@ -222,8 +222,8 @@ def run(
         results["notes"].append(f"the benchmark stopped: {exc!r}")
         traceback.print_exc()
     finally:
-        save()
         shutil.rmtree(work, ignore_errors=True)
+        save()
     print(gpu_report.markdown(results))
     return results
 
