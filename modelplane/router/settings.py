@@ -22,6 +22,9 @@ class RouterSettings(LoggingSettings):
     )
     host: str = Field(default="0.0.0.0", description="address to bind")
     port: int = Field(default=8080, description="port")
+    grpc_port: int = Field(
+        default=8081, ge=-1, le=65535, description="gRPC port (0: any free port, -1: no gRPC)"
+    )
     step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=60.0, gt=0, description="per-attempt timeout of steps that set none"
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
@@ -25,12 +25,13 @@ from modelplane.router.errors import ConnectionFailed
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An upstream's HTTP answer."""
+    """An upstream's answer: an HTTP status and body, or (gRPC) a ModelInferResponse."""
 
     status: int
     body: bytes
     content_type: bytes
     header_length: int | None = None  # V2 binary extension: length of the JSON header
+    message: Any = None  # gRPC: the ModelInferResponse of a successful call
 
 
 class Transport(Protocol):
