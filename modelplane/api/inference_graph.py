@@ -24,7 +24,7 @@ RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 Protocol = Literal["rest", "grpc"]
 # What a serviceName step speaks when neither it nor its graph sets `protocol` (chosen by
 # measurement, docs/router.md).
-DEFAULT_PROTOCOL: Protocol = "grpc"
+DEFAULT_PROTOCOL: Protocol = "rest"
 GRPC_URL_PATTERN = r"grpc://[^/]+:[0-9]+/v2/models/[^/]+"
 ROOT = "root"
 MAX_NODES = 32
