@@ -26,12 +26,13 @@ from modelplane.router.chaining import merge_ensemble
 from modelplane.router.errors import NotV2, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
+from modelplane.router.h1 import H1Transport
 from modelplane.router.headers import REQUEST_ID, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure
 from modelplane.router.settings import RouterSettings
-from modelplane.router.transport import AiohttpTransport, Transport
+from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
 SOFT_FAILURES = b"x-modelplane-soft-failures"
@@ -89,7 +90,7 @@ class RouterApp:
     async def startup(self) -> None:
         """Open the pooled transport (unless one was injected); must run inside the loop."""
         if self._executor is None:
-            self._start(AiohttpTransport.pooled(self.settings.max_connections))
+            self._start(H1Transport(self.settings.max_connections))
 
     async def shutdown(self) -> None:
         """Stop answering ready and close the transport this app opened."""

@@ -64,6 +64,7 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
     """HTTP (uvicorn) and gRPC (grpc.aio) on one loop until SIGTERM or SIGINT."""
     import uvicorn
 
+    from modelplane.edge.corked import CorkedHttpToolsProtocol
     from modelplane.router.app import RouterApp
     from modelplane.router.grpc_edge import start_grpc_server
 
@@ -84,7 +85,8 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
         log_config=None,  # logging is set up in main, the same way in every process
         access_log=False,
         lifespan="on",
-        http="httptools",
+        http=CorkedHttpToolsProtocol,  # one socket write per answer, as the model server's
+        proxy_headers=False,  # the router never reads the client's address
     )
     http = _Uvicorn(config)
     loop = asyncio.get_running_loop()

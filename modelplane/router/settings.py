@@ -38,7 +38,7 @@ class RouterSettings(LoggingSettings):
         default=0.05, ge=0, description="first pause before a retry, doubling"
     )
     max_connections: Annotated[int, Flag(metavar="N")] = Field(
-        default=512, gt=0, description="pooled connections to all upstreams"
+        default=64, gt=0, description="idle keep-alive connections kept per upstream"
     )
     max_request_size: Annotated[int, Flag(metavar="BYTES")] = Field(
         default=64 * 1024 * 1024, gt=0, description="largest request body"
