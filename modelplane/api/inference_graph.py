@@ -7,7 +7,15 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from modelplane.api.core import Affinity, ResourceRequirements, Toleration
-from modelplane.api.inference_service import REPLICAS_RULE, ScaleMetric, check_replicas
+from modelplane.api.inference_service import (
+    NO_ZERO_RULE,
+    REPLICAS_RULE,
+    SCALE_METRIC_RULE,
+    ScaleMetric,
+    check_not_zero,
+    check_replicas,
+    check_scale_metric,
+)
 from modelplane.api.meta import (
     DNS_LABEL_RULE,
     GROUP,
@@ -204,7 +212,11 @@ class InferenceRouter(ApiModel):
 class InferenceGraphSpec(ApiModel):
     """Desired state of an InferenceGraph."""
 
-    model_config = ConfigDict(json_schema_extra=cel_rules(ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE))
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE, SCALE_METRIC_RULE, NO_ZERO_RULE
+        )
+    )
 
     nodes: dict[str, InferenceRouter] = Field(
         min_length=1,
@@ -253,6 +265,8 @@ class InferenceGraphSpec(ApiModel):
                         f"{NODE_REF_RULE['message']}; unknown: {step.node_name} (in node {name})"
                     )
         check_replicas(self.min_replicas, self.max_replicas)
+        check_scale_metric(self.scale_metric)
+        check_not_zero(self.min_replicas)
         return self
 
 

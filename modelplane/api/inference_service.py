@@ -38,6 +38,31 @@ REPLICAS_RULE = {
     "message": "minReplicas must be less than or equal to maxReplicas",
     "fieldPath": ".minReplicas",
 }
+# rps and concurrency name Pods metrics that only a custom metrics pipeline serves, and none
+# is installed yet (docs/operator.md, Autoscaling): refused rather than accepted and ignored.
+SCALE_METRIC_RULE = {
+    "rule": "!has(self.scaleMetric) || self.scaleMetric == 'cpu' || self.scaleMetric == 'memory'",
+    "message": "scaleMetric rps and concurrency need a custom metrics pipeline that modelplane "
+    "does not install yet; use cpu or memory",
+    "fieldPath": ".scaleMetric",
+}
+SCALE_TO_ZERO_RULE = {
+    "rule": "!has(self.scaleToZeroAfterSeconds) || (has(self.minReplicas) && self.minReplicas == 0)",
+    "message": "scaleToZeroAfterSeconds needs minReplicas: 0",
+    "fieldPath": ".scaleToZeroAfterSeconds",
+}
+ZERO_NEEDS_MODEL_RULE = {
+    "rule": "!has(self.minReplicas) || self.minReplicas > 0 || has(self.model)",
+    "message": "minReplicas: 0 (scale to zero) needs a model predictor: the idle clock reads the "
+    "model server's request metrics",
+    "fieldPath": ".minReplicas",
+}
+NO_ZERO_RULE = {
+    "rule": "!has(self.minReplicas) || self.minReplicas > 0",
+    "message": "only a predictor scales to zero: minReplicas must be at least 1 here",
+    "fieldPath": ".minReplicas",
+}
+DEFAULT_SCALE_TO_ZERO_AFTER = 300
 PREDICTOR_RULE = {
     "rule": "has(self.model) != has(self.containers)",
     "message": "predictor must set exactly one of model or containers",
@@ -48,6 +73,18 @@ def check_replicas(min_replicas: int | None, max_replicas: int | None) -> None:
     """Raise when minReplicas exceeds maxReplicas (mirrors REPLICAS_RULE)."""
     if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
         raise ValueError("minReplicas must be less than or equal to maxReplicas")
+
+
+def check_scale_metric(metric: str | None) -> None:
+    """Raise for a metric nothing serves yet (mirrors SCALE_METRIC_RULE)."""
+    if metric not in (None, "cpu", "memory"):
+        raise ValueError(str(SCALE_METRIC_RULE["message"]))
+
+
+def check_not_zero(min_replicas: int | None) -> None:
+    """Raise for minReplicas 0 where scale to zero is not offered (mirrors NO_ZERO_RULE)."""
+    if min_replicas == 0:
+        raise ValueError(NO_ZERO_RULE["message"])
 
 
 class ModelFormat(ApiModel):
@@ -184,13 +221,22 @@ class ComponentSpec(ApiModel):
     @model_validator(mode="after")
     def _replicas(self) -> ComponentSpec:
         check_replicas(self.min_replicas, self.max_replicas)
+        check_scale_metric(self.scale_metric)
         return self
 
 
 class PredictorSpec(ComponentSpec):
     """The model-serving component: a model on a runtime, or custom containers."""
 
-    model_config = ConfigDict(json_schema_extra=cel_rules(PREDICTOR_RULE, REPLICAS_RULE))
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(
+            PREDICTOR_RULE,
+            REPLICAS_RULE,
+            SCALE_METRIC_RULE,
+            SCALE_TO_ZERO_RULE,
+            ZERO_NEEDS_MODEL_RULE,
+        )
+    )
 
     model: ModelSpec | None = Field(
         default=None,
@@ -205,19 +251,42 @@ class PredictorSpec(ComponentSpec):
         "model); the first one receives requests.",
     )
 
+    scale_to_zero_after_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="With minReplicas 0: seconds without requests after which the predictor "
+        f"goes to 0 replicas (default {DEFAULT_SCALE_TO_ZERO_AFTER}); the next request wakes it.",
+    )
+
     _unique_containers = field_validator("containers")(check_unique_names)
 
     @model_validator(mode="after")
     def _model_or_containers(self) -> PredictorSpec:
         if (self.model is None) == (self.containers is None):
             raise ValueError("predictor must set exactly one of model or containers")
+        if self.scale_to_zero_after_seconds is not None and self.min_replicas != 0:
+            raise ValueError(SCALE_TO_ZERO_RULE["message"])
+        if self.min_replicas == 0 and self.model is None:
+            raise ValueError(ZERO_NEEDS_MODEL_RULE["message"])
         return self
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """minReplicas 0: idles to 0 replicas and wakes on request."""
+        return self.min_replicas == 0
+
+    @property
+    def idle_seconds(self) -> int:
+        """Seconds without requests before scaling to zero."""
+        return self.scale_to_zero_after_seconds or DEFAULT_SCALE_TO_ZERO_AFTER
 
 
 class TransformerSpec(ComponentSpec):
     """Pre/post-processing in front of the predictor: custom containers."""
 
-    model_config = ConfigDict(json_schema_extra=cel_rules(REPLICAS_RULE))
+    model_config = ConfigDict(
+        json_schema_extra=cel_rules(REPLICAS_RULE, SCALE_METRIC_RULE, NO_ZERO_RULE)
+    )
 
     containers: list[Container] = Field(
         json_schema_extra=list_map("name"),
@@ -228,6 +297,11 @@ class TransformerSpec(ComponentSpec):
     )
 
     _unique_containers = field_validator("containers")(check_unique_names)
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> TransformerSpec:
+        check_not_zero(self.min_replicas)
+        return self
 
 
 class InferenceServiceSpec(ApiModel):

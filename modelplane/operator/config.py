@@ -56,8 +56,29 @@ class OperatorConfig(BaseSettings):
     gpu_resources: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_GPU_RESOURCES))
 
     default_scale_target: int = 80
-    rps_metric: str = "modelplane_inference_requests_per_second"
-    concurrency_metric: str = "modelplane_inference_in_flight"
+
+    # Scale to zero (docs/operator.md, "Scale to zero"): the operator process also serves the
+    # activator on this port; a Service at zero is sent there through an EndpointSlice.
+    activator_service: str | None = Field(
+        default=None,
+        description="NAMESPACE/NAME of the Service in front of the operator's activator port; "
+        "unset: minReplicas 0 is refused (InvalidPredictorSpec).",
+    )
+    activator_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port of the activator in the operator."
+    )
+    activator_bind: str = Field(
+        default="127.0.0.1", description="Address the activator listens on (0.0.0.0 in a pod)."
+    )
+    wake_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="How long a request held at zero waits for a pod."
+    )
+    max_held_requests: int = Field(
+        default=1000, ge=1, description="Requests held at once per component while it wakes."
+    )
+    idle_check_seconds: float = Field(
+        default=5.0, gt=0, description="How often the idle clock reads the model servers."
+    )
 
     storage_initializer_image: str = "modelplane/model-server:0.1.0"
     storage_initializer_resources: dict[str, dict[str, str]] = Field(

@@ -20,9 +20,11 @@ import kopf
 
 from modelplane.api import GROUP
 from modelplane.operator import kinds, names
+from modelplane.operator.activator import Activator
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.events import EventRecorder
 from modelplane.operator.identity import current_identity
+from modelplane.operator.idler import Idler
 from modelplane.operator.kinds import GRAPH, ISVC
 from modelplane.operator.kube import Kube, credentials
 from modelplane.operator.leader import LeaderElector, LeaseSettings
@@ -104,6 +106,7 @@ class Operator:
         self._kube: Kube | None = None
         self._queue: ReconcileQueue | None = None
         self._elector: LeaderElector | None = None
+        self._activator: Activator | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: dict[Key, tuple[Any, ...]] = {}
         self._seen_children: dict[Key, str] = {}
@@ -141,6 +144,11 @@ class Operator:
         reconciler = Reconciler(self._kube, self.config, events=events)
         self._queue = ReconcileQueue(reconciler, gate=self.leading)
         self._tasks.append(asyncio.create_task(self._resync_forever()))
+        if self.config.activator_port:  # scale to zero: hold and wake (every replica), idle
+            self._activator = Activator(self._kube, self.config, self.namespaces)
+            await self._activator.start(self.config.activator_bind, self.config.activator_port)
+            idler = Idler(self._kube, self.config, self.leading, self.namespaces)
+            self._tasks.append(asyncio.create_task(idler.run_forever()))
 
     async def cleanup(self, **_: Any) -> None:
         """Stop the election and the resync, then the queue; give the Lease up; close the client."""
@@ -148,6 +156,8 @@ class Operator:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._activator is not None:
+            await self._activator.close()
         if self._queue is not None:
             await self._queue.close()
         if self._elector is not None:

@@ -79,6 +79,8 @@ TABLE: tuple[ApiKind, ...] = (
         owners=(ISVC, GRAPH),
     ),
     ApiKind("Ingress", "networking.k8s.io", "v1", "ingresses", "child", owners=(ISVC, GRAPH)),
+    # A predictor at zero: its Service's endpoints, the activator (`render.activation`).
+    ApiKind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", "child", owners=(ISVC,)),
     # The components' pods (owned by ReplicaSets): read for the status's reasons.
     ApiKind("Pod", "", "v1", "pods", "observed"),
     # Transitions of the owners people act on (`events`); never read back.

@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes import client, config
 
 from modelplane.operator.kinds import BY_KIND
-from modelplane.operator.names import FIELD_MANAGER
+from modelplane.operator.names import FIELD_MANAGER, SCALER_FIELD_MANAGER
 
 Obj = dict[str, Any]
 
@@ -182,6 +182,16 @@ class Kube:
         if answer is None:
             raise KubeError(404, "PUT", meta["name"], "gone")
         return answer
+
+    def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
+        """Set the replicas of a scalable object through its scale subresource."""
+        self._call(
+            "PATCH",
+            BY_KIND[kind].path(namespace, name) + "/scale",
+            query=[("fieldManager", SCALER_FIELD_MANAGER)],
+            body=json.dumps({"spec": {"replicas": replicas}}),
+            content_type="application/merge-patch+json",
+        )
 
     def delete(self, kind: str, namespace: str | None, name: str, uid: str | None = None) -> None:
         """Delete one object (only that incarnation when uid is given); absent is fine."""

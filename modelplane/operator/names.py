@@ -8,6 +8,8 @@ from modelplane.api import GROUP
 from modelplane.operator.kinds import GRAPH
 
 FIELD_MANAGER = "modelplane"
+# The idle clock's and the activator's writes of a scale-to-zero Deployment's replicas.
+SCALER_FIELD_MANAGER = "modelplane-scaler"
 
 # Labels on every child; the owner label selects children for pruning.
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -20,6 +22,17 @@ COMPONENT_LABEL = f"{GROUP}/component"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 # InferenceService annotation naming a Secret whose keys become the storage puller's env.
 STORAGE_SECRET_ANNOTATION = f"{GROUP}/storage-secret"
+
+# Scale to zero: the label on a component's Service when it may idle to 0 replicas (the
+# activator and the idle clock list these), and the annotations that tell them what to do.
+SCALE_TO_ZERO_LABEL = f"{GROUP}/scale-to-zero"
+SCALE_TARGET_ANNOTATION = f"{GROUP}/scale-target"  # the Deployment to wake or idle
+IDLE_AFTER_ANNOTATION = f"{GROUP}/scale-to-zero-after"  # seconds without requests
+HOSTS_ANNOTATION = f"{GROUP}/hosts"  # Host headers that mean this Service (comma-separated)
+# EndpointSlices the operator writes for a Service at zero (it points them at the activator).
+SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
+SLICE_MANAGER_LABEL = "endpointslice.kubernetes.io/managed-by"
+SLICE_MANAGER_VALUE = f"operator.{GROUP}"
 
 PREDICTOR = "predictor"
 TRANSFORMER = "transformer"
@@ -66,6 +79,21 @@ def ingress(owner: str) -> str:
 def host(owner: str, namespace: str, domain: str) -> str:
     """External host name: `{name}-{namespace}.{domain}`."""
     return f"{owner}-{namespace}.{domain}"
+
+
+def activator_slice(service: str) -> str:
+    """EndpointSlice sending a Service at zero to the activator."""
+    return bounded(service, "activator")
+
+
+def service_hosts(service: str, namespace: str) -> list[str]:
+    """Every Host header a client inside the cluster may send to reach a Service by name."""
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        cluster_host(service, namespace),
+    ]
 
 
 def cluster_host(service: str, namespace: str) -> str:

@@ -59,9 +59,16 @@ KOPF_CLUSTER_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": list(READ)},
 ]
 
+# Scale to zero: the idle clock sets a Deployment's replicas to 0, the activator back to 1,
+# through the scale subresource (the Deployment's replicas are theirs, not the apply's).
+SCALE_RULES: list[Rule] = [
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
+]
+
 # Rules on namespaced resources: a ClusterRole bound cluster-wide, or per watched namespace.
 NAMESPACED_RULES: list[Rule] = [
     *rules(k for k in TABLE if k.namespaced and k.role != "lease"),
+    *SCALE_RULES,
     *KOPF_NAMESPACED_RULES,
 ]
 

@@ -29,6 +29,7 @@ from modelplane.operator.events import EventRecorder
 from modelplane.operator.health import ready_of
 from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC
 from modelplane.operator.kube import Kube, KubeError
+from modelplane.operator.render.activation import Activation
 from modelplane.operator.render.graph import (
     NoGrpcTargetError,
     UnresolvedServicesError,
@@ -38,6 +39,7 @@ from modelplane.operator.render.graph import (
 )
 from modelplane.operator.render.isvc import render_inference_service
 from modelplane.operator.status import Failure, graph_status, invalid_status, isvc_status
+from modelplane.operator.targets import ready_addresses
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,15 @@ REFUSALS = {400: "ApplyRejected", 403: "ApplyForbidden", 422: "ApplyRejected"}
 def utc_now() -> str:
     """Current time in RFC 3339, second precision (as Kubernetes writes it)."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def activator_addresses(kube: Kube, config: OperatorConfig) -> tuple[str, ...]:
+    """Ready IPs behind the activator's Service (config `activatorService`), sorted."""
+    if not config.activator_service or "/" not in config.activator_service:
+        return ()
+    namespace, name = config.activator_service.split("/", 1)
+    selector = f"{names.SLICE_SERVICE_LABEL}={name}"
+    return ready_addresses(kube.list("EndpointSlice", namespace, selector))
 
 
 @dataclass
@@ -102,7 +113,8 @@ class Reconciler:
         rendered: list[Obj] = []
         if failure is None:
             try:
-                rendered = render_inference_service(isvc, runtime, self.config)
+                activation = self._activation(isvc)
+                rendered = render_inference_service(isvc, runtime, self.config, activation)
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
         children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
@@ -110,6 +122,16 @@ class Reconciler:
         if not self._write_status(obj, status):
             return PassResult()
         return PassResult(follow_up=self._graphs_using(namespace, name))
+
+    def _activation(self, isvc: InferenceService) -> Activation | None:
+        """For a predictor that scales to zero: is it at zero, where is the activator."""
+        if not isvc.spec.predictor.scales_to_zero:
+            return None
+        name = names.component(isvc.metadata.name or "", names.PREDICTOR)
+        live = self.kube.get("Deployment", isvc.metadata.namespace or "default", name)
+        if live is None or (live.get("spec") or {}).get("replicas") != 0:
+            return Activation()
+        return Activation(at_zero=True, addresses=activator_addresses(self.kube, self.config))
 
     def _runtime_for(self, isvc: InferenceService) -> tuple[Failure | None, ServingRuntime | None]:
         model = isvc.spec.predictor.model

@@ -27,6 +27,8 @@ TRANSFORMER_READY = "TransformerReady"
 INGRESS_READY = "IngressReady"
 ROUTER_READY = "RouterReady"
 DEPENDENCIES_READY = "DependenciesReady"
+# A scale-to-zero component with 0 replicas: ready (the activator holds and wakes), not a failure.
+SCALED_TO_ZERO = "ScaledToZero"
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,12 @@ def component_readiness(
     deployment: Obj | None,
     waiting: Failure | None = None,
     pods: Iterable[Obj] = (),
+    scales_to_zero: bool = False,
 ) -> tuple[Obj, PodFailure | None]:
-    """A component's readiness condition and the pod-level failure behind it, if any."""
+    """A component's readiness condition and the pod-level failure behind it, if any.
+
+    A component that scales to zero (minReplicas 0) is ready at 0 replicas: `ScaledToZero`.
+    """
     if deployment is None:
         if waiting is not None:
             return condition(type_, "Unknown", waiting.reason, waiting.message), None
@@ -79,6 +85,9 @@ def component_readiness(
         )
         return missing, None
     name = deployment["metadata"]["name"]
+    if scales_to_zero and (deployment.get("spec") or {}).get("replicas") == 0:
+        message = "0 replicas after no requests; the next request wakes it"
+        return condition(type_, "True", SCALED_TO_ZERO, message), None
     status = deployment.get("status") or {}
     found = {c.get("type"): c for c in status.get("conditions") or []}
     progressing = found.get("Progressing") or {}
@@ -142,6 +151,9 @@ def ready_condition(parts: Iterable[Obj]) -> Obj:
             if part["status"] == wanted:
                 message = f"{part['type']}: {part.get('message') or part.get('reason', '')}"
                 return condition(READY, wanted, part.get("reason"), message)
+    for part in parts:  # ready at zero says so
+        if part.get("reason") == SCALED_TO_ZERO:
+            return condition(READY, "True", SCALED_TO_ZERO, f"{part['type']}: {part['message']}")
     return condition(READY, "True")
 
 
@@ -243,7 +255,10 @@ def isvc_status(
             conditions.append(condition(types[part], "False", failure.reason, failure.message))
         else:
             pods = component_pods(children, part)
-            cond, why = component_readiness(types[part], deployment, pods=pods)
+            idles = part == names.PREDICTOR and isvc.spec.predictor.scales_to_zero
+            cond, why = component_readiness(
+                types[part], deployment, pods=pods, scales_to_zero=idles
+            )
             conditions.append(cond)
             if part == names.PREDICTOR:
                 predictor_failure = why

@@ -157,7 +157,7 @@ def render_inference_graph(
         labels,
         pod_spec,
         {names.CONFIG_HASH_ANNOTATION: digest},
-        None if scaling.autoscaled else scaling.low,
+        scaling.fixed_replicas,
         config.pre_stop_seconds,
     )
     objects = [config_map, deployment, service(name, graph, labels)]

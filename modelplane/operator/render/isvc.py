@@ -12,6 +12,13 @@ from modelplane.api import (
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
+from modelplane.operator.render.activation import (
+    Activation,
+    activator_slice,
+    mark,
+    park,
+    require_activator,
+)
 from modelplane.operator.render.autoscaling import Scaling, hpa
 from modelplane.operator.render.gpu import gpu_taint_keys, requested_resources, toleration
 from modelplane.operator.render.meta import Obj, child, namespace_of
@@ -28,18 +35,24 @@ DEFAULT_CONTAINER = "kserve-container"
 
 
 def render_inference_service(
-    isvc: InferenceService, runtime: ServingRuntime | None, config: OperatorConfig
+    isvc: InferenceService,
+    runtime: ServingRuntime | None,
+    config: OperatorConfig,
+    activation: Activation | None = None,
 ) -> list[Obj]:
     """Every child object of the InferenceService, in apply order.
 
     `runtime` is the selected ServingRuntime for a model predictor (None for custom
-    containers); a model predictor without one is a caller error.
+    containers); a model predictor without one is a caller error. `activation` is the live
+    state of a predictor with minReplicas 0 (at zero or not; the activator's addresses).
     """
     name = isvc.metadata.name or ""
     predictor = isvc.spec.predictor
     predictor_pod = predictor_pod_spec(isvc, runtime, config)
     objects = component(isvc, names.PREDICTOR, predictor, predictor_pod, runtime, config)
     entry = names.component(name, names.PREDICTOR)
+    if predictor.scales_to_zero:
+        objects += scale_to_zero(isvc, objects, activation or Activation(), config)
     transformer = isvc.spec.transformer
     if transformer is not None:
         upstream = names.component(name, names.PREDICTOR)
@@ -55,6 +68,27 @@ def render_inference_service(
     if route is not None:
         objects.append(route)
     return objects
+
+
+def scale_to_zero(
+    isvc: InferenceService, objects: list[Obj], activation: Activation, config: OperatorConfig
+) -> list[Obj]:
+    """Mark the predictor's Service for the idle clock and the activator; at zero, send it to
+    the activator (no selector, an EndpointSlice). The extra objects to apply."""
+    port = require_activator(config)
+    name = isvc.metadata.name or ""
+    namespace = namespace_of(isvc)
+    service_name = names.component(name, names.PREDICTOR)
+    hosts = names.service_hosts(service_name, namespace)
+    if isvc.spec.transformer is None and config.ingress_domain:
+        hosts.append(names.host(name, namespace, config.ingress_domain))
+    (service_obj,) = [o for o in objects if o["kind"] == "Service"]
+    mark(service_obj, service_name, hosts, isvc.spec.predictor.idle_seconds)
+    if not activation.at_zero:
+        return []
+    park(service_obj)
+    labels = names.component_labels(name, names.PREDICTOR)
+    return [activator_slice(service_name, isvc, labels, activation.addresses, port)]
 
 
 def owner_labels(isvc_name: str) -> dict[str, str]:
@@ -86,7 +120,7 @@ def component(
         labels,
         pod_spec,
         annotations,
-        None if scaling.autoscaled else scaling.low,
+        scaling.fixed_replicas,
         config.pre_stop_seconds,
     )
     deployment["spec"]["template"]["metadata"]["labels"] = pod_labels

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from modelplane.api import InferenceGraph, InferenceService
 from modelplane.operator import names
@@ -205,21 +206,29 @@ def test_remote_storage_is_pulled_by_an_init_container(uri: str) -> None:
     assert spec["containers"][0]["volumeMounts"][0]["readOnly"] is True
 
 
-def test_autoscaled_sample_gets_a_pods_metric_hpa_and_no_fixed_replicas() -> None:
+def test_autoscaled_sample_gets_a_cpu_hpa_and_no_fixed_replicas() -> None:
     objects = render_sample(SAMPLE["isvc-autoscaled"])
     hpa = one(objects, "HorizontalPodAutoscaler")
     assert hpa["spec"]["minReplicas"] == 1
     assert hpa["spec"]["maxReplicas"] == 5
     assert hpa["spec"]["metrics"] == [
         {
-            "type": "Pods",
-            "pods": {
-                "metric": {"name": "modelplane_inference_in_flight"},
-                "target": {"type": "AverageValue", "averageValue": "4"},
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 70},
             },
         }
     ]
     assert "replicas" not in one(objects, "Deployment")["spec"]
+
+
+@pytest.mark.parametrize("metric", ["rps", "concurrency"])
+def test_pods_metrics_nothing_serves_are_refused_not_ignored(metric: str) -> None:
+    with pytest.raises(ValidationError, match="custom metrics pipeline"):
+        isvc({"model": onnx(), "minReplicas": 1, "maxReplicas": 3, "scaleMetric": metric})
+    with pytest.raises(ValidationError, match="custom metrics pipeline"):
+        graph(SEQUENCE, minReplicas=1, maxReplicas=3, scaleMetric=metric)
 
 
 @pytest.mark.parametrize(
@@ -242,16 +251,6 @@ def test_autoscaled_sample_gets_a_pods_metric_hpa_and_no_fixed_replicas() -> Non
                 "resource": {
                     "name": "memory",
                     "target": {"type": "Utilization", "averageUtilization": 60},
-                },
-            },
-        ),
-        (
-            {"scaleMetric": "rps", "scaleTarget": 50},
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "modelplane_inference_requests_per_second"},
-                    "target": {"type": "AverageValue", "averageValue": "50"},
                 },
             },
         ),
@@ -508,7 +507,7 @@ def test_graph_router_children() -> None:
 
 
 def test_graph_router_autoscaling() -> None:
-    g = graph(SEQUENCE, minReplicas=1, maxReplicas=3, scaleMetric="rps", scaleTarget=100)
+    g = graph(SEQUENCE, minReplicas=1, maxReplicas=3, scaleMetric="cpu", scaleTarget=60)
     objects = render_inference_graph(g, resolve_graph(g, {"first": "http://a"}), OperatorConfig())
     assert one(objects, "HorizontalPodAutoscaler")["spec"]["maxReplicas"] == 3
 

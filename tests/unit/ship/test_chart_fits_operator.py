@@ -16,6 +16,7 @@ from modelplane.operator.rbac import (
     KOPF_NAMESPACED_RULES,
     LEASE_RULES,
     NAMESPACED_RULES,
+    SCALE_RULES,
 )
 from tests.support.client_tools import ClientTools
 from tests.unit.ship.rendered import NAMESPACE, Obj, helm_template, index
@@ -104,7 +105,14 @@ def test_the_lease_is_granted_only_in_the_operators_namespace(
 
 def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) -> None:
     rules = granted(helm_template(client_tools))
-    children = {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "Ingress"}
+    children = {
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "EndpointSlice",
+    }
     assert {k.kind for k in TABLE if k.role == "child"} == children
     for kind in (k for k in TABLE if k.role not in ("lease", "event")):  # it reads, it watches
         verbs = {"get", "list", "watch"}
@@ -116,6 +124,8 @@ def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) ->
         assert ("serving.modelplane.io", f"{owner}/status", "patch") in rules
     assert ("", "events", "create") in rules  # kopf reports handler errors as Events
     assert ("events.k8s.io", "events", "create") in rules  # the owners' transitions (events.py)
+    # scale to zero: the idle clock and the activator set replicas through the subresource
+    assert ("apps", "deployments/scale", "patch") in rules
     assert not {v for g, r, v in rules if r == "events"} - {"create"}  # never read back
 
 
@@ -123,7 +133,7 @@ def test_rbac_names_no_resource_outside_the_table_of_kinds(client_tools: ClientT
     """A kind the chart grants but the table lacks (or kopf does not need) is a drift."""
     known = {(k.group, k.plural) for k in TABLE if k.role != "lease"}
     known |= {(k.group, f"{k.plural}/status") for k in TABLE if k.role == "owner"}
-    for rule in (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES):
+    for rule in (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES, *SCALE_RULES):
         known |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
     granted_resources = {
         (group, resource) for group, resource, _ in granted(helm_template(client_tools))

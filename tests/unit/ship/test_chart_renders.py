@@ -41,6 +41,7 @@ def test_default_render_has_operator_rbac_config_crds_and_runtimes(
         "Deployment",
         "Role",
         "RoleBinding",
+        "Service",  # the activator (scale to zero)
         "ServiceAccount",
     ]
     pod = operator_deployment(objs)["spec"]["template"]["spec"]

@@ -1,0 +1,116 @@
+"""The idle clock's loop: reads the scale-to-zero components' model servers, idles them to 0.
+
+Every `idleCheckSeconds` the leading replica lists the marked Services (`targets`), reads
+/metrics of each component's Ready pods and feeds the sums to the pure `idle.IdleClock`; a
+component idle for its `scaleToZeroAfterSeconds` is scaled to 0 through the scale
+subresource, only while the activator has a Ready address to send its traffic to. The
+Deployment's change starts a pass that points the Service at the activator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import aiohttp
+
+from modelplane.operator import names
+from modelplane.operator.config import OperatorConfig
+from modelplane.operator.idle import IN_FLIGHT, REQUESTS, IdleClock, Sample, metric_sums
+from modelplane.operator.kube import Kube
+from modelplane.operator.reconcile import activator_addresses
+from modelplane.operator.targets import Target, target_of
+
+log = logging.getLogger(__name__)
+
+SCRAPE_TIMEOUT = 2.0
+
+
+class Idler:
+    """Scale-to-zero components' idle clocks and the loop that reads and acts on them."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        config: OperatorConfig,
+        leading: Callable[[], bool],
+        namespaces: Sequence[str] = (),
+    ) -> None:
+        self.kube = kube
+        self.config = config
+        self.leading = leading
+        self.namespaces = tuple(namespaces)
+        self.clock = IdleClock()
+
+    async def run_forever(self) -> None:
+        """Check every idleCheckSeconds while leading; a failed check is logged and retried."""
+        timeout = aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                await asyncio.sleep(self.config.idle_check_seconds)
+                if not self.leading():
+                    continue
+                try:
+                    await self.check_once(session)
+                except Exception:
+                    log.exception("idle check failed; next in %ss", self.config.idle_check_seconds)
+
+    async def check_once(self, session: aiohttp.ClientSession) -> None:
+        """One look at every scale-to-zero component."""
+        selector = f"{names.SCALE_TO_ZERO_LABEL}=true"
+        services = []
+        for scope in self.namespaces or (None,):
+            services += await asyncio.to_thread(self.kube.list, "Service", scope, selector)
+        targets = {t.key: t for t in map(target_of, services) if t is not None}
+        for key in self.clock.tracked():
+            if key not in targets:
+                self.clock.forget(key)
+        for target in targets.values():
+            await self._check(session, target)
+
+    async def _check(self, session: aiohttp.ClientSession, target: Target) -> None:
+        namespace, name = target.key
+        deployment = await asyncio.to_thread(self.kube.get, "Deployment", namespace, name)
+        if deployment is None or not (deployment.get("spec") or {}).get("replicas"):
+            self.clock.forget(target.key)  # at zero (or gone): nothing to idle
+            return
+        sample = await self._sample(session, target, deployment)
+        idle = self.clock.observe(target.key, sample, time.monotonic())
+        if idle < target.idle_seconds:
+            return
+        if not await asyncio.to_thread(activator_addresses, self.kube, self.config):
+            log.warning("not scaling %s/%s to zero: the activator has no ready pod", *target.key)
+            return
+        log.info("scaling %s/%s to zero: no requests for %.0f s", namespace, name, idle)
+        await asyncio.to_thread(self.kube.scale, "Deployment", namespace, name, 0)
+        self.clock.forget(target.key)
+
+    async def _sample(
+        self, session: aiohttp.ClientSession, target: Target, deployment: dict[str, object]
+    ) -> Sample | None:
+        """The component's reading; None when any pod is not Ready or does not answer."""
+        spec = deployment.get("spec")
+        match = (spec.get("selector") or {}).get("matchLabels") if isinstance(spec, dict) else None
+        selector = ",".join(f"{k}={v}" for k, v in sorted((match or {}).items()))
+        pods = await asyncio.to_thread(self.kube.list, "Pod", target.namespace, selector)
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        if not live:
+            return None
+        sums = {REQUESTS: 0.0, IN_FLIGHT: 0.0}
+        for pod in live:
+            ip = (pod.get("status") or {}).get("podIP")
+            if not ip:
+                return None
+            try:
+                async with session.get(f"http://{ip}:{target.port}/metrics") as answer:
+                    if answer.status != 200:
+                        return None
+                    text = await answer.text()
+            except (aiohttp.ClientError, TimeoutError):
+                return None
+            for metric, value in metric_sums(text).items():
+                sums[metric] += value
+        names_ = tuple(sorted(p["metadata"]["name"] for p in live))
+        return Sample(pods=names_, requests=sums[REQUESTS], in_flight=sums[IN_FLIGHT])

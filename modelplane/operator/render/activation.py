@@ -1,0 +1,73 @@
+"""Scale to zero in the rendered objects (pure): the marks on a component's Service that the
+idle clock and the activator read, the Service without a selector while the component is at
+zero, and the EndpointSlice that then sends its traffic to the activator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelplane.api import Resource
+from modelplane.operator import names
+from modelplane.operator.config import OperatorConfig
+from modelplane.operator.render.meta import Obj, child
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What a scale-to-zero component's render needs from the live world.
+
+    `at_zero`: its Deployment has 0 replicas; `addresses`: the ready activator pods' IPs.
+    """
+
+    at_zero: bool = False
+    addresses: tuple[str, ...] = ()
+
+
+def require_activator(config: OperatorConfig) -> int:
+    """The activator's port; a ValueError (InvalidPredictorSpec) when none is configured."""
+    if not config.activator_service or not config.activator_port:
+        raise ValueError(
+            "minReplicas 0 needs the activator: the operator's activatorService and "
+            "activatorPort settings are unset (the chart sets them)"
+        )
+    return config.activator_port
+
+
+def mark(service: Obj, deployment: str, hosts: list[str], idle_seconds: int) -> None:
+    """Label and annotate a scale-to-zero Service for the idle clock and the activator."""
+    meta = service["metadata"]
+    meta["labels"] = {**meta.get("labels", {}), names.SCALE_TO_ZERO_LABEL: "true"}
+    meta["annotations"] = {
+        **meta.get("annotations", {}),
+        names.SCALE_TARGET_ANNOTATION: deployment,
+        names.IDLE_AFTER_ANNOTATION: str(idle_seconds),
+        names.HOSTS_ANNOTATION: ",".join(hosts),
+    }
+
+
+def park(service: Obj) -> None:
+    """At zero: no selector, so the Service's endpoints are the activator's slice."""
+    service["spec"].pop("selector", None)
+
+
+def activator_slice(
+    service: str, owner: Resource, labels: dict[str, str], addresses: tuple[str, ...], port: int
+) -> Obj:
+    """EndpointSlice of a Service at zero: its http port on every ready activator pod.
+
+    gRPC (8081) gets no endpoint: the activator holds HTTP requests only.
+    """
+    slice_labels = {
+        **labels,
+        names.SLICE_SERVICE_LABEL: service,
+        names.SLICE_MANAGER_LABEL: names.SLICE_MANAGER_VALUE,
+    }
+    obj = child(
+        "discovery.k8s.io/v1", "EndpointSlice", names.activator_slice(service), owner, slice_labels
+    )
+    obj["addressType"] = "IPv4"
+    obj["endpoints"] = [
+        {"addresses": [address], "conditions": {"ready": True}} for address in sorted(addresses)
+    ]
+    obj["ports"] = [{"name": "http", "port": port, "protocol": "TCP"}]
+    return obj
