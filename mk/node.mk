@@ -17,3 +17,8 @@ tier-images: venv
 .PHONY: soak
 soak: venv k8s-bin node-bin tier-images
 	$(PY) -m benchmarks.soak
+
+# Scale to zero and wake on request on the real node (prints the wake times, asserts none).
+.PHONY: bench-scale
+bench-scale: venv k8s-bin node-bin tier-images
+	$(PY) -m benchmarks.scale

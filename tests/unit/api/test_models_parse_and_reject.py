@@ -20,7 +20,7 @@ from tests.unit.api.schema_check import problems
 
 
 def test_parse_dispatches_on_kind_and_round_trips() -> None:
-    body = isvc({"model": MODEL, "minReplicas": 1, "maxReplicas": 3, "scaleMetric": "rps"})
+    body = isvc({"model": MODEL, "minReplicas": 1, "maxReplicas": 3, "scaleMetric": "memory"})
     parsed = parse_resource(body)
     assert isinstance(parsed, InferenceService)
     assert parsed.spec.predictor.model is not None
