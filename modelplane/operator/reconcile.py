@@ -111,6 +111,7 @@ class Reconciler:
             return PassResult()
         failure, runtime = self._runtime_for(isvc)
         rendered: list[Obj] = []
+        activation: Activation | None = None
         if failure is None:
             try:
                 activation = self._activation(isvc)
@@ -118,6 +119,8 @@ class Reconciler:
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
         children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        if activation is not None and activation.at_zero and rejected is None:
+            self._drop_controller_slices(isvc)
         status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
         if not self._write_status(obj, status):
             return PassResult()
@@ -132,6 +135,25 @@ class Reconciler:
         if live is None or (live.get("spec") or {}).get("replicas") != 0:
             return Activation()
         return Activation(at_zero=True, addresses=activator_addresses(self.kube, self.config))
+
+    def _drop_controller_slices(self, isvc: InferenceService) -> None:
+        """At zero, the endpoints of the predictor's Service are the activator's slice only.
+
+        The EndpointSlice controller leaves its slices behind when a Service loses its
+        selector (it stops managing them; their endpoints would go stale): delete them.
+        """
+        namespace = isvc.metadata.namespace or "default"
+        service = names.component(isvc.metadata.name or "", names.PREDICTOR)
+        selector = f"{names.SLICE_SERVICE_LABEL}={service}"
+        for item in self.kube.list("EndpointSlice", namespace, selector):
+            labels = item["metadata"].get("labels") or {}
+            if labels.get(names.SLICE_MANAGER_LABEL) != names.SLICE_MANAGER_VALUE:
+                log.info(
+                    "deleting EndpointSlice %s: %s is at zero", item["metadata"]["name"], service
+                )
+                self.kube.delete(
+                    "EndpointSlice", namespace, item["metadata"]["name"], item["metadata"]["uid"]
+                )
 
     def _runtime_for(self, isvc: InferenceService) -> tuple[Failure | None, ServingRuntime | None]:
         model = isvc.spec.predictor.model
