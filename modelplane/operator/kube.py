@@ -189,7 +189,7 @@ class Kube:
             "PATCH",
             BY_KIND[kind].path(namespace, name) + "/scale",
             query=[("fieldManager", SCALER_FIELD_MANAGER)],
-            body=json.dumps({"spec": {"replicas": replicas}}),
+            body={"spec": {"replicas": replicas}},  # JSON-encoded by the REST client
             content_type="application/merge-patch+json",
         )
 

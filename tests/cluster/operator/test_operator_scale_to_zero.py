@@ -3,7 +3,7 @@ activator (no selector, an EndpointSlice the operator owns) and the status is Sc
 with a replica again the Service selects the pods directly and the slice is gone.
 
 kwok's pods serve nothing, so here the test stands in for the idle clock (it scales the
-Deployment with kubectl); the idle clock and the activator on real sockets are
+Deployment through the operator's client); the idle clock and the activator on real sockets are
 tests/component/operator/test_activator.py, and on real pods `make bench-scale`.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from modelplane.operator.kube import Kube
 from tests.cluster.operator.conftest import (
     TEST_CONFIG,
     Kubectl,
@@ -108,7 +109,8 @@ def test_at_zero_the_service_goes_to_the_activator_and_back(
             assert live["spec"]["selector"]["serving.modelplane.io/component"] == "predictor"
             assert live["metadata"]["labels"]["serving.modelplane.io/scale-to-zero"] == "true"
 
-            kubectl("scale", "deployment", service, "-n", namespace, "--replicas=0")
+            # as the idle clock does it: the scale subresource through the operator's client
+            Kube.from_environment().scale("Deployment", namespace, service, 0)
             eventually(lambda: reason(kubectl, namespace) == "ScaledToZero", 60, "ScaledToZero")
             eventually(
                 lambda: (
