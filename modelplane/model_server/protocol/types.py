@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Parameters = dict[str, Any]
+# Shape elements are JSON integers: `true` and `1.0` are refused, not coerced.
+Shape = list[StrictInt]
 
 
 class _Wire(BaseModel):
@@ -19,7 +21,7 @@ class RequestInput(_Wire):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     name: str
-    shape: list[int]
+    shape: Shape
     datatype: str
     parameters: Parameters | None = None
     data: Any = None
