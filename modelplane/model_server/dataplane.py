@@ -139,8 +139,7 @@ class DataPlane:
         else:
             inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
-        if meter is not None:
-            meter.compute_input.observe(time.perf_counter() - started)
+        input_seconds = time.perf_counter() - started
         async with self._admitted():
             try:
                 work = model.runner.infer_request(request) if whole else model.runner.infer(inputs)
@@ -170,6 +169,10 @@ class DataPlane:
             ],
         )
         if meter is not None:
+            # Input and output are recorded together, when the request is done, so that a
+            # statistics read never sees a request half counted (perf_analyzer requires the
+            # compute counts to agree).
+            meter.compute_input.observe(input_seconds)
             meter.compute_output.observe(time.perf_counter() - started)
         return response
 

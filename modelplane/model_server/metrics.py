@@ -139,7 +139,8 @@ class ServerMetrics:
         )
         self.queue = Histogram(
             "modelplane_inference_queue_duration_seconds",
-            "Time a request waited in the batch queue before its execution started.",
+            "Time a request waited before its execution started: in the batch queue, or for a "
+            "free model instance when the model is not batched.",
             model,
             buckets=LATENCY_BUCKETS,
             registry=reg,

@@ -164,6 +164,9 @@ def model_statistics(versions: Iterable[Key], families: Iterable[Metric]) -> dic
         for phase in _PHASES.values():
             count, seconds = t.phases.get(phase, (0.0, 0.0))
             inference_stats[phase] = _duration(count, seconds)
+        # No response cache: always zero, but present, as perf_analyzer reads both.
+        inference_stats["cache_hit"] = _duration(0, 0)
+        inference_stats["cache_miss"] = _duration(0, 0)
         stats.append(
             {
                 "name": model,

@@ -161,4 +161,6 @@ def to_json_data(array: np.ndarray[Any, Any], name: str) -> Any:
 
 def _non_finite_fragment(flat: np.ndarray[Any, Any]) -> orjson.Fragment:
     """A float tensor with NaN or infinities as a JSON fragment using the tokens above."""
-    return orjson.Fragment(json.dumps(flat.tolist(), allow_nan=True, separators=(",", ":")).encode())
+    return orjson.Fragment(
+        json.dumps(flat.tolist(), allow_nan=True, separators=(",", ":")).encode()
+    )

@@ -49,8 +49,13 @@ class InstancesRunner:
         meter = self._meter
         if meter is None:
             return await loop.run_in_executor(self._pool, call, argument)
-        outputs, seconds = await loop.run_in_executor(self._pool, _timed, call, argument)
+        submitted = time.perf_counter()
+        outputs, waited, seconds = await loop.run_in_executor(
+            self._pool, _timed, call, argument, submitted
+        )
         # recorded here, on the event loop: the metrics are updated from that thread only
+        if not self._batched:  # a batched request's wait is the batch queue's to record
+            meter.queued(waited)
         meter.compute_infer.observe(seconds)
         meter.executed(inferences)
         return outputs
@@ -59,10 +64,13 @@ class InstancesRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _timed(call: Callable[[A], Tensors], argument: A) -> tuple[Tensors, float]:
+def _timed(
+    call: Callable[[A], Tensors], argument: A, submitted: float
+) -> tuple[Tensors, float, float]:
+    """The outputs, the seconds waited for a free instance, and the seconds of the call."""
     started = time.perf_counter()
     outputs = call(argument)
-    return outputs, time.perf_counter() - started
+    return outputs, started - submitted, time.perf_counter() - started
 
 
 def _rows(inputs: Tensors) -> int:
