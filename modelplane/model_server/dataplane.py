@@ -28,7 +28,7 @@ from modelplane.model_server.protocol.types import (
 )
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.settings import ServerSettings
-from modelplane.model_server.triton import model_config, model_statistics
+from modelplane.model_server.triton import config_from_triton, model_config, model_statistics
 from modelplane.model_server.validation import (
     check_inputs,
     pick_outputs,
@@ -195,14 +195,22 @@ class DataPlane:
         return self.repository.index(ready_only)
 
     async def load(self, name: str, parameters: dict[str, Any] | None = None) -> None:
-        """Load `name`; Triton's `config` (and `file:*`) load parameters are refused, not ignored."""
-        unsupported = sorted(k for k in parameters or {} if k == "config" or k.startswith("file:"))
-        if unsupported:
+        """Load `name`; a Triton `config` parameter replaces model.yaml for this load.
+
+        Any other parameter (Triton's `file:*` model files among them) is refused, not ignored.
+        """
+        params = dict(parameters or {})
+        text = params.pop("config", None)
+        if params:
             raise InvalidInput(
-                f"parameters.{unsupported[0]}: loading with an override is not supported; "
-                "edit model.yaml and load again"
+                f"parameters.{sorted(params)[0]}: not supported on load (only 'config' is)"
             )
-        await self.repository.load(name)
+        override = None
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidInput("parameters.config: expected a string holding JSON")
+            override = config_from_triton(text, name)
+        await self.repository.load(name, override)
 
     async def unload(self, name: str) -> None:
         await self.repository.unload(name)

@@ -2,19 +2,24 @@
 
 Both are built as Triton's JSON documents; the gRPC edge parses the same dicts into Triton's
 protobuf messages, so REST and gRPC cannot disagree. Statistics are read from the Prometheus
-metric families (summed over --workers there), never counted a second time.
+metric families (summed over --workers there), never counted a second time. A Triton config
+given on load maps back onto `model.yaml`'s fields here too (`config_from_triton`): what has
+no equivalent is refused, naming the field.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client.metrics_core import Metric
+from pydantic import ValidationError
 
 from modelplane.model_server.backends.base import Signature
-from modelplane.model_server.config import ModelConfig
+from modelplane.model_server.config import BatchingConfig, ModelConfig, TensorConfig
+from modelplane.model_server.errors import InvalidInput, ModelServerError
 from modelplane.model_server.protocol.types import MetadataTensor
 
 # Triton's backend name for each platform our backends report.
@@ -74,6 +79,149 @@ def model_config(
             dynamic["default_queue_policy"] = policy
         doc["dynamic_batching"] = dynamic
     return doc
+
+
+_FIELD = "parameters.config"
+_KINDS = {kind: device for device, kind in _INSTANCE_KINDS.items()}
+_TOP = frozenset(
+    {"name", "platform", "backend", "max_batch_size", "input", "output", "dynamic_batching",
+     "instance_group", "parameters"}
+)  # fmt: skip
+_DYNAMIC = frozenset(
+    {"preferred_batch_size", "max_queue_delay_microseconds", "default_queue_policy"}
+)
+_POLICY = frozenset({"max_queue_size", "default_timeout_microseconds"})
+_TENSOR = frozenset({"name", "data_type", "dims"})
+_GROUP = frozenset({"name", "kind", "count"})
+# model.yaml field -> the Triton field it came from, for error messages
+_TRITON_NAMES = {"inputs": "input", "outputs": "output", "instances": "instance_group[0].count"}
+
+
+def config_from_triton(text: str, name: str) -> ModelConfig:
+    """The model.yaml equivalent of a Triton model configuration (JSON) given on load.
+
+    Like Triton, the given configuration replaces the model's own file for this load. The
+    fields `model_config` writes are understood; any other field, or a value we cannot
+    honour, is InvalidInput naming it (never silently dropped).
+    """
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{_FIELD}: not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{_FIELD}: expected a JSON object")
+    _only(doc, _TOP, _FIELD)
+    if doc.get("name", name) != name:
+        raise InvalidInput(f"{_FIELD}.name: {doc['name']!r} is not the model's name {name!r}")
+    fields: dict[str, Any] = {}
+    for key in ("platform", "backend"):
+        if doc.get(key):
+            fields[key] = doc[key]
+    batch = doc.get("max_batch_size", 0)
+    fields["max_batch_size"] = batch
+    batched = isinstance(batch, int) and batch > 0
+    for key, target in (("input", "inputs"), ("output", "outputs")):
+        fields[target] = [
+            _tensor(t, f"{_FIELD}.{key}[{i}]", batched) for i, t in enumerate(_list(doc, key))
+        ]
+    if "dynamic_batching" in doc:
+        if not batched:
+            raise InvalidInput(f"{_FIELD}.dynamic_batching: needs max_batch_size > 0")
+        fields["batching"] = _batching(doc["dynamic_batching"])
+    groups = _list(doc, "instance_group")
+    if len(groups) > 1:
+        raise InvalidInput(f"{_FIELD}.instance_group: only one group is supported")
+    if groups:
+        fields.update(_group(groups[0], name))
+    params = doc.get("parameters", {})
+    if not isinstance(params, dict):
+        raise InvalidInput(f"{_FIELD}.parameters: expected an object")
+    values: dict[str, str] = {}
+    for key, value in params.items():
+        where = f"{_FIELD}.parameters.{key}"
+        if not isinstance(value, dict):
+            raise InvalidInput(f'{where}: expected {{"string_value": ...}}')
+        _only(value, frozenset({"string_value"}), where)
+        values[key] = str(value.get("string_value", ""))
+    fields["parameters"] = values
+    try:
+        config = ModelConfig.model_validate(fields)
+        config.backend_name()  # an unknown platform or backend is refused here, not at load
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = [_TRITON_NAMES.get(str(err["loc"][0]), str(err["loc"][0])), *err["loc"][1:]]
+        raise InvalidInput(f"{_FIELD}.{'.'.join(str(p) for p in loc)}: {err['msg']}") from None
+    except ModelServerError as exc:
+        raise InvalidInput(f"{_FIELD}: {exc.message}") from None
+    return config
+
+
+def _only(doc: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    extra = sorted(set(doc) - allowed)
+    if extra:
+        raise InvalidInput(
+            f"{where}.{extra[0]}: not supported by this server (supported: {', '.join(sorted(allowed))})"
+        )
+
+
+def _list(doc: dict[str, Any], key: str) -> list[Any]:
+    value = doc.get(key, [])
+    if not isinstance(value, list):
+        raise InvalidInput(f"{_FIELD}.{key}: expected a list")
+    return value
+
+
+def _tensor(doc: Any, where: str, batched: bool) -> TensorConfig:
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{where}: expected an object")
+    _only(doc, _TENSOR, where)
+    data_type = doc.get("data_type")
+    if not isinstance(data_type, str) or not data_type.startswith("TYPE_"):
+        raise InvalidInput(f"{where}.data_type: expected TYPE_<datatype>, not {data_type!r}")
+    datatype = "BYTES" if data_type == "TYPE_STRING" else data_type.removeprefix("TYPE_")
+    dims = doc.get("dims")
+    if not isinstance(dims, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in dims
+    ):
+        raise InvalidInput(f"{where}.dims: expected a list of integers")
+    shape = [-1, *dims] if batched else list(dims)
+    return TensorConfig(name=str(doc.get("name", "")), datatype=datatype, shape=shape)
+
+
+def _batching(doc: Any) -> BatchingConfig:
+    where = f"{_FIELD}.dynamic_batching"
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{where}: expected an object")
+    _only(doc, _DYNAMIC, where)
+    policy = doc.get("default_queue_policy", {})
+    if not isinstance(policy, dict):
+        raise InvalidInput(f"{where}.default_queue_policy: expected an object")
+    _only(policy, _POLICY, f"{where}.default_queue_policy")
+    timeout_us = policy.get("default_timeout_microseconds")
+    fields: dict[str, Any] = {
+        "preferred_batch_sizes": doc.get("preferred_batch_size", []),
+        "max_queue_delay_us": doc.get("max_queue_delay_microseconds", 0),
+        "max_queue_size": policy.get("max_queue_size", 0),
+        "timeout": timeout_us / 1e6 if isinstance(timeout_us, int) and timeout_us else None,
+    }
+    try:
+        return BatchingConfig.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        raise InvalidInput(f"{where}: {err['loc'][0]}: {err['msg']}") from None
+
+
+def _group(doc: Any, name: str) -> dict[str, Any]:
+    where = f"{_FIELD}.instance_group[0]"
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{where}: expected an object")
+    _only(doc, _GROUP, where)
+    if doc.get("name", f"{name}_0") != f"{name}_0":
+        raise InvalidInput(f"{where}.name: groups are named {name}_0 here, not {doc['name']!r}")
+    kind = doc.get("kind", "KIND_AUTO")
+    if kind not in _KINDS:
+        raise InvalidInput(f"{where}.kind: {kind!r} is not one of {', '.join(_KINDS)}")
+    return {"instances": doc.get("count", 1), "device": _KINDS[kind]}
 
 
 Key = tuple[str, str]

@@ -14,6 +14,7 @@ from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelServerError
 from modelplane.model_server.grpc.convert import (
     metadata_message,
+    params_to_dict,
     to_request,
     to_response_message,
 )
@@ -107,7 +108,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
-        await self._dp.load(request.model_name, dict(request.parameters))
+        await self._dp.load(request.model_name, params_to_dict(request.parameters))
         return pb.RepositoryModelLoadResponse()
 
     @_edge

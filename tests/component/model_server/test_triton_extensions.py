@@ -134,11 +134,3 @@ def test_server_metadata_names_both_extensions(server: RunningServer) -> None:
     extensions = thttp.InferenceServerClient(server.http_target).get_server_metadata()["extensions"]
     assert {"model_configuration", "statistics"} <= set(extensions)
 
-
-def test_load_with_a_config_override_is_refused_not_ignored(server: RunningServer) -> None:
-    with pytest.raises(InferenceServerException, match=r"parameters\.config"):
-        thttp.InferenceServerClient(server.http_target).load_model("simple", config="{}")
-    with pytest.raises(InferenceServerException, match=r"parameters\.config"):
-        tgrpc.InferenceServerClient(server.grpc_target).load_model("simple", config="{}")
-    thttp.InferenceServerClient(server.http_target).load_model("simple")
-    assert thttp.InferenceServerClient(server.http_target).is_model_ready("simple")
