@@ -133,4 +133,3 @@ def test_statistics_of_every_model_list_each_loaded_version(server: RunningServe
 def test_server_metadata_names_both_extensions(server: RunningServer) -> None:
     extensions = thttp.InferenceServerClient(server.http_target).get_server_metadata()["extensions"]
     assert {"model_configuration", "statistics"} <= set(extensions)
-
