@@ -17,6 +17,7 @@ from modelplane.model_server.errors import (
     ModelServerError,
 )
 from modelplane.model_server.metrics import ServerMetrics
+from modelplane.model_server.protocol import triton_types
 from modelplane.model_server.protocol.datatypes import from_dtype
 from modelplane.model_server.protocol.types import (
     InferenceRequest,
@@ -95,12 +96,14 @@ class DataPlane:
             outputs=model.signature.outputs,
         )
 
-    def model_config(self, name: str, version: str | None) -> dict[str, Any]:
+    def model_config(self, name: str, version: str | None) -> triton_types.ModelConfig:
         """Triton's model configuration of a loaded model version (JSON shape)."""
         model = self.repository.get(name, version)
         return model_config(name, model.backend.platform, model.config, model.signature)
 
-    def model_statistics(self, name: str | None, version: str | None) -> dict[str, Any]:
+    def model_statistics(
+        self, name: str | None, version: str | None
+    ) -> triton_types.StatisticsResponse:
         """Triton's statistics for one model (version), or every loaded model when name is None."""
         if name is None:
             pairs = [(item.name, item.version) for item in self.repository.index(ready_only=True)]

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from modelplane.model_server.backends.base import Signature
 from modelplane.model_server.config import BatchingConfig, ModelConfig, TensorConfig
 from modelplane.model_server.errors import InvalidInput, ModelServerError
+from modelplane.model_server.protocol import triton_types as wire
 from modelplane.model_server.protocol.types import MetadataTensor
 
 # Triton's backend name for each platform our backends report.
@@ -40,45 +41,45 @@ def data_type(datatype: str) -> str:
 
 def model_config(
     name: str, platform: str, config: ModelConfig, signature: Signature
-) -> dict[str, Any]:
-    """Triton's model configuration (JSON shape) of one loaded model version."""
+) -> wire.ModelConfig:
+    """Triton's model configuration of one loaded model version."""
     batch = config.max_batch_size
 
-    def tensor(t: MetadataTensor) -> dict[str, Any]:
+    def tensor(t: MetadataTensor) -> wire.TensorConfig:
         dims = t.shape[1:] if batch > 0 and t.shape else t.shape
-        return {"name": t.name, "data_type": data_type(t.datatype), "dims": list(dims)}
+        return wire.TensorConfig(name=t.name, data_type=data_type(t.datatype), dims=list(dims))
 
-    doc: dict[str, Any] = {
-        "name": name,
-        "platform": platform if platform != "python" else "",
-        "backend": _BACKENDS.get(platform, platform),
-        "max_batch_size": batch,
-        "input": [tensor(t) for t in signature.inputs],
-        "output": [tensor(t) for t in signature.outputs],
-        "instance_group": [
-            {
-                "name": f"{name}_0",
-                "kind": _INSTANCE_KINDS[config.device],
-                "count": config.instances,
-            }
-        ],
-        "parameters": {k: {"string_value": str(v)} for k, v in config.parameters.items()},
-    }
+    dynamic = None
     if batch > 0 and config.batching is not None:
         batching = config.batching
-        dynamic: dict[str, Any] = {
-            "preferred_batch_size": list(batching.preferred_batch_sizes),
-            "max_queue_delay_microseconds": batching.max_queue_delay_us,
-        }
-        policy: dict[str, Any] = {}
-        if batching.max_queue_size:
-            policy["max_queue_size"] = batching.max_queue_size
-        if batching.timeout is not None:
-            policy["default_timeout_microseconds"] = round(batching.timeout * 1e6)
-        if policy:
-            dynamic["default_queue_policy"] = policy
-        doc["dynamic_batching"] = dynamic
-    return doc
+        policy = None
+        if batching.max_queue_size or batching.timeout is not None:
+            policy = wire.QueuePolicy(
+                max_queue_size=batching.max_queue_size or None,
+                default_timeout_microseconds=(
+                    round(batching.timeout * 1e6) if batching.timeout is not None else None
+                ),
+            )
+        dynamic = wire.DynamicBatching(
+            preferred_batch_size=list(batching.preferred_batch_sizes),
+            max_queue_delay_microseconds=batching.max_queue_delay_us,
+            default_queue_policy=policy,
+        )
+    return wire.ModelConfig(
+        name=name,
+        platform=platform if platform != "python" else "",
+        backend=_BACKENDS.get(platform, platform),
+        max_batch_size=batch,
+        input=[tensor(t) for t in signature.inputs],
+        output=[tensor(t) for t in signature.outputs],
+        instance_group=[
+            wire.InstanceGroup(
+                name=f"{name}_0", kind=_INSTANCE_KINDS[config.device], count=config.instances
+            )
+        ],
+        parameters={k: wire.StringValue(string_value=str(v)) for k, v in config.parameters.items()},
+        dynamic_batching=dynamic,
+    )
 
 
 _FIELD = "parameters.config"
@@ -291,12 +292,14 @@ def _merged(a: _Totals, b: _Totals) -> _Totals:
     return out
 
 
-def _duration(count: float, seconds: float) -> dict[str, int]:
-    return {"count": int(count), "ns": round(seconds * _NS)}
+def _duration(count: float, seconds: float) -> wire.Duration:
+    return wire.Duration(count=int(count), ns=round(seconds * _NS))
 
 
-def model_statistics(versions: Iterable[Key], families: Iterable[Metric]) -> dict[str, Any]:
-    """Triton's statistics document for these (model, version) pairs, from the metric families."""
+def model_statistics(
+    versions: Iterable[Key], families: Iterable[Metric]
+) -> wire.StatisticsResponse:
+    """Triton's statistics for these (model, version) pairs, from the metric families."""
     totals = _totals(families)
     pairs = list(versions)
     latest = {m: max((v for n, v in pairs if n == m), key=int) for m, _ in pairs}
@@ -305,25 +308,23 @@ def model_statistics(versions: Iterable[Key], families: Iterable[Metric]) -> dic
         t = totals.get((model, version), _Totals())
         if latest[model] == version and (model, "") in totals:
             t = _merged(t, totals[(model, "")])
-        inference_stats = {
-            "success": _duration(t.requests["success"], t.latency["success"]),
-            "fail": _duration(t.requests["failure"], t.latency["failure"]),
-        }
-        for phase in _PHASES.values():
-            count, seconds = t.phases.get(phase, (0.0, 0.0))
-            inference_stats[phase] = _duration(count, seconds)
-        # No response cache: always zero, but present, as perf_analyzer reads both.
-        inference_stats["cache_hit"] = _duration(0, 0)
-        inference_stats["cache_miss"] = _duration(0, 0)
-        stats.append(
-            {
-                "name": model,
-                "version": version,
-                "last_inference": int(t.last * 1000),  # milliseconds since the epoch
-                "inference_count": int(t.inferences),
-                "execution_count": int(t.executions),
-                "inference_stats": inference_stats,
-                "batch_stats": [],
-            }
+        phases = {phase: _duration(*t.phases.get(phase, (0.0, 0.0))) for phase in _PHASES.values()}
+        inference_stats = wire.InferStatistics(
+            success=_duration(t.requests["success"], t.latency["success"]),
+            fail=_duration(t.requests["failure"], t.latency["failure"]),
+            # No response cache: always zero, but present, as perf_analyzer reads both.
+            cache_hit=_duration(0, 0),
+            cache_miss=_duration(0, 0),
+            **phases,
         )
-    return {"model_stats": stats}
+        stats.append(
+            wire.ModelStatistics(
+                name=model,
+                version=version,
+                last_inference=int(t.last * 1000),  # milliseconds since the epoch
+                inference_count=int(t.inferences),
+                execution_count=int(t.executions),
+                inference_stats=inference_stats,
+            )
+        )
+    return wire.StatisticsResponse(model_stats=stats)

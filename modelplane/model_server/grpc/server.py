@@ -87,12 +87,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def ModelConfig(self, request: Any, context: Any) -> Any:
-        doc = self._dp.model_config(request.name, request.version or None)
+        doc = self._dp.model_config(request.name, request.version or None).model_dump(
+            exclude_none=True
+        )
         return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
 
     @_edge
     async def ModelStatistics(self, request: Any, context: Any) -> Any:
-        doc = self._dp.model_statistics(request.name or None, request.version or None)
+        doc = self._dp.model_statistics(request.name or None, request.version or None).model_dump(
+            exclude_none=True
+        )
         return json_format.ParseDict(doc, pb.ModelStatisticsResponse())
 
     @_edge
