@@ -91,6 +91,12 @@ class ModelMeter:
         """Time one request waited before its execution started."""
         self.queue.observe(seconds)
 
+    def computed(self, requests: int, seconds: float) -> None:
+        """A batch's execution time, counted once for each request it served (as Triton
+        counts compute_infer), so that its count equals compute input's and output's."""
+        for _ in range(requests):
+            self.compute_infer.observe(seconds)
+
     def executed(self, batch: int) -> None:
         """One execution with this many inferences (first-dimension rows)."""
         self.executions.inc()

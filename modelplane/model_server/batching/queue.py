@@ -30,6 +30,9 @@ class BatchObserver(Protocol):
     def queued(self, seconds: float) -> None:
         """Time one request spent waiting before its execution started."""
 
+    def computed(self, requests: int, seconds: float) -> None:
+        """One execution that served `requests` requests took `seconds`."""
+
 
 @dataclass(frozen=True)
 class BatchPolicy:
@@ -214,11 +217,14 @@ class BatchQueue:
 
     async def _run(self, batch: list[_Entry]) -> None:
         try:
+            started = self._clock()
             if len(batch) == 1:
                 results = [await self._execute(dict(batch[0].inputs))]
             else:
                 outputs = await self._execute(merge([e.inputs for e in batch]))
                 results = split(outputs, [e.size for e in batch])
+            if self._observer is not None:
+                self._observer.computed(len(batch), self._clock() - started)
         except asyncio.CancelledError:
             for entry in batch:
                 entry.future.cancel()
