@@ -16,7 +16,7 @@ from modelplane.model_server.errors import (
     InvalidInput,
     ModelServerError,
 )
-from modelplane.model_server.metrics import ServerMetrics
+from modelplane.model_server.metrics import ServerMetrics, request_compute
 from modelplane.model_server.protocol import triton_types
 from modelplane.model_server.protocol.datatypes import from_dtype
 from modelplane.model_server.protocol.types import (
@@ -146,7 +146,8 @@ class DataPlane:
         async with self._admitted():
             try:
                 work = model.runner.infer_request(request) if whole else model.runner.infer(inputs)
-                outputs = await _with_timeout(work, self.settings.request_timeout)
+                with request_compute() as computed:
+                    outputs = await _with_timeout(work, self.settings.request_timeout)
             except ModelServerError:
                 raise
             except Exception as exc:
@@ -172,10 +173,11 @@ class DataPlane:
             ],
         )
         if meter is not None:
-            # Input and output are recorded together, when the request is done, so that a
-            # statistics read never sees a request half counted (perf_analyzer requires the
-            # compute counts to agree).
+            # The three phases are recorded together, when the request is done, so that a
+            # statistics read never sees a request half counted (metrics.request_compute).
             meter.compute_input.observe(input_seconds)
+            for seconds in computed:
+                meter.compute_infer.observe(seconds)
             meter.compute_output.observe(time.perf_counter() - started)
         return response
 

@@ -7,10 +7,12 @@ run, set by the parent before workers start) and every scrape adds them up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -75,6 +77,23 @@ class RequestMeter:
     last_inference: Settable
 
 
+_COMPUTE: ContextVar[list[float] | None] = ContextVar("modelplane_compute", default=None)
+
+
+@contextlib.contextmanager
+def request_compute() -> Iterator[list[float]]:
+    """Hold the compute time told (`ModelMeter.computed`) while one request runs, so that the
+    data plane records compute input, infer and output together when the request completes:
+    a statistics read then never sees a request half counted (perf_analyzer checks that the
+    three counts agree)."""
+    held: list[float] = []
+    token = _COMPUTE.set(held)
+    try:
+        yield held
+    finally:
+        _COMPUTE.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
 class ModelMeter:
     """Per-model execution metrics; also the batch queue's observer."""
@@ -91,11 +110,15 @@ class ModelMeter:
         """Time one request waited before its execution started."""
         self.queue.observe(seconds)
 
-    def computed(self, requests: int, seconds: float) -> None:
-        """A batch's execution time, counted once for each request it served (as Triton
-        counts compute_infer), so that its count equals compute input's and output's."""
-        for _ in range(requests):
+    def computed(self, seconds: float) -> None:
+        """The execution that served one request took `seconds` (a batch's time is told to
+        each of its requests, as Triton counts compute_infer). Inside `request_compute` it
+        is held for the data plane to record with the request's other phases."""
+        held = _COMPUTE.get()
+        if held is None:
             self.compute_infer.observe(seconds)
+        else:
+            held.append(seconds)
 
     def executed(self, batch: int) -> None:
         """One execution with this many inferences (first-dimension rows)."""

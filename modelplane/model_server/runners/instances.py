@@ -54,9 +54,9 @@ class InstancesRunner:
             self._pool, _timed, call, argument, submitted
         )
         # recorded here, on the event loop: the metrics are updated from that thread only
-        if not self._batched:  # a batched request's wait and compute are the queue's to record
+        if not self._batched:  # a batched request's wait and compute are the queue's to tell
             meter.queued(waited)
-            meter.compute_infer.observe(seconds)
+            meter.computed(seconds)
         meter.executed(inferences)
         return outputs
 
