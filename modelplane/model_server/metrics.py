@@ -105,6 +105,7 @@ class ModelMeter:
     batch: Observable
     executions: Countable
     inferences: Countable
+    by_batch: Callable[[int], tuple[Countable, Countable]]  # executions, seconds of a size
 
     def queued(self, seconds: float) -> None:
         """Time one request waited before its execution started."""
@@ -120,11 +121,14 @@ class ModelMeter:
         else:
             held.append(seconds)
 
-    def executed(self, batch: int) -> None:
-        """One execution with this many inferences (first-dimension rows)."""
+    def executed(self, batch: int, seconds: float) -> None:
+        """One execution with this many inferences (first-dimension rows), taking `seconds`."""
         self.executions.inc()
         self.inferences.inc(batch)
         self.batch.observe(batch)
+        count, total = self.by_batch(batch)
+        count.inc()
+        total.inc(seconds)
 
 
 class ServerMetrics:
@@ -201,6 +205,18 @@ class ServerMetrics:
             model,
             registry=reg,
         )
+        self.batch_executions = Counter(
+            "modelplane_inference_batch_executions",
+            "Backend executions by batch size (first-dimension rows; 1 when not batched).",
+            (*model, "batch_size"),
+            registry=reg,
+        )
+        self.batch_seconds = Counter(
+            "modelplane_inference_batch_compute_infer_seconds",
+            "Seconds of backend execution by batch size.",
+            (*model, "batch_size"),
+            registry=reg,
+        )
         self.inferences = Counter(
             "modelplane_inferences",
             "Inferences (first-dimension rows) executed by the backend.",
@@ -270,9 +286,26 @@ class ServerMetrics:
                 batch=self.batch.labels(model, version),
                 executions=self.executions.labels(model, version),
                 inferences=self.inferences.labels(model, version),
+                by_batch=self._by_batch(model, version),
             )
             self._models[key] = meter
         return meter
+
+    def _by_batch(self, model: str, version: str) -> Callable[[int], tuple[Countable, Countable]]:
+        """The per-batch-size children of one model version, looked up once per size."""
+        children: dict[int, tuple[Countable, Countable]] = {}
+
+        def lookup(size: int) -> tuple[Countable, Countable]:
+            pair = children.get(size)
+            if pair is None:
+                label = str(size)
+                pair = children[size] = (
+                    self.batch_executions.labels(model, version, label),
+                    self.batch_seconds.labels(model, version, label),
+                )
+            return pair
+
+        return lookup
 
     def set_model_state(self, model: str, state: str) -> None:
         """Mark the one state a model is in (loading, ready, unloading, unavailable)."""

@@ -238,6 +238,7 @@ class _Totals:
         self.inferences = 0.0
         self.executions = 0.0
         self.last = 0.0
+        self.batches: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])  # count, seconds
 
 
 _PHASES = {
@@ -267,6 +268,10 @@ def _totals(families: Iterable[Metric]) -> dict[Key, _Totals]:
                 t.executions += value
             elif name == "modelplane_inference_last_timestamp_seconds":
                 t.last = max(t.last, value)
+            elif name == "modelplane_inference_batch_executions_total":
+                t.batches[int(labels["batch_size"])][0] += value
+            elif name == "modelplane_inference_batch_compute_infer_seconds_total":
+                t.batches[int(labels["batch_size"])][1] += value
             else:
                 base, _, suffix = name.rpartition("_")
                 phase = _PHASES.get(base)
@@ -286,6 +291,9 @@ def _merged(a: _Totals, b: _Totals) -> _Totals:
         for k, (count, seconds) in t.phases.items():
             out.phases[k][0] += count
             out.phases[k][1] += seconds
+        for size, (count, seconds) in t.batches.items():
+            out.batches[size][0] += count
+            out.batches[size][1] += seconds
         out.inferences += t.inferences
         out.executions += t.executions
         out.last = max(out.last, t.last)
@@ -325,6 +333,16 @@ def model_statistics(
                 inference_count=int(t.inferences),
                 execution_count=int(t.executions),
                 inference_stats=inference_stats,
+                batch_stats=[
+                    wire.BatchStatistics(
+                        batch_size=size,
+                        compute_input=_duration(0, 0),
+                        compute_infer=_duration(count, seconds),
+                        compute_output=_duration(0, 0),
+                    )
+                    for size, (count, seconds) in sorted(t.batches.items())
+                    if count
+                ],
             )
         )
     return wire.StatisticsResponse(model_stats=stats)

@@ -6,8 +6,6 @@ these, REST dumps them and the gRPC edge parses the same dump into the protobuf 
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -86,6 +84,16 @@ class InferStatistics(_Wire):
     cache_miss: Duration
 
 
+class BatchStatistics(_Wire):
+    """Executions of one batch size: `compute_infer` is their count and summed time;
+    `compute_input` and `compute_output` are measured per request, not per batch, so zero."""
+
+    batch_size: int
+    compute_input: Duration
+    compute_infer: Duration
+    compute_output: Duration
+
+
 class ModelStatistics(_Wire):
     """One model version's statistics; `last_inference` in milliseconds since the epoch."""
 
@@ -95,7 +103,7 @@ class ModelStatistics(_Wire):
     inference_count: int
     execution_count: int
     inference_stats: InferStatistics
-    batch_stats: list[dict[str, Any]] = Field(default_factory=list)
+    batch_stats: list[BatchStatistics] = Field(default_factory=list)
 
 
 class StatisticsResponse(_Wire):

@@ -57,7 +57,7 @@ class InstancesRunner:
         if not self._batched:  # a batched request's wait and compute are the queue's to tell
             meter.queued(waited)
             meter.computed(seconds)
-        meter.executed(inferences)
+        meter.executed(inferences, seconds)
         return outputs
 
     async def close(self) -> None:

@@ -78,6 +78,8 @@ def test_a_config_on_load_is_applied_and_a_plain_load_restores_model_yaml(
     # Batched now: three rows are three inferences in one execution.
     assert after["inference_count"] - before["inference_count"] == 3
     assert after["execution_count"] - before["execution_count"] == 1
+    sizes = {b["batch_size"]: b["compute_infer"]["count"] for b in after["batch_stats"]}
+    assert sizes.get(3) == 1
     http.load_model("simple")
     config = http.get_model_config("simple")
     assert config["max_batch_size"] == 0

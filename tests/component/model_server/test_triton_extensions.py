@@ -108,7 +108,12 @@ def test_statistics_count_what_the_metrics_count(server: RunningServer) -> None:
     assert infer["success"]["count"] == 3 and infer["success"]["ns"] > 0
     assert infer["fail"]["count"] == 1
     assert infer["compute_infer"]["count"] == 3 and infer["compute_infer"]["ns"] > 0
-    assert infer["compute_input"]["count"] >= 3
+    assert infer["compute_input"]["count"] == 3  # recorded with infer and output, on success
+    assert infer["compute_output"]["count"] == 3
+    assert infer["queue"]["count"] == 3  # every executed request passes the queue, as in Triton
+    (batch,) = entry["batch_stats"]
+    assert (batch["batch_size"], batch["compute_infer"]["count"]) == (1, 3)
+    assert batch["compute_infer"]["ns"] > 0
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'modelplane_inferences_total{model="simple",version="1"} 3.0' in metrics
     grpc_stats = tgrpc.InferenceServerClient(server.grpc_target).get_inference_statistics(
