@@ -14,6 +14,7 @@ from typing import Any
 from modelplane.api import InferenceGraph, InferenceService, Resource
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.health import kstatus_conditions
 from modelplane.operator.pod_reasons import PodFailure, component_failure
 from modelplane.operator.render.network import external_url, service_url
 
@@ -250,6 +251,7 @@ def isvc_status(
         components[part] = {"url": url, "address": {"url": url}}
     conditions.append(ingress_condition(isvc, children, config))
     conditions.append(ready_condition(conditions))
+    conditions += kstatus_conditions(conditions[-1])
     predictor_deployment = children.get(("Deployment", names.component(name, names.PREDICTOR)))
     status: Obj = {
         "observedGeneration": isvc.metadata.generation,
@@ -299,6 +301,7 @@ def graph_status(
     )
     conditions = [deps, router_ready, ingress_condition(graph, children, config)]
     conditions.append(ready_condition(conditions))
+    conditions += kstatus_conditions(conditions[-1])
     status: Obj = {
         "observedGeneration": graph.metadata.generation,
         "conditions": with_transition_times(_previous_conditions(graph), conditions, now),
@@ -314,5 +317,5 @@ def invalid_status(obj: Mapping[str, Any], message: str, now: str) -> Obj:
     cond = condition(READY, "False", "InvalidSpec", message[:1000])
     return {
         "observedGeneration": (obj.get("metadata") or {}).get("generation"),
-        "conditions": with_transition_times(previous, [cond], now),
+        "conditions": with_transition_times(previous, [cond, *kstatus_conditions(cond)], now),
     }
