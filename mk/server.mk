@@ -1,7 +1,7 @@
 # Model server targets: regenerate the committed gRPC stubs, measure startup, install perf_analyzer.
 .PHONY: proto bench-startup
 proto: venv
-	$(PY) -m modelplane.model_server.grpc.protogen .
+	$(PY) -m modelplane.v2grpc.protogen .
 
 bench-startup: venv
 	$(PY) benchmarks/startup.py

@@ -18,10 +18,10 @@ from modelplane.model_server.grpc.convert import (
     to_request,
     to_response_message,
 )
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.model_server.metrics import Metered
 from modelplane.model_server.settings import ServerSettings
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

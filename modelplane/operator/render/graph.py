@@ -1,8 +1,11 @@
 """Children of an InferenceGraph: the resolved graph file in a ConfigMap and the router (pure).
 
-Resolution turns every `serviceName` step into a `serviceUrl` (the InferenceService's
-address + V2 infer path) from a name -> base URL mapping the caller supplies: the
-operator reads it from InferenceService status, local mode from its own processes.
+Resolution turns every `serviceName` step into a `serviceUrl` from mappings the caller
+supplies (the operator reads them from InferenceService status, local mode from its own
+processes): the InferenceService's address + V2 infer path for REST, or
+``grpc://HOST:PORT/v2/models/NAME`` for gRPC, by the step's protocol, else the graph's, else
+`DEFAULT_PROTOCOL`. Only an InferenceService whose entry serves gRPC (no transformer) has a
+gRPC target: a default falls back to REST there, an explicit ``grpc`` is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelplane.api import InferenceGraph
+from modelplane.api.inference_graph import DEFAULT_PROTOCOL
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
@@ -32,6 +36,10 @@ class UnresolvedServicesError(LookupError):
         self.missing = missing
 
 
+class NoGrpcTargetError(ValueError):
+    """A step asks for gRPC of an InferenceService whose entry does not serve it."""
+
+
 def service_names(graph: InferenceGraph) -> list[str]:
     """InferenceServices the graph's steps name (sorted, unique)."""
     return sorted(
@@ -44,10 +52,13 @@ def service_names(graph: InferenceGraph) -> list[str]:
     )
 
 
-def resolve_graph(graph: InferenceGraph, urls: Mapping[str, str]) -> Obj:
+def resolve_graph(
+    graph: InferenceGraph, urls: Mapping[str, str], grpc_targets: Mapping[str, str] | None = None
+) -> Obj:
     """The router's graph file: steps carry `serviceUrl` or `nodeName`, never `serviceName`.
 
-    `urls` maps an InferenceService name to its base URL (status.address.url).
+    `urls` maps an InferenceService name to its base URL (status.address.url);
+    `grpc_targets` maps those that serve gRPC at their entry to ``host:port``.
     """
     missing = [n for n in service_names(graph) if not urls.get(n)]
     if missing:
@@ -58,9 +69,20 @@ def resolve_graph(graph: InferenceGraph, urls: Mapping[str, str]) -> Obj:
         for step in node.steps:
             wire = step.to_dict()
             service_name = wire.pop("serviceName", None)
+            wire.pop("protocol", None)  # a resolved serviceUrl's scheme says it
             if service_name is not None:
-                base = urls[service_name].rstrip("/")
-                wire["serviceUrl"] = base + names.infer_path(service_name)
+                explicit = step.protocol or graph.spec.protocol
+                target = (grpc_targets or {}).get(service_name)
+                if (explicit or DEFAULT_PROTOCOL) == "grpc" and target:
+                    wire["serviceUrl"] = f"grpc://{target}/v2/models/{service_name}"
+                elif explicit == "grpc":
+                    raise NoGrpcTargetError(
+                        f"step of node {node_name} asks for gRPC, but InferenceService "
+                        f"{service_name} does not serve it at its entry (it has a transformer)"
+                    )
+                else:
+                    base = urls[service_name].rstrip("/")
+                    wire["serviceUrl"] = base + names.infer_path(service_name)
             steps.append(wire)
         nodes[node_name] = {"routerType": node.router_type, "steps": steps}
     document: Obj = {"name": graph.metadata.name, "nodes": nodes}
@@ -104,8 +126,10 @@ def render_inference_graph(
                     "0.0.0.0",
                     "--port",
                     str(names.HTTP_PORT),
+                    "--grpc-port",
+                    str(names.GRPC_PORT),
                 ],
-                "ports": pod.default_ports()[:1],
+                "ports": pod.default_ports(),
                 "resources": pod.merge_resources(
                     config.router_resources, spec.resources.to_dict() if spec.resources else None
                 ),
@@ -136,7 +160,7 @@ def render_inference_graph(
         None if scaling.autoscaled else scaling.low,
         config.pre_stop_seconds,
     )
-    objects = [config_map, deployment, service(name, graph, labels, grpc=False)]
+    objects = [config_map, deployment, service(name, graph, labels)]
     autoscaler = hpa(name, graph, labels, scaling, config)
     if autoscaler is not None:
         objects.append(autoscaler)

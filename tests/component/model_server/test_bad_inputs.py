@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pytest
 
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from tests.support.model_server import RunningServer
 
 INFER = "/v2/models/simple/infer"
