@@ -6,7 +6,8 @@ tasks too. `with_limits` wraps any httptools protocol class so that, per worker:
 
 - a request head (request line and headers) larger than `max_header_size` bytes gets 431;
 - a head not fully received `header_timeout` seconds after the connection opened (or, on
-  a kept-alive connection, after the next request's first byte) gets 408;
+  a kept-alive connection, after the next request's first byte) gets 408 (checked a few
+  times per timeout, so within 1.25 timeouts);
 - a connection beyond `max_connections` open ones gets 503 to its first request;
 
 each as a JSON `{"error": ...}` body with `connection: close`, after which the connection is
@@ -49,11 +50,17 @@ class EdgeLimitSettings(BaseSettings):
 
 
 class _Limited(HttpToolsProtocol):
-    """The limits, over uvicorn's httptools protocol (set `_limits` on a subclass)."""
+    """The limits, over uvicorn's httptools protocol (set `_limits` on a subclass).
+
+    A head's start time is kept per connection and checked by one sweep per server every
+    `_SWEEPS`-th of the timeout, rather than by a timer per request: the hot path only
+    stores and clears a number.
+    """
 
     _limits: EdgeLimitSettings
+    _sweeping = False  # per subclass, so per server: whether its sweep is scheduled
+    _head_since: float | None = None  # loop time the head in progress began
     _head_bytes = 0
-    _head_timer: asyncio.TimerHandle | None = None
     _rejection: tuple[int, str] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -62,27 +69,32 @@ class _Limited(HttpToolsProtocol):
         if limit and len(self.connections) > limit:
             # Answer the first request with 503 instead of running the app for it.
             self.app = _unavailable(limit)
-        self._start_head_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_timer()
-        super().connection_lost(exc)
+        self._head_since = self.loop.time()
+        cls = type(self)
+        if not cls._sweeping:
+            cls._sweeping = True
+            self.loop.call_later(self._interval(), _sweep, cls, self.loop, self.connections)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
-        self._start_head_timer()
+        if self._head_since is None:
+            self._head_since = self.loop.time()
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
+        self._head_bytes += len(url)
+        if self._head_bytes > self._limits.max_header_size:
+            self._too_large()
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        self._head_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        if self._head_bytes > self._limits.max_header_size:
+            self._too_large()
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._stop_head_timer()
+        self._head_since = None
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -93,26 +105,23 @@ class _Limited(HttpToolsProtocol):
         status, text = self._rejection
         self._reject(status, text)
 
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        limit = self._limits.max_header_size
-        if self._head_bytes > limit and self._rejection is None:
+    def _too_large(self) -> None:
+        if self._rejection is None:
+            limit = self._limits.max_header_size
             self._rejection = (431, f"request head exceeds the limit of {limit} bytes")
-            raise _HeadRefused  # stops the parser; uvicorn then calls send_400_response
+        raise _HeadRefused  # stops the parser; uvicorn then calls send_400_response
 
-    def _start_head_timer(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self._limits.header_timeout, self._head_late)
+    def _interval(self) -> float:
+        return self._limits.header_timeout / _SWEEPS
 
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_late(self) -> None:
-        self._head_timer = None
-        seconds = self._limits.header_timeout
-        self._reject(408, f"request head not received within {seconds:g} s")
+    def _head_late(self, now: float) -> bool:
+        """Refuse the head in progress when it began `header_timeout` ago or more."""
+        since = self._head_since
+        if since is None or now - since < self._limits.header_timeout:
+            return False
+        self._head_since = None
+        self._reject(408, f"request head not received within {self._limits.header_timeout:g} s")
+        return True
 
     def _reject(self, status: int, message: str) -> None:
         if self.transport.is_closing():
@@ -127,6 +136,22 @@ class _Limited(HttpToolsProtocol):
         )
         self.transport.write(head + body)
         self.transport.close()
+
+
+_SWEEPS = 4  # checks per header timeout: a slow head is cut off within 1.25 timeouts
+
+
+def _sweep(cls: type[_Limited], loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+    """Cut off every head in progress for too long; again later while connections remain."""
+    now = loop.time()
+    for connection in list(connections):
+        if isinstance(connection, _Limited):
+            connection._head_late(now)
+    if connections:
+        interval = cls._limits.header_timeout / _SWEEPS
+        loop.call_later(interval, _sweep, cls, loop, connections)
+    else:
+        cls._sweeping = False  # the next connection starts it again
 
 
 class _HeadRefused(Exception):
