@@ -106,3 +106,14 @@ def test_perf_analyzer_measures_a_batched_model(exe: Path, server: RunningServer
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Batch size: 2" in done.stdout
+
+
+def test_its_csv_report_is_read_as_milliseconds() -> None:
+    text = (
+        "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
+        "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,"
+        "p50 latency,p90 latency,p95 latency,p99 latency\n"
+        "1,1214.74,45,616,68,16,49,24,0,441,1723,3444,6309\n"
+    )
+    cell = perf_analyzer.parse(text)
+    assert cell == perf_analyzer.PerfCell(rps=1214.74, p50_ms=0.441, p90_ms=1.723, p99_ms=6.309)
