@@ -75,6 +75,11 @@ def to_request(msg: Any) -> InferenceRequest:
             data=None,
         )
         if raw:
+            if tensor.HasField("contents"):
+                raise InvalidInput(
+                    f"input {tensor.name!r}: has typed contents while the request also carries "
+                    "raw_input_contents; send every input one way"
+                )
             inp.with_raw(raw[i])
         elif tensor.HasField("contents"):
             inp.data = _contents(tensor)
