@@ -14,7 +14,6 @@ from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelServerError
 from modelplane.model_server.grpc.convert import (
     metadata_message,
-    params_to_dict,
     to_request,
     to_response_message,
 )
@@ -22,6 +21,7 @@ from modelplane.model_server.metrics import Metered
 from modelplane.model_server.settings import ServerSettings
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.messages import params_to_dict
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
