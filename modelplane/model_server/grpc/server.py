@@ -21,6 +21,7 @@ from modelplane.model_server.metrics import Metered
 from modelplane.model_server.settings import ServerSettings
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.listen import serve
 from modelplane.v2grpc.messages import params_to_dict
 
 log = logging.getLogger(__name__)
@@ -123,20 +124,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
 async def start_grpc_server(dataplane: DataPlane, settings: ServerSettings) -> tuple[Any, int]:
     """Start grpc.aio on settings.grpc_port (0 picks a free port); returns (server, port)."""
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", settings.max_request_size),
-            ("grpc.max_send_message_length", -1),
-            ("grpc.so_reuseport", int(settings.workers > 1)),  # workers share the port
-        ]
+    servicer = InferenceServicer(dataplane)
+    shared = settings.workers > 1  # sibling workers bind the same port
+    return await serve(
+        servicer, settings.host, settings.grpc_port, settings.max_request_size, reuse_port=shared
     )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(dataplane), server)
-    address = f"{settings.host}:{settings.grpc_port}"
-    try:
-        port = server.add_insecure_port(address)
-    except RuntimeError:  # grpc reports a taken port this way
-        port = 0
-    if port == 0:
-        raise OSError(f"gRPC server could not listen on {address}")
-    await server.start()
-    return server, port
