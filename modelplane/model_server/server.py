@@ -13,6 +13,7 @@ import uvicorn
 
 from modelplane.edge.asgi import ASGIApp
 from modelplane.edge.corked import CorkedHttpToolsProtocol
+from modelplane.edge.limits import with_limits
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
@@ -115,7 +116,7 @@ class ModelServer:
         settings = self.settings
         config = uvicorn.Config(
             self.app,
-            http=CorkedHttpToolsProtocol,
+            http=with_limits(CorkedHttpToolsProtocol, settings),
             proxy_headers=False,  # the V2 API never reads the client address
             host=settings.host,
             port=settings.http_port,

@@ -17,6 +17,7 @@ from modelplane.router.app import RouterApp
 from modelplane.router.codes import grpc_code
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.listen import serve
 
 PLATFORM = "modelplane-inference-graph"
 
@@ -64,19 +65,4 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
 
 async def start_grpc_server(app: RouterApp, host: str, port: int) -> tuple[Any, int]:
     """Start grpc.aio for the router on host:port (0 picks a free port); (server, port)."""
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", app.settings.max_request_size),
-            ("grpc.max_send_message_length", -1),
-        ]
-    )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(RouterServicer(app), server)
-    address = f"{host}:{port}"
-    try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError:  # grpc reports a taken port this way
-        bound = 0
-    if bound == 0:
-        raise OSError(f"gRPC server could not listen on {address}")
-    await server.start()
-    return server, bound
+    return await serve(RouterServicer(app), host, port, app.settings.max_request_size)

@@ -20,6 +20,7 @@ import orjson
 
 from modelplane.router.errors import ChainError
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
 
 Kind = Literal["request", "response"]
 BINARY_SIZE = "binary_data_size"
@@ -39,21 +40,6 @@ DTYPES: dict[str, str] = {
     "FP16": "<f2",
     "FP32": "<f4",
     "FP64": "<f8",
-}
-# Which typed `contents` field of a gRPC tensor carries each datatype.
-CONTENTS_FIELD = {
-    "BOOL": "bool_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
 }
 
 
@@ -349,31 +335,6 @@ def _without_binary(params: Any) -> dict[str, Any] | None:
     if not isinstance(params, dict):
         return None
     return {k: v for k, v in params.items() if k not in (BINARY_OUTPUT, "binary_data")}
-
-
-def params_to_dict(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A protobuf parameter map as plain values."""
-    if not params:
-        return None
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        choice = value.WhichOneof("parameter_choice")
-        out[key] = getattr(value, choice) if choice else None
-    return out
-
-
-def fill_params(target: Any, params: Mapping[str, Any] | None) -> None:
-    """Copy plain values into a protobuf InferParameter map."""
-    for key, value in (params or {}).items():
-        slot = target[key]
-        if isinstance(value, bool):
-            slot.bool_param = value
-        elif isinstance(value, int):
-            slot.int64_param = value
-        elif isinstance(value, float):
-            slot.double_param = value
-        else:
-            slot.string_param = str(value)
 
 
 # --- chaining ----------------------------------------------------------------------------

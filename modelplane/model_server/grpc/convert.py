@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from modelplane.model_server.errors import InvalidInput
@@ -15,47 +14,9 @@ from modelplane.model_server.protocol.types import (
     RequestOutput,
 )
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
 
 # Which typed `contents` field carries each datatype (FP16/BF16 travel only as raw bytes).
-CONTENTS_FIELD = {
-    "BOOL": "bool_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
-}
-
-
-def params_to_dict(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A protobuf parameter map as plain values."""
-    if not params:
-        return None
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        choice = value.WhichOneof("parameter_choice")
-        out[key] = getattr(value, choice) if choice else None
-    return out
-
-
-def fill_params(target: Any, params: Mapping[str, Any] | None) -> None:
-    """Copy plain values into a protobuf InferParameter map."""
-    for key, value in (params or {}).items():
-        slot = target[key]
-        if isinstance(value, bool):
-            slot.bool_param = value
-        elif isinstance(value, int):
-            slot.int64_param = value
-        elif isinstance(value, float):
-            slot.double_param = value
-        else:
-            slot.string_param = str(value)
 
 
 def to_request(msg: Any) -> InferenceRequest:
@@ -75,6 +36,11 @@ def to_request(msg: Any) -> InferenceRequest:
             data=None,
         )
         if raw:
+            if tensor.HasField("contents"):
+                raise InvalidInput(
+                    f"input {tensor.name!r}: has typed contents while the request also carries "
+                    "raw_input_contents; send every input one way"
+                )
             inp.with_raw(raw[i])
         elif tensor.HasField("contents"):
             inp.data = _contents(tensor)

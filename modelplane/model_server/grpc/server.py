@@ -21,6 +21,8 @@ from modelplane.model_server.metrics import Metered
 from modelplane.model_server.settings import ServerSettings
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.listen import serve
+from modelplane.v2grpc.messages import params_to_dict
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -86,12 +88,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def ModelConfig(self, request: Any, context: Any) -> Any:
-        doc = self._dp.model_config(request.name, request.version or None)
+        doc = self._dp.model_config(request.name, request.version or None).model_dump(
+            exclude_none=True
+        )
         return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
 
     @_edge
     async def ModelStatistics(self, request: Any, context: Any) -> Any:
-        doc = self._dp.model_statistics(request.name or None, request.version or None)
+        doc = self._dp.model_statistics(request.name or None, request.version or None).model_dump(
+            exclude_none=True
+        )
         return json_format.ParseDict(doc, pb.ModelStatisticsResponse())
 
     @_edge
@@ -107,7 +113,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
-        await self._dp.load(request.model_name, dict(request.parameters))
+        await self._dp.load(request.model_name, params_to_dict(request.parameters))
         return pb.RepositoryModelLoadResponse()
 
     @_edge
@@ -118,20 +124,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
 async def start_grpc_server(dataplane: DataPlane, settings: ServerSettings) -> tuple[Any, int]:
     """Start grpc.aio on settings.grpc_port (0 picks a free port); returns (server, port)."""
-    server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", settings.max_request_size),
-            ("grpc.max_send_message_length", -1),
-            ("grpc.so_reuseport", int(settings.workers > 1)),  # workers share the port
-        ]
+    servicer = InferenceServicer(dataplane)
+    shared = settings.workers > 1  # sibling workers bind the same port
+    return await serve(
+        servicer, settings.host, settings.grpc_port, settings.max_request_size, reuse_port=shared
     )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(dataplane), server)
-    address = f"{settings.host}:{settings.grpc_port}"
-    try:
-        port = server.add_insecure_port(address)
-    except RuntimeError:  # grpc reports a taken port this way
-        port = 0
-    if port == 0:
-        raise OSError(f"gRPC server could not listen on {address}")
-    await server.start()
-    return server, port
