@@ -65,6 +65,12 @@ def activator_addresses(kube: Kube, config: OperatorConfig) -> tuple[str, ...]:
     return ready_addresses(kube.list("EndpointSlice", namespace, selector))
 
 
+def is_activator_slice(item: Obj) -> bool:
+    """An EndpointSlice the operator wrote for a Service at zero (not the controller's)."""
+    labels = item["metadata"].get("labels") or {}
+    return labels.get(names.SLICE_MANAGER_LABEL) == names.SLICE_MANAGER_VALUE
+
+
 @dataclass
 class PassResult:
     """What a pass asks of the queue: a later retry, other objects to look at."""
@@ -130,11 +136,18 @@ class Reconciler:
         """For a predictor that scales to zero: is it at zero, where is the activator."""
         if not isvc.spec.predictor.scales_to_zero:
             return None
+        namespace = isvc.metadata.namespace or "default"
         name = names.component(isvc.metadata.name or "", names.PREDICTOR)
-        live = self.kube.get("Deployment", isvc.metadata.namespace or "default", name)
-        if live is None or (live.get("spec") or {}).get("replicas") != 0:
-            return Activation()
-        return Activation(at_zero=True, addresses=activator_addresses(self.kube, self.config))
+        live = self.kube.get("Deployment", namespace, name)
+        if live is not None and (live.get("spec") or {}).get("replicas") == 0:
+            return Activation(at_zero=True, addresses=activator_addresses(self.kube, self.config))
+        # Woken: the activator's slice goes only once the controller's slice has a ready pod.
+        slices = self.kube.list("EndpointSlice", namespace, f"{names.SLICE_SERVICE_LABEL}={name}")
+        ours = [s for s in slices if is_activator_slice(s)]
+        routed = any(ready_addresses([s]) for s in slices if not is_activator_slice(s))
+        if ours and not routed:
+            return Activation(bridging=True, addresses=activator_addresses(self.kube, self.config))
+        return Activation()
 
     def _drop_controller_slices(self, isvc: InferenceService) -> None:
         """At zero, the endpoints of the predictor's Service are the activator's slice only.
@@ -146,8 +159,7 @@ class Reconciler:
         service = names.component(isvc.metadata.name or "", names.PREDICTOR)
         selector = f"{names.SLICE_SERVICE_LABEL}={service}"
         for item in self.kube.list("EndpointSlice", namespace, selector):
-            labels = item["metadata"].get("labels") or {}
-            if labels.get(names.SLICE_MANAGER_LABEL) != names.SLICE_MANAGER_VALUE:
+            if not is_activator_slice(item):
                 log.info(
                     "deleting EndpointSlice %s: %s is at zero", item["metadata"]["name"], service
                 )

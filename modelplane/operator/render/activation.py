@@ -16,10 +16,14 @@ from modelplane.operator.render.meta import Obj, child
 class Activation:
     """What a scale-to-zero component's render needs from the live world.
 
-    `at_zero`: its Deployment has 0 replicas; `addresses`: the ready activator pods' IPs.
+    `at_zero`: its Deployment has 0 replicas; `bridging`: it has replicas again but the
+    EndpointSlice controller has not yet published a ready pod for its Service, so the
+    activator's slice stays beside the selector (no moment without endpoints);
+    `addresses`: the ready activator pods' IPs.
     """
 
     at_zero: bool = False
+    bridging: bool = False
     addresses: tuple[str, ...] = ()
 
 

@@ -84,9 +84,10 @@ def scale_to_zero(
         hosts.append(names.host(name, namespace, config.ingress_domain))
     (service_obj,) = [o for o in objects if o["kind"] == "Service"]
     mark(service_obj, service_name, hosts, isvc.spec.predictor.idle_seconds)
-    if not activation.at_zero:
+    if not (activation.at_zero or activation.bridging):
         return []
-    park(service_obj)
+    if activation.at_zero:
+        park(service_obj)
     labels = names.component_labels(name, names.PREDICTOR)
     return [activator_slice(service_name, isvc, labels, activation.addresses, port)]
 

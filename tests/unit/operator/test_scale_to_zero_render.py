@@ -182,3 +182,10 @@ def test_at_zero_the_status_is_ready_scaled_to_zero_not_a_failure() -> None:
 def test_zero_replicas_of_a_component_that_does_not_scale_to_zero_is_not_ready_scaled() -> None:
     found = conditions(isvc({"model": ONNX}), 0, 0)
     assert found["PredictorReady"].get("reason") != "ScaledToZero"
+
+
+def test_woken_the_activator_stays_beside_the_selector_until_a_pod_is_published() -> None:
+    bridging = Activation(bridging=True, addresses=("10.0.0.7",))
+    objects = kinds(render(isvc({"minReplicas": 0, "model": ONNX}), bridging))
+    assert objects["Service"]["spec"]["selector"] == names.component_labels("iris", "predictor")
+    assert [e["addresses"] for e in objects["EndpointSlice"]["endpoints"]] == [["10.0.0.7"]]
