@@ -79,6 +79,12 @@ class OperatorConfig(BaseSettings):
     idle_check_seconds: float = Field(
         default=5.0, gt=0, description="How often the idle clock reads the model servers."
     )
+    handover_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="An idle component's Service points at the activator this long before "
+        "its pods go, so that every proxy (kube-proxy, the Ingress controller) has switched.",
+    )
 
     storage_initializer_image: str = "modelplane/model-server:0.1.0"
     storage_initializer_resources: dict[str, dict[str, str]] = Field(

@@ -43,6 +43,7 @@ class Idler:
         self.leading = leading
         self.namespaces = tuple(namespaces)
         self.clock = IdleClock()
+        self._parked: dict[tuple[str, str], float] = {}  # when this replica parked each
 
     async def run_forever(self) -> None:
         """Check every idleCheckSeconds while leading; a failed check is logged and retried."""
@@ -71,21 +72,51 @@ class Idler:
             await self._check(session, target)
 
     async def _check(self, session: aiohttp.ClientSession, target: Target) -> None:
+        """Idle for its seconds: hand the Service to the activator (parked), then, after
+        handoverSeconds without a request, 0 replicas. A request in between unparks it."""
         namespace, name = target.key
         deployment = await asyncio.to_thread(self.kube.get, "Deployment", namespace, name)
         if deployment is None or not (deployment.get("spec") or {}).get("replicas"):
             self.clock.forget(target.key)  # at zero (or gone): nothing to idle
+            self._parked.pop(target.key, None)
             return
+        notes = (deployment.get("metadata") or {}).get("annotations") or {}
         sample = await self._sample(session, target, deployment)
         idle = self.clock.observe(target.key, sample, time.monotonic())
+        if names.PARKED_ANNOTATION in notes:
+            parked_at = self._parked.setdefault(target.key, time.monotonic())
+            if idle < target.idle_seconds:  # a request came while handing over: back
+                log.info("unparking %s/%s: it served a request", namespace, name)
+                await self._annotate(target, None)
+                self._parked.pop(target.key, None)
+            elif time.monotonic() - parked_at >= self.config.handover_seconds:
+                log.info("scaling %s/%s to zero: no requests for %.0f s", namespace, name, idle)
+                body = {
+                    "metadata": {"annotations": {names.PARKED_ANNOTATION: None}},
+                    "spec": {"replicas": 0},
+                }
+                await asyncio.to_thread(self.kube.patch, "Deployment", namespace, name, body)
+                self.clock.forget(target.key)
+                self._parked.pop(target.key, None)
+            return
         if idle < target.idle_seconds:
             return
         if not await asyncio.to_thread(activator_addresses, self.kube, self.config):
             log.warning("not scaling %s/%s to zero: the activator has no ready pod", *target.key)
             return
-        log.info("scaling %s/%s to zero: no requests for %.0f s", namespace, name, idle)
-        await asyncio.to_thread(self.kube.scale, "Deployment", namespace, name, 0)
-        self.clock.forget(target.key)
+        log.info(
+            "parking %s/%s: no requests for %.0f s; its Service goes to the activator",
+            namespace,
+            name,
+            idle,
+        )
+        await self._annotate(target, "true")
+        self._parked[target.key] = time.monotonic()
+
+    async def _annotate(self, target: Target, value: str | None) -> None:
+        namespace, name = target.key
+        body = {"metadata": {"annotations": {names.PARKED_ANNOTATION: value}}}
+        await asyncio.to_thread(self.kube.patch, "Deployment", namespace, name, body)
 
     async def _sample(
         self, session: aiohttp.ClientSession, target: Target, deployment: dict[str, object]

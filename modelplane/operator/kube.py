@@ -183,6 +183,16 @@ class Kube:
             raise KubeError(404, "PUT", meta["name"], "gone")
         return answer
 
+    def patch(self, kind: str, namespace: str, name: str, body: Obj) -> None:
+        """A JSON merge patch of one object (fields the apply does not own: an annotation)."""
+        self._call(
+            "PATCH",
+            BY_KIND[kind].path(namespace, name),
+            query=[("fieldManager", SCALER_FIELD_MANAGER)],
+            body=body,  # JSON-encoded by the REST client
+            content_type="application/merge-patch+json",
+        )
+
     def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
         """Set the replicas of a scalable object through its scale subresource."""
         self._call(

@@ -139,7 +139,10 @@ class Reconciler:
         namespace = isvc.metadata.namespace or "default"
         name = names.component(isvc.metadata.name or "", names.PREDICTOR)
         live = self.kube.get("Deployment", namespace, name)
-        if live is not None and (live.get("spec") or {}).get("replicas") == 0:
+        parked = names.PARKED_ANNOTATION in ((live or {}).get("metadata") or {}).get(
+            "annotations", {}
+        )
+        if live is not None and (parked or (live.get("spec") or {}).get("replicas") == 0):
             return Activation(at_zero=True, addresses=activator_addresses(self.kube, self.config))
         # Woken: the activator's slice goes only once the controller's slice has a ready pod.
         slices = self.kube.list("EndpointSlice", namespace, f"{names.SLICE_SERVICE_LABEL}={name}")

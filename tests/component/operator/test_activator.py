@@ -29,6 +29,7 @@ class World:
         self.pod_ready = False
         self.start_delay = start_delay  # None: a pod never becomes ready
         self.scaled: list[int] = []
+        self.annotations: dict[str, str] = {}
         self.slice_addresses = ["10.0.0.5"]
         self.service: Obj = {
             "metadata": {
@@ -67,7 +68,20 @@ class World:
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         assert (kind, namespace, name) == ("Deployment", NS, "iris-predictor")
-        return {"spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app": "iris"}}}}
+        return {
+            "metadata": {"annotations": dict(self.annotations)},
+            "spec": {"replicas": self.replicas, "selector": {"matchLabels": {"app": "iris"}}},
+        }
+
+    def patch(self, kind: str, namespace: str, name: str, body: Obj) -> None:
+        assert (kind, namespace, name) == ("Deployment", NS, "iris-predictor")
+        for key, value in body.get("metadata", {}).get("annotations", {}).items():
+            if value is None:
+                self.annotations.pop(key, None)
+            else:
+                self.annotations[key] = value
+        if "replicas" in body.get("spec", {}):
+            self.scale(kind, namespace, name, body["spec"]["replicas"])
 
     def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
         self.scaled.append(replicas)
@@ -183,13 +197,13 @@ async def test_a_host_that_names_no_scale_to_zero_model_is_404(model_pod: Any) -
     assert world.scaled == []
 
 
-async def test_idle_clock_scales_to_zero_after_its_seconds_without_requests(
+async def test_idle_clock_parks_then_scales_to_zero_after_its_seconds_without_requests(
     model_pod: Any,
 ) -> None:
     port, state = model_pod
     world = World(port, start_delay=0.0, idle_seconds=1)
     world.replicas, world.pod_ready = 1, True
-    config = OperatorConfig(activator_port=1, activator_service="sys/act")
+    config = OperatorConfig(activator_port=1, activator_service="sys/act", handover_seconds=0.5)
     idler = Idler(world, config, leading=lambda: True)  # type: ignore[arg-type]
     async with aiohttp.ClientSession() as session:
         await idler.check_once(session)  # the clock starts
@@ -198,16 +212,25 @@ async def test_idle_clock_scales_to_zero_after_its_seconds_without_requests(
         await idler.check_once(session)
         await asyncio.sleep(0.6)
         await idler.check_once(session)  # 0.6 s idle: not yet
-        assert world.scaled == []
+        assert world.annotations == {} and world.scaled == []
         state["in_flight"] = 1  # busy: never idle
         await asyncio.sleep(1.1)
         await idler.check_once(session)
-        assert world.scaled == []
+        assert world.annotations == {} and world.scaled == []
         state["in_flight"] = 0
         await idler.check_once(session)
         await asyncio.sleep(1.1)
+        await idler.check_once(session)  # idle: parked (the Service goes to the activator)
+        assert world.annotations == {names.PARKED_ANNOTATION: "true"} and world.scaled == []
+        state["requests"] += 1  # served during the handover: unparked
         await idler.check_once(session)
-    assert world.scaled == [0]
+        assert world.annotations == {} and world.scaled == []
+        await asyncio.sleep(1.1)
+        await idler.check_once(session)  # parked again
+        assert world.annotations == {names.PARKED_ANNOTATION: "true"}
+        await asyncio.sleep(0.6)
+        await idler.check_once(session)  # the handover is over: 0 replicas
+    assert world.scaled == [0] and world.annotations == {}
 
 
 async def test_idle_clock_keeps_a_model_up_while_the_activator_has_no_address(
