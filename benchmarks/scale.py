@@ -221,8 +221,14 @@ def run(cluster: RealCluster, work: Path) -> dict[str, Any]:
         "service_selector_back_after_answer_seconds": round(selector_back, 1),
         "retries_until_answered": retries,
     }
-    warm_took, warm_status, _ = one_request(cluster)
+    warm_took, warm_status, warm_body = one_request(cluster)
     results["warm_request"] = {"status": warm_status, "seconds": round(warm_took, 3)}
+    if warm_status != 200:
+        results["warm_request"]["answer"] = warm_body
+        results["warm_request"]["endpoint_slices"] = [
+            (s["metadata"]["name"], [e.get("conditions") for e in s.get("endpoints") or []])
+            for s in get(cluster, "endpointslices")["items"]
+        ]
 
     last = time.monotonic()
     wait(lambda: at_zero(cluster), IDLE_SECONDS + 120, "scaled to zero again", interval=0.5)

@@ -109,8 +109,22 @@ def test_at_zero_the_service_goes_to_the_activator_and_back(
             assert live["spec"]["selector"]["serving.modelplane.io/component"] == "predictor"
             assert live["metadata"]["labels"]["serving.modelplane.io/scale-to-zero"] == "true"
 
-            # as the idle clock does it: the scale subresource through the operator's client
-            Kube.from_environment().scale("Deployment", namespace, service, 0)
+            # as the idle clock does it, through the operator's client: first parked (the
+            # Service goes to the activator while the pod still serves), then 0 replicas
+            kube = Kube.from_environment()
+            parked = {"metadata": {"annotations": {"serving.modelplane.io/parked": "true"}}}
+            kube.patch("Deployment", namespace, service, parked)
+            eventually(
+                lambda: (
+                    not (kubectl.get("service", service, namespace) or {})["spec"].get("selector")
+                ),
+                60,
+                "the parked Service without a selector",
+            )
+            assert (kubectl.get("deployment", service, namespace) or {})["spec"]["replicas"] == 1
+            assert kubectl.get("endpointslices.discovery.k8s.io", slice_name, namespace)
+            unpark = {"metadata": {"annotations": {"serving.modelplane.io/parked": None}}}
+            kube.patch("Deployment", namespace, service, {**unpark, "spec": {"replicas": 0}})
             eventually(lambda: reason(kubectl, namespace) == "ScaledToZero", 60, "ScaledToZero")
             eventually(
                 lambda: (
