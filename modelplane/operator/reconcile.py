@@ -34,8 +34,20 @@ from modelplane.operator.render.graph import (
     resolve_graph,
     service_names,
 )
-from modelplane.operator.render.isvc import render_inference_service
-from modelplane.operator.status import Failure, graph_status, invalid_status, isvc_status
+from modelplane.operator.render.isvc import (
+    kept_revision_objects,
+    predictor_revision,
+    render_inference_service,
+)
+from modelplane.operator.status import (
+    Failure,
+    component_readiness,
+    graph_status,
+    invalid_status,
+    isvc_status,
+    revision_splits,
+)
+from modelplane.operator.traffic import TrafficPlan, plan_traffic
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +105,43 @@ class Reconciler:
             return PassResult()
         failure, runtime = self._runtime_for(isvc)
         rendered: list[Obj] = []
+        plan: TrafficPlan | None = None
         if failure is None:
             try:
-                rendered = render_inference_service(isvc, runtime, self.config)
+                latest, _ = predictor_revision(isvc, runtime, self.config)
+                plan = self._plan(obj, isvc, latest)
+                rendered = render_inference_service(isvc, runtime, self.config, plan)
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
-        children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
-        status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
+        keep = kept_revision_objects(plan) if plan is not None else set()
+        children, rejected = self._sync_children(
+            ISVC, obj, rendered, apply=failure is None, keep=keep
+        )
+        status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected, plan)
         if not self._write_status(obj, status):
             return PassResult()
         return PassResult(follow_up=self._graphs_using(namespace, name))
+
+    def _plan(self, obj: Obj, isvc: InferenceService, latest: str) -> TrafficPlan:
+        """The predictor's traffic plan from the live revisions and the status's memory."""
+        meta = obj["metadata"]
+        selector = names.owner_selector(ISVC, meta["name"])
+        selector += f",{names.COMPONENT_LABEL}={names.PREDICTOR}"
+        ready: dict[str, bool] = {}
+        for deployment in self.kube.list("Deployment", meta["namespace"], selector):
+            revision = (deployment["metadata"].get("labels") or {}).get(names.REVISION_LABEL)
+            if revision is None:
+                continue
+            cond, _ = component_readiness("Ready", deployment)
+            ready[revision] = cond["status"] == "True"
+        remembered = ((obj.get("status") or {}).get("components") or {}).get(names.PREDICTOR) or {}
+        return plan_traffic(
+            latest,
+            isvc.spec.predictor.canary_traffic_percent,
+            remembered.get("latestRolledoutRevision"),
+            remembered.get("previousRolledoutRevision"),
+            ready,
+        )
 
     def _runtime_for(self, isvc: InferenceService) -> tuple[Failure | None, ServingRuntime | None]:
         model = isvc.spec.predictor.model
@@ -151,11 +190,12 @@ class Reconciler:
         except ValidationError as error:
             self._write_status(obj, invalid_status(obj, str(error), self.clock()))
             return PassResult()
-        urls, waiting = self._dependencies(namespace, service_names(graph))
+        urls, splits, waiting = self._dependencies(namespace, service_names(graph))
         rendered: list[Obj] = []
         # Unresolved: keep whatever runs now; the status says what is missing.
         with contextlib.suppress(UnresolvedServicesError):
-            rendered = render_inference_graph(graph, resolve_graph(graph, urls), self.config)
+            resolved = resolve_graph(graph, urls, splits)
+            rendered = render_inference_graph(graph, resolved, self.config)
         children, rejected = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
         status = graph_status(graph, children, self.config, self.clock(), waiting, rejected)
         self._write_status(obj, status)
@@ -164,9 +204,11 @@ class Reconciler:
 
     def _dependencies(
         self, namespace: str, services: list[str]
-    ) -> tuple[dict[str, str], Failure | None]:
-        """Base URLs of the named InferenceServices, and which of them are not ready."""
+    ) -> tuple[dict[str, str], dict[str, list[tuple[str, int]]], Failure | None]:
+        """Base URLs of the named InferenceServices, the revision splits of those that split
+        traffic, and which of them are not ready."""
         urls: dict[str, str] = {}
+        splits: dict[str, list[tuple[str, int]]] = {}
         missing: list[str] = []
         unready: list[str] = []
         for service in services:
@@ -178,6 +220,9 @@ class Reconciler:
             url = (status.get("address") or {}).get("url")
             if url:
                 urls[service] = url
+            split = revision_splits(status)
+            if split:
+                splits[service] = split
             ready = any(
                 c.get("type") == "Ready" and c.get("status") == "True"
                 for c in status.get("conditions") or []
@@ -185,21 +230,35 @@ class Reconciler:
             if not ready:
                 unready.append(service)
         if missing:
-            return urls, Failure(
-                "DependencyNotFound", "InferenceService(s) not found: " + ", ".join(missing)
+            return (
+                urls,
+                splits,
+                Failure(
+                    "DependencyNotFound", "InferenceService(s) not found: " + ", ".join(missing)
+                ),
             )
         if unready:
-            return urls, Failure(
-                "DependencyNotReady", "InferenceService(s) not ready: " + ", ".join(unready)
+            return (
+                urls,
+                splits,
+                Failure(
+                    "DependencyNotReady", "InferenceService(s) not ready: " + ", ".join(unready)
+                ),
             )
-        return urls, None
+        return urls, splits, None
 
     # --- shared -----------------------------------------------------------------------
 
     def _sync_children(
-        self, kind: str, owner: Obj, rendered: list[Obj], apply: bool
+        self,
+        kind: str,
+        owner: Obj,
+        rendered: list[Obj],
+        apply: bool,
+        keep: set[tuple[str, str]] | None = None,
     ) -> tuple[dict[tuple[str, str], Obj], Failure | None]:
-        """Apply what was rendered, delete owned children no longer rendered; the live set.
+        """Apply what was rendered, delete owned children neither rendered nor in `keep` (an
+        older revision still serving); the live set.
 
         The live set includes the components' pods (read only, never applied or pruned).
         With apply False (the spec cannot be rendered now) children are only read. A child
@@ -208,7 +267,7 @@ class Reconciler:
         """
         meta = owner["metadata"]
         selector = names.owner_selector(kind, meta["name"])
-        wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered}
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered} | (keep or set())
         live: dict[tuple[str, str], Obj] = {}
         rejected: Failure | None = None
         if apply:

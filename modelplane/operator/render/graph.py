@@ -18,7 +18,7 @@ from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
 from modelplane.operator.render.autoscaling import Scaling, hpa
 from modelplane.operator.render.meta import Obj, child
-from modelplane.operator.render.network import ingress, service
+from modelplane.operator.render.network import entry_route, service
 
 GRAPH_DIR = "/etc/modelplane/graph"
 GRAPH_FILE = "graph.json"
@@ -44,21 +44,40 @@ def service_names(graph: InferenceGraph) -> list[str]:
     )
 
 
-def resolve_graph(graph: InferenceGraph, urls: Mapping[str, str]) -> Obj:
+def resolve_graph(
+    graph: InferenceGraph,
+    urls: Mapping[str, str],
+    splits: Mapping[str, list[tuple[str, int]]] | None = None,
+) -> Obj:
     """The router's graph file: steps carry `serviceUrl` or `nodeName`, never `serviceName`.
 
-    `urls` maps an InferenceService name to its base URL (status.address.url).
+    `urls` maps an InferenceService name to its base URL (status.address.url). `splits` maps
+    an InferenceService whose traffic is split between revisions to (revision base URL,
+    percent) pairs: a step naming it calls a Splitter node added for it, whose steps are the
+    revisions weighted by their percents, so the router honours the split with its own
+    Splitter.
     """
     missing = [n for n in service_names(graph) if not urls.get(n)]
     if missing:
         raise UnresolvedServicesError(missing)
+    splits = splits or {}
     nodes: dict[str, Any] = {}
+    split_nodes: dict[str, str] = {}  # InferenceService -> the Splitter node added for it
     for node_name, node in graph.spec.nodes.items():
         steps = []
         for step in node.steps:
             wire = step.to_dict()
             service_name = wire.pop("serviceName", None)
-            if service_name is not None:
+            if service_name is not None and service_name in splits:
+                wire["nodeName"] = split_nodes.setdefault(
+                    service_name, split_node_name(service_name, graph.spec.nodes, split_nodes)
+                )
+                # the call's own settings go to the revision steps that make the call
+                call: Obj = {k: wire.pop(k) for k in ("timeout", "retries") if k in wire}
+                nodes[wire["nodeName"]] = revision_splitter(
+                    service_name, splits[service_name], call
+                )
+            elif service_name is not None:
                 base = urls[service_name].rstrip("/")
                 wire["serviceUrl"] = base + names.infer_path(service_name)
             steps.append(wire)
@@ -67,6 +86,27 @@ def resolve_graph(graph: InferenceGraph, urls: Mapping[str, str]) -> Obj:
     if graph.spec.timeout is not None:
         document["timeout"] = graph.spec.timeout
     return document
+
+
+def split_node_name(service: str, taken: Mapping[str, Any], added: Mapping[str, str]) -> str:
+    """A node name for an InferenceService's revision Splitter, unused by the graph."""
+    base = f"{service}-revisions"
+    candidate, n = base, 1
+    while candidate in taken or candidate in added.values():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def revision_splitter(service: str, targets: list[tuple[str, int]], call: Obj) -> Obj:
+    """A Splitter node over an InferenceService's revisions (base URL, percent)."""
+    return {
+        "routerType": "Splitter",
+        "steps": [
+            {"serviceUrl": url.rstrip("/") + names.infer_path(service), "weight": percent, **call}
+            for url, percent in targets
+        ],
+    }
 
 
 def graph_file(document: Obj) -> str:
@@ -140,10 +180,11 @@ def render_inference_graph(
     autoscaler = hpa(name, graph, labels, scaling, config)
     if autoscaler is not None:
         objects.append(autoscaler)
-    route = ingress(
+    route = entry_route(
         graph,
         {names.MANAGED_BY: names.MANAGED_BY_VALUE, names.GRAPH_LABEL: graph_name},
         name,
+        [(name, 100)],
         config,
     )
     if route is not None:

@@ -18,7 +18,7 @@ from modelplane.operator.kinds import GRAPH, ISVC
 from modelplane.operator.kube import KubeError
 from modelplane.operator.reconcile import Key, PassResult, Reconciler
 from tests.unit.operator.fake_kube import FakeKube
-from tests.unit.operator.samples import CONFIG, ROOT
+from tests.unit.operator.samples import CONFIG, ROOT, render_sample
 
 NOW = "2026-01-01T00:00:00Z"
 Obj = dict[str, Any]
@@ -79,6 +79,20 @@ def after_one_pass(kube: FakeKube, key: Key) -> FakeKube:
     return kube
 
 
+def revision_of(sample: str) -> str:
+    """The predictor revision a sample renders (its Deployment's name)."""
+    (found,) = [
+        o["metadata"]["name"]
+        for o in render_sample(ROOT / "manifests" / "samples" / sample)
+        if o["kind"] == "Deployment"
+    ]
+    return str(found)
+
+
+ONNX_REV = revision_of("isvc-onnx-cpu.yaml")
+SCALED_REV = revision_of("isvc-autoscaled.yaml")
+
+
 def single_replica(spec: Obj) -> None:
     spec["predictor"]["maxReplicas"] = 1
 
@@ -96,7 +110,7 @@ def scaled_then_single() -> FakeKube:
 
 def scaled_then_single_refused(status: int) -> FakeKube:
     kube = scaled_then_single()
-    kube.refuse[("Deployment", "iris-autoscaled-predictor")] = status
+    kube.refuse[("Deployment", SCALED_REV)] = status
     return kube
 
 
@@ -169,7 +183,8 @@ ROWS = [
         lambda: world("isvc-onnx-cpu.yaml"),
         ONNX,
         [
-            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Deployment", ONNX_REV),
+            ("apply", "Service", ONNX_REV),
             ("apply", "Service", "iris-onnx-predictor"),
             ("apply", "Ingress", "iris-onnx"),
             ("status", ISVC, "iris-onnx"),
@@ -181,7 +196,8 @@ ROWS = [
         lambda: world("isvc-onnx-cpu.yaml", "ig-sequence.yaml"),
         ONNX,
         [
-            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Deployment", ONNX_REV),
+            ("apply", "Service", ONNX_REV),
             ("apply", "Service", "iris-onnx-predictor"),
             ("apply", "Ingress", "iris-onnx"),
             ("status", ISVC, "iris-onnx"),
@@ -193,10 +209,11 @@ ROWS = [
         scaled_then_single,
         SCALED,
         [
-            ("apply", "Deployment", "iris-autoscaled-predictor"),
+            ("apply", "Deployment", SCALED_REV),
+            ("apply", "Service", SCALED_REV),
             ("apply", "Service", "iris-autoscaled-predictor"),
             ("apply", "Ingress", "iris-autoscaled"),
-            ("delete", "HorizontalPodAutoscaler", "iris-autoscaled-predictor"),
+            ("delete", "HorizontalPodAutoscaler", SCALED_REV),
             ("status", ISVC, "iris-autoscaled"),  # a new observedGeneration
         ],
     ),
@@ -205,7 +222,8 @@ ROWS = [
         foreign_hpa,
         ONNX,
         [
-            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Deployment", ONNX_REV),
+            ("apply", "Service", ONNX_REV),
             ("apply", "Service", "iris-onnx-predictor"),
             ("apply", "Ingress", "iris-onnx"),
             ("status", ISVC, "iris-onnx"),
@@ -218,8 +236,8 @@ ROWS = [
         SCALED,
         [("status", ISVC, "iris-autoscaled")],
         (ISVC, "iris-autoscaled", "PredictorReady", "ApplyRejected"),
-        "Deployment iris-autoscaled-predictor: refused",
-        survivors=[("HorizontalPodAutoscaler", "iris-autoscaled-predictor")],
+        f"Deployment {SCALED_REV}: refused",
+        survivors=[("HorizontalPodAutoscaler", SCALED_REV)],
     ),
     Row(
         "a forbidden child is ApplyForbidden in the status",
@@ -227,7 +245,7 @@ ROWS = [
         SCALED,
         [("status", ISVC, "iris-autoscaled")],
         (ISVC, "iris-autoscaled", "Ready", "ApplyForbidden"),
-        "PredictorReady: Deployment iris-autoscaled-predictor: refused",
+        f"PredictorReady: Deployment {SCALED_REV}: refused",
     ),
     Row(
         "without a runtime nothing is applied or pruned, and the status says why",
@@ -235,7 +253,7 @@ ROWS = [
         ONNX,
         [("status", ISVC, "iris-onnx")],
         (ISVC, "iris-onnx", "PredictorReady", "NoSupportingRuntime"),
-        survivors=[("Deployment", "iris-onnx-predictor"), ("Service", "iris-onnx-predictor")],
+        survivors=[("Deployment", ONNX_REV), ("Service", "iris-onnx-predictor")],
     ),
     Row(
         "an InferenceService that does not parse is InvalidSpec, nothing applied",
@@ -308,7 +326,7 @@ def test_an_unchanged_status_is_not_written_again() -> None:
 
 def test_a_better_runtime_appearing_is_selected_on_the_next_pass() -> None:
     kube = after_one_pass(world("isvc-onnx-cpu.yaml"), ONNX)
-    first = kube.get("Deployment", "default", "iris-onnx-predictor") or {}
+    first = kube.get("Deployment", "default", ONNX_REV) or {}
     assert first["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "modelplane/model-server:0.1.0"
     )
@@ -318,8 +336,14 @@ def test_a_better_runtime_appearing_is_selected_on_the_next_pass() -> None:
     better["spec"]["containers"][0]["image"] = "example.com/faster:1"
     kube.put(better)
     reconciler(kube).run(ONNX)
-    again = kube.get("Deployment", "default", "iris-onnx-predictor") or {}
+    predictor = (kube.get(ISVC, "default", "iris-onnx") or {})["status"]["components"]["predictor"]
+    latest = predictor["latestCreatedRevision"]
+    assert latest != ONNX_REV  # another pod template is another revision
+    again = kube.get("Deployment", "default", latest) or {}
     assert again["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/faster:1"
+    # the first revision serves on until the new one is ready
+    assert predictor["latestRolledoutRevision"] == ONNX_REV
+    assert kube.get("Deployment", "default", ONNX_REV) is not None
 
 
 def test_an_api_error_that_is_not_a_refusal_fails_the_pass_for_a_retry() -> None:
