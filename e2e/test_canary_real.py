@@ -7,6 +7,8 @@ served it. In order, on one InferenceService:
 
 1. the stable model alone;
 2. the canary at `canaryTrafficPercent: 20`: 1,000 requests land 20% +- a binomial bound on it;
+   An InferenceGraph whose step names it is routed by its own HTTPRoute, and its router
+   honours the split (the step calls a Splitter over the revisions);
 3. rollback (`0`): everything on the stable revision again;
 4. promotion (the field removed): everything on the canary, the stable revision removed;
 5. a canary that cannot load: no traffic for it, and the status says why.
@@ -36,6 +38,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.real, pytest.mark.timeout(900)]
 
 NAMESPACE = "canary"
 NAME = "split"
+GRAPH = "split-graph"
 STABLE, CANARY = 1.0, 2.0  # what each model adds to INPUT0 = 0
 REQUESTS = 1000
 CANARY_PERCENT = 20
@@ -92,15 +95,22 @@ class Canary:
             for c in parents[0].get("conditions") or []
         )
 
+    def settle(self, only: set[float], what: str) -> None:
+        """Wait until 10 answers in a row come from `only` and each of them: Traefik applies
+        a route a moment (its provider's throttle, about 2 s) after it reports it accepted."""
+        wait_for(lambda: set(self.ask(10)) == only, 30, 0.5, what)
+
     def weights(self) -> dict[str, int]:
         rule = self.get("httproute", NAME)["spec"]["rules"][0]
         return {ref["name"]: ref.get("weight", 1) for ref in rule["backendRefs"]}
 
-    def ask(self, count: int) -> Counter[float]:
-        """`count` requests through the Gateway: how many each model answered (or the status)."""
+    def ask(self, count: int, owner: str = NAME) -> Counter[float]:
+        """`count` requests through the Gateway to the InferenceService (or a graph): how many
+        each model answered (or the HTTP status, negated)."""
         answers: Counter[float] = Counter()
+        host = names.host(owner, NAMESPACE, real_tier.DOMAIN)
         for _ in range(count):
-            reply = self.client.post(f"/v2/models/{NAME}/infer", json=BODY)
+            reply = self.client.post(f"/v2/models/{owner}/infer", json=BODY, headers={"Host": host})
             if reply.status_code != 200:
                 answers[-reply.status_code] += 1
                 continue
@@ -139,12 +149,19 @@ def canary(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) 
     models.onnx_add_constant(claim / "canary" / "model.onnx", CANARY)
     models.broken_onnx(claim / "broken" / "model.onnx")
     real_tier.open_permissions(claim)
+    forget(real_cluster)  # a reused cluster: the last run's claim would stay Released
     real_tier.install(real_cluster, NAMESPACE, claim, work, "http://127.0.0.1:1", gateway=True)
     try:
         yield Canary(real_cluster)
     finally:
         # every user of the tier installs the chart with its own mode (Ingress or Gateway)
-        real_cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        forget(real_cluster)
+
+
+def forget(cluster: RealCluster) -> None:
+    """Delete the test's namespace and its claim's PersistentVolume (cluster-scoped)."""
+    cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=120s")
+    cluster.kubectl("delete", "pv", f"models-{NAMESPACE}", "--ignore-not-found", check=False)
 
 
 def test_the_stable_model_is_routed_by_an_accepted_httproute(canary: Canary) -> None:
@@ -177,6 +194,7 @@ def test_a_canary_at_20_percent_gets_20_percent_of_1000_requests(canary: Canary)
     assert canary.predictor()["latestCreatedRevision"] == canary.canary_revision
     assert canary.weights() == {canary.stable_revision: 80, canary.canary_revision: 20}
     wait_for(canary.route_synced, 60, 0.5, "the Gateway accepted the split")
+    canary.settle({STABLE, CANARY}, "the split applied by the Gateway")
     answers = canary.ask(REQUESTS)
     p = CANARY_PERCENT / 100
     bound = 4 * math.sqrt(REQUESTS * p * (1 - p))  # 4 standard deviations: about 51
@@ -189,6 +207,39 @@ def test_a_canary_at_20_percent_gets_20_percent_of_1000_requests(canary: Canary)
     assert abs(answers[CANARY] - REQUESTS * p) <= bound
 
 
+def test_a_graph_step_naming_the_split_service_honours_the_split(canary: Canary) -> None:
+    graph = {
+        "apiVersion": "serving.modelplane.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {"name": GRAPH, "namespace": NAMESPACE},
+        "spec": {"nodes": {"root": {"routerType": "Sequence", "steps": [{"serviceName": NAME}]}}},
+    }
+    canary.cluster.kubectl("apply", "-f", "-", input=json.dumps(graph))
+    try:
+
+        def ready() -> bool:
+            conditions = (canary.get("ig", GRAPH).get("status") or {}).get("conditions") or []
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        wait_for(ready, TIMEOUT, 1.0, "the graph Ready")
+        assert canary.get("httproute", GRAPH)["spec"]["rules"][0]["backendRefs"][0]["name"] == (
+            names.router(GRAPH)
+        )
+        wait_for(lambda: canary.ask(1, GRAPH).total() == 1, 60, 0.5, "the graph's route")
+        count = 500
+        answers = canary.ask(count, GRAPH)
+        p = CANARY_PERCENT / 100
+        bound = 4 * math.sqrt(count * p * (1 - p))  # the router picks at random: about 36
+        print(
+            f"\ngraph over the canary: {count} requests -> stable {answers[STABLE]}, "
+            f"canary {answers[CANARY]} (expected {count * p:.0f} +- {bound:.0f})"
+        )
+        assert answers[STABLE] + answers[CANARY] == count, answers
+        assert abs(answers[CANARY] - count * p) <= bound
+    finally:
+        canary.cluster.kubectl("delete", "ig", GRAPH, "-n", NAMESPACE, "--wait=false")
+
+
 def test_rollback_sends_everything_to_the_stable_revision(canary: Canary) -> None:
     canary.patch({"canaryTrafficPercent": 0})
     wait_for(
@@ -199,6 +250,7 @@ def test_rollback_sends_everything_to_the_stable_revision(canary: Canary) -> Non
     )
     assert canary.weights() == {canary.stable_revision: 100}
     wait_for(canary.route_synced, 60, 0.5, "the Gateway accepted the rollback")
+    canary.settle({STABLE}, "the rollback applied by the Gateway")
     answers = canary.ask(200)
     print(f"\nrollback: 200 requests -> {dict(answers)}")
     assert answers == Counter({STABLE: 200})
@@ -220,6 +272,7 @@ def test_promotion_sends_everything_to_the_canary_and_removes_the_old_revision(
     assert predictor["latestRolledoutRevision"] == canary.canary_revision
     assert predictor["previousRolledoutRevision"] == canary.stable_revision
     wait_for(canary.route_synced, 60, 0.5, "the Gateway accepted the promotion")
+    canary.settle({CANARY}, "the promotion applied by the Gateway")
     answers = canary.ask(200)
     print(f"\npromotion: 200 requests -> {dict(answers)}")
     assert answers == Counter({CANARY: 200})
