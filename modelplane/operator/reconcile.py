@@ -127,18 +127,25 @@ class Reconciler:
         meta = obj["metadata"]
         selector = names.owner_selector(ISVC, meta["name"])
         selector += f",{names.COMPONENT_LABEL}={names.PREDICTOR}"
+        # A Deployment of an operator without revisions (`{name}-predictor`, no revision
+        # label) serves as the rolled-out revision until the first revision is ready.
+        legacy = names.component(meta["name"], names.PREDICTOR)
         ready: dict[str, bool] = {}
         for deployment in self.kube.list("Deployment", meta["namespace"], selector):
+            name = deployment["metadata"]["name"]
             revision = (deployment["metadata"].get("labels") or {}).get(names.REVISION_LABEL)
-            if revision is None:
+            if revision is None and name != legacy:
                 continue
             cond, _ = component_readiness("Ready", deployment)
-            ready[revision] = cond["status"] == "True"
+            ready[revision or name] = cond["status"] == "True"
         remembered = ((obj.get("status") or {}).get("components") or {}).get(names.PREDICTOR) or {}
+        rolled_out = remembered.get("latestRolledoutRevision")
+        if rolled_out is None and legacy in ready:
+            rolled_out = legacy
         return plan_traffic(
             latest,
             isvc.spec.predictor.canary_traffic_percent,
-            remembered.get("latestRolledoutRevision"),
+            rolled_out,
             remembered.get("previousRolledoutRevision"),
             ready,
         )

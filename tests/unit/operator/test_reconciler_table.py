@@ -352,3 +352,54 @@ def test_an_api_error_that_is_not_a_refusal_fails_the_pass_for_a_retry() -> None
     with pytest.raises(KubeError):
         reconciler(kube).run(ONNX)
     assert kube.written("status") == []
+
+
+def test_a_deployment_from_before_revisions_serves_until_the_first_revision_is_ready() -> None:
+    kube = world("isvc-onnx-cpu.yaml")
+    owner = kube.get(ISVC, "default", "iris-onnx") or {}
+    labels = {
+        "app.kubernetes.io/managed-by": "modelplane",
+        "serving.modelplane.io/inferenceservice": "iris-onnx",
+        "serving.modelplane.io/component": "predictor",
+    }
+    kube.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "iris-onnx-predictor",
+                "labels": labels,
+                "ownerReferences": [
+                    {"kind": ISVC, "name": "iris-onnx", "uid": owner["metadata"]["uid"]}
+                ],
+            },
+            "spec": {},
+            "status": {
+                "replicas": 1,
+                "readyReplicas": 1,
+                "conditions": [{"type": "Available", "status": "True"}],
+            },
+        }
+    )
+    reconciler(kube).run(ONNX)
+    assert kube.get("Deployment", "default", "iris-onnx-predictor") is not None  # still serving
+    assert ("apply", "Deployment", ONNX_REV) in kube.writes
+    predictor = (kube.get(ISVC, "default", "iris-onnx") or {})["status"]["components"]["predictor"]
+    assert predictor["latestRolledoutRevision"] == "iris-onnx-predictor"
+    assert condition(kube, ISVC, "iris-onnx", "PredictorReady")[0] == "True"
+    # the first revision ready: it takes the traffic, and the next pass retires the old one
+    revision = kube.get("Deployment", "default", ONNX_REV) or {}
+    revision["status"] = {
+        "replicas": 1,
+        "readyReplicas": 1,
+        "conditions": [{"type": "Available", "status": "True"}],
+    }
+    kube.put(revision)
+    reconciler(kube).run(ONNX)
+    reconciler(kube).run(ONNX)
+    assert kube.get("Deployment", "default", "iris-onnx-predictor") is None
+    predictor = (kube.get(ISVC, "default", "iris-onnx") or {})["status"]["components"]["predictor"]
+    assert (predictor["latestRolledoutRevision"], predictor["previousRolledoutRevision"]) == (
+        ONNX_REV,
+        "iris-onnx-predictor",
+    )
