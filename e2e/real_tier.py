@@ -101,6 +101,15 @@ def sample_documents() -> list[dict[str, Any]]:
 
 
 BROKEN = "iris-broken"  # an InferenceService whose model file is cut in half
+# InferenceServices that fail in the other ways a user meets, each with the reason (and a
+# piece of the message) its status must give: (name, reason, in the message)
+NO_IMAGE_REF = "modelplane/not-built:0"  # no registry has it; the mirror is a closed port
+S3_DOWN_SECRET = "s3-down"  # its S3_ENDPOINT is a closed port on the test storage address
+FAILING = {
+    "iris-no-image": ("ImagePullBackOff", NO_IMAGE_REF),
+    "iris-crash": ("CrashLoopBackOff", "exited with code 3"),
+    "iris-s3-down": ("StorageInitializerFailed", "exited with code"),
+}
 
 
 def extra_documents(tier: Tier) -> list[dict[str, Any]]:
@@ -126,6 +135,54 @@ def extra_documents(tier: Tier) -> list[dict[str, Any]]:
         ),
         isvc("iris-http", f"{tier.http_base}/iris-onnx/model.onnx"),
         isvc(BROKEN, f"pvc://models/{BROKEN}"),
+        *failing_documents(tier),
+    ]
+
+
+def failing_documents(tier: Tier) -> list[dict[str, Any]]:
+    """The InferenceServices of FAILING, and the Secret that points one at a dead endpoint."""
+
+    def custom(name: str, image: str, command: list[str]) -> dict[str, Any]:
+        container = {"name": "model-server", "image": image, "command": command}
+        return {
+            "apiVersion": "serving.modelplane.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": {"name": name},
+            "spec": {"predictor": {"containers": [container]}},
+        }
+
+    host = tier.s3_endpoint.split("://", 1)[1].rsplit(":", 1)[0]
+    down = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": S3_DOWN_SECRET},
+        "stringData": {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "S3_ENDPOINT": f"http://{host}:1",  # nothing listens there
+        },
+    }
+    s3_down = {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {
+            "name": "iris-s3-down",
+            "annotations": {"serving.modelplane.io/storage-secret": S3_DOWN_SECRET},
+        },
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "onnx"},
+                    "storageUri": f"s3://{sample_models.BUCKET}/iris-onnx",
+                }
+            }
+        },
+    }
+    return [
+        custom("iris-no-image", NO_IMAGE_REF, ["modelplane", "serve"]),
+        custom("iris-crash", SAMPLES_IMAGE, ["sh", "-c", "echo config is missing >&2; exit 3"]),
+        down,
+        s3_down,
     ]
 
 

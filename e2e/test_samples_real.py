@@ -21,6 +21,7 @@ from e2e import real_tier, sample_models
 from e2e.real_tier import GPU_SAMPLES, Tier
 from modelplane.operator import names
 from tests.support import dns, node_plan
+from tests.support.argocd import health, lua_available
 from tests.support.node_cluster import RealCluster
 from tests.support.wait import wait_for
 from tools.images import built
@@ -243,6 +244,52 @@ def test_a_model_that_cannot_load_says_why(ready: Tier) -> None:
     assert failure["reason"] == "ModelLoadFailed" and failure.get("exitCode") == 1, failure
     printed = ready.cluster.kubectl("get", "isvc", real_tier.BROKEN, "-n", ready.namespace)
     assert "ModelLoadFailed" in printed.stdout  # the REASON column
+    item = real_tier.listed(ready.cluster, ready.namespace)[real_tier.BROKEN]
+    stalled = [c for c in item["status"]["conditions"] if c["type"] == "Stalled"]
+    assert [(c["status"], c["reason"]) for c in stalled] == [("True", "ModelLoadFailed")]  # kstatus
+    if lua_available():  # Argo CD's health check on the live object
+        assert health(item)[0] == "Degraded", health(item)
+
+    def warned() -> bool:
+        listed = ready.cluster.kubectl(
+            "get", "events.events.k8s.io", "-n", ready.namespace, "-o", "json"
+        )
+        return any(
+            e.get("type") == "Warning"
+            and e.get("reason") == "ModelLoadFailed"
+            and (e.get("regarding") or {}).get("name") == real_tier.BROKEN
+            for e in json.loads(listed.stdout)["items"]
+        )
+
+    wait_for(warned, timeout=30, interval=1, message=lambda: "a ModelLoadFailed Warning Event")
+
+
+@pytest.mark.parametrize("name", sorted(real_tier.FAILING))
+def test_each_failure_shows_its_reason_in_kubectl_get_isvc(ready: Tier, name: str) -> None:
+    """An unknown image, a crash at start, an unreachable S3 endpoint: the reason and its
+    message on the InferenceService (the REASON column), kstatus, Argo CD and an Event."""
+    reason, in_message = real_tier.FAILING[name]
+    last: dict[str, Any] = {}
+
+    def shown() -> bool:
+        printed = ready.cluster.kubectl("get", "isvc", name, "-n", ready.namespace).stdout
+        last["printed"] = printed
+        return reason in printed
+
+    wait_for(shown, timeout=120, interval=1, message=lambda: f"{reason} for {name}: {last}")
+    seconds = time.monotonic() - ready.applied_at
+    print(f"{name}: {reason} shown {seconds:.0f}s after apply\n{last['printed']}")
+    item = real_tier.listed(ready.cluster, ready.namespace)[name]
+    cond = real_tier.ready_condition(item)
+    assert in_message in cond["message"], cond
+    info = item["status"]["modelStatus"]["lastFailureInfo"]
+    assert info["reason"] == reason and in_message in info["message"], info
+    if reason == "CrashLoopBackOff":
+        assert info["exitCode"] == 3 and "config is missing" in info["message"], info
+    stalled = [c for c in item["status"]["conditions"] if c["type"] == "Stalled"]
+    assert [(c["status"], c["reason"]) for c in stalled] == [("True", reason)]
+    if lua_available():
+        assert health(item)[0] == "Degraded", health(item)
 
 
 def test_storage_initializer_downloaded_from_s3_and_http(ready: Tier) -> None:

@@ -20,6 +20,9 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "color_message",  # uvicorn's copy of the message with terminal colours
 }
 PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# kopf's object loggers pass these extras: the object a line is about, and two of its own
+_OBJECT = "k8s_ref"
+_DROPPED = frozenset({"settings", "k8s_skip"})
 
 
 class LoggingSettings(BaseSettings):
@@ -43,17 +46,34 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key == _OBJECT:
+                doc["object"] = value
+            elif key not in _STANDARD and key not in _DROPPED and not key.startswith("_"):
                 doc[key] = value
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()
 
 
+class PlainFormatter(logging.Formatter):
+    """Text for people; a line about a Kubernetes object (kopf's) starts with [namespace/name]."""
+
+    def __init__(self) -> None:
+        super().__init__(PLAIN)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = super().formatMessage(record)
+        ref = getattr(record, _OBJECT, None)
+        if isinstance(ref, dict) and ref.get("name"):
+            where = "/".join(str(ref[k]) for k in ("namespace", "name") if ref.get(k))
+            return f"{text} [{where}]"
+        return text
+
+
 def configure(level: str, log_format: LogFormat = "json") -> None:
-    """Send every logger (uvicorn's too) through one handler on stderr, JSON or plain."""
+    """Send every logger (uvicorn's and kopf's too) through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(PLAIN))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else PlainFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -6,17 +6,19 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from modelplane import logs
 from modelplane.flags import Flag, flag_parser, parse_settings
+from modelplane.logs import LoggingSettings
 
 PROG = "modelplane operator"
 
 
-class OperatorFlags(BaseSettings):
+class OperatorFlags(LoggingSettings):
     """How the operator process runs; its configuration proper is OperatorConfig (--config)."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPLANE_", extra="ignore")
@@ -42,13 +44,6 @@ class OperatorFlags(BaseSettings):
     liveness: str | None = Field(
         default=None, description="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
     )
-    # kopf formats the operator's logs itself: its formatters name the object a line is about.
-    log_format: Literal["json", "plain", "full"] = Field(
-        default="json", description="kopf's log format"
-    )
-    log_level: Literal["debug", "info", "warning", "error"] = Field(
-        default="info", description="the least severe level logged"
-    )
     verbose: bool = Field(default=False, description="same as --log-level=debug")
 
 
@@ -71,8 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
     args = parse_flags(sys.argv[1:] if argv is None else argv)
-    import logging
-
     import kopf  # deferred: the operator extra
 
     from modelplane.operator.config import load_config
@@ -81,8 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from modelplane.operator.leader import LeaseSettings
 
     config = load_config(args.config)
-    kopf.configure(log_format=kopf.LogFormat[args.log_format.upper()])
-    logging.getLogger().setLevel("DEBUG" if args.verbose else args.log_level.upper())
+    # kopf's records too: a line about an object carries it as "object" (plain: [ns/name])
+    logs.configure("debug" if args.verbose else args.log_level, args.log_format)
     identity = current_identity()
     lease = None
     if args.lease_namespace:

@@ -21,6 +21,8 @@ import kopf
 from modelplane.api import GROUP
 from modelplane.operator import kinds, names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.events import EventRecorder
+from modelplane.operator.identity import current_identity
 from modelplane.operator.kinds import GRAPH, ISVC
 from modelplane.operator.kube import Kube, credentials
 from modelplane.operator.leader import LeaderElector, LeaseSettings
@@ -135,7 +137,9 @@ class Operator:
         if self.lease is not None:
             self._elector = LeaderElector(self._kube, self.lease, self._leading_changed)
             self._tasks.append(asyncio.create_task(self._elector.run()))
-        self._queue = ReconcileQueue(Reconciler(self._kube, self.config), gate=self.leading)
+        events = EventRecorder(self._kube.create, current_identity())
+        reconciler = Reconciler(self._kube, self.config, events=events)
+        self._queue = ReconcileQueue(reconciler, gate=self.leading)
         self._tasks.append(asyncio.create_task(self._resync_forever()))
 
     async def cleanup(self, **_: Any) -> None:

@@ -23,7 +23,8 @@ from modelplane.api import (
 # owner: reconciled, status written | runtime: read, a change re-selects runtimes
 # child: applied and pruned for an owner | observed: read for the status (pods), never written
 # lease: the leader-election Lease, read and written in the operator's own namespace only
-Role = Literal["owner", "runtime", "child", "observed", "lease"]
+# event: Events about the owners (`events`), created only
+Role = Literal["owner", "runtime", "child", "observed", "lease", "event"]
 
 ISVC = InferenceService.KIND
 GRAPH = InferenceGraph.KIND
@@ -85,6 +86,8 @@ TABLE: tuple[ApiKind, ...] = (
     ),
     # The components' pods (owned by ReplicaSets): read for the status's reasons.
     ApiKind("Pod", "", "v1", "pods", "observed"),
+    # Transitions of the owners people act on (`events`); never read back.
+    ApiKind("Event", "events.k8s.io", "v1", "events", "event"),
     # Which replica reconciles (leader election, `leader`); never watched.
     ApiKind("Lease", "coordination.k8s.io", "v1", "leases", "lease"),
 )

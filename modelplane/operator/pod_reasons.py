@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modelplane.operator.health import is_stalled
 from modelplane.termination import MODEL_LOAD_PREFIX
 
 Obj = Mapping[str, Any]
@@ -39,7 +40,7 @@ class PodFailure:
     @property
     def blocks_load(self) -> bool:
         """Whether the model cannot load until someone acts (not just waiting for a node)."""
-        return self.reason not in {"Unschedulable", "FailedCreate"}
+        return is_stalled(self.reason)
 
 
 def _short(text: str | None) -> str:

@@ -15,6 +15,7 @@ READ = ["get", "list", "watch"]
 CHILD_VERBS = [*READ, "create", "patch", "delete"]  # apply is a patch; pruning deletes
 STATUS_VERBS = ["get", "patch"]  # status is applied (a patch) to the status subresource
 LEASE_VERBS = ["get", "create", "update"]  # read, take, renew (an update with resourceVersion)
+EVENT_VERBS = ["create"]
 
 Rule = dict[str, Any]
 
@@ -27,6 +28,8 @@ def grants(kind: ApiKind) -> list[tuple[str, list[str]]]:
         return [(kind.plural, CHILD_VERBS)]
     if kind.role == "lease":
         return [(kind.plural, LEASE_VERBS)]
+    if kind.role == "event":
+        return [(kind.plural, EVENT_VERBS)]
     return [(kind.plural, READ)]
 
 
@@ -42,10 +45,10 @@ def rules(kinds: Iterable[ApiKind]) -> list[Rule]:
     ]
 
 
-# What kopf itself needs: it reports handler errors as Events, and it looks up the CRDs and
-# the namespaces it serves.
+# What kopf itself needs: it reports handler errors as Events (core v1; ours are
+# events.k8s.io, from the table), and it looks up the CRDs and the namespaces it serves.
 KOPF_NAMESPACED_RULES: list[Rule] = [
-    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 KOPF_CLUSTER_RULES: list[Rule] = [
     {

@@ -26,6 +26,8 @@ from modelplane.api import (
 )
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.events import EventRecorder
+from modelplane.operator.health import ready_of
 from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC
 from modelplane.operator.kube import Kube, KubeError
 from modelplane.operator.render.graph import (
@@ -76,11 +78,16 @@ class Reconciler:
     """Reconcile passes for InferenceServices and InferenceGraphs."""
 
     def __init__(
-        self, kube: Kube, config: OperatorConfig, clock: Callable[[], str] = utc_now
+        self,
+        kube: Kube,
+        config: OperatorConfig,
+        clock: Callable[[], str] = utc_now,
+        events: EventRecorder | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
         self.clock = clock
+        self.events = events  # Events on the owners' transitions (none in unit tests)
 
     def run(self, key: Key) -> PassResult:
         """One pass for the object behind key."""
@@ -230,12 +237,9 @@ class Reconciler:
             split = revision_splits(status)
             if split:
                 splits[service] = split
-            ready = any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
-            if not ready:
-                unready.append(service)
+            ready = ready_of(status.get("conditions") or [])
+            if ready.get("status") != "True":  # named with its own reason, for the graph's
+                unready.append(f"{service} ({ready.get('reason') or 'no status yet'})")
         if missing:
             return (
                 urls,
@@ -323,4 +327,6 @@ class Reconciler:
                 "status": status,
             }
         )
+        if self.events is not None:
+            self.events.record(obj, status)
         return True

@@ -14,6 +14,7 @@ from typing import Any
 from modelplane.api import InferenceGraph, InferenceService, Resource
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
+from modelplane.operator.health import kstatus_conditions
 from modelplane.operator.pod_reasons import PodFailure, component_failure
 from modelplane.operator.render.network import external_url, service_url
 from modelplane.operator.traffic import TrafficPlan, revision_fields, single
@@ -365,6 +366,7 @@ def isvc_status(
         components[names.PREDICTOR] |= revision_fields(plan, ready, urls)
     conditions.append(ingress_condition(isvc, children, config))
     conditions.append(ready_condition(conditions))
+    conditions += kstatus_conditions(conditions[-1])
     if failure is None:
         conditions += revision_conditions(isvc, children, config, plan)
     predictor_deployment = children.get(("Deployment", plan.serving))
@@ -430,6 +432,7 @@ def graph_status(
     )
     conditions = [deps, router_ready, ingress_condition(graph, children, config)]
     conditions.append(ready_condition(conditions))
+    conditions += kstatus_conditions(conditions[-1])
     status: Obj = {
         "observedGeneration": graph.metadata.generation,
         "conditions": with_transition_times(_previous_conditions(graph), conditions, now),
@@ -445,5 +448,5 @@ def invalid_status(obj: Mapping[str, Any], message: str, now: str) -> Obj:
     cond = condition(READY, "False", "InvalidSpec", message[:1000])
     return {
         "observedGeneration": (obj.get("metadata") or {}).get("generation"),
-        "conditions": with_transition_times(previous, [cond], now),
+        "conditions": with_transition_times(previous, [cond, *kstatus_conditions(cond)], now),
     }

@@ -20,10 +20,12 @@ class StorageSettings(LoggingSettings):
 
     s3_endpoint: Annotated[str | None, Flag(metavar="URL")] = Field(
         default=None,
+        # S3_ENDPOINT first: a storage Secret's key (the init container's envFrom) points one
+        # model at its own endpoint over the operator's default (MODELPLANE_STORAGE_S3_ENDPOINT)
         validation_alias=AliasChoices(
-            "s3_endpoint", "MODELPLANE_STORAGE_S3_ENDPOINT", "S3_ENDPOINT"
+            "s3_endpoint", "S3_ENDPOINT", "MODELPLANE_STORAGE_S3_ENDPOINT"
         ),
-        description="S3 API endpoint (MinIO, Ceph...); env also S3_ENDPOINT",
+        description="S3 API endpoint (MinIO, Ceph...); env S3_ENDPOINT wins over the default",
     )
     s3_region: str | None = Field(default=None, description="S3 region")
     gcs_endpoint: Annotated[str, Flag(metavar="URL")] = Field(

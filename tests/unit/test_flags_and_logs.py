@@ -129,3 +129,30 @@ def test_plain_format_on_request(captured: io.StringIO, monkeypatch: pytest.Monk
     logging.getLogger("modelplane.router").debug("hello")
     line = captured.getvalue().strip()
     assert line.endswith("DEBUG modelplane.router: hello") and not line.startswith("{")
+
+
+def _kopf_object_logger() -> logging.LoggerAdapter[logging.Logger]:
+    """kopf's own logger for one object, as its handlers get it (`logger` in a handler)."""
+    import kopf
+    from kopf._cogs.structs.bodies import Body
+    from kopf._core.actions.loggers import ObjectLogger
+
+    body = Body({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}})
+    return ObjectLogger(body=body, settings=kopf.OperatorSettings())
+
+
+@pytest.mark.parametrize("log_format", ["json", "plain"])
+def test_kopfs_lines_name_their_object_in_the_same_format(
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch, log_format: logs.LogFormat
+) -> None:
+    monkeypatch.setattr("sys.stderr", captured)
+    logs.configure("info", log_format)
+    _kopf_object_logger().info("reconciled")
+    line = captured.getvalue().strip()
+    if log_format == "plain":
+        assert line.endswith("reconciled [ns/p]"), line
+        return
+    doc = json.loads(line)
+    assert doc["msg"] == "reconciled" and doc["level"] == "info"
+    assert doc["object"]["kind"] == "Pod" and doc["object"]["name"] == "p"
+    assert "settings" not in doc and "k8s_skip" not in doc and "k8s_ref" not in doc

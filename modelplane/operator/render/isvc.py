@@ -265,6 +265,8 @@ def custom_pod_spec(
         )
         taints |= set(gpu_taint_keys(requested_resources(resources), config.gpu_resources))
         item = {**container, "resources": resources}
+        # the container's own message when it writes one, else the end of its log (status)
+        item.setdefault("terminationMessagePolicy", pod.LOG_ON_ERROR)
         if index == 0:
             item["env"] = pod.merge_env(env, container.get("env"))
             item.setdefault("ports", pod.default_ports()[:1])

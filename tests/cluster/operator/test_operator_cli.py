@@ -67,4 +67,6 @@ def test_operator_command_serves_one_namespace(
     assert lines, "the operator logged nothing"
     records = [json.loads(line) for line in lines if line.startswith("{")]
     assert len(records) >= len(lines) * 0.9, lines[:20]  # JSON logs, one object a line
-    assert all("message" in r for r in records)
+    assert all("msg" in r and "level" in r for r in records)  # the one format (modelplane.logs)
+    about = {r["object"]["name"] for r in records if "object" in r}  # kopf's lines name theirs
+    assert "iris-onnx" in about, records[:20]

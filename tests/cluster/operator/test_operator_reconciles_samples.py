@@ -22,6 +22,7 @@ from tests.cluster.operator.conftest import (
     delete_namespace,
     eventually,
 )
+from tests.support.argocd import health, lua_available
 from tests.unit.operator.samples import SAMPLES, render_sample
 
 pytestmark = pytest.mark.cluster
@@ -287,8 +288,32 @@ def test_a_runtime_created_later_is_picked_up(kubectl: Kubectl, samples: str) ->
             "containers": [{"name": "server", "image": "example/sklearn:1"}],
         },
     }
+    stalled = kubectl.condition("isvc", "later", samples, "Stalled")  # kstatus: needs a change
+    assert stalled is not None and (stalled["status"], stalled["reason"]) == (
+        "True",
+        "NoSupportingRuntime",
+    )
+    if lua_available():  # Argo CD's health check on the live object
+        assert health(kubectl.get("isvc", "later", samples) or {})[0] == "Degraded"
     kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(runtime))
     eventually(lambda: kubectl.ready("isvc", "later", samples), timeout=60, what="later Ready")
+    if lua_available():
+        assert health(kubectl.get("isvc", "later", samples) or {})[0] == "Healthy"
+    assert kubectl.condition("isvc", "later", samples, "Stalled") is None
+    assert kubectl.condition("isvc", "later", samples, "Reconciling") is None
+
+    def events() -> list[tuple[str, str]] | None:
+        about = [
+            e
+            for e in kubectl.items("events.events.k8s.io", samples)
+            if (e.get("regarding") or {}).get("name") == "later"
+            and e.get("reportingController") == "serving.modelplane.io/operator"
+        ]
+        seen = [(e["type"], e["reason"]) for e in sorted(about, key=lambda e: e["eventTime"])]
+        return seen if ("Normal", "Ready") in seen else None
+
+    seen = eventually(events, timeout=30, what="the Ready Event")
+    assert seen == [("Warning", "NoSupportingRuntime"), ("Normal", "Ready")]  # once each
 
 
 def test_graph_waits_for_a_missing_service(kubectl: Kubectl, samples: str) -> None:
@@ -366,3 +391,36 @@ def test_a_child_the_api_server_refuses_is_reported(kubectl: Kubectl, samples: s
     assert "limit" in cond["message"]
     ready = kubectl.condition("isvc", "too-greedy", samples, "Ready")
     assert ready is not None and ready["status"] == "False"
+
+
+def test_a_missing_pvc_shows_the_schedulers_reason_within_30s(
+    kubectl: Kubectl, samples: str
+) -> None:
+    isvc = {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "no-pvc"},
+        "spec": {
+            "predictor": {
+                "model": {"modelFormat": {"name": "onnx"}, "storageUri": "pvc://models-pvc/iris"}
+            }
+        },
+    }
+    kubectl("apply", "-n", samples, "-f", "-", input=yaml.safe_dump(isvc))
+
+    def printed() -> str | None:  # what a user types, and what they see
+        out = kubectl("get", "isvc", "no-pvc", "-n", samples)
+        return out if "Unschedulable" in out else None
+
+    out = eventually(printed, timeout=30, what="Unschedulable in kubectl get isvc")
+    assert out.split("\n")[0].split() == ["NAME", "URL", "READY", "REASON", "AGE"]
+    assert out.split("\n")[1].split()[2:4] == ["False", "Unschedulable"]
+    ready = kubectl.condition("isvc", "no-pvc", samples, "Ready")
+    assert ready is not None and 'persistentvolumeclaim "models-pvc" not found' in ready["message"]
+    # waiting for a PVC (or a node) is still progressing: the claim may yet be created
+    assert kubectl.condition("isvc", "no-pvc", samples, "Reconciling") is not None
+    obj = kubectl.get("isvc", "no-pvc", samples) or {}
+    info = obj["status"]["modelStatus"]["lastFailureInfo"]
+    assert info["reason"] == "Unschedulable" and "models-pvc" in info["message"]
+    if lua_available():
+        assert health(obj)[0] == "Progressing"

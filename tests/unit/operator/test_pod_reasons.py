@@ -288,6 +288,12 @@ def test_isvc_status_carries_the_pod_reason(the_pod: Obj, reason: str, transitio
     assert model["lastFailureInfo"]["message"] == failure.message
     if failure.exit_code is not None:
         assert model["lastFailureInfo"]["exitCode"] == failure.exit_code
+    # kstatus: a failed load needs someone to act (Stalled); a pod waiting for a node does not
+    kstatus = "Stalled" if transition == "BlockedByFailedLoad" else "Reconciling"
+    assert (found[kstatus]["status"], found[kstatus]["reason"]) == ("True", reason)
+    assert {"Stalled", "Reconciling"} - {kstatus} - set(found) == {"Stalled", "Reconciling"} - {
+        kstatus
+    }
     assert InferenceServiceStatus.model_validate(status).to_dict() == status
 
 

@@ -144,6 +144,18 @@ def both_services(ready: bool) -> FakeKube:
     return kube
 
 
+def one_service_failing() -> FakeKube:
+    kube = both_services(ready=False)
+    serving(kube, "iris-onnx")
+    labels = kube.get(ISVC, "default", "iris-labels")
+    assert labels is not None
+    labels["status"] = {
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ModelLoadFailed"}]
+    }
+    kube.put(labels)
+    return kube
+
+
 def invalid_isvc() -> FakeKube:
     kube = world()
     kube.put(
@@ -285,6 +297,15 @@ ROWS = [
         [("status", GRAPH, "iris-pipeline")],
         (GRAPH, "iris-pipeline", "RouterReady", "WaitingForDependencies"),
         result=PassResult(retry_after=CONFIG.dependency_retry_seconds),
+    ),
+    Row(
+        "a graph names each step that is not ready with that step's own reason",
+        one_service_failing,
+        PIPELINE,
+        [("status", GRAPH, "iris-pipeline")],
+        (GRAPH, "iris-pipeline", "DependenciesReady", "DependencyNotReady"),
+        "not ready: iris-labels (ModelLoadFailed)",
+        PassResult(retry_after=CONFIG.dependency_retry_seconds),
     ),
     Row(
         "a graph whose InferenceServices are ready gets its router",

@@ -146,6 +146,7 @@ def test_ingress_url_and_transformer_entry() -> None:
         "TransformerReady": ("False", "MinimumReplicasUnavailable"),
         "IngressReady": ("True", "IngressAdmitted"),
         "Ready": ("False", "MinimumReplicasUnavailable"),
+        "Reconciling": ("True", "MinimumReplicasUnavailable"),  # kstatus: still progressing
     }
     assert status["url"] == "http://m-ns.example.com"
     assert status["address"]["url"] == "http://m-transformer.ns.svc.cluster.local"
@@ -218,6 +219,7 @@ def test_graph_waiting_for_dependencies() -> None:
         "RouterReady": ("Unknown", "WaitingForDependencies"),
         "IngressReady": ("True", "ClusterLocal"),
         "Ready": ("False", "DependencyNotReady"),
+        "Reconciling": ("True", "DependencyNotReady"),  # the dependency may still come
     }
     assert "url" not in status
     assert InferenceGraphStatus.model_validate(status).to_dict() == status
@@ -235,3 +237,5 @@ def test_graph_router_refused() -> None:
     status = graph_status(graph(), {}, OperatorConfig(), NOW, None, Failure("ApplyRejected", "bad"))
     assert conditions(status)["RouterReady"] == ("False", "ApplyRejected")
     assert conditions(status)["Ready"] == ("False", "ApplyRejected")
+    assert conditions(status)["Stalled"] == ("True", "ApplyRejected")
+    assert "Reconciling" not in conditions(status)
