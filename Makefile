@@ -4,7 +4,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := server,onnx,torch,router,operator,storage,dev
+EXTRAS := server,onnx,torch,router,operator,storage,dev,sample
+# What `make run` needs, no more: the bundled sample is ONNX, so no torch (a 6 GB download).
+RUN_EXTRAS := server,onnx,router,sample
 CACHE ?= $(HOME)/.cache/modelplane
 export PYTHONPATH := $(CURDIR)
 export MODELPLANE_CACHE := $(CACHE)
@@ -24,6 +26,13 @@ $(VENV)/.stamp: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+# `make run`'s lighter install; a full `make venv` (the test install) already covers it.
+$(VENV)/.run-stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	if [ ! -f $(VENV)/.stamp ] || [ pyproject.toml -nt $(VENV)/.stamp ]; then \
+	  $(PY) -m pip install -q -e ".[$(RUN_EXTRAS)]"; fi
 	touch $@
 
 lint: venv

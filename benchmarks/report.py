@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 from benchmarks.load import Cell
+from benchmarks.perf_analyzer import PerfCell
 from benchmarks.profile import summarize
 
 Results = dict[str, dict[int, Cell]]
@@ -132,8 +133,44 @@ def _profile_section(path: Path) -> list[str]:
     return lines
 
 
+def perf_table(perf: dict[str, PerfCell]) -> str:
+    """Markdown table of the perf_analyzer runs (keys `label|protocol|clients`)."""
+    rows = [
+        "| server | protocol | concurrency | infer/s | p50 ms | p90 ms | p99 ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, cell in perf.items():
+        label, protocol, clients = key.split("|")
+        rows.append(
+            f"| {label} | {protocol} | {clients} | {cell.rps:,.0f} | {cell.p50_ms:.2f} | "
+            f"{cell.p90_ms:.2f} | {cell.p99_ms:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def _perf_section(perf: dict[str, PerfCell]) -> list[str]:
+    if not perf:
+        return []
+    return [
+        "## Triton's perf_analyzer",
+        "",
+        "The same servers measured by Triton's own load generator, unmodified (`perf_analyzer",
+        "-m <model>` from tritonclient 2.41.1's wheel, installed by `make perf-analyzer`), over",
+        "HTTP (JSON header + binary tensors) and gRPC at concurrency 1 and 16: three count",
+        "windows per cell after the wrk rounds, figures from its CSV report (client side).",
+        "",
+        perf_table(perf),
+        "",
+    ]
+
+
 def render(
-    results: Results, failures: dict[str, str], seconds: float, rounds: int, profile: Path
+    results: Results,
+    failures: dict[str, str],
+    seconds: float,
+    rounds: int,
+    profile: Path,
+    perf: dict[str, PerfCell] | None = None,
 ) -> str:
     """The whole docs/benchmarks.md."""
     load = os.getloadavg()
@@ -169,6 +206,7 @@ def render(
         "",
         *verdicts(results),
         "",
+        *_perf_section(perf or {}),
     ]
     if failures:
         lines += ["## Servers that did not run", ""]

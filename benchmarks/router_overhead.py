@@ -192,72 +192,86 @@ def process(cmd: list[str], port: int, ready_path: str) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-class Target:
-    """One thing to time: a port, a path and a body, on its own keep-alive connection."""
+class Client:
+    """One case to time: an async call on its own connections (REST: aiohttp; gRPC: grpc.aio)."""
 
-    def __init__(self, label: str, port: int, path: str, body: bytes) -> None:
-        self.label, self.path, self.body = label, path, body
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.latencies: list[float] = []
+    def __init__(self, label: str, call: Any, pid: int | None = None) -> None:
+        self.label, self.call, self.pid = label, call, pid
+        self.latencies: dict[int, list[float]] = {}
+        self.cpu = 0.0  # seconds of the serving process (pid) while this case ran
+        self.sent = 0
 
-    def send(self, n: int, keep: bool = True) -> None:
-        headers = {"content-type": "application/json"}
-        for _ in range(n):
-            start = time.perf_counter()
-            self.conn.request("POST", self.path, self.body, headers)
-            response = self.conn.getresponse()
-            response.read()
-            took = (time.perf_counter() - start) * 1000
+    async def run(self, n: int, clients: int, keep: bool = True) -> None:
+        """n requests from `clients` concurrent clients, each sending back to back."""
+        out = self.latencies.setdefault(clients, [])
+        per_client = max(n // clients, 1)
+        before = cpu_seconds(self.pid) if self.pid else 0.0
+        try:
+            await self._run(out, per_client, clients, keep)
+        finally:
+            if self.pid:
+                self.cpu += cpu_seconds(self.pid) - before
+            self.sent += per_client * clients
+
+    async def _run(self, out: list[float], per_client: int, clients: int, keep: bool) -> None:
+
+        async def one_client() -> None:
+            for _ in range(per_client):
+                start = time.perf_counter()
+                await self.call()
+                if keep:
+                    out.append((time.perf_counter() - start) * 1000)
+
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+
+
+def rest_call(session: Any, url: str, body: bytes) -> Any:
+    headers = {"content-type": "application/json"}
+
+    async def call() -> None:
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
             if response.status != 200:
-                raise SystemExit(f"POST {self.path} answered {response.status}")
-            if keep:
-                self.latencies.append(took)
+                raise SystemExit(f"POST {url} answered {response.status}")
+
+    return call
+
+
+def grpc_call(channel: Any, model: str, width: int) -> Any:
+    """ModelInfer with the input in raw contents, serialized once (the client's cost is flat)."""
+    import numpy as np
+
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+
+    request = pb.ModelInferRequest(model_name=model)
+    request.inputs.add(name="x", datatype="FP32", shape=[1, width])
+    request.raw_input_contents.append(np.arange(width, dtype=np.float32).tobytes())
+    data = request.SerializeToString()
+    method = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+
+    async def call() -> None:
+        await method(data)
+
+    return call
 
 
 class ConcurrentTarget:
     """The Ensemble's floor: the client itself calls several models at once (aiohttp)."""
 
-    def __init__(self, label: str, urls: list[str], body: bytes) -> None:
-        import aiohttp
+    def __init__(self, session: Any, urls: list[str], body: bytes) -> None:
+        self.calls = [rest_call(session, u, body) for u in urls]
 
-        self.label, self.urls, self.body = label, urls, body
-        self.latencies: list[float] = []
-        self.loop = asyncio.new_event_loop()
-
-        async def open_session() -> aiohttp.ClientSession:
-            return aiohttp.ClientSession()
-
-        self.session = self.loop.run_until_complete(open_session())
-
-    async def _one(self, url: str) -> None:
-        headers = {"content-type": "application/json"}
-        async with self.session.post(url, data=self.body, headers=headers) as response:
-            await response.read()
-            if response.status != 200:
-                raise SystemExit(f"POST {url} answered {response.status}")
-
-    async def _rounds(self, n: int, keep: bool) -> None:
-        for _ in range(n):
-            start = time.perf_counter()
-            await asyncio.gather(*(self._one(u) for u in self.urls))
-            if keep:
-                self.latencies.append((time.perf_counter() - start) * 1000)
-
-    def send(self, n: int, keep: bool = True) -> None:
-        self.loop.run_until_complete(self._rounds(n, keep))
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.session.close())
-        self.loop.close()
+    async def __call__(self) -> None:
+        await asyncio.gather(*(c() for c in self.calls))
 
 
-def interleaved(targets: list[Any], n: int, rounds: int = 10) -> None:
-    """n requests per target, sent in alternating rounds so all see the same machine load."""
-    for t in targets:
-        t.send(max(n // 10, 20), keep=False)  # warm-up: pools, caches, JIT-free paths
+async def interleaved(cases: list[Client], n: int, clients: int, rounds: int = 10) -> None:
+    """n requests per case, sent in alternating rounds so all see the same machine load."""
+    for case in cases:
+        await case.run(max(n // 10, 2 * clients), clients, keep=False)  # warm-up: pools, caches
     for _ in range(rounds):
-        for t in targets:
-            t.send(max(n // rounds, 1))
+        for case in cases:
+            await case.run(max(n // rounds, clients), clients)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -277,15 +291,23 @@ def v2_body(shape: list[int]) -> bytes:
     return json.dumps({"inputs": [tensor]}).encode()
 
 
-def router_cmd(graph: Path, port: int) -> list[str]:
+def router_cmd(graph: Path, port: int, grpc_port: int) -> list[str]:
     return [sys.executable, "-m", "modelplane", "router", "--graph", str(graph),
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+            "--host", "127.0.0.1", "--port", str(port), "--grpc-port", str(grpc_port),
+            "--log-level", "warning"]  # fmt: skip
 
 
 def write_graph(directory: Path, name: str, nodes: Any) -> Path:
     path = directory / f"{name}.json"
     path.write_text(json.dumps({"name": name, "nodes": nodes}))
     return path
+
+
+def one_step(url: str) -> dict[str, Any]:
+    return {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url}]}}
+
+
+CLIENTS = (1, 16)
 
 
 def main() -> int:
@@ -308,82 +330,116 @@ def main() -> int:
         uvicorn.run(upstream_app(), host="127.0.0.1", port=args.upstream, log_level="warning",
                     access_log=False, http="httptools", loop="uvloop", lifespan="off")  # fmt: skip
         return 0
+    import uvloop
 
-    py, n = sys.executable, args.requests
-    cpu: dict[str, float] = {}
+    logic = router_logic_us(5000)  # before the servers start, on its own loop
+    return uvloop.run(measure(args.requests, args.payload, logic))
+
+
+async def measure(n: int, width: int, logic: float) -> int:
+    import aiohttp
+    import grpc
+
+    py = sys.executable
     with tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
         tmp = Path(name)
-        onnx_identity(tmp / "ident", args.payload)
-        sp, up, r1, r3, pp = free_port(), free_port(), free_port(), free_port(), free_port()
+        onnx_identity(tmp / "ident", width)
+        sp, sg, up, pp = free_port(), free_port(), free_port(), free_port()
         serve = [py, "-m", "modelplane", "serve", "--model-name", "ident", "--model-dir",
                  str(tmp / "ident"), "--host", "127.0.0.1", "--http-port", str(sp),
-                 "--grpc-port", "-1", "--log-level", "warning"]  # fmt: skip
-        stack.enter_context(process(serve, sp, "/v2/health/ready"))
+                 "--grpc-port", str(sg), "--log-level", "warning"]  # fmt: skip
+        server_pid = stack.enter_context(process(serve, sp, "/v2/health/ready"))
         stack.enter_context(process([py, __file__, "--upstream", str(up)], up, "/v2/models/m0/x"))
         infer = "/v2/models/ident/infer"
-        seq = {"root": {"routerType": "Sequence",
-                        "steps": [{"serviceUrl": f"http://127.0.0.1:{sp}{infer}"}]}}  # fmt: skip
+        rest_url, grpc_url = (
+            f"http://127.0.0.1:{sp}{infer}",
+            f"grpc://127.0.0.1:{sg}/v2/models/ident",
+        )
+        stack.enter_context(process([py, __file__, "--proxy", str(pp), rest_url], pp, "/x"))
+        routers: dict[str, tuple[int, int, int]] = {}  # graph -> (http port, grpc port, pid)
         ens = {"root": {"routerType": "Ensemble", "steps": [
             {"name": f"m{d}", "serviceUrl": f"http://127.0.0.1:{up}/v2/models/m{d}/infer"}
             for d in DELAYS_MS]}}  # fmt: skip
-        stack.enter_context(
-            process([py, __file__, "--proxy", str(pp), f"http://127.0.0.1:{sp}{infer}"], pp, "/x")
-        )
-        pid1 = stack.enter_context(
-            process(router_cmd(write_graph(tmp, "seq1", seq), r1), r1, "/readyz")
-        )
-        pid3 = stack.enter_context(
-            process(router_cmd(write_graph(tmp, "ens3", ens), r3), r3, "/readyz")
-        )
+        for graph, nodes in (("viarest", one_step(rest_url)), ("viagrpc", one_step(grpc_url)),
+                             ("ens3", ens)):  # fmt: skip
+            hp, gp = free_port(), free_port()
+            pid = stack.enter_context(process(router_cmd(write_graph(tmp, graph, nodes), hp, gp),
+                                              hp, "/readyz"))  # fmt: skip
+            routers[graph] = (hp, gp, pid)
 
-        onnx_body, body = v2_body([1, args.payload]), v2_body([args.payload])
-        direct = Target("onnx model direct", sp, infer, onnx_body)
-        routed = Target("router Sequence(onnx)", r1, "/v2/models/seq1/infer", onnx_body)
-        floor = Target("bare proxy (floor)", pp, "/", onnx_body)
-        before = cpu_seconds(pid1)
-        interleaved([direct, routed, floor], n)
-        cpu[routed.label] = (cpu_seconds(pid1) - before) / len(routed.latencies) * 1000
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+        channels = {port: grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+                    for port in (sg, routers["viarest"][1], routers["viagrpc"][1])}  # fmt: skip
+        body = v2_body([1, width])
+        (hp_rest, gp_rest, pid_rest), (hp_grpc, gp_grpc, pid_grpc) = (
+            routers["viarest"], routers["viagrpc"])  # fmt: skip
+        hop_cases = [
+            Client("direct REST", rest_call(session, rest_url, body), server_pid),
+            Client("direct gRPC", grpc_call(channels[sg], "ident", width), server_pid),
+            Client("router REST in / REST out", rest_call(
+                session, f"http://127.0.0.1:{hp_rest}/v2/models/viarest/infer", body), pid_rest),
+            Client("router gRPC in / gRPC out",
+                   grpc_call(channels[gp_grpc], "viagrpc", width), pid_grpc),
+            Client("router REST in / gRPC out", rest_call(
+                session, f"http://127.0.0.1:{hp_grpc}/v2/models/viagrpc/infer", body), pid_grpc),
+            Client("router gRPC in / REST out",
+                   grpc_call(channels[gp_rest], "viarest", width), pid_rest),
+            Client("bare aiohttp proxy (floor)",
+                   rest_call(session, f"http://127.0.0.1:{pp}/", body)),
+        ]  # fmt: skip
+        for clients in CLIENTS:
+            await interleaved(hop_cases, n, clients)
 
         n_ens = max(n // 4, 100)
-        members = [
-            Target(f"model m{d} direct", up, f"/v2/models/m{d}/infer", body) for d in DELAYS_MS
-        ]
-        ensemble = Target("router Ensemble(m2,m5,m10)", r3, "/v2/models/ens3/infer", body)
+        members = [Client(f"model m{d} direct", rest_call(
+            session, f"http://127.0.0.1:{up}/v2/models/m{d}/infer", v2_body([width])))
+            for d in DELAYS_MS]  # fmt: skip
         urls = [f"http://127.0.0.1:{up}/v2/models/m{d}/infer" for d in DELAYS_MS]
-        together = ConcurrentTarget("all 3 at once, no router", urls, body)
-        before = cpu_seconds(pid3)
-        interleaved([*members, together, ensemble], n_ens)
-        together.close()
-        cpu[ensemble.label] = (cpu_seconds(pid3) - before) / len(ensemble.latencies) * 1000
+        together = Client(
+            "all 3 at once, no router", ConcurrentTarget(session, urls, v2_body([width]))
+        )
+        ensemble = Client("router Ensemble(m2,m5,m10)", rest_call(
+            session, f"http://127.0.0.1:{routers['ens3'][0]}/v2/models/ens3/infer",
+            v2_body([width])))  # fmt: skip
+        await interleaved([*members, together, ensemble], n_ens, 1)
+        await session.close()
+        for channel in channels.values():
+            await channel.close()
 
-    rows = [direct, routed, floor, *members, together, ensemble]
-    logic = router_logic_us(5000)
-    stats = {t.label: (pct(t.latencies, 50), pct(t.latencies, 99)) for t in rows}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nrouter overhead: {n} requests per 1-step case, {n_ens} per Ensemble case, "
-          f"{args.payload}-element FP32 input, {os.cpu_count()} CPUs, load average {load:.1f}\n")  # fmt: skip
-    print(f"| {'case':<28} | {'p50 ms':>8} | {'p99 ms':>8} |")
-    print(f"| {'-' * 28} | {'-' * 8}:| {'-' * 8}:|")
-    for label, (p50, p99) in stats.items():
-        print(f"| {label:<28} | {p50:8.3f} | {p99:8.3f} |")
-    seq = stats["router Sequence(onnx)"][0] - stats["onnx model direct"][0]
-    seq99 = stats["router Sequence(onnx)"][1] - stats["onnx model direct"][1]
-    ens = stats["router Ensemble(m2,m5,m10)"][0]
+    print(f"\nrouter overhead: about {n} requests per case and client count, {width}-element "
+          f"FP32 input, {os.cpu_count()} CPUs, load average {load:.1f}\n")  # fmt: skip
+    print(f"| {'case':<28} | clients | {'p50 ms':>8} | {'p99 ms':>8} | {'hop p50':>8} |")
+    print(f"| {'-' * 28} | ------: | {'-' * 8}:| {'-' * 8}:| {'-' * 8}:|")
+    p50 = {}
+    for clients in CLIENTS:
+        for case in hop_cases:
+            lat = case.latencies[clients]
+            p50[case.label, clients] = pct(lat, 50)
+        for case in hop_cases:
+            lat = case.latencies[clients]
+            base = "direct gRPC" if case.label.startswith("router gRPC") else "direct REST"
+            hop = "" if case.label.startswith("direct") else \
+                f"{p50[case.label, clients] - p50[base, clients]:+8.3f}"  # fmt: skip
+            print(f"| {case.label:<28} | {clients:7d} | {pct(lat, 50):8.3f} | {pct(lat, 99):8.3f} "
+                  f"| {hop:>8} |")  # fmt: skip
+    print("\nCPU per request of the serving process (the model server for direct calls):")
+    for case in hop_cases:
+        if case.pid:
+            print(f"  {case.label:<28} {case.cpu / case.sent * 1000:.3f} ms")
+    print(f"router's own work per request (in-process REST, no sockets): {logic:.0f} us CPU")
+    stats = {c.label: (pct(c.latencies[1], 50), pct(c.latencies[1], 99))
+             for c in [*members, together, ensemble]}  # fmt: skip
+    print()
+    for label, (a, b) in stats.items():
+        print(f"| {label:<28} | {1:7d} | {a:8.3f} | {b:8.3f} | {'':>8} |")
+    ens_p50 = stats["router Ensemble(m2,m5,m10)"][0]
     slowest = stats[f"model m{max(DELAYS_MS)} direct"][0]
     total = sum(stats[f"model m{d} direct"][0] for d in DELAYS_MS)
     print(
-        f"\nrouter overhead, 1-step Sequence: p50 +{seq:.3f} ms (target < 1 ms), p99 +{seq99:.3f} ms"
-    )
-    gap = stats["bare proxy (floor)"][0] - stats["onnx model direct"][0]
-    print(f"bare pass-through proxy on the same stack (uvicorn + aiohttp): p50 +{gap:.3f} ms")
-    print(f"router's own work per request (in-process, no sockets): {logic:.0f} us CPU")
-    for label, ms in cpu.items():
-        print(f"router process CPU per request, {label}: {ms:.3f} ms")
-    both = stats["all 3 at once, no router"][0]
-    print(f"the client calling all 3 at once itself (no router): p50 {both:.3f} ms")
-    print(
-        f"Ensemble of 3 p50 {ens:.3f} ms vs slowest member {slowest:.3f} ms "
-        f"(+{ens - slowest:.3f} ms); sum of members would be {total:.3f} ms"
+        f"Ensemble of 3 p50 {ens_p50:.3f} ms vs slowest member {slowest:.3f} ms "
+        f"(+{ens_p50 - slowest:.3f} ms); sum of members would be {total:.3f} ms; the client "
+        f"calling all 3 at once itself {stats['all 3 at once, no router'][0]:.3f} ms"
     )
     return 0
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import report, servers
+from benchmarks import perf_analyzer, report, servers
 from benchmarks.load import Cell, run_wrk, session_cpu_seconds
-from benchmarks.model import export
+from benchmarks.model import INPUT_NAME, MODEL_NAME, export, sample_row
 from benchmarks.profile import profile_during
 
 CLIENTS = (1, 16)
+PERF_REQUESTS = int(os.environ.get("BENCH_PERF_REQUESTS", "2000"))  # per perf_analyzer window
 READY_TIMEOUT = 180.0
 
 
@@ -130,6 +131,7 @@ def main() -> int:
                     cell = replace(cell, cpu_ms=1000 * used / max(1, cell.requests))
                     samples[server.label][clients].append(cell)
                     print(f"round {round_} {server.label:40} c={clients:<3} {cell}", flush=True)
+        perf = run_perf_analyzer([server for server, _, _ in live])
         target = next((x for x in live if x[0].label == report.OURS_BATCH), None)
         if target is not None:
             with profile_during(target[2], profiled, seconds):
@@ -145,8 +147,41 @@ def main() -> int:
         "seconds": seconds,
         "rounds": rounds,
     }
+    saved["perf_analyzer"] = {key: asdict(cell) for key, cell in perf.items()}
     (work / "results.json").write_text(json.dumps(saved))
-    return write_docs(results, failures, seconds, rounds, profiled)
+    return write_docs(results, failures, seconds, rounds, profiled, perf)
+
+
+def run_perf_analyzer(live: list[servers.Server]) -> dict[str, perf_analyzer.PerfCell]:
+    """Triton's perf_analyzer over HTTP and gRPC at each client count, for each server with a
+    gRPC port; keys are `label|protocol|clients`. Empty when perf_analyzer is not installed."""
+    exe = perf_analyzer.binary()
+    if exe is None:
+        print("bench: perf_analyzer not installed (make perf-analyzer); skipping it", flush=True)
+        return {}
+    out: dict[str, perf_analyzer.PerfCell] = {}
+    for server in live:
+        if server.grpc_port is None:
+            continue
+        shapes = {INPUT_NAME: [1, len(sample_row())]}
+        for protocol, port in (("http", server.http_port), ("grpc", server.grpc_port)):
+            for clients in CLIENTS:
+                key = f"{server.label}|{protocol}|{clients}"
+                try:
+                    out[key] = perf_analyzer.run(
+                        exe,
+                        f"127.0.0.1:{port}",
+                        protocol,
+                        MODEL_NAME,
+                        clients,
+                        shapes,
+                        requests=PERF_REQUESTS,
+                    )
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    print(f"bench: perf_analyzer {key} FAILED: {exc}", flush=True)
+                    continue
+                print(f"perf_analyzer {key:50} {out[key]}", flush=True)
+    return out
 
 
 def render_saved() -> int:
@@ -157,8 +192,9 @@ def render_saved() -> int:
         label: {int(c): Cell(**cell) for c, cell in cells.items()}
         for label, cells in saved["results"].items()
     }
+    perf = {k: perf_analyzer.PerfCell(**v) for k, v in saved.get("perf_analyzer", {}).items()}
     return write_docs(
-        results, saved["failures"], saved["seconds"], saved["rounds"], work / "profile.txt"
+        results, saved["failures"], saved["seconds"], saved["rounds"], work / "profile.txt", perf
     )
 
 
@@ -168,14 +204,16 @@ def write_docs(
     seconds: float,
     rounds: int,
     profiled: Path,
+    perf: dict[str, perf_analyzer.PerfCell],
 ) -> int:
     """docs/benchmarks.md and docs/benchmarks.png from the figures; prints the table."""
-    text = report.render(results, failures, seconds, rounds, profiled)
+    text = report.render(results, failures, seconds, rounds, profiled, perf)
     docs = servers.REPO_ROOT / "docs"
     docs.mkdir(exist_ok=True)
     report.chart(results, docs / "benchmarks.png")
     (docs / "benchmarks.md").write_text(text)
     print(report.table(results))
+    print(report.perf_table(perf))
     print("\n".join(report.verdicts(results)))
     print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")
     return 0

@@ -28,6 +28,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     workers: int = 1
+    grpc_port: int | None = None  # set for servers that perf_analyzer also measures
 
     @property
     def label(self) -> str:
@@ -78,13 +79,13 @@ def modelplane(work: Path, onnx: Path, batching: bool, workers: int = 1) -> Serv
     target = repo / "model.onnx"
     if not target.exists():
         target.symlink_to(onnx)
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     command = [
         sys.executable, "-m", "modelplane", "serve",
         "--model-repository", str(repo.parent),
         "--host", "127.0.0.1",
         "--http-port", str(port),
-        "--grpc-port", str(free_port()),
+        "--grpc-port", str(grpc_port),
         "--log-level", "warning",
     ]  # fmt: skip
     if batching:
@@ -93,7 +94,9 @@ def modelplane(work: Path, onnx: Path, batching: bool, workers: int = 1) -> Serv
         command += ["--workers", str(workers)]
     env = {"PYTHONPATH": str(REPO_ROOT)}
     body = v2_body("probabilities")
-    return Server("modelplane", batching, command, port, body, env, workers=workers)
+    return Server(
+        "modelplane", batching, command, port, body, env, workers=workers, grpc_port=grpc_port
+    )
 
 
 def kserve(bench: Path, pkl: Path) -> Server:

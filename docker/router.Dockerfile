@@ -27,7 +27,7 @@ COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 8080
+EXPOSE 8080 8081
 # The operator mounts the resolved graph at /etc/modelplane/graph.json.
 ENTRYPOINT ["modelplane", "router"]
 CMD ["--graph", "/etc/modelplane/graph.json", "--host", "0.0.0.0", "--port", "8080"]

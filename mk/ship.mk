@@ -3,8 +3,8 @@
 RUN_DIR ?= out/run
 
 # Serve the bundled sample (two ONNX models, alone and as a graph) on 127.0.0.1 and print curl
-# commands; Ctrl-C stops everything.
-run: venv
+# commands; Ctrl-C stops everything. Installs only what the run path needs (RUN_EXTRAS).
+run: $(VENV)/.run-stamp
 	$(PY) -m modelplane.local.sample $(RUN_DIR)
 	$(PY) -m modelplane run -f $(RUN_DIR)/sample.yaml
 

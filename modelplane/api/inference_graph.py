@@ -21,6 +21,11 @@ from modelplane.api.meta import (
 )
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
+Protocol = Literal["rest", "grpc"]
+# What a serviceName step speaks when neither it nor its graph sets `protocol` (chosen by
+# measurement, docs/router.md).
+DEFAULT_PROTOCOL: Protocol = "rest"
+GRPC_URL_PATTERN = r"grpc://[^/]+:[0-9]+/v2/models/[^/]+"
 ROOT = "root"
 MAX_NODES = 32
 MAX_STEPS = 32
@@ -59,6 +64,12 @@ UNIQUE_STEP_NAMES_RULE = {
     "message": "step names must be unique within a node",
     "fieldPath": ".steps",
 }
+STEP_PROTOCOL_RULE = {
+    "rule": "!has(self.protocol) || has(self.serviceName) || (has(self.serviceUrl)"
+    " && (self.protocol == 'grpc') == self.serviceUrl.startsWith('grpc://'))",
+    "message": "protocol applies to serviceName and serviceUrl steps, and must agree with "
+    "serviceUrl's scheme (grpc:// for grpc, http(s):// for rest)",
+}
 ROOT_RULE = {
     "rule": "'root' in self.nodes",
     "message": "spec.nodes must contain a node named root",
@@ -77,7 +88,7 @@ NODE_REF_RULE = {
 class InferenceStep(ApiModel):
     """One routing target of a node: an InferenceService, a URL or another node."""
 
-    model_config = ConfigDict(json_schema_extra=cel_rules(STEP_TARGET_RULE))
+    model_config = ConfigDict(json_schema_extra=cel_rules(STEP_TARGET_RULE, STEP_PROTOCOL_RULE))
 
     name: str | None = Field(
         default=None, max_length=63, description="Name of the step, unique within its node."
@@ -93,8 +104,15 @@ class InferenceStep(ApiModel):
     service_url: str | None = Field(
         default=None,
         max_length=2048,
-        pattern=r"^https?://.+",
-        description="Full URL to send the request to (a V2 infer endpoint).",
+        pattern=rf"^(https?://.+|{GRPC_URL_PATTERN})$",
+        description="Where to send the request: a V2 REST infer URL "
+        "(http://host/v2/models/NAME/infer) or a V2 gRPC model (grpc://host:port/v2/models/NAME).",
+    )
+    protocol: Protocol | None = Field(
+        default=None,
+        description="How the router calls this step's model server: rest (V2 JSON or binary "
+        "over HTTP) or grpc (V2 gRPC, raw tensor contents). Default: the graph's protocol, "
+        f"else {DEFAULT_PROTOCOL}. A serviceUrl step's scheme must agree. modelplane extension.",
     )
     data: Literal["$request", "$response"] | None = Field(
         default=None,
@@ -147,6 +165,10 @@ class InferenceStep(ApiModel):
         targets = [self.node_name, self.service_name, self.service_url]
         if sum(t is not None for t in targets) != 1:
             raise ValueError(STEP_TARGET_RULE["message"])
+        if self.protocol is not None and self.service_name is None:
+            url = self.service_url
+            if url is None or (self.protocol == "grpc") != url.startswith("grpc://"):
+                raise ValueError(STEP_PROTOCOL_RULE["message"])
         return self
 
 
@@ -201,6 +223,11 @@ class InferenceGraphSpec(ApiModel):
     )
     timeout: int | None = Field(
         default=None, ge=1, description="Seconds a request through the graph may take (default 60)."
+    )
+    protocol: Protocol | None = Field(
+        default=None,
+        description="How the router calls the model servers of serviceName steps that set no "
+        f"protocol: rest or grpc (default {DEFAULT_PROTOCOL}). modelplane extension.",
     )
     min_replicas: int | None = Field(
         default=None, ge=0, description="Fewest router replicas (default 1)."

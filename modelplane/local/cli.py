@@ -148,6 +148,8 @@ def banner(endpoints: Sequence[Endpoint]) -> str:
             lines.append(f"    {curl(endpoint.infer_url, body)}")
         else:
             lines.append(f"    POST a V2 request to {endpoint.infer_url}")
+        if endpoint.grpc:
+            lines.append(f"    grpc: {endpoint.grpc}")
         lines.append("")
     lines.append("Ctrl-C stops everything.")
     return "\n".join(lines) + "\n"

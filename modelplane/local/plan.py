@@ -27,6 +27,7 @@ from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render.graph import (
     GRAPH_FILE,
+    NoGrpcTargetError,
     UnresolvedServicesError,
     render_inference_graph,
     resolve_graph,
@@ -51,6 +52,7 @@ class Endpoint:
     # The InferenceService whose metadata describes what the endpoint takes.
     model: str | None
     model_url: str | None
+    grpc: str | None = None  # host:port of its V2 gRPC service
 
 
 @dataclass
@@ -100,12 +102,16 @@ def build_plan(
     runtimes += [r for r in default_runtimes if r.metadata.name not in given]
     plan = Plan()
     local_urls: dict[str, str] = {}
+    grpc_targets: dict[str, str] = {}
     for isvc in services:
-        local_urls[isvc.metadata.name or ""] = _plan_service(
-            isvc, runtimes, config, ports, layout, plan
-        )
+        name = isvc.metadata.name or ""
+        local_urls[name] = _plan_service(isvc, runtimes, config, ports, layout, plan)
+        if isvc.spec.transformer is None:  # as in a cluster: only a predictor entry is gRPC
+            grpc = plan.endpoints[-1].grpc
+            if grpc is not None:
+                grpc_targets[name] = grpc
     for graph in graphs:
-        _plan_graph(graph, local_urls, config, ports, layout, plan)
+        _plan_graph(graph, local_urls, grpc_targets, config, ports, layout, plan)
     return plan
 
 
@@ -141,6 +147,7 @@ def _plan_service(
         _server_process(predictor, http, grpc, {}, layout, f"{name}/predictor", plan)
     )
     entry = f"http://{HOST}:{http}"
+    entry_grpc = f"{HOST}:{grpc}"
     transformer = deployments.get(names.TRANSFORMER)
     if transformer is not None:
         cluster_host = names.cluster_host(names.component(name, names.PREDICTOR), _ns(isvc))
@@ -150,8 +157,11 @@ def _plan_service(
             _server_process(transformer, t_http, t_grpc, hosts, layout, f"{name}/transformer", plan)
         )
         entry = f"http://{HOST}:{t_http}"
+        entry_grpc = f"{HOST}:{t_grpc}"
     plan.endpoints.append(
-        Endpoint("InferenceService", name, entry, entry + names.infer_path(name), name, entry)
+        Endpoint(
+            "InferenceService", name, entry, entry + names.infer_path(name), name, entry, entry_grpc
+        )
     )
     return entry
 
@@ -159,6 +169,7 @@ def _plan_service(
 def _plan_graph(
     graph: InferenceGraph,
     local_urls: Mapping[str, str],
+    grpc_targets: Mapping[str, str],
     config: OperatorConfig,
     ports: Iterator[int],
     layout: Layout,
@@ -167,18 +178,21 @@ def _plan_graph(
     """Add the router of one InferenceGraph, its steps resolved to the local processes."""
     name = graph.metadata.name or ""
     try:
-        resolved = resolve_graph(graph, local_urls)
+        resolved = resolve_graph(graph, local_urls, grpc_targets)
     except UnresolvedServicesError as exc:
         raise PlanError(f"InferenceGraph {name}: {exc}; pass their YAML with -f as well") from exc
+    except NoGrpcTargetError as exc:
+        raise PlanError(f"InferenceGraph {name}: {exc}") from exc
     children = render_inference_graph(graph, resolved, config)
     config_map = next(o for o in children if o["kind"] == "ConfigMap")
     deployment = next(o for o in children if o["kind"] == "Deployment")
     graph_path = f"{layout.workdir.rstrip('/')}/graphs/{name}.json"
     plan.files[graph_path] = config_map["data"][GRAPH_FILE]
     container = _first_container(deployment, f"{name}/router")
-    port = next(ports)
+    port, grpc_port = next(ports), next(ports)
     argv = _local_command(container, f"{name}/router", layout)
     argv = set_flag(set_flag(argv, "--host", HOST), "--port", str(port))
+    argv = set_flag(argv, "--grpc-port", str(grpc_port))
     argv = set_flag(argv, "--graph", graph_path)
     plan.processes.append(
         Process(deployment["metadata"]["name"], tuple(argv), _env(container, {}, plan), port)
@@ -193,6 +207,7 @@ def _plan_graph(
             url + names.infer_path(name),
             first,
             local_urls.get(first) if first else None,
+            f"{HOST}:{grpc_port}",
         )
     )
 

@@ -21,6 +21,7 @@ PLATFORM_ALIASES: dict[str, BackendName] = {
     "onnxruntime_onnx": "onnx",
     "pytorch": "pytorch",
     "pytorch_libtorch": "pytorch",
+    "pytorch_export": "pytorch",
     "torchscript": "pytorch",
     "python": "python",
 }
@@ -62,7 +63,8 @@ class ModelConfig(_Strict):
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     def backend_name(self) -> BackendName | None:
-        """The backend named by `backend` or `platform`, if any."""
+        """The backend named by `backend` or `platform`, if any (both must name the same)."""
+        named: list[BackendName] = []
         for value in (self.backend, self.platform):
             if value is not None:
                 alias = PLATFORM_ALIASES.get(value.lower())
@@ -71,8 +73,12 @@ class ModelConfig(_Strict):
                         f"model.yaml: unknown backend/platform {value!r} "
                         f"(one of {', '.join(sorted(PLATFORM_ALIASES))})"
                     )
-                return alias
-        return None
+                named.append(alias)
+        if len(set(named)) > 1:
+            raise ModelLoadFailed(
+                f"model.yaml: backend {self.backend!r} and platform {self.platform!r} disagree"
+            )
+        return named[0] if named else None
 
 
 def read_config(directory: Path) -> ModelConfig:

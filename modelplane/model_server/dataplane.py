@@ -16,7 +16,8 @@ from modelplane.model_server.errors import (
     InvalidInput,
     ModelServerError,
 )
-from modelplane.model_server.metrics import ServerMetrics
+from modelplane.model_server.metrics import ServerMetrics, request_compute
+from modelplane.model_server.protocol import triton_types
 from modelplane.model_server.protocol.datatypes import from_dtype
 from modelplane.model_server.protocol.types import (
     InferenceRequest,
@@ -28,7 +29,7 @@ from modelplane.model_server.protocol.types import (
 )
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.settings import ServerSettings
-from modelplane.model_server.triton import model_config, model_statistics
+from modelplane.model_server.triton import config_from_triton, model_config, model_statistics
 from modelplane.model_server.validation import (
     check_inputs,
     pick_outputs,
@@ -95,12 +96,14 @@ class DataPlane:
             outputs=model.signature.outputs,
         )
 
-    def model_config(self, name: str, version: str | None) -> dict[str, Any]:
+    def model_config(self, name: str, version: str | None) -> triton_types.ModelConfig:
         """Triton's model configuration of a loaded model version (JSON shape)."""
         model = self.repository.get(name, version)
         return model_config(name, model.backend.platform, model.config, model.signature)
 
-    def model_statistics(self, name: str | None, version: str | None) -> dict[str, Any]:
+    def model_statistics(
+        self, name: str | None, version: str | None
+    ) -> triton_types.StatisticsResponse:
         """Triton's statistics for one model (version), or every loaded model when name is None."""
         if name is None:
             pairs = [(item.name, item.version) for item in self.repository.index(ready_only=True)]
@@ -139,12 +142,12 @@ class DataPlane:
         else:
             inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
-        if meter is not None:
-            meter.compute_input.observe(time.perf_counter() - started)
+        input_seconds = time.perf_counter() - started
         async with self._admitted():
             try:
                 work = model.runner.infer_request(request) if whole else model.runner.infer(inputs)
-                outputs = await _with_timeout(work, self.settings.request_timeout)
+                with request_compute() as computed:
+                    outputs = await _with_timeout(work, self.settings.request_timeout)
             except ModelServerError:
                 raise
             except Exception as exc:
@@ -170,6 +173,11 @@ class DataPlane:
             ],
         )
         if meter is not None:
+            # The three phases are recorded together, when the request is done, so that a
+            # statistics read never sees a request half counted (metrics.request_compute).
+            meter.compute_input.observe(input_seconds)
+            for seconds in computed:
+                meter.compute_infer.observe(seconds)
             meter.compute_output.observe(time.perf_counter() - started)
         return response
 
@@ -192,14 +200,22 @@ class DataPlane:
         return self.repository.index(ready_only)
 
     async def load(self, name: str, parameters: dict[str, Any] | None = None) -> None:
-        """Load `name`; Triton's `config` (and `file:*`) load parameters are refused, not ignored."""
-        unsupported = sorted(k for k in parameters or {} if k == "config" or k.startswith("file:"))
-        if unsupported:
+        """Load `name`; a Triton `config` parameter replaces model.yaml for this load.
+
+        Any other parameter (Triton's `file:*` model files among them) is refused, not ignored.
+        """
+        params = dict(parameters or {})
+        text = params.pop("config", None)
+        if params:
             raise InvalidInput(
-                f"parameters.{unsupported[0]}: loading with an override is not supported; "
-                "edit model.yaml and load again"
+                f"parameters.{sorted(params)[0]}: not supported on load (only 'config' is)"
             )
-        await self.repository.load(name)
+        override = None
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidInput("parameters.config: expected a string holding JSON")
+            override = config_from_triton(text, name)
+        await self.repository.load(name, override)
 
     async def unload(self, name: str) -> None:
         await self.repository.unload(name)

@@ -7,10 +7,12 @@ run, set by the parent before workers start) and every scrape adds them up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -75,6 +77,23 @@ class RequestMeter:
     last_inference: Settable
 
 
+_COMPUTE: ContextVar[list[float] | None] = ContextVar("modelplane_compute", default=None)
+
+
+@contextlib.contextmanager
+def request_compute() -> Iterator[list[float]]:
+    """Hold the compute time told (`ModelMeter.computed`) while one request runs, so that the
+    data plane records compute input, infer and output together when the request completes:
+    a statistics read then never sees a request half counted (perf_analyzer checks that the
+    three counts agree)."""
+    held: list[float] = []
+    token = _COMPUTE.set(held)
+    try:
+        yield held
+    finally:
+        _COMPUTE.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
 class ModelMeter:
     """Per-model execution metrics; also the batch queue's observer."""
@@ -86,16 +105,30 @@ class ModelMeter:
     batch: Observable
     executions: Countable
     inferences: Countable
+    by_batch: Callable[[int], tuple[Countable, Countable]]  # executions, seconds of a size
 
     def queued(self, seconds: float) -> None:
         """Time one request waited before its execution started."""
         self.queue.observe(seconds)
 
-    def executed(self, batch: int) -> None:
-        """One execution with this many inferences (first-dimension rows)."""
+    def computed(self, seconds: float) -> None:
+        """The execution that served one request took `seconds` (a batch's time is told to
+        each of its requests, as Triton counts compute_infer). Inside `request_compute` it
+        is held for the data plane to record with the request's other phases."""
+        held = _COMPUTE.get()
+        if held is None:
+            self.compute_infer.observe(seconds)
+        else:
+            held.append(seconds)
+
+    def executed(self, batch: int, seconds: float) -> None:
+        """One execution with this many inferences (first-dimension rows), taking `seconds`."""
         self.executions.inc()
         self.inferences.inc(batch)
         self.batch.observe(batch)
+        count, total = self.by_batch(batch)
+        count.inc()
+        total.inc(seconds)
 
 
 class ServerMetrics:
@@ -139,7 +172,8 @@ class ServerMetrics:
         )
         self.queue = Histogram(
             "modelplane_inference_queue_duration_seconds",
-            "Time a request waited in the batch queue before its execution started.",
+            "Time a request waited before its execution started: in the batch queue, or for a "
+            "free model instance when the model is not batched.",
             model,
             buckets=LATENCY_BUCKETS,
             registry=reg,
@@ -169,6 +203,18 @@ class ServerMetrics:
             "modelplane_inference_executions",
             "Backend executions; inferences_total / executions_total is the average batch.",
             model,
+            registry=reg,
+        )
+        self.batch_executions = Counter(
+            "modelplane_inference_batch_executions",
+            "Backend executions by batch size (first-dimension rows; 1 when not batched).",
+            (*model, "batch_size"),
+            registry=reg,
+        )
+        self.batch_seconds = Counter(
+            "modelplane_inference_batch_compute_infer_seconds",
+            "Seconds of backend execution by batch size.",
+            (*model, "batch_size"),
             registry=reg,
         )
         self.inferences = Counter(
@@ -240,9 +286,26 @@ class ServerMetrics:
                 batch=self.batch.labels(model, version),
                 executions=self.executions.labels(model, version),
                 inferences=self.inferences.labels(model, version),
+                by_batch=self._by_batch(model, version),
             )
             self._models[key] = meter
         return meter
+
+    def _by_batch(self, model: str, version: str) -> Callable[[int], tuple[Countable, Countable]]:
+        """The per-batch-size children of one model version, looked up once per size."""
+        children: dict[int, tuple[Countable, Countable]] = {}
+
+        def lookup(size: int) -> tuple[Countable, Countable]:
+            pair = children.get(size)
+            if pair is None:
+                label = str(size)
+                pair = children[size] = (
+                    self.batch_executions.labels(model, version, label),
+                    self.batch_seconds.labels(model, version, label),
+                )
+            return pair
+
+        return lookup
 
     def set_model_state(self, model: str, state: str) -> None:
         """Mark the one state a model is in (loading, ready, unloading, unavailable)."""

@@ -95,14 +95,17 @@ class ModelRepository:
             raise ModelNotFound(f"model {name!r} is not in the repository")
         return state
 
-    async def load(self, name: str) -> None:
-        """Load (or reload) every version of `name`; on failure the index keeps the reason."""
+    async def load(self, name: str, override: ModelConfig | None = None) -> None:
+        """Load (or reload) every version of `name`; on failure the index keeps the reason.
+
+        `override` (a Triton config given on load) replaces model.yaml for this load only.
+        """
         state = self._state(name)
         async with state.lock:
             state.state, state.reason = LOADING, ""
             self._publish(state)
             try:
-                loaded = await self._load_versions(state)
+                loaded = await self._load_versions(state, override)
             except ModelLoadFailed as exc:
                 if state.versions:  # a failed reload keeps serving what was loaded before
                     state.state = READY
@@ -119,13 +122,15 @@ class ModelRepository:
             await _release(old)
             log.info("model ready", extra={"model": name, "versions": list(loaded)})
 
-    async def _load_versions(self, state: ModelState) -> dict[str, LoadedModel]:
+    async def _load_versions(
+        self, state: ModelState, override: ModelConfig | None
+    ) -> dict[str, LoadedModel]:
         loaded: dict[str, LoadedModel] = {}
         try:
             versions = await run_blocking(discover_versions, state.directory)
             for version, directory in versions.items():
                 loaded[version] = await self._load_one(
-                    state.name, version, directory, state.directory
+                    state.name, version, directory, state.directory, override
                 )
         except ModelLoadFailed:
             await _release(loaded)
@@ -136,21 +141,34 @@ class ModelRepository:
         return loaded
 
     async def _load_one(
-        self, name: str, version: str, directory: Path, model_dir: Path
+        self,
+        name: str,
+        version: str,
+        directory: Path,
+        model_dir: Path,
+        override: ModelConfig | None,
     ) -> LoadedModel:
-        config, backend = await run_blocking(self._build, directory, model_dir)
+        config, backend = await run_blocking(self._build, directory, model_dir, override)
         meter = self._metrics.model_meter(name, version) if self._metrics else None
         runner = self._runner_factory(backend, config, meter)
         return LoadedModel(name, version, config, backend, runner, backend.signature())
 
-    def _build(self, directory: Path, model_dir: Path) -> tuple[ModelConfig, Backend]:
-        """Read the config, pick the backend and load it (blocking)."""
-        config = read_config(directory if (directory / "model.yaml").is_file() else model_dir)
-        config = apply_overrides(config, self._settings)
+    def _build(
+        self, directory: Path, model_dir: Path, override: ModelConfig | None
+    ) -> tuple[ModelConfig, Backend]:
+        """Read the config (or take the override), pick the backend and load it (blocking)."""
+        if override is None:
+            override = read_config(directory if (directory / "model.yaml").is_file() else model_dir)
+        config = apply_overrides(override, self._settings)
         files = [p.name for p in directory.iterdir() if p.is_file()]
         kind = choose_backend(config, self._settings.backend, files, directory)
         backend = create_backend(kind, directory, config)
         backend.load()
+        try:
+            check_declared(config, backend.signature())
+        except ModelLoadFailed:
+            backend.unload()
+            raise
         return config, backend
 
     async def unload(self, name: str) -> None:
@@ -259,3 +277,30 @@ async def _release(models: dict[str, LoadedModel], collect: bool = True) -> None
     models.clear()
     if collect:
         gc.collect()
+
+
+def check_declared(config: ModelConfig, signature: Signature) -> None:
+    """Declared inputs and outputs must be the model's own: same name, datatype and shape
+    (-1 matches any size). A backend that reads its signature from the model (onnx) would
+    otherwise leave a wrong declaration silently unused."""
+    for kind, declared, actual in (
+        ("input", config.inputs, signature.inputs),
+        ("output", config.outputs, signature.outputs),
+    ):
+        by_name = {t.name: t for t in actual}
+        for tensor in declared:
+            found = by_name.get(tensor.name)
+            if found is None:
+                raise ModelLoadFailed(f"declared {kind} {tensor.name!r} is not one of the model's")
+            if found.datatype != tensor.datatype:
+                raise ModelLoadFailed(
+                    f"declared {kind} {tensor.name!r} is {tensor.datatype}, the model's is "
+                    f"{found.datatype}"
+                )
+            if len(found.shape) != len(tensor.shape) or any(
+                a != b and -1 not in (a, b) for a, b in zip(found.shape, tensor.shape, strict=True)
+            ):
+                raise ModelLoadFailed(
+                    f"declared {kind} {tensor.name!r} has shape {tensor.shape}, the model's is "
+                    f"{found.shape}"
+                )

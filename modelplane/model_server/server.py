@@ -12,13 +12,14 @@ from typing import Any
 import uvicorn
 
 from modelplane.edge.asgi import ASGIApp
+from modelplane.edge.corked import CorkedHttpToolsProtocol
+from modelplane.edge.limits import with_limits
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.rest.app import RestApp
-from modelplane.model_server.rest.corked import CorkedHttpToolsProtocol
 from modelplane.model_server.rest.metrics_route import metrics_app
 from modelplane.model_server.runners.factory import RunnerFactory, make_runner
 from modelplane.model_server.settings import ServerSettings
@@ -115,7 +116,7 @@ class ModelServer:
         settings = self.settings
         config = uvicorn.Config(
             self.app,
-            http=CorkedHttpToolsProtocol,
+            http=with_limits(CorkedHttpToolsProtocol, settings),
             proxy_headers=False,  # the V2 API never reads the client address
             host=settings.host,
             port=settings.http_port,

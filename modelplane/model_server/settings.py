@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from modelplane.edge.limits import EdgeLimitSettings
 from modelplane.flags import Flag
 from modelplane.logs import LoggingSettings
 from modelplane.termination import DEFAULT_PATH
 
 
-class ServerSettings(LoggingSettings):
+class ServerSettings(EdgeLimitSettings, LoggingSettings):
     """All knobs of one model server process."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPLANE_", extra="ignore")

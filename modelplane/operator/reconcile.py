@@ -7,7 +7,6 @@ calls the API through `Kube`); the queue runs passes off the event loop.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from modelplane.operator.health import ready_of
 from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC
 from modelplane.operator.kube import Kube, KubeError
 from modelplane.operator.render.graph import (
+    NoGrpcTargetError,
     UnresolvedServicesError,
     render_inference_graph,
     resolve_graph,
@@ -204,12 +204,16 @@ class Reconciler:
         except ValidationError as error:
             self._write_status(obj, invalid_status(obj, str(error), self.clock()))
             return PassResult()
-        urls, splits, waiting = self._dependencies(namespace, service_names(graph))
+        urls, grpc_targets, splits, waiting = self._dependencies(namespace, service_names(graph))
         rendered: list[Obj] = []
         # Unresolved: keep whatever runs now; the status says what is missing.
-        with contextlib.suppress(UnresolvedServicesError):
-            resolved = resolve_graph(graph, urls, splits)
+        try:
+            resolved = resolve_graph(graph, urls, grpc_targets, splits)
             rendered = render_inference_graph(graph, resolved, self.config)
+        except UnresolvedServicesError:
+            pass
+        except NoGrpcTargetError as error:
+            waiting = waiting or Failure("GrpcUnavailable", str(error))
         children, rejected = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
         status = graph_status(graph, children, self.config, self.clock(), waiting, rejected)
         self._write_status(obj, status)
@@ -218,10 +222,12 @@ class Reconciler:
 
     def _dependencies(
         self, namespace: str, services: list[str]
-    ) -> tuple[dict[str, str], dict[str, list[tuple[str, int]]], Failure | None]:
-        """Base URLs of the named InferenceServices, the revision splits of those that split
-        traffic, and which of them are not ready."""
+    ) -> tuple[dict[str, str], dict[str, str], dict[str, list[tuple[str, int]]], Failure | None]:
+        """Base URLs of the named InferenceServices, gRPC targets of those whose entry serves
+        gRPC (no transformer: the predictor's Service, port 8081), the revision splits of those
+        that split traffic, and which are not ready."""
         urls: dict[str, str] = {}
+        grpc_targets: dict[str, str] = {}
         splits: dict[str, list[tuple[str, int]]] = {}
         missing: list[str] = []
         unready: list[str] = []
@@ -234,6 +240,9 @@ class Reconciler:
             url = (status.get("address") or {}).get("url")
             if url:
                 urls[service] = url
+                if not (obj.get("spec") or {}).get("transformer"):
+                    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+                    grpc_targets[service] = f"{host}:{names.GRPC_PORT}"
             split = revision_splits(status)
             if split:
                 splits[service] = split
@@ -243,6 +252,7 @@ class Reconciler:
         if missing:
             return (
                 urls,
+                grpc_targets,
                 splits,
                 Failure(
                     "DependencyNotFound", "InferenceService(s) not found: " + ", ".join(missing)
@@ -251,12 +261,13 @@ class Reconciler:
         if unready:
             return (
                 urls,
+                grpc_targets,
                 splits,
                 Failure(
                     "DependencyNotReady", "InferenceService(s) not ready: " + ", ".join(unready)
                 ),
             )
-        return urls, splits, None
+        return urls, grpc_targets, splits, None
 
     # --- shared -----------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -20,16 +21,18 @@ from modelplane.edge import asgi
 from modelplane.edge.asgi import Headers, Receive, Scope, Send
 from modelplane.edge.errors import BodyRejected, ClientDisconnected
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
+from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.chaining import merge_ensemble
-from modelplane.router.errors import error_document
+from modelplane.router.errors import NotV2, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
+from modelplane.router.h1 import H1Transport
 from modelplane.router.headers import REQUEST_ID, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure
 from modelplane.router.settings import RouterSettings
-from modelplane.router.transport import AiohttpTransport, Transport
+from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
 SOFT_FAILURES = b"x-modelplane-soft-failures"
@@ -87,13 +90,15 @@ class RouterApp:
     async def startup(self) -> None:
         """Open the pooled transport (unless one was injected); must run inside the loop."""
         if self._executor is None:
-            self._start(AiohttpTransport.pooled(self.settings.max_connections))
+            self._start(H1Transport(self.settings.max_connections))
 
     async def shutdown(self) -> None:
         """Stop answering ready and close the transport this app opened."""
         self.ready = False
-        if self._own_transport and self._executor is not None:
-            await self._executor.transport.aclose()
+        if self._executor is not None:
+            await self._executor.grpc.aclose()
+            if self._own_transport:
+                await self._executor.transport.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -145,11 +150,16 @@ class RouterApp:
             except BodyRejected as exc:
                 result = failure(exc.status, exc.summary, str(exc), None)
             else:
-                result = await self._run(_request_payload(body, scope["headers"]), headers)
+                request = _request_payload(body, scope["headers"])
+                result = await self._run(request, headers)
                 if v2 and result.ok and result.payload.parsed:
                     merged = merge_ensemble(result.payload.json(), self.graph.name)
                     if merged is not None:
-                        result = StepResult(result.status, Payload.of(merged))
+                        result = StepResult(result.status, Payload.of(merged), ran=result.ran)
+                if result.ok:
+                    binary = result.payload.message is not None and wants_binary(request)
+                    answer = rest_answer(result.payload, self.graph.name, result.ran, binary)
+                    result = StepResult(result.status, answer, False, result.soft_failures)
             status = result.status
             answer = result.payload
             extra = [(b"x-request-id", headers[REQUEST_ID].encode("latin-1"))]
@@ -161,6 +171,47 @@ class RouterApp:
         finally:
             metrics.in_flight.dec()
             metrics.request_done(status, time.perf_counter() - start)
+
+    async def infer_message(
+        self, message: Any, metadata: Iterable[tuple[str, str | bytes]]
+    ) -> tuple[int, Any, str]:
+        """Run the graph on a gRPC ModelInferRequest: (status, response or None, error details).
+
+        The details of a failure are the router's error document as JSON.
+        """
+        start = time.perf_counter()
+        status = 500
+        self.metrics.in_flight.inc()
+        try:
+            if self._executor is None:
+                await self.startup()
+            raw = [
+                (k.encode("latin-1"), v if isinstance(v, bytes) else v.encode("latin-1"))
+                for k, v in metadata
+            ]
+            headers = self.header_policy.forward(raw)
+            result = await self._run(Payload.of_message(message), headers)
+            status = result.status
+            if result.ok:
+                if result.payload.parsed and not result.payload.message:
+                    merged = merge_ensemble(result.payload.json(), self.graph.name)
+                    if merged is not None:
+                        result = StepResult(result.status, Payload.of(merged), ran=result.ran)
+                try:
+                    return status, grpc_answer(result.payload, self.graph.name, result.ran), ""
+                except NotV2 as exc:
+                    status = exc.status
+                    return (
+                        status,
+                        None,
+                        orjson.dumps(
+                            error_document(str(exc), "answer this graph over REST", None)
+                        ).decode(),
+                    )
+            return status, None, result.payload.body.decode("utf-8", "replace")
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.request_done(status, time.perf_counter() - start)
 
     async def _run(self, payload: Payload, headers: dict[str, str]) -> StepResult:
         assert self._executor is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelplane.router import tensors
 from modelplane.router.errors import ChainError, is_error_document
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
@@ -89,10 +90,8 @@ def next_request(step: Step, original: Payload, previous: Payload | None) -> Pay
     source = previous if step.data == "$response" and previous is not None else original
     if source is original and step.mapping is None:
         return original
-    if source.header_length is not None:
-        if source is original and step.mapping is None:
-            return source
-        raise ChainError("a V2 binary-extension body cannot be chained or mapped; ask for JSON")
+    if source.message is not None or source.header_length is not None:
+        return _chain_raw(source, step.mapping)
     document = source.json_or_none()
     outputs = v2_outputs(document)
     if outputs is not None:
@@ -102,6 +101,22 @@ def next_request(step: Step, original: Payload, previous: Payload | None) -> Pay
     if isinstance(document, dict) and isinstance(document.get("inputs"), list):
         return Payload.of(rename_inputs(document, step.mapping))
     raise ChainError("mapping is set but the input is neither a V2 response nor a V2 request")
+
+
+def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
+    """Chain a gRPC message or a binary-extension body in its own form: tensors stay raw."""
+    v2 = source.v2()
+    if v2 is None:
+        raise ChainError("the previous answer is not a V2 response or request")
+    if v2.kind == "response":
+        v2 = tensors.response_to_request(v2, mapping)
+    elif mapping is not None:
+        v2 = tensors.rename_request(v2, mapping)
+    else:
+        return source
+    if source.message is not None:
+        return Payload.of_message(tensors.to_message(v2))
+    return Payload.of_v2(v2, binary=True)
 
 
 def merge_ensemble(document: Any, model_name: str) -> dict[str, Any] | None:

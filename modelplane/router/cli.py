@@ -1,18 +1,24 @@
-"""`modelplane router --graph FILE`: serve one InferenceGraph over HTTP."""
+"""`modelplane router --graph FILE`: serve one InferenceGraph over HTTP and gRPC."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from typing import Any
 
 from modelplane import logs
 from modelplane.flags import flag_parser, parse_settings
 from modelplane.router.errors import GraphError
-from modelplane.router.graph import load_file
+from modelplane.router.graph import Graph, load_file
 from modelplane.router.settings import RouterSettings
 
 PROG = "modelplane router"
+log = logging.getLogger("modelplane.router")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
     return flag_parser(
         RouterSettings,
         PROG,
-        "Serve one InferenceGraph (steps resolved to serviceUrl/nodeName) over HTTP. "
+        "Serve one InferenceGraph (steps resolved to serviceUrl/nodeName) over HTTP and gRPC. "
         "See docs/router.md.",
     )
 
@@ -43,20 +49,53 @@ def main(argv: Sequence[str]) -> int:
     except (OSError, GraphError) as exc:
         print(f"modelplane router: {exc}", file=sys.stderr)
         return 2
+    import uvloop
+
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(graph, settings))
+    except OSError as exc:
+        print(f"modelplane router: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(graph: Graph, settings: RouterSettings) -> None:
+    """HTTP (uvicorn) and gRPC (grpc.aio) on one loop until SIGTERM or SIGINT."""
     import uvicorn
 
+    from modelplane.edge.corked import CorkedHttpToolsProtocol
     from modelplane.router.app import RouterApp
+    from modelplane.router.grpc_edge import start_grpc_server
+
+    class _Uvicorn(uvicorn.Server):  # this function owns the signals
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
 
     app = RouterApp(graph, settings)
-    uvicorn.run(
+    grpc_server: Any = None
+    if settings.grpc_port >= 0:
+        grpc_server, port = await start_grpc_server(app, settings.host, settings.grpc_port)
+        log.info("gRPC listening", extra={"grpc_port": port})
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
-        log_config=None,  # logging is set up above, the same way in every process
+        log_config=None,  # logging is set up in main, the same way in every process
         access_log=False,
         lifespan="on",
-        http="httptools",
-        loop="uvloop",
+        http=CorkedHttpToolsProtocol,  # one socket write per answer, as the model server's
+        proxy_headers=False,  # the router never reads the client's address
     )
-    return 0
+    http = _Uvicorn(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, http.handle_exit, sig, None)
+    try:
+        await http.serve()
+    finally:
+        if grpc_server is not None:
+            await grpc_server.stop(5)
+    if not http.started:
+        raise OSError(f"HTTP server could not listen on {settings.host}:{settings.port}")

@@ -4,6 +4,7 @@ RouterError                            status: the HTTP answer it becomes
 ├── GraphError                    -    the graph cannot run: `modelplane router` exits 2 at start
 │   └── ConditionError            -    a step's condition does not parse (names the position)
 ├── NotJSON                       400  a body is not JSON where a decision must read it
+├── NotV2                         400  a gRPC step or the gRPC answer needs V2 tensors, the body has none
 ├── ChainError                    500  a step's input cannot be built from what came before it
 ├── ConnectionFailed              -    one attempt got no HTTP answer (the transport's error; retried)
 └── StepFailed                         a step's upstream gave no answer
@@ -45,6 +46,12 @@ class NotJSON(RouterError, ValueError):
 
     status = 400
     summary = "request body is not JSON"
+
+
+class NotV2(RouterError, ValueError):
+    """A body that must be a V2 inference request or response (to speak gRPC) is not one."""
+
+    status = 400
 
 
 class ChainError(RouterError, ValueError):

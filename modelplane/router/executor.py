@@ -13,26 +13,29 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 
+from modelplane.router import tensors
 from modelplane.router.chaining import next_request
 from modelplane.router.errors import (
     ChainError,
     GraphDeadlineExceeded,
     NotJSON,
+    NotV2,
     StepTimeout,
     Unreachable,
 )
 from modelplane.router.graph import Graph, Node, Step
+from modelplane.router.grpc_transport import GrpcTransport, metadata, with_model_name
 from modelplane.router.metrics import RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure, upstream_failure
 from modelplane.router.select import select_steps, sequence_continues
-from modelplane.router.transport import Transport
-from modelplane.router.upstream import RetryPolicy, post
+from modelplane.router.transport import Reply, Transport
+from modelplane.router.upstream import RetryPolicy, call
 
 
 @dataclass(slots=True)
@@ -42,6 +45,15 @@ class _Context:
     deadline: float
     headers: Mapping[str, str]
     soft_failures: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # steps whose upstream answered 2xx
+    _metadata: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The forwarded headers as gRPC metadata (built once per request)."""
+        if self._metadata is None:
+            self._metadata = metadata(self.headers)
+        return self._metadata
 
 
 class Executor:
@@ -57,9 +69,11 @@ class Executor:
         step_timeout: float = 60.0,
         request_timeout: float = 120.0,
         policy: RetryPolicy | None = None,
+        grpc_transport: GrpcTransport | None = None,
     ) -> None:
         self.graph = graph
         self.transport = transport
+        self.grpc = grpc_transport if grpc_transport is not None else GrpcTransport()
         self.metrics = metrics
         self.rng = rng if rng is not None else random.Random()
         self.step_timeout = step_timeout
@@ -71,6 +85,7 @@ class Executor:
         ctx = _Context(time.monotonic() + self.deadline_seconds, headers)
         result = await self._node(self.graph.root, payload, ctx)
         result.soft_failures = ctx.soft_failures
+        result.ran = ctx.ran
         return result
 
     async def _node(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
@@ -171,15 +186,12 @@ class Executor:
         if step.retries is not None:
             policy = RetryPolicy(step.retries, policy.backoff, policy.max_backoff)
         try:
-            answer = await post(
-                self.transport,
-                step.service_url or "",
-                payload.body,
-                ctx.headers if payload.plain else {**ctx.headers, **payload.headers()},
-                step_timeout=timeout,
-                policy=policy,
-                deadline=ctx.deadline,
-            )
+            send = self._sender(step, payload, ctx)
+        except (ChainError, NotV2) as exc:
+            self.metrics.step_error(step.node, step.label, "chain")
+            return failure(exc.status, "cannot build the input of this step", str(exc), step.label)
+        try:
+            answer = await call(send, step_timeout=timeout, policy=policy, deadline=ctx.deadline)
         except StepTimeout as exc:
             self.metrics.step_error(step.node, step.label, "timeout")
             return failure(exc.status, f"step {step.label} timed out", str(exc), step.label)
@@ -194,12 +206,42 @@ class Executor:
             self.metrics.retried(step.node, step.label, answer.attempts - 1)
         reply = answer.reply
         if 200 <= reply.status < 300:
+            ctx.ran.append(step.label)
+            if reply.message is not None:
+                return StepResult(reply.status, Payload.of_message(reply.message))
             body = Payload(
                 reply.body, content_type=reply.content_type, header_length=reply.header_length
             )
             return StepResult(reply.status, body)
         self.metrics.step_error(step.node, step.label, str(reply.status))
         return upstream_failure(reply.status, reply.body, step.label)
+
+    def _sender(
+        self, step: Step, payload: Payload, ctx: _Context
+    ) -> Callable[[], Awaitable[Reply]]:
+        """One attempt at a step in its protocol, the body converted to that protocol's form."""
+        if step.grpc_target is not None:
+            request = with_model_name(_grpc_request(payload), step.model or "")
+            target, meta = step.grpc_target, ctx.metadata
+            return lambda: self.grpc.infer(target, request, meta)
+        if payload.message is not None:  # a gRPC message goes on in the binary extension
+            v2 = tensors.from_message(payload.message)
+            payload = Payload.of_v2(v2, binary=True)
+        url, body = step.service_url or "", payload.body
+        headers = ctx.headers if payload.plain else {**ctx.headers, **payload.headers()}
+        return lambda: self.transport.post(url, body, headers)
+
+
+def _grpc_request(payload: Payload) -> bytes:
+    """A payload as a serialized ModelInferRequest (raw tensors stay raw)."""
+    message = payload.message
+    if message is None or not tensors.is_request_message(message):
+        v2 = payload.v2()
+        if v2 is None or v2.kind != "request":
+            raise NotV2("a gRPC step needs a V2 inference request (inputs with data)")
+        message = tensors.to_message(v2)
+    data: bytes = message.SerializeToString()
+    return data
 
 
 def _entry(payload: Payload) -> object:

@@ -23,6 +23,7 @@ RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 Dependency = Literal["Hard", "Soft"]
 ROUTER_TYPES: tuple[RouterType, ...] = ("Sequence", "Switch", "Ensemble", "Splitter")
 ROOT = "root"
+GRPC_SCHEME = "grpc://"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Step:
     timeout: float | None = None
     retries: int | None = None
     mapping: Mapping[str, str] | None = None
+    grpc_target: str | None = None  # host:port of a grpc:// serviceUrl
+    model: str | None = None  # the model a grpc:// serviceUrl names
 
     @property
     def label(self) -> str:
@@ -162,6 +165,10 @@ def _step(node: str, index: int, spec: InferenceStep) -> Step:
             condition = parse(spec.condition)
         except ConditionError as exc:
             raise GraphError(f"{where}: invalid condition {spec.condition!r}: {exc}") from exc
+    grpc_target = model = None
+    if spec.service_url is not None and spec.service_url.startswith(GRPC_SCHEME):
+        grpc_target, _, path = spec.service_url[len(GRPC_SCHEME) :].partition("/")
+        model = path.removeprefix("v2/models/")
     return Step(
         node=node,
         index=index,
@@ -175,6 +182,8 @@ def _step(node: str, index: int, spec: InferenceStep) -> Step:
         timeout=spec.timeout,
         retries=spec.retries,
         mapping=dict(spec.mapping) if spec.mapping is not None else None,
+        grpc_target=grpc_target,
+        model=model,
     )
 
 

@@ -1,8 +1,10 @@
-"""A body carried as bytes and parsed at most once, only when something needs to look.
+"""A body carried as it came and looked into at most once, only when something needs to look.
 
-A body in the V2 binary tensor extension (``inference-header-content-length: N``) is a JSON
-header of N bytes followed by raw tensor data: it travels unchanged, and looking at it parses
-only the JSON header (names, shapes, parameters).
+Three forms: JSON bytes; a body in the V2 binary tensor extension
+(``inference-header-content-length: N``: a JSON header of N bytes, then raw tensor data),
+whose JSON view is its header (names, shapes, parameters); and a gRPC message
+(``ModelInferRequest``/``ModelInferResponse``), whose JSON view decodes its tensors. Each
+travels unchanged unless a step needs another form (`tensors` converts).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from typing import Any
 import orjson
 
 from modelplane.edge.v2 import HEADER_LENGTH, JSON
+from modelplane.router import tensors
 from modelplane.router.errors import NotJSON
 
 _UNPARSED: Any = object()
 
 
 class Payload:
-    """Raw body bytes with a lazily parsed JSON value; bytes pass through unchanged."""
+    """Raw body bytes (or a gRPC message) with a lazily parsed JSON value."""
 
-    __slots__ = ("_value", "body", "content_type", "header_length")
+    __slots__ = ("_body", "_value", "content_type", "header_length", "message")
 
     def __init__(
         self,
@@ -29,10 +32,41 @@ class Payload:
         content_type: bytes = JSON,
         header_length: int | None = None,
     ) -> None:
-        self.body = body
+        self._body: bytes | None = body
         self._value = value
         self.content_type = content_type
         self.header_length = header_length
+        self.message: Any = None
+
+    @classmethod
+    def of_message(cls, message: Any) -> Payload:
+        """A payload holding a gRPC ModelInferRequest or ModelInferResponse."""
+        payload = cls(b"")
+        payload._body = None
+        payload.message = message
+        return payload
+
+    @classmethod
+    def of(cls, value: Any) -> Payload:
+        """A payload built from a JSON value."""
+        return cls(orjson.dumps(value), value)
+
+    @classmethod
+    def of_v2(cls, v2: tensors.V2, binary: bool) -> Payload:
+        """A REST payload of a V2 object: the binary extension when asked and raw, else JSON."""
+        if binary:
+            body, length = tensors.to_binary(v2)
+            if length is not None:
+                return cls(body, content_type=b"application/octet-stream", header_length=length)
+            return cls(body)
+        return cls.of(tensors.to_document(v2))
+
+    @property
+    def body(self) -> bytes:
+        """The REST body (a gRPC message is given as JSON, tensors decoded)."""
+        if self._body is None:
+            self._body = orjson.dumps(self.json())
+        return self._body
 
     @property
     def plain(self) -> bool:
@@ -46,11 +80,6 @@ class Payload:
             out[HEADER_LENGTH] = str(self.header_length)
         return out
 
-    @classmethod
-    def of(cls, value: Any) -> Payload:
-        """A payload built from a JSON value."""
-        return cls(orjson.dumps(value), value)
-
     @property
     def parsed(self) -> bool:
         """Whether the value is already at hand (looking costs nothing)."""
@@ -59,7 +88,11 @@ class Payload:
     def json(self) -> Any:
         """The parsed value; raises NotJSON when the body is not JSON."""
         if self._value is _UNPARSED:
-            header = self.body if self.header_length is None else self.body[: self.header_length]
+            if self.message is not None:
+                self._value = tensors.to_document(tensors.from_message(self.message))
+                return self._value
+            body = self.body
+            header = body if self.header_length is None else body[: self.header_length]
             try:
                 self._value = orjson.loads(header)
             except orjson.JSONDecodeError as exc:
@@ -72,3 +105,13 @@ class Payload:
             return self.json()
         except NotJSON:
             return None
+
+    def v2(self) -> tensors.V2 | None:
+        """The V2 request or response this payload holds (raw tensors kept raw), else None."""
+        if self.message is not None:
+            return tensors.from_message(self.message)
+        document = self.json_or_none()
+        if not isinstance(document, dict):
+            return None
+        tail = None if self.header_length is None else self.body[self.header_length :]
+        return tensors.from_document(document, tail)

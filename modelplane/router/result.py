@@ -20,6 +20,7 @@ class StepResult:
     payload: Payload
     fatal: bool = False  # the overall deadline passed: no dependency rule can carry on
     soft_failures: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # the graph's steps that answered, in order
 
     @property
     def ok(self) -> bool:

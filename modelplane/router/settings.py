@@ -22,6 +22,9 @@ class RouterSettings(LoggingSettings):
     )
     host: str = Field(default="0.0.0.0", description="address to bind")
     port: int = Field(default=8080, description="port")
+    grpc_port: int = Field(
+        default=8081, ge=-1, le=65535, description="gRPC port (0: any free port, -1: no gRPC)"
+    )
     step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=60.0, gt=0, description="per-attempt timeout of steps that set none"
     )
@@ -35,7 +38,7 @@ class RouterSettings(LoggingSettings):
         default=0.05, ge=0, description="first pause before a retry, doubling"
     )
     max_connections: Annotated[int, Flag(metavar="N")] = Field(
-        default=512, gt=0, description="pooled connections to all upstreams"
+        default=64, gt=0, description="idle keep-alive connections kept per upstream"
     )
     max_request_size: Annotated[int, Flag(metavar="BYTES")] = Field(
         default=64 * 1024 * 1024, gt=0, description="largest request body"

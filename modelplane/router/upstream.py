@@ -1,10 +1,10 @@
-"""Calling one upstream URL: per-attempt timeout, bounded retries with backoff, a deadline."""
+"""Calling one upstream (REST or gRPC): per-attempt timeout, bounded retries with backoff, a deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from modelplane.router.errors import (
@@ -13,7 +13,7 @@ from modelplane.router.errors import (
     StepTimeout,
     Unreachable,
 )
-from modelplane.router.transport import Reply, Transport
+from modelplane.router.transport import Reply
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -39,17 +39,14 @@ class Answer:
     attempts: int
 
 
-async def post(
-    transport: Transport,
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
+async def call(
+    send: Callable[[], Awaitable[Reply]],
     *,
     step_timeout: float,
     policy: RetryPolicy,
     deadline: float,
 ) -> Answer:
-    """POST a body; retry connection errors and 502/503/504; never run past the deadline.
+    """Send one request (REST or gRPC): retry refusals and 502/503/504, within the deadline.
 
     ``deadline`` is a ``time.monotonic()`` instant. Timeouts are not retried: a slow model
     asked again is only slower.
@@ -62,7 +59,7 @@ async def post(
         limit = min(step_timeout, remaining)
         try:
             async with asyncio.timeout(limit):
-                reply = await transport.post(url, body, headers)
+                reply = await send()
         except TimeoutError as exc:
             if limit < step_timeout:
                 raise GraphDeadlineExceeded() from exc

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: CUDA provider when asked for and present, CPU otherwise."""
+"""ONNX Runtime backend: CUDA provider (with its options) when asked for and present, CPU otherwise."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ import numpy as np
 
 from modelplane.model_server.backends.base import Backend, Signature, Tensors
 from modelplane.model_server.backends.devices import gpu_present, select_providers
+from modelplane.model_server.backends.onnx_cuda import CudaGraphs, bound_run
+from modelplane.model_server.backends.onnx_options import (
+    MAX_CUDA_GRAPHS,
+    OnnxOptions,
+    check_tensor_types,
+    cuda_applies,
+    parse_options,
+    with_provider_options,
+)
 from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.errors import InvalidInput, ModelLoadFailed
 from modelplane.model_server.protocol.types import MetadataTensor
@@ -65,21 +74,27 @@ class OnnxBackend(Backend):
         self._signature = Signature()
         self._bf16 = False
         self._output_names: list[str] = []
+        self._graphs: CudaGraphs | None = None
+        self._io_binding = False
         self.providers: list[str] = []  # what the session really uses, after load
+        self.options = OnnxOptions()  # as read from model.yaml's parameters, after load
 
     def load(self) -> None:
         import onnxruntime as ort
 
         path = find_model_file(self._directory)
+        self.options = parse_options(self._config.parameters, self._config.device)
         providers = select_providers(
             self._config.device, ort.get_available_providers(), gpu_present()
         )
+        cuda = cuda_applies(providers)
         options = ort.SessionOptions()
-        threads = self._config.parameters.get("intra_op_threads")
-        if isinstance(threads, int):
-            options.intra_op_num_threads = threads
+        if self.options.intra_op_threads is not None:
+            options.intra_op_num_threads = self.options.intra_op_threads
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=providers)
+            self._session = ort.InferenceSession(
+                str(path), options, providers=with_provider_options(providers, self.options)
+            )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadFailed(f"{path.name}: onnxruntime could not load it: {exc}") from None
         self.providers = list(self._session.get_providers())
@@ -88,7 +103,15 @@ class OnnxBackend(Backend):
         self._signature = Signature(inputs=inputs, outputs=outputs)
         self._output_names = [t.name for t in outputs]
         self._bf16 = any(t.datatype == "BF16" for t in inputs + outputs)
-        log.info("onnx model loaded", extra={"path": str(path), "providers": providers})
+        if cuda:
+            check_tensor_types(self.options, [t.datatype for t in inputs + outputs])
+            self._io_binding = self.options.io_binding
+            if self.options.cuda_graph:
+                self._graphs = CudaGraphs(self._session, self._output_names, MAX_CUDA_GRAPHS)
+        log.info(
+            "onnx model loaded",
+            extra={"path": str(path), "providers": providers, "cuda_options_apply": cuda},
+        )
 
     @staticmethod
     def _tensor(node: Any) -> MetadataTensor:
@@ -104,7 +127,12 @@ class OnnxBackend(Backend):
         feeds = {name: _to_ort(name, array) for name, array in inputs.items()}
         if self._bf16:
             return self._infer_ort_values(feeds)
-        results = self._session.run(self._output_names, feeds)
+        if self._graphs is not None:
+            results = self._graphs.run(feeds)
+        elif self._io_binding:
+            results = bound_run(self._session, self._output_names, feeds)
+        else:
+            results = self._session.run(self._output_names, feeds)
         return {
             name: _from_ort(value) for name, value in zip(self._output_names, results, strict=True)
         }
@@ -129,6 +157,7 @@ class OnnxBackend(Backend):
         }
 
     def unload(self) -> None:
+        self._graphs = None
         self._session = None
 
 

@@ -30,6 +30,9 @@ class BatchObserver(Protocol):
     def queued(self, seconds: float) -> None:
         """Time one request spent waiting before its execution started."""
 
+    def computed(self, seconds: float) -> None:
+        """The execution that served one request took `seconds` (told in that request's task)."""
+
 
 @dataclass(frozen=True)
 class BatchPolicy:
@@ -62,6 +65,7 @@ class _Entry:
     future: asyncio.Future[dict[str, np.ndarray]]
     alone: bool
     timer: asyncio.TimerHandle | None = field(default=None)
+    computed: float = 0.0  # seconds of the execution that served it
 
 
 class BatchQueue:
@@ -113,7 +117,10 @@ class BatchQueue:
         self._pending.append(entry)
         self._pump()
         try:
-            return await entry.future
+            result = await entry.future
+            if self._observer is not None:  # here, in the request's own task
+                self._observer.computed(entry.computed)
+            return result
         finally:
             if entry.timer is not None:
                 entry.timer.cancel()
@@ -214,11 +221,15 @@ class BatchQueue:
 
     async def _run(self, batch: list[_Entry]) -> None:
         try:
+            started = self._clock()
             if len(batch) == 1:
                 results = [await self._execute(dict(batch[0].inputs))]
             else:
                 outputs = await self._execute(merge([e.inputs for e in batch]))
                 results = split(outputs, [e.size for e in batch])
+            seconds = self._clock() - started
+            for entry in batch:
+                entry.computed = seconds
         except asyncio.CancelledError:
             for entry in batch:
                 entry.future.cancel()

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelplane.model_server.errors import InvalidInput
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.model_server.protocol.codec import to_raw
 from modelplane.model_server.protocol.types import (
     InferenceRequest,
@@ -15,6 +14,7 @@ from modelplane.model_server.protocol.types import (
     RequestInput,
     RequestOutput,
 )
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 
 # Which typed `contents` field carries each datatype (FP16/BF16 travel only as raw bytes).
 CONTENTS_FIELD = {
@@ -75,6 +75,11 @@ def to_request(msg: Any) -> InferenceRequest:
             data=None,
         )
         if raw:
+            if tensor.HasField("contents"):
+                raise InvalidInput(
+                    f"input {tensor.name!r}: has typed contents while the request also carries "
+                    "raw_input_contents; send every input one way"
+                )
             inp.with_raw(raw[i])
         elif tensor.HasField("contents"):
             inp.data = _contents(tensor)

@@ -14,13 +14,14 @@ from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelServerError
 from modelplane.model_server.grpc.convert import (
     metadata_message,
+    params_to_dict,
     to_request,
     to_response_message,
 )
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.model_server.metrics import Metered
 from modelplane.model_server.settings import ServerSettings
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -86,12 +87,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def ModelConfig(self, request: Any, context: Any) -> Any:
-        doc = self._dp.model_config(request.name, request.version or None)
+        doc = self._dp.model_config(request.name, request.version or None).model_dump(
+            exclude_none=True
+        )
         return pb.ModelConfigResponse(config=json_format.ParseDict(doc, pb.ModelConfig()))
 
     @_edge
     async def ModelStatistics(self, request: Any, context: Any) -> Any:
-        doc = self._dp.model_statistics(request.name or None, request.version or None)
+        doc = self._dp.model_statistics(request.name or None, request.version or None).model_dump(
+            exclude_none=True
+        )
         return json_format.ParseDict(doc, pb.ModelStatisticsResponse())
 
     @_edge
@@ -107,7 +112,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
-        await self._dp.load(request.model_name, dict(request.parameters))
+        await self._dp.load(request.model_name, params_to_dict(request.parameters))
         return pb.RepositoryModelLoadResponse()
 
     @_edge

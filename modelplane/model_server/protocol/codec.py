@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from typing import Any
 
 import numpy as np
+import orjson
 
 from modelplane.model_server.errors import InferenceFailed, InvalidInput
 from modelplane.model_server.protocol.datatypes import to_dtype
@@ -126,9 +128,17 @@ def to_raw(array: np.ndarray[Any, Any]) -> bytes | memoryview:
 
 
 def to_json_data(array: np.ndarray[Any, Any], name: str) -> Any:
-    """A tensor as flat JSON data: a numpy array orjson writes natively, or a list of str."""
+    """A tensor as flat JSON data: a numpy array orjson writes natively, or a list of str.
+
+    Non-finite floats are written as the tokens `NaN`, `Infinity` and `-Infinity` (as Triton
+    and Python's json module write and read them), never as `null`: orjson would write null,
+    so such a tensor goes out as a pre-rendered fragment instead.
+    """
     if array.dtype in _ORJSON_DTYPES:
-        return np.ascontiguousarray(array).reshape(-1)
+        flat = np.ascontiguousarray(array).reshape(-1)
+        if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+            return _non_finite_fragment(flat)
+        return flat
     if array.dtype.kind in "OSU":
         out: list[str] = []
         for item in array.reshape(-1):
@@ -143,4 +153,14 @@ def to_json_data(array: np.ndarray[Any, Any], name: str) -> Any:
                 out.append(str(item))
         return out
     # BF16 and anything else numeric: as float32 numbers
-    return np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
+    as_f32 = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
+    if not np.isfinite(as_f32).all():
+        return _non_finite_fragment(as_f32)
+    return as_f32
+
+
+def _non_finite_fragment(flat: np.ndarray[Any, Any]) -> orjson.Fragment:
+    """A float tensor with NaN or infinities as a JSON fragment using the tokens above."""
+    return orjson.Fragment(
+        json.dumps(flat.tolist(), allow_nan=True, separators=(",", ":")).encode()
+    )

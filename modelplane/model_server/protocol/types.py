@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic.json_schema import SkipJsonSchema
 
 Parameters = dict[str, Any]
+# Shape elements are JSON integers: `true` and `1.0` are refused, not coerced.
+Shape = list[StrictInt]
 
 
 class _Wire(BaseModel):
@@ -19,12 +22,12 @@ class RequestInput(_Wire):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     name: str
-    shape: list[int]
+    shape: Shape
     datatype: str
     parameters: Parameters | None = None
     data: Any = None
     # Set by the edges only: JSON cannot produce a memoryview, so a client cannot fill it.
-    raw: memoryview | None = Field(default=None, exclude=True, repr=False)
+    raw: SkipJsonSchema[memoryview | None] = Field(default=None, exclude=True, repr=False)
 
     def with_raw(self, raw: bytes | memoryview) -> RequestInput:
         """Attach the binary payload (REST binary extension, gRPC raw_input_contents)."""
@@ -56,7 +59,7 @@ class ResponseOutput(_Wire):
     datatype: str
     parameters: Parameters | None = None
     data: Any = None
-    array: Any = Field(default=None, exclude=True, repr=False)  # numpy, encoded by the edges
+    array: SkipJsonSchema[Any] = Field(default=None, exclude=True, repr=False)  # numpy
 
 
 class InferenceResponse(_Wire):
@@ -109,3 +112,43 @@ class RepositoryIndexItem(_Wire):
     version: str | None = None
     state: str
     reason: str = ""
+
+
+class RepositoryLoadRequest(_Wire):
+    """`POST /v2/repository/models/{name}/load` body: `parameters.config` is a Triton model
+    configuration as a JSON string (applied for this load)."""
+
+    parameters: Parameters | None = None
+
+
+class RepositoryUnloadRequest(_Wire):
+    """`POST /v2/repository/models/{name}/unload` body (no parameters are supported)."""
+
+    parameters: Parameters | None = None
+
+
+class HealthLive(_Wire):
+    """`GET /v2/health/live` response."""
+
+    live: bool
+
+
+class HealthReady(_Wire):
+    """`GET /v2/health/ready` response; `reason` says why when not ready (503)."""
+
+    ready: bool
+    reason: str | None = None
+
+
+class ModelReady(_Wire):
+    """`GET /v2/models/{name}[/versions/{v}]/ready` response; `reason` when not ready (503)."""
+
+    name: str
+    ready: bool
+    reason: str | None = None
+
+
+class ErrorResponse(_Wire):
+    """Every error answer: a message naming the field or the problem."""
+
+    error: str

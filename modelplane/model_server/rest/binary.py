@@ -35,7 +35,14 @@ def describe(exc: ValidationError) -> str:
 def parse_infer_body(body: bytes, header_length: str | None) -> InferenceRequest:
     """An InferenceRequest from a JSON body, or a JSON header followed by binary tensors."""
     if header_length is None:
-        return parse_json(InferenceRequest, body)
+        request = parse_json(InferenceRequest, body)
+        for inp in request.inputs:
+            if inp.parameters and "binary_data_size" in inp.parameters:
+                raise InvalidInput(
+                    f"input {inp.name!r}: parameters.binary_data_size needs a binary part, but "
+                    "the request has no Inference-Header-Content-Length header"
+                )
+        return request
     try:
         length = int(header_length)
     except ValueError:

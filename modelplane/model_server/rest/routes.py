@@ -37,6 +37,10 @@ def _route(parts: list[str]) -> tuple[Route | None, str]:
     if not rest:
         return Route("server_metadata"), "GET"
     head = rest[0]
+    if rest == ["openapi.json"]:  # the REST API's OpenAPI schema
+        return Route("openapi"), "GET"
+    if head == "docs" and len(rest) <= 2:  # Swagger UI and its assets
+        return Route("docs"), "GET"
     if head == "health" and len(rest) == 2 and rest[1] in ("live", "ready"):
         return Route(f"health_{rest[1]}"), "GET"
     if rest == ["models", "stats"]:  # Triton's statistics of every model

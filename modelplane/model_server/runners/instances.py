@@ -21,7 +21,7 @@ from modelplane.model_server.metrics import ModelMeter
 from modelplane.model_server.protocol.types import InferenceRequest
 
 A = TypeVar("A")
-Timed = tuple[Tensors, float]
+Timed = tuple[Tensors, float, float]  # outputs, when the call started, its seconds
 # (loop, future, call, argument), or None: the thread's signal to stop
 _Work = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Timed]", Callable[[Any], Tensors], Any]
 
@@ -64,15 +64,18 @@ class InstancesRunner:
             raise RuntimeError("the model's runner is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Timed] = loop.create_future()
+        submitted = time.perf_counter()
         self._queue.put((loop, future, call, argument))
         # a thread more while calls wait that no idle thread will take, up to N
         if self._queue.qsize() > self._idle.count and len(self._threads) < self._instances:
             self._start_thread()
-        outputs, seconds = await future
+        outputs, started, seconds = await future
         meter = self._meter
         if meter is not None:  # recorded here, on the event loop: metrics change on it only
-            meter.compute_infer.observe(seconds)
-            meter.executed(inferences)
+            if not self._batched:  # a batched request's wait and compute are the queue's to tell
+                meter.queued(started - submitted)
+                meter.computed(seconds)
+            meter.executed(inferences, seconds)
         return outputs
 
     def _start_thread(self) -> None:
@@ -127,7 +130,7 @@ def _run(work: _Work, idle: _Idle) -> None:
     try:
         started = time.perf_counter()
         outputs = call(argument)
-        answer: Timed = (outputs, time.perf_counter() - started)
+        answer: Timed = (outputs, started, time.perf_counter() - started)
     except Exception as exc:  # handed to the awaiting request
         idle.add(1)  # idle before the caller hears back, so its next call finds this thread
         _answer(loop, _fail, future, exc)

@@ -1,18 +1,22 @@
 """Children of an InferenceGraph: the resolved graph file in a ConfigMap and the router (pure).
 
-Resolution turns every `serviceName` step into a `serviceUrl` (the InferenceService's
-address + V2 infer path) from a name -> base URL mapping the caller supplies: the
-operator reads it from InferenceService status, local mode from its own processes.
+Resolution turns every `serviceName` step into a `serviceUrl` from mappings the caller
+supplies (the operator reads them from InferenceService status, local mode from its own
+processes): the InferenceService's address + V2 infer path for REST, or
+``grpc://HOST:PORT/v2/models/NAME`` for gRPC, by the step's protocol, else the graph's, else
+`DEFAULT_PROTOCOL`. Only an InferenceService whose entry serves gRPC (no transformer) has a
+gRPC target: a default falls back to REST there, an explicit ``grpc`` is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from modelplane.api import InferenceGraph
+from modelplane.api.inference_graph import DEFAULT_PROTOCOL
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
@@ -32,6 +36,10 @@ class UnresolvedServicesError(LookupError):
         self.missing = missing
 
 
+class NoGrpcTargetError(ValueError):
+    """A step asks for gRPC of an InferenceService whose entry does not serve it."""
+
+
 def service_names(graph: InferenceGraph) -> list[str]:
     """InferenceServices the graph's steps name (sorted, unique)."""
     return sorted(
@@ -47,37 +55,54 @@ def service_names(graph: InferenceGraph) -> list[str]:
 def resolve_graph(
     graph: InferenceGraph,
     urls: Mapping[str, str],
+    grpc_targets: Mapping[str, str] | None = None,
     splits: Mapping[str, list[tuple[str, int]]] | None = None,
 ) -> Obj:
     """The router's graph file: steps carry `serviceUrl` or `nodeName`, never `serviceName`.
 
-    `urls` maps an InferenceService name to its base URL (status.address.url). `splits` maps
+    `urls` maps an InferenceService name to its base URL (status.address.url);
+    `grpc_targets` maps those that serve gRPC at their entry to ``host:port``. `splits` maps
     an InferenceService whose traffic is split between revisions to (revision base URL,
     percent) pairs: a step naming it calls a Splitter node added for it, whose steps are the
-    revisions weighted by their percents, so the router honours the split with its own
-    Splitter.
+    revisions weighted by their percents (over the step's protocol), so the router honours
+    the split with its own Splitter.
     """
     missing = [n for n in service_names(graph) if not urls.get(n)]
     if missing:
         raise UnresolvedServicesError(missing)
     splits = splits or {}
     nodes: dict[str, Any] = {}
-    split_nodes: dict[str, str] = {}  # InferenceService -> the Splitter node added for it
+    # (InferenceService, gRPC) -> the Splitter node added for it
+    split_nodes: dict[tuple[str, bool], str] = {}
     for node_name, node in graph.spec.nodes.items():
         steps = []
         for step in node.steps:
             wire = step.to_dict()
             service_name = wire.pop("serviceName", None)
-            if service_name is not None and service_name in splits:
-                wire["nodeName"] = split_nodes.setdefault(
-                    service_name, split_node_name(service_name, graph.spec.nodes, split_nodes)
+            wire.pop("protocol", None)  # a resolved serviceUrl's scheme says it
+            if service_name is None:
+                steps.append(wire)
+                continue
+            explicit = step.protocol or graph.spec.protocol
+            target = (grpc_targets or {}).get(service_name)
+            grpc = (explicit or DEFAULT_PROTOCOL) == "grpc" and target is not None
+            if explicit == "grpc" and not grpc:
+                raise NoGrpcTargetError(
+                    f"step of node {node_name} asks for gRPC, but InferenceService "
+                    f"{service_name} does not serve it at its entry (it has a transformer)"
                 )
+            if service_name in splits:
+                key = (service_name, grpc)
+                taken = {*graph.spec.nodes, *split_nodes.values()}
+                wire["nodeName"] = split_nodes.setdefault(key, split_node_name(service_name, taken))
                 # the call's own settings go to the revision steps that make the call
                 call: Obj = {k: wire.pop(k) for k in ("timeout", "retries") if k in wire}
                 nodes[wire["nodeName"]] = revision_splitter(
-                    service_name, splits[service_name], call
+                    service_name, splits[service_name], call, grpc
                 )
-            elif service_name is not None:
+            elif grpc:
+                wire["serviceUrl"] = f"grpc://{target}/v2/models/{service_name}"
+            else:
                 base = urls[service_name].rstrip("/")
                 wire["serviceUrl"] = base + names.infer_path(service_name)
             steps.append(wire)
@@ -88,23 +113,32 @@ def resolve_graph(
     return document
 
 
-def split_node_name(service: str, taken: Mapping[str, Any], added: Mapping[str, str]) -> str:
+def split_node_name(service: str, taken: Collection[str]) -> str:
     """A node name for an InferenceService's revision Splitter, unused by the graph."""
     base = f"{service}-revisions"
     candidate, n = base, 1
-    while candidate in taken or candidate in added.values():
+    while candidate in taken:
         n += 1
         candidate = f"{base}-{n}"
     return candidate
 
 
-def revision_splitter(service: str, targets: list[tuple[str, int]], call: Obj) -> Obj:
-    """A Splitter node over an InferenceService's revisions (base URL, percent)."""
+def revision_splitter(
+    service: str, targets: list[tuple[str, int]], call: Obj, grpc: bool = False
+) -> Obj:
+    """A Splitter node over an InferenceService's revisions (base URL, percent): their REST
+    infer URLs, or with `grpc` their Services' gRPC port."""
+
+    def url(base: str) -> str:
+        if not grpc:
+            return base.rstrip("/") + names.infer_path(service)
+        host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return f"grpc://{host}:{names.GRPC_PORT}/v2/models/{service}"
+
     return {
         "routerType": "Splitter",
         "steps": [
-            {"serviceUrl": url.rstrip("/") + names.infer_path(service), "weight": percent, **call}
-            for url, percent in targets
+            {"serviceUrl": url(base), "weight": percent, **call} for base, percent in targets
         ],
     }
 
@@ -144,8 +178,10 @@ def render_inference_graph(
                     "0.0.0.0",
                     "--port",
                     str(names.HTTP_PORT),
+                    "--grpc-port",
+                    str(names.GRPC_PORT),
                 ],
-                "ports": pod.default_ports()[:1],
+                "ports": pod.default_ports(),
                 "resources": pod.merge_resources(
                     config.router_resources, spec.resources.to_dict() if spec.resources else None
                 ),
@@ -176,7 +212,7 @@ def render_inference_graph(
         None if scaling.autoscaled else scaling.low,
         config.pre_stop_seconds,
     )
-    objects = [config_map, deployment, service(name, graph, labels, grpc=False)]
+    objects = [config_map, deployment, service(name, graph, labels)]
     autoscaler = hpa(name, graph, labels, scaling, config)
     if autoscaler is not None:
         objects.append(autoscaler)

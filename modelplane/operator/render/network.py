@@ -11,7 +11,7 @@ GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 
 
 def service(name: str, owner: Resource, labels: dict[str, str], grpc: bool = True) -> Obj:
-    """ClusterIP Service: http 80 -> 8080 and, for model servers, gRPC 8081 (h2c)."""
+    """ClusterIP Service: http 80 -> 8080 and, for model servers and routers, gRPC 8081 (h2c)."""
     ports: list[Obj] = [
         {
             "name": "http",

@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pytest
 
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from tests.support.model_server import RunningServer
 
 INFER = "/v2/models/simple/infer"
@@ -80,6 +80,9 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("malformed JSON", "POST", INFER, b'{"inputs": [', {}, 400, "malformed JSON"),
     ("JSON array, not object", "POST", INFER, b"[1, 2]", {}, 400, "body"),
     ("no inputs field", "POST", INFER, b"{}", {}, 400, "inputs"),
+    ("shape element true", "POST", INFER, _doc(_inp(shape=[True, 4]), GOOD[1]), {}, 400, "inputs.0.shape.0"),
+    ("shape element 1.0", "POST", INFER, _doc(_inp(shape=[1.0, 4]), GOOD[1]), {}, 400, "inputs.0.shape.0"),
+    ("binary_data_size, no binary part", "POST", INFER, _doc(_bin_in, GOOD[1]), {}, 400, "no Inference-Header-Content-Length"),
     ("shape is a string", "POST", INFER, _doc(_inp(shape="1x4"), GOOD[1]), {}, 400, "inputs.0.shape"),
     ("unknown datatype", "POST", INFER, _doc(_inp(datatype="FLOAT"), GOOD[1]), {}, 400, "unknown datatype 'FLOAT'"),
     ("wrong datatype for model", "POST", INFER, _doc(_inp(datatype="FP64"), GOOD[1]), {}, 400, "datatype FP64 does not match the model's FP32"),
@@ -163,6 +166,7 @@ GRPC_CASES: list[tuple[str, Any, grpc.StatusCode, str]] = [
     ("wrong datatype", _req(inputs=[("INPUT0", "FP64", [1, 4], None), ("INPUT1", "FP32", [1, 4], ROW)]), grpc.StatusCode.INVALID_ARGUMENT, "datatype FP64"),
     ("typed contents too short", _req(inputs=[("INPUT0", "FP32", [1, 4], ROW[:2]), ("INPUT1", "FP32", [1, 4], ROW)]), grpc.StatusCode.INVALID_ARGUMENT, "data has 2 elements"),
     ("no contents", _req(inputs=[("INPUT0", "FP32", [1, 4], None), ("INPUT1", "FP32", [1, 4], ROW)]), grpc.StatusCode.INVALID_ARGUMENT, "no 'data'"),
+    ("typed contents and raw", _req(inputs=[("INPUT0", "FP32", [1, 4], ROW), ("INPUT1", "FP32", [1, 4], None)], raw=[_f32, _f32]), grpc.StatusCode.INVALID_ARGUMENT, "typed contents"),
     ("raw count != inputs", _req(inputs=[("INPUT0", "FP32", [1, 4], None), ("INPUT1", "FP32", [1, 4], None)], raw=[_f32]), grpc.StatusCode.INVALID_ARGUMENT, "raw_input_contents has 1 entries"),
     ("raw size != shape", _req(inputs=[("INPUT0", "FP32", [1, 4], None), ("INPUT1", "FP32", [1, 4], None)], raw=[_f32, _f32[:8]]), grpc.StatusCode.INVALID_ARGUMENT, "binary data has 8 bytes"),
     ("FP16 as typed contents", _req(model="identity_fp16", inputs=[("INPUT0", "FP16", [1, 3], [1.0, 2.0, 3.0])]), grpc.StatusCode.INVALID_ARGUMENT, "raw_input_contents"),

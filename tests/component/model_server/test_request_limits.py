@@ -9,8 +9,8 @@ import grpc
 import httpx
 import numpy as np
 
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from tests.support.model_server import server_in_thread
 from tests.support.models import python_model, write_model_yaml
 

@@ -208,3 +208,22 @@ def test_parameters_pass_through(onnx_server: RunningServer) -> None:
     reply = grpc.infer("simple", ginputs, parameters={"trace": "abc", "level": 3}).get_response()
     assert reply.parameters["trace"].string_param == "abc"
     assert reply.parameters["level"].int64_param == 3
+
+
+@pytest.mark.parametrize("datatype", ["FP16", "FP32", "FP64"])
+def test_non_finite_floats_round_trip_in_json_as_tokens(
+    onnx_server: RunningServer, datatype: str
+) -> None:
+    dtype = np.dtype(datatype.replace("FP", "float"))
+    array = np.array([[np.nan, np.inf, -np.inf]], dtype=dtype)
+    result = _http_infer(
+        onnx_server, f"identity_{datatype.lower()}", {"INPUT0": (datatype, array)}, binary=False
+    )
+    np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), array)  # NaN equals NaN here
+    raw = b'{"inputs":[{"name":"INPUT0","shape":[1,3],"datatype":"%s","data":[NaN,-Infinity,2]}]}'
+    response = httpx.post(
+        f"{onnx_server.url}/v2/models/identity_{datatype.lower()}/infer",
+        content=raw % datatype.encode(),
+    )
+    assert response.status_code == 200, response.text
+    assert b'"data":[NaN,-Infinity,2.0]' in response.content

@@ -91,3 +91,39 @@ class DroppingServer:
             self._loop.stop()
 
         self._loop.call_soon_threadsafe(stop)
+
+
+@contextlib.contextmanager
+def serve_router(app: Any) -> Iterator[tuple[str, str]]:
+    """A RouterApp on HTTP and gRPC, one event loop in a thread: (base URL, gRPC target)."""
+    from modelplane.router.grpc_edge import start_grpc_server
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", http="httptools"
+    )
+    http = uvicorn.Server(config)
+    grpc_port: list[int] = []
+
+    async def main() -> None:
+        grpc_server, port = await start_grpc_server(app, "127.0.0.1", 0)
+        grpc_port.append(port)
+        try:
+            await http.serve(sockets=[sock])
+        finally:
+            await grpc_server.stop(None)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not (http.started and grpc_port):
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the router did not start within 10s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", f"127.0.0.1:{grpc_port[0]}"
+    finally:
+        http.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

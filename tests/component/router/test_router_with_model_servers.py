@@ -121,8 +121,10 @@ def test_switch_picks_the_model_by_a_condition_on_the_input(models: RunningServe
         positive = c.post("/", json=request("x", X))
         negative = c.post("/", json=request("x", [[-v for v in X[0]]]))
         zero = c.post("/", json=request("x", [[0.0] * 8]))
-    assert positive.json()["model_name"] == "embed"
-    assert negative.json()["model_name"] == "alt"
+    assert positive.json()["model_name"] == negative.json()["model_name"] == "g"
+    assert positive.json()["parameters"]["graph_steps"] == "root/pos"
+    assert negative.json()["parameters"]["graph_steps"] == "root/neg"
+    assert positive.json()["outputs"] == call(models, "embed", request("x", X))["outputs"]
     assert zero.status_code == 404 and zero.json()["step"] == "root"
 
 
@@ -168,14 +170,13 @@ def test_splitter_follows_the_seeded_weighted_choice(models: RunningServer) -> N
     }
     graph = load({"name": "g", "nodes": nodes})
     expected_rng = random.Random(11)
-    expected = [
-        select_steps(graph.root, None, expected_rng)[0].service_url.split("/")[-2]  # type: ignore[union-attr]
-        for _ in range(30)
-    ]
+    expected = [select_steps(graph.root, None, expected_rng)[0].label for _ in range(30)]
     with router(nodes, seed=11) as c:
-        served = [c.post("/", json=request("x", X)).json()["model_name"] for _ in range(30)]
+        served = [
+            c.post("/", json=request("x", X)).json()["parameters"]["graph_steps"] for _ in range(30)
+        ]
     assert served == expected
-    assert set(Counter(served)) == {"embed", "alt"}
+    assert set(Counter(served)) == {"root/0", "root/1"}
 
 
 def test_nested_nodes_and_a_sequence_condition_on_a_real_output(models: RunningServer) -> None:
@@ -202,11 +203,13 @@ def test_nested_nodes_and_a_sequence_condition_on_a_real_output(models: RunningS
     with router(nodes) as c:
         stopped = c.post("/", json=request("x", X))
     assert stopped.status_code == 200
-    assert stopped.json() == call(models, "embed", request("x", X))
+    assert stopped.json()["outputs"] == call(models, "embed", request("x", X))["outputs"]
+    assert stopped.json()["parameters"]["graph_steps"] == "root/embed"
     nodes["root"]["steps"][1]["condition"] = "outputs.@y.data.* > -1000000"
     with router(nodes) as c:
         went_on = c.post("/", json=request("x", X))
-    assert went_on.json()["model_name"] == "mix"
+    assert went_on.json()["model_name"] == "g"
+    assert went_on.json()["parameters"]["graph_steps"] == "root/embed,tail/0"
 
 
 def test_tritonclient_sees_the_graph_as_a_v2_model(models: RunningServer) -> None:
@@ -272,9 +275,9 @@ def test_binary_tensors_pass_through_a_switch_unchanged(models: RunningServer) -
             results[batch.shape[0]] = client.infer("bin", [x], outputs=[out])
         client.close()
     one, two = results[1], results[2]
-    assert (
-        one.get_response()["model_name"] == "embed"
-    )  # the Switch read the binary request's header
-    assert two.get_response()["model_name"] == "alt"
+    # the Switch read the binary request's header; the answers are named for the graph
+    assert one.get_response()["model_name"] == two.get_response()["model_name"] == "bin"
+    assert one.get_response()["parameters"]["graph_steps"] == "root/0"
+    assert two.get_response()["parameters"]["graph_steps"] == "root/1"
     direct = call(models, "embed", request("x", X))["outputs"][0]["data"]
     assert one.as_numpy("y").ravel().tolist() == np.asarray(direct, dtype=np.float32).tolist()

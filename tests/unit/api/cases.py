@@ -359,6 +359,55 @@ CASES: list[Case] = [
         "spec.nodes[root].steps[0].mapping",
         "schema",
     ),
+    Case(
+        "step-protocol-unknown",
+        graph(root("Sequence", {"serviceName": "a", "protocol": "http2"})),
+        "spec.nodes[root].steps[0].protocol",
+        "schema",
+    ),
+    Case(
+        "graph-protocol-unknown",
+        graph(root("Sequence", {"serviceName": "a"}), protocol="GRPC"),
+        "spec.protocol",
+        "schema",
+    ),
+    Case(
+        "step-grpc-url-without-port",
+        graph(root("Sequence", {"serviceUrl": "grpc://m.default/v2/models/m"})),
+        "spec.nodes[root].steps[0].serviceUrl",
+        "schema",
+    ),
+    Case(
+        "step-protocol-grpc-with-http-url",
+        graph(root("Sequence", {"serviceUrl": "http://m/v2/models/m/infer", "protocol": "grpc"})),
+        "spec.nodes[root].steps[0]",
+        "cel",
+        "must agree with serviceUrl's scheme",
+    ),
+    Case(
+        "step-protocol-rest-with-grpc-url",
+        graph(root("Sequence", {"serviceUrl": "grpc://m:8081/v2/models/m", "protocol": "rest"})),
+        "spec.nodes[root].steps[0]",
+        "cel",
+        "must agree with serviceUrl's scheme",
+    ),
+    Case(
+        "step-protocol-on-a-node-step",
+        {
+            **graph(
+                {
+                    "root": {
+                        "routerType": "Sequence",
+                        "steps": [{"nodeName": "n", "protocol": "rest"}],
+                    },
+                    "n": {"routerType": "Sequence", "steps": [{"serviceName": "a"}]},
+                }
+            )
+        },
+        "spec.nodes[root].steps[0]",
+        "cel",
+        "protocol applies to serviceName and serviceUrl steps",
+    ),
     # ServingRuntime / ClusterServingRuntime: schema
     Case(
         "runtime-without-containers",

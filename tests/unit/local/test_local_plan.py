@@ -134,6 +134,36 @@ def test_graph_steps_resolve_to_the_local_model_servers() -> None:
     endpoint = next(e for e in p.endpoints if e.kind == "InferenceGraph")
     assert endpoint.model == "iris-onnx"  # its example request is the first model's
     assert endpoint.infer_url == router.url + "/v2/models/iris-pipeline/infer"
+    assert endpoint.grpc == f"127.0.0.1:{flag(router, '--grpc-port')}"
+    models = {e.name: e for e in p.endpoints if e.kind == "InferenceService"}
+    assert (
+        models["iris-onnx"].grpc
+        == f"127.0.0.1:{flag(process(p, 'iris-onnx-predictor'), '--grpc-port')}"
+    )
+
+
+def test_a_graph_over_grpc_resolves_to_the_local_grpc_ports() -> None:
+    resources_ = resources("isvc-onnx-cpu.yaml", "isvc-python-custom.yaml", "ig-sequence.yaml")
+    for r in resources_:
+        if r.kind == "InferenceGraph":
+            r.spec.protocol = "grpc"  # type: ignore[union-attr]
+    p = build_plan(resources_, runtimes(), OperatorConfig(), ports(), LAYOUT)
+    graph = json.loads(next(iter(p.files.values())))
+    urls = [step["serviceUrl"] for step in graph["nodes"]["root"]["steps"]]
+    grpc = {e.name: e.grpc for e in p.endpoints}
+    assert urls == [
+        f"grpc://{grpc['iris-onnx']}/v2/models/iris-onnx",
+        f"grpc://{grpc['iris-labels']}/v2/models/iris-labels",
+    ]
+
+
+def test_banner_prints_a_grpc_line_beside_each_curl() -> None:
+    from modelplane.local.cli import banner
+
+    p = plan("isvc-onnx-cpu.yaml", "isvc-python-custom.yaml", "ig-sequence.yaml")
+    text = banner(p.endpoints)
+    for endpoint in p.endpoints:
+        assert f"    grpc: {endpoint.grpc}\n" in text
 
 
 def test_env_of_the_model_reaches_the_process() -> None:

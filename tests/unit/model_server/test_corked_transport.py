@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from modelplane.model_server.rest.corked import CorkedTransport
+from modelplane.edge.corked import CorkedTransport
 
 
 class RecordingTransport:

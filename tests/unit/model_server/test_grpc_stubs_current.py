@@ -7,8 +7,8 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from modelplane.model_server.grpc import protogen
-from modelplane.model_server.grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc import protogen
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 
 
 def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_average_batch_size_is_inferences_over_executions() -> None:
     metrics = ServerMetrics()
     model = metrics.model_meter("iris", "1")
     for batch in (1, 5, 6):
-        model.executed(batch)
+        model.executed(batch, 0.001)
         model.queued(0.001)
     got = samples(metrics)
     labels = frozenset({("model", "iris"), ("version", "1")})

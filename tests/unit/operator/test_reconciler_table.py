@@ -6,6 +6,7 @@ the condition it reported and what it asked of the queue.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,6 +322,39 @@ ROWS = [
         (GRAPH, "iris-pipeline", "DependenciesReady", "AllDependenciesReady"),
     ),
 ]
+
+
+def grpc_graph(transformer: bool) -> FakeKube:
+    """Both services ready; the graph asks for gRPC; iris-labels has a transformer if asked."""
+    kube = both_services(ready=True)
+    edit_spec(kube, GRAPH, "iris-pipeline", lambda spec: spec.update(protocol="grpc"))
+    if transformer:
+        labels = kube.get(ISVC, "default", "iris-labels")
+        assert labels is not None
+        labels["spec"]["transformer"] = {"containers": [{"name": "t", "image": "t:1"}]}
+        kube.put(labels)
+    return kube
+
+
+def test_a_grpc_graph_calls_its_predictors_on_their_grpc_port() -> None:
+    kube = grpc_graph(transformer=False)
+    reconciler(kube).run(PIPELINE)
+    config_map = kube.get("ConfigMap", "default", "iris-pipeline-graph")
+    assert config_map is not None
+    steps = json.loads(config_map["data"]["graph.json"])["nodes"]["root"]["steps"]
+    assert [s["serviceUrl"] for s in steps] == [
+        "grpc://iris-onnx-predictor.default.svc.cluster.local:8081/v2/models/iris-onnx",
+        "grpc://iris-labels-predictor.default.svc.cluster.local:8081/v2/models/iris-labels",
+    ]
+
+
+def test_a_grpc_graph_over_a_transformer_is_refused_with_the_reason() -> None:
+    kube = grpc_graph(transformer=True)
+    result = reconciler(kube).run(PIPELINE)
+    assert kube.get("ConfigMap", "default", "iris-pipeline-graph") is None
+    _, reason, message = condition(kube, GRAPH, "iris-pipeline", "DependenciesReady")
+    assert reason == "GrpcUnavailable" and "iris-labels does not serve it" in message
+    assert result == PassResult(retry_after=CONFIG.dependency_retry_seconds)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])

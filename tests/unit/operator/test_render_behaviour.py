@@ -12,6 +12,7 @@ from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render.graph import (
     GRAPH_FILE,
+    NoGrpcTargetError,
     UnresolvedServicesError,
     render_inference_graph,
     resolve_graph,
@@ -414,6 +415,55 @@ def test_graph_resolution_passes_step_extensions_to_the_router() -> None:
     first, second = loaded.root.steps
     assert (first.timeout, first.retries, first.mapping) == (2.5, 0, None)
     assert (second.timeout, second.retries, second.mapping) == (None, None, {"y": "x"})
+
+
+def test_graph_resolution_follows_the_step_then_the_graph_protocol() -> None:
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "a", "serviceName": "first"},
+                {"name": "b", "serviceName": "first", "protocol": "rest"},
+                {"name": "c", "serviceName": "wrapped"},
+            ],
+        }
+    }
+    urls = {"first": "http://first-predictor.ns", "wrapped": "http://wrapped-transformer.ns"}
+    grpc = {"first": "first-predictor.ns:8081"}  # `wrapped` has a transformer: no gRPC entry
+    by_default = resolve_graph(graph(nodes), urls, grpc)["nodes"]["root"]["steps"]
+    assert [s["serviceUrl"] for s in by_default] == [
+        "http://first-predictor.ns/v2/models/first/infer",  # the default protocol is REST
+        "http://first-predictor.ns/v2/models/first/infer",
+        "http://wrapped-transformer.ns/v2/models/wrapped/infer",
+    ]
+    nodes["root"]["steps"].pop()
+    over_grpc = resolve_graph(graph(nodes, protocol="grpc"), urls, grpc)
+    steps = over_grpc["nodes"]["root"]["steps"]
+    assert [s["serviceUrl"] for s in steps] == [
+        "grpc://first-predictor.ns:8081/v2/models/first",
+        "http://first-predictor.ns/v2/models/first/infer",  # the step's own protocol wins
+    ]
+    assert all("protocol" not in s for s in steps)  # the scheme says it
+    router_graph = load_graph(over_grpc)
+    assert router_graph.root.steps[0].grpc_target == "first-predictor.ns:8081"
+    assert router_graph.root.steps[0].model == "first"
+
+
+def test_graph_resolution_refuses_grpc_to_a_service_without_a_grpc_entry() -> None:
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceName": "wrapped"}]}}
+    with pytest.raises(NoGrpcTargetError, match="wrapped does not serve it"):
+        resolve_graph(graph(nodes, protocol="grpc"), {"wrapped": "http://wrapped-transformer"}, {})
+
+
+def test_router_serves_grpc_on_its_service() -> None:
+    resolved = resolve_graph(graph(SEQUENCE), {"first": "http://first"})
+    rendered = render_inference_graph(graph(SEQUENCE), resolved, OperatorConfig())
+    ports = one(rendered, "Service")["spec"]["ports"]
+    assert {"name": "grpc", "port": 8081, "targetPort": 8081, "protocol": "TCP",
+            "appProtocol": "kubernetes.io/h2c"} in ports  # fmt: skip
+    container = one(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][-2:] == ["--grpc-port", "8081"]
+    assert {"name": "grpc", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
 
 
 def test_graph_resolution_names_what_is_missing() -> None:

@@ -160,7 +160,7 @@ def test_a_graph_step_naming_a_split_service_goes_through_a_weighted_splitter_no
     first = service_names(graph)[0]
     split = [("http://a.default.svc.cluster.local", 80), ("http://b.default.svc.cluster.local", 20)]
     urls = {n: f"http://{n}-predictor.default.svc.cluster.local" for n in service_names(graph)}
-    resolved = resolve_graph(graph, urls, {first: split})
+    resolved = resolve_graph(graph, urls, splits={first: split})
     node = resolved["nodes"][f"{first}-revisions"]
     assert node == {
         "routerType": "Splitter",
@@ -186,3 +186,19 @@ def test_a_graph_step_naming_a_split_service_goes_through_a_weighted_splitter_no
     # the router itself accepts the resolved graph (its own checks: node refs, weights)
     loaded = load_graph(resolved)
     assert loaded.nodes[f"{first}-revisions"].router_type == "Splitter"
+
+
+def test_a_split_service_called_over_grpc_is_split_over_its_revisions_grpc_ports() -> None:
+    graph = InferenceGraph.model_validate(
+        {**sample("ig-sequence"), "spec": {**sample("ig-sequence")["spec"], "protocol": "grpc"}}
+    )
+    first = service_names(graph)[0]
+    split = [("http://a.default.svc.cluster.local", 30), ("http://b.default.svc.cluster.local", 70)]
+    urls = {n: f"http://{n}-predictor.default.svc.cluster.local" for n in service_names(graph)}
+    grpc = {n: f"{n}-predictor.default.svc.cluster.local:8081" for n in service_names(graph)}
+    resolved = resolve_graph(graph, urls, grpc, splits={first: split})
+    assert [s["serviceUrl"] for s in resolved["nodes"][f"{first}-revisions"]["steps"]] == [
+        f"grpc://a.default.svc.cluster.local:8081/v2/models/{first}",
+        f"grpc://b.default.svc.cluster.local:8081/v2/models/{first}",
+    ]
+    assert load_graph(resolved).nodes[f"{first}-revisions"].router_type == "Splitter"

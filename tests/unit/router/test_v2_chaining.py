@@ -100,7 +100,7 @@ def test_soft_failed_ensemble_members_are_left_out_of_the_outputs() -> None:
     assert v2_outputs({"y": failed}) is None
 
 
-def test_binary_extension_body_parses_its_json_header_and_is_not_chained() -> None:
+def test_binary_extension_body_parses_its_json_header_and_chains_without_decoding() -> None:
     header = b'{"outputs":[{"name":"a","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]}'
     binary = Payload(
         header + b"\x00\x00\x80?",
@@ -112,5 +112,14 @@ def test_binary_extension_body_parses_its_json_header_and_is_not_chained() -> No
         len(header)
     )
     assert next_request(_step(), binary, None) is binary
-    with pytest.raises(ChainError, match="binary-extension"):
-        next_request(_step(data="$response"), ORIGINAL, binary)
+    chained = next_request(_step(data="$response", mapping={"a": "x"}), ORIGINAL, binary)
+    length = chained.header_length
+    assert length is not None and chained.body[length:] == b"\x00\x00\x80?"  # not decoded
+    assert chained.json() == {
+        "parameters": {"binary_data_output": True},
+        "inputs": [
+            {"name": "x", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}
+        ],
+    }
+    with pytest.raises(ChainError, match="no output named zzz"):
+        next_request(_step(data="$response", mapping={"zzz": "x"}), ORIGINAL, binary)

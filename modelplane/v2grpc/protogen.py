@@ -10,7 +10,7 @@ PROTO_DIR = PACKAGE_DIR / "proto"
 OUT_DIR = PACKAGE_DIR / "generated"
 PROTO_NAME = "grpc_predict_v2.proto"
 # The import path the generated modules use for each other.
-VIRTUAL_DIR = "modelplane/model_server/grpc/generated"
+VIRTUAL_DIR = "modelplane/v2grpc/generated"
 # tritonclient registers the same `inference.*` names in protobuf's default pool;
 # a private pool lets the server and that client live in one process.
 _DEFAULT_POOL = "_descriptor_pool.Default().AddSerializedFile("

@@ -1,0 +1,79 @@
+"""The graph's answer, pure: named for the graph, saying which steps ran, in the client's form.
+
+A V2 response leaving the router carries the graph's name as ``model_name`` and a parameter
+``graph_steps`` (``node/step,...``: the steps that answered, in order), so a client can tell
+a graph's answer from a model's. Anything that is not a V2 response (a V1 answer, an error
+document, an Ensemble map through ``POST /``) leaves as it came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from modelplane.router import tensors
+from modelplane.router.chaining import is_v2_response
+from modelplane.router.errors import NotV2
+from modelplane.router.payload import Payload
+
+STEPS_PARAMETER = "graph_steps"
+
+
+def wants_binary(request: Payload) -> bool:
+    """Whether a REST client asked for binary outputs (binary body or ``binary_data_output``)."""
+    if request.header_length is not None:
+        return True
+    document = request.json_or_none()
+    if not isinstance(document, dict):
+        return False
+    parameters = document.get("parameters")
+    return isinstance(parameters, dict) and parameters.get(tensors.BINARY_OUTPUT) is True
+
+
+def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> Payload:
+    """A REST answer: a V2 response renamed for the graph; a gRPC message converted."""
+    if answer.message is not None:
+        v2 = _as_response(tensors.from_message(answer.message))
+        _name(v2, graph, steps)
+        return Payload.of_v2(v2, binary)
+    document = answer.json_or_none()
+    if not is_v2_response(document) or isinstance(document.get("inputs"), list):
+        return answer
+    named = {**document, "model_name": graph}
+    named.pop("model_version", None)
+    named["parameters"] = {**(document.get("parameters") or {}), STEPS_PARAMETER: ",".join(steps)}
+    header = orjson.dumps(named)
+    if answer.header_length is None:
+        return Payload(header, named)
+    tail = answer.body[answer.header_length :]
+    return Payload(header + tail, named, answer.content_type, len(header))
+
+
+def grpc_answer(answer: Payload, graph: str, steps: list[str]) -> Any:
+    """A ModelInferResponse named for the graph; NotV2 when the answer holds no V2 tensors."""
+    message = answer.message
+    if tensors.is_response_message(message):
+        message.model_name = graph
+        message.model_version = ""
+        message.parameters[STEPS_PARAMETER].string_param = ",".join(steps)
+        return message
+    v2 = answer.v2()
+    if v2 is None:
+        raise NotV2("the graph's answer is not a V2 inference response")
+    v2 = _as_response(v2)
+    _name(v2, graph, steps)
+    return tensors.to_message(v2)
+
+
+def _as_response(v2: tensors.V2) -> tensors.V2:
+    # A Sequence whose first condition fails answers with its input: its tensors, as outputs.
+    if v2.kind == "request":
+        return tensors.V2("response", v2.tensors, id=v2.id)
+    return v2
+
+
+def _name(v2: tensors.V2, graph: str, steps: list[str]) -> None:
+    v2.model_name = graph
+    v2.model_version = None
+    v2.parameters = {**(v2.parameters or {}), STEPS_PARAMETER: ",".join(steps)}

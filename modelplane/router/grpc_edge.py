@@ -1,0 +1,82 @@
+"""The router's gRPC edge: ``inference.GRPCInferenceService`` for the graph as a V2 model.
+
+ModelInfer runs the graph named after the InferenceGraph (another name is NOT_FOUND);
+ServerLive, ServerReady, ServerMetadata, ModelReady and ModelMetadata answer as a model
+server's would. The router's answers map to gRPC codes in one table (`codes`); the details
+carry the router's error document as JSON, so a client sees the same error and step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from modelplane import __version__
+from modelplane.router.app import RouterApp
+from modelplane.router.codes import grpc_code
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+
+PLATFORM = "modelplane-inference-graph"
+
+
+class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+    """Each RPC answers for the one graph the RouterApp serves."""
+
+    def __init__(self, app: RouterApp) -> None:
+        self.app = app
+        self.name = app.graph.name
+
+    async def _known(self, name: str, context: Any) -> None:
+        if name != self.name:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"graph {name!r} is not served here; this is {self.name!r}",
+            )
+
+    async def ServerLive(self, request: Any, context: Any) -> Any:
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request: Any, context: Any) -> Any:
+        return pb.ServerReadyResponse(ready=self.app.ready)
+
+    async def ServerMetadata(self, request: Any, context: Any) -> Any:
+        return pb.ServerMetadataResponse(name="modelplane-router", version=__version__)
+
+    async def ModelReady(self, request: Any, context: Any) -> Any:
+        await self._known(request.name, context)
+        return pb.ModelReadyResponse(ready=self.app.ready)
+
+    async def ModelMetadata(self, request: Any, context: Any) -> Any:
+        await self._known(request.name, context)
+        return pb.ModelMetadataResponse(name=self.name, platform=PLATFORM)
+
+    async def ModelInfer(self, request: Any, context: Any) -> Any:
+        await self._known(request.model_name, context)
+        status, answer, details = await self.app.infer_message(
+            request, context.invocation_metadata() or ()
+        )
+        if answer is None:
+            await context.abort(grpc_code(status), details)
+        return answer
+
+
+async def start_grpc_server(app: RouterApp, host: str, port: int) -> tuple[Any, int]:
+    """Start grpc.aio for the router on host:port (0 picks a free port); (server, port)."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", app.settings.max_request_size),
+            ("grpc.max_send_message_length", -1),
+        ]
+    )
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(RouterServicer(app), server)
+    address = f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:  # grpc reports a taken port this way
+        bound = 0
+    if bound == 0:
+        raise OSError(f"gRPC server could not listen on {address}")
+    await server.start()
+    return server, bound

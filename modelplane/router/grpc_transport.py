@@ -1,0 +1,96 @@
+"""Calling model servers over V2 gRPC: one reused channel per upstream, raw tensor contents.
+
+A request is sent as bytes the router serializes itself, with the step's model name appended
+as a last ``model_name`` field (protobuf keeps the last value of a scalar field), so one
+message can feed several steps at once (an Ensemble) without a copy or a shared mutation.
+Like the REST transports it raises only ``TimeoutError`` and ``ConnectionFailed``
+(``UNAVAILABLE`` because nothing answered: worth a retry); every other gRPC code is an
+answer, turned into the HTTP status the retry and dependency rules use (`codes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import grpc
+import orjson
+
+from modelplane.router.codes import http_status
+from modelplane.router.errors import ConnectionFailed
+from modelplane.router.transport import Reply
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+
+INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
+_MODEL_NAME_TAG = b"\x0a"  # field 1 (model_name), wire type 2 (length-delimited)
+CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.enable_retries", 0),  # the router's own retry policy decides
+)
+_NO_CONNECTION = "failed to connect"  # grpc's UNAVAILABLE detail when nothing answered
+# Headers that describe the HTTP body or are reserved by gRPC; never sent as metadata.
+_NOT_METADATA = frozenset({"content-type", "accept-encoding", "content-length", "te"})
+
+
+def with_model_name(serialized: bytes, model: str) -> bytes:
+    """A serialized ModelInferRequest addressed to ``model`` (the last model_name wins)."""
+    name = model.encode()
+    return serialized + _MODEL_NAME_TAG + _varint(len(name)) + name
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def metadata(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The forwarded headers as gRPC metadata."""
+    return tuple((k, v) for k, v in headers.items() if k not in _NOT_METADATA)
+
+
+class GrpcTransport:
+    """One grpc.aio channel per upstream target (host:port), opened on first use."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, Callable[..., Any]] = {}
+        self._channels: list[grpc.aio.Channel] = []
+
+    def _call(self, target: str) -> Callable[..., Any]:
+        call = self._calls.get(target)
+        if call is None:
+            channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channels.append(channel)
+            call = channel.unary_unary(
+                INFER_METHOD,
+                request_serializer=None,  # bytes the router serialized
+                response_deserializer=pb.ModelInferResponse.FromString,
+            )
+            self._calls[target] = call
+        return call
+
+    async def infer(self, target: str, request: bytes, meta: tuple[tuple[str, str], ...]) -> Reply:
+        """ModelInfer on one upstream; the reply carries the response message or the error."""
+        try:
+            message = await self._call(target)(request, metadata=meta)
+        except grpc.aio.AioRpcError as exc:
+            code, details = exc.code(), exc.details() or ""
+            if code == grpc.StatusCode.UNAVAILABLE and _NO_CONNECTION in details.lower():
+                raise ConnectionFailed(f"gRPC UNAVAILABLE: {details}") from exc
+            body = orjson.dumps({"error": details or code.name})
+            return Reply(http_status(code), body, b"application/json")
+        return Reply(200, b"", b"application/grpc", message=message)
+
+    async def aclose(self) -> None:
+        """Close every channel."""
+        for channel in self._channels:
+            await channel.close()
+        self._channels.clear()
+        self._calls.clear()

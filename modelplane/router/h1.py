@@ -1,0 +1,189 @@
+"""A lean HTTP/1.1 client for the router's upstream calls: keep-alive pools per upstream.
+
+The router sends one kind of request (a POST with a body, to a V2 server it trusts to speak
+HTTP/1.1) and reads whole answers. A general client pays per request for what it does not
+need here (cookie jars, redirects, tracing hooks, header multidicts, a task per request);
+this one writes the request in one ``write`` and parses the answer with httptools (the
+parser uvicorn uses) in an asyncio Protocol. Each upstream ``host:port`` keeps its own pool
+of idle connections, most recently used first, so a hot path reuses a warm socket.
+
+Errors: a connection that cannot be made, or that closes before a whole answer arrives, is
+``ConnectionFailed`` (the retry policy's business). A pooled connection that the server had
+already closed (its keep-alive ran out) is retried once on a fresh one before anything is
+reported, as browsers and aiohttp do. A cancelled call (a timeout) closes its connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import httptools
+
+from modelplane.edge.v2 import HEADER_LENGTH_BYTES
+from modelplane.router.errors import ConnectionFailed
+from modelplane.router.transport import Reply
+
+IDLE_PER_UPSTREAM = 64  # idle connections kept per upstream; more are closed when released
+JSON = b"application/json"
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: sends a request, resolves a future with the answer."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[Reply] | None = None
+        self.closed = False
+        self.received = False
+        self._body: list[bytes] = []
+        self._content_type = JSON
+        self._header_length: int | None = None
+        self._keep_alive = True
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ConnectionFailed(f"malformed HTTP answer: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(ConnectionFailed("connection closed before the answer was complete"))
+
+    # -- httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lower = name.lower()
+        if lower == b"content-type":
+            self._content_type = value
+        elif lower == HEADER_LENGTH_BYTES and value.isdigit():
+            self._header_length = int(value)
+
+    def on_headers_complete(self) -> None:
+        self._keep_alive = self.parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        reply = Reply(self.parser.get_status_code(), body, self._content_type, self._header_length)
+        self._body, self._content_type, self._header_length = [], JSON, None
+        if not self._keep_alive:
+            self.close()
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reply)
+
+    # -- use
+    def send(self, data: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Reply]:
+        assert self.transport is not None
+        self.received = False
+        self.waiter = loop.create_future()
+        self.transport.write(data)
+        return self.waiter
+
+    def _fail(self, exc: Exception) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Upstream:
+    """What a URL's requests share: its address, request head prefix and idle connections."""
+
+    __slots__ = ("head", "host", "idle", "port")
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the lean client speaks plain http://, not {url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        host = parts.netloc.rsplit("@", 1)[-1]
+        self.head = f"POST {path} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1")
+        self.idle: list[_Connection] = []
+
+
+class H1Transport:
+    """A Transport: pooled keep-alive HTTP/1.1 connections, one pool per upstream."""
+
+    def __init__(self, idle_per_upstream: int = IDLE_PER_UPSTREAM) -> None:
+        self.idle_per_upstream = idle_per_upstream
+        self._upstreams: dict[str, _Upstream] = {}
+
+    def _upstream(self, url: str) -> _Upstream:
+        upstream = self._upstreams.get(url)
+        if upstream is None:
+            upstream = self._upstreams[url] = _Upstream(url)
+        return upstream
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        try:
+            upstream = self._upstream(url)
+        except ValueError as exc:
+            raise ConnectionFailed(str(exc)) from exc
+        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
+        data = b"".join((upstream.head, lines, b"content-length: %d\r\n\r\n" % len(body), body))
+        loop = asyncio.get_running_loop()
+        while upstream.idle:  # reuse a warm connection; a stale one is retried once, fresh
+            connection = upstream.idle.pop()
+            if connection.closed:
+                continue
+            try:
+                return await self._exchange(upstream, connection, data, loop)
+            except ConnectionFailed:
+                if connection.received:
+                    raise
+            break
+        connection = await self._connect(upstream, loop)
+        return await self._exchange(upstream, connection, data, loop)
+
+    async def _connect(self, upstream: _Upstream, loop: asyncio.AbstractEventLoop) -> _Connection:
+        try:
+            _, connection = await loop.create_connection(_Connection, upstream.host, upstream.port)
+        except OSError as exc:
+            raise ConnectionFailed(
+                f"cannot connect to {upstream.host}:{upstream.port}: {exc}"
+            ) from exc
+        return connection
+
+    async def _exchange(
+        self,
+        upstream: _Upstream,
+        connection: _Connection,
+        data: bytes,
+        loop: asyncio.AbstractEventLoop,
+    ) -> Reply:
+        try:
+            reply = await connection.send(data, loop)
+        except BaseException:
+            connection.close()  # a timeout or a failure: its answer may still come; never reuse
+            raise
+        if not connection.closed and len(upstream.idle) < self.idle_per_upstream:
+            upstream.idle.append(connection)
+        elif not connection.closed:
+            connection.close()
+        return reply
+
+    async def aclose(self) -> None:
+        for upstream in self._upstreams.values():
+            for connection in upstream.idle:
+                connection.close()
+            upstream.idle.clear()

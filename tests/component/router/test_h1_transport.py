@@ -1,0 +1,136 @@
+"""The router's HTTP/1.1 client against raw servers on real sockets: reuse, staleness, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from modelplane.router.errors import ConnectionFailed
+from modelplane.router.h1 import H1Transport
+
+Handler = Callable[[int, bytes, asyncio.StreamWriter], Awaitable[bool]]  # -> keep the connection
+
+
+@asynccontextmanager
+async def raw_server(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
+    """A raw HTTP/1.1 server; yields its URL and the number of each request's connection."""
+    connections: list[int] = []
+    opened = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal opened
+        opened += 1
+        number = opened
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                connections.append(number)
+                if not await handler(number, body, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/v2/models/m/infer", connections
+    finally:
+        server.close()
+
+
+def answer(body: bytes, extra: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        + extra
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
+async def echo(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    writer.write(answer(body))
+    return True
+
+
+async def test_one_connection_serves_requests_back_to_back() -> None:
+    client = H1Transport()
+    async with raw_server(echo) as (url, connections):
+        replies = [await client.post(url, b'{"n":%d}' % i, {}) for i in range(5)]
+    await client.aclose()
+    assert [r.body for r in replies] == [b'{"n":%d}' % i for i in range(5)]
+    assert connections == [1] * 5
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() -> None:
+    async def once(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(body))
+        return False  # the server's keep-alive ran out: it closes after answering
+
+    client = H1Transport()
+    async with raw_server(once) as (url, connections):
+        first = await client.post(url, b"1", {})
+        await asyncio.sleep(0.05)  # the close reaches the client's idle connection
+        second = await client.post(url, b"2", {})
+    await client.aclose()
+    assert (first.body, second.body) == (b"1", b"2")
+    assert connections == [1, 2]
+
+
+async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next() -> None:
+    async def slow_first(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        if body == b"slow":
+            await asyncio.sleep(0.3)
+        writer.write(answer(body))
+        return True
+
+    client = H1Transport()
+    async with raw_server(slow_first) as (url, connections):
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await client.post(url, b"slow", {})
+        fast = await client.post(url, b"fast", {})
+    await client.aclose()
+    assert fast.body == b"fast"
+    assert connections == [1, 2]  # the timed-out connection was closed, not reused
+
+
+async def test_chunked_answers_and_binary_headers_are_read_whole() -> None:
+    async def chunked(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
+            b"inference-header-content-length: 2\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"3\r\n{}a\r\n2\r\nbc\r\n0\r\n\r\n"
+        )
+        return True
+
+    client = H1Transport()
+    async with raw_server(chunked) as (url, _):
+        reply = await client.post(url, b"x", {"x-request-id": "r1"})
+    await client.aclose()
+    assert (reply.status, reply.body, reply.header_length) == (200, b"{}abc", 2)
+    assert reply.content_type == b"application/octet-stream"
+
+
+async def test_connection_close_answers_are_not_reused_and_refusals_fail_cleanly() -> None:
+    async def closing(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(body, b"connection: close\r\n"))
+        return False
+
+    client = H1Transport()
+    async with raw_server(closing) as (url, connections):
+        for i in range(3):
+            assert (await client.post(url, b"%d" % i, {})).body == b"%d" % i
+    assert connections == [1, 2, 3]
+    with pytest.raises(ConnectionFailed, match="cannot connect"):
+        await client.post(url, b"gone", {})  # the server is closed now
+    await client.aclose()

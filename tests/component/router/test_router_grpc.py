@@ -1,0 +1,261 @@
+"""The router over gRPC, both ways, against real `modelplane serve` servers and ONNX models.
+
+`tritonclient.grpc` calls the graph as it calls a model; every node type runs gRPC steps
+(``grpc://`` serviceUrls) and answers what calling the models by hand answers, bit for bit.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelplane.router.app import RouterApp
+from modelplane.router.graph import load
+from modelplane.router.select import select_steps
+from modelplane.router.settings import RouterSettings
+from tests.component.router.servers import serve_router
+from tests.support.model_server import RunningServer, server_in_thread
+from tests.support.models import onnx_matmul
+
+X = np.asarray([[0.5, -1.0, 2.0, 0.25, -0.75, 1.5, 0.0, 3.0]], dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """embed (8->4), mix (4->4), head (4->2), alt (8->4, other weights)."""
+    root: Path = tmp_path_factory.mktemp("router-grpc-models")
+    onnx_matmul(root / "embed" / "model.onnx", 8, 4, seed=1)
+    onnx_matmul(root / "mix" / "model.onnx", 4, 4, seed=2)
+    onnx_matmul(root / "head" / "model.onnx", 4, 2, seed=3)
+    onnx_matmul(root / "alt" / "model.onnx", 8, 4, seed=4)
+    with server_in_thread(model_repository=root) as running:
+        yield running
+
+
+def grpc_url(server: RunningServer, model: str) -> str:
+    return f"grpc://{server.grpc_target}/v2/models/{model}"
+
+
+def rest_url(server: RunningServer, model: str) -> str:
+    return f"{server.url}/v2/models/{model}/infer"
+
+
+def by_hand(server: RunningServer, model: str, x: np.ndarray) -> np.ndarray:
+    """The model called directly over gRPC with tritonclient."""
+    import tritonclient.grpc as tg
+
+    client = tg.InferenceServerClient(server.grpc_target)
+    try:
+        tensor = tg.InferInput("x", list(x.shape), "FP32")
+        tensor.set_data_from_numpy(x)
+        result = client.infer(model, [tensor])
+        out = result.as_numpy("y")
+        assert out is not None
+        return out
+    finally:
+        client.close()
+
+
+def chain_by_hand(server: RunningServer, x: np.ndarray, *names: str) -> np.ndarray:
+    for name in names:
+        x = by_hand(server, name, x)
+    return x
+
+
+@contextmanager
+def graph_client(
+    nodes: dict[str, Any], name: str = "g", seed: int | None = None
+) -> Iterator[tuple[Any, str]]:
+    """A router serving the graph; (tritonclient.grpc client on it, its HTTP base URL)."""
+    import tritonclient.grpc as tg
+
+    rng = random.Random(seed) if seed is not None else None
+    app = RouterApp(load({"name": name, "nodes": nodes}), RouterSettings(), rng=rng)
+    with serve_router(app) as (base, target):
+        client = tg.InferenceServerClient(target)
+        try:
+            yield client, base
+        finally:
+            client.close()
+
+
+def infer(client: Any, graph: str, x: np.ndarray, name: str = "x") -> Any:
+    import tritonclient.grpc as tg
+
+    tensor = tg.InferInput(name, list(x.shape), "FP32")
+    tensor.set_data_from_numpy(x)
+    return client.infer(graph, [tensor])
+
+
+def steps_of(result: Any) -> str:
+    return str(result.get_response().parameters["graph_steps"].string_param)
+
+
+def chain(models: RunningServer, url: Any) -> dict[str, Any]:
+    return {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "embed", "serviceUrl": url(models, "embed")},
+                {"name": "mix", "serviceUrl": url(models, "mix"), "data": "$response",
+                 "mapping": {"y": "x"}},
+                {"name": "head", "serviceUrl": url(models, "head"), "data": "$response",
+                 "mapping": {"y": "x"}},
+            ],
+        }
+    }  # fmt: skip
+
+
+def test_sequence_of_three_grpc_steps_equals_the_hand_calls_bit_for_bit(
+    models: RunningServer,
+) -> None:
+    with graph_client(chain(models, grpc_url), name="pipeline") as (client, _):
+        result = infer(client, "pipeline", X)
+        assert client.is_server_live() and client.is_server_ready()
+        assert client.is_model_ready("pipeline")
+        assert client.get_model_metadata("pipeline").name == "pipeline"
+    want = chain_by_hand(models, X, "embed", "mix", "head")
+    got = result.as_numpy("y")
+    assert got.dtype == want.dtype and got.shape == want.shape == (1, 2)
+    assert got.tobytes() == want.tobytes()
+    assert result.get_response().model_name == "pipeline"
+    assert steps_of(result) == "root/embed,root/mix,root/head"
+
+
+def test_grpc_in_rest_out_and_rest_binary_in_grpc_out_give_the_same_bits(
+    models: RunningServer,
+) -> None:
+    import tritonclient.http as th
+
+    want = chain_by_hand(models, X, "embed", "mix", "head")
+    with graph_client(chain(models, rest_url), name="p") as (client, _):
+        over_rest_steps = infer(client, "p", X).as_numpy("y")
+    assert over_rest_steps.tobytes() == want.tobytes()
+    with graph_client(chain(models, grpc_url), name="p") as (_, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        tensor = th.InferInput("x", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X, binary_data=True)
+        out = th.InferRequestedOutput("y", binary_data=True)
+        result = http.infer("p", [tensor], outputs=[out])
+        http.close()
+    assert result.as_numpy("y").tobytes() == want.tobytes()
+    assert result.get_response()["model_name"] == "p"
+
+
+def test_binary_rest_chain_of_three_models_equals_the_hand_calls_bit_for_bit(
+    models: RunningServer,
+) -> None:
+    import tritonclient.http as th
+
+    want = chain_by_hand(models, X, "embed", "mix", "head")
+    with graph_client(chain(models, rest_url), name="bin") as (_, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        tensor = th.InferInput("x", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X, binary_data=True)
+        out = th.InferRequestedOutput("y", binary_data=True)
+        result = http.infer("bin", [tensor], outputs=[out])
+        http.close()
+    response = result.get_response()
+    assert response["outputs"][0]["parameters"]["binary_data_size"] == 8  # binary end to end
+    assert result.as_numpy("y").tobytes() == want.tobytes()
+    assert response["model_name"] == "bin"
+    assert response["parameters"]["graph_steps"] == "root/embed,root/mix,root/head"
+
+
+def test_switch_over_grpc_picks_by_a_condition_on_the_tensor_values(
+    models: RunningServer,
+) -> None:
+    nodes = {
+        "root": {
+            "routerType": "Switch",
+            "steps": [
+                {"name": "pos", "serviceUrl": grpc_url(models, "embed"),
+                 "condition": "inputs.0.data.0 > 0"},
+                {"name": "neg", "serviceUrl": grpc_url(models, "alt")},
+            ],
+        }
+    }  # fmt: skip
+    with graph_client(nodes) as (client, _):
+        positive = infer(client, "g", X)
+        negative = infer(client, "g", -X)
+    assert steps_of(positive) == "root/pos" and steps_of(negative) == "root/neg"
+    assert positive.as_numpy("y").tobytes() == by_hand(models, "embed", X).tobytes()
+    assert negative.as_numpy("y").tobytes() == by_hand(models, "alt", -X).tobytes()
+
+
+def test_ensemble_over_grpc_answers_every_member_as_one_v2_response(
+    models: RunningServer,
+) -> None:
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "a", "serviceUrl": grpc_url(models, "embed")},
+                {"name": "b", "serviceUrl": grpc_url(models, "alt")},
+            ],
+        }
+    }
+    with graph_client(nodes, name="both") as (client, _):
+        result = infer(client, "both", X)
+    assert result.get_response().model_name == "both"
+    assert result.as_numpy("a.y").tobytes() == by_hand(models, "embed", X).tobytes()
+    assert result.as_numpy("b.y").tobytes() == by_hand(models, "alt", X).tobytes()
+
+
+def test_splitter_over_grpc_follows_the_seeded_weighted_choice(models: RunningServer) -> None:
+    nodes = {
+        "root": {
+            "routerType": "Splitter",
+            "steps": [
+                {"serviceUrl": grpc_url(models, "embed"), "weight": 30},
+                {"serviceUrl": grpc_url(models, "alt"), "weight": 70},
+            ],
+        }
+    }
+    expected_rng = random.Random(5)
+    graph = load({"name": "g", "nodes": nodes})
+    expected = [select_steps(graph.root, None, expected_rng)[0] for _ in range(20)]
+    with graph_client(nodes, seed=5) as (client, _):
+        results = [infer(client, "g", X) for _ in range(20)]
+    assert [steps_of(r) for r in results] == [s.label for s in expected]
+    assert {steps_of(r) for r in results} == {"root/0", "root/1"}
+    for result, step in zip(results, expected, strict=True):
+        model = (step.model or "").rsplit("/", 1)[-1]
+        assert result.as_numpy("y").tobytes() == by_hand(models, model, X).tobytes()
+
+
+def test_grpc_errors_carry_the_code_and_the_failing_step(models: RunningServer) -> None:
+    import grpc
+    from tritonclient.utils import InferenceServerException
+
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [{"name": "gone", "serviceUrl": grpc_url(models, "missing"),
+                       "dependency": "Hard"}],
+        }
+    }  # fmt: skip
+    with graph_client(nodes) as (client, _):
+        with pytest.raises(InferenceServerException) as wrong_graph:
+            infer(client, "other", X)
+        with pytest.raises(InferenceServerException) as failed:
+            infer(client, "g", X)
+        assert not _ready(client, "other")
+    assert wrong_graph.value.status() == str(grpc.StatusCode.NOT_FOUND)
+    assert failed.value.status() == str(grpc.StatusCode.NOT_FOUND)
+    assert '"step":"root/gone"' in (failed.value.message() or "")
+
+
+def _ready(client: Any, name: str) -> bool:
+    from tritonclient.utils import InferenceServerException
+
+    try:
+        return bool(client.is_model_ready(name))
+    except InferenceServerException:
+        return False

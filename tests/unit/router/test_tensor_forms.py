@@ -1,0 +1,101 @@
+"""V2 tensors between JSON, the binary extension and gRPC messages: raw bytes stay raw."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from modelplane.router import tensors
+from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
+from modelplane.router.errors import ChainError, NotV2
+from modelplane.router.payload import Payload
+from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+
+Y = np.asarray([[1.5, -2.25, 3.0e-8]], dtype=np.float32)
+LABELS = [b"cat", "\u00e9t\u00e9".encode()]
+
+
+def response_message() -> pb.ModelInferResponse:
+    msg = pb.ModelInferResponse(model_name="m", model_version="3", id="req-1")
+    msg.outputs.add(name="y", datatype="FP32", shape=[1, 3])
+    msg.outputs.add(name="label", datatype="BYTES", shape=[2])
+    msg.raw_output_contents.append(Y.tobytes())
+    msg.raw_output_contents.append(b"".join(len(s).to_bytes(4, "little") + s for s in LABELS))
+    return msg
+
+
+def test_a_grpc_answer_chains_as_a_grpc_request_with_the_same_bytes() -> None:
+    v2 = tensors.from_message(response_message())
+    request = tensors.to_message(tensors.response_to_request(v2, {"y": "x"}), "next")
+    assert isinstance(request, pb.ModelInferRequest)
+    assert request.model_name == "next" and request.id == "req-1"
+    assert [(i.name, i.datatype, list(i.shape)) for i in request.inputs] == [("x", "FP32", [1, 3])]
+    assert list(request.raw_input_contents) == [Y.tobytes()]
+
+
+def test_a_grpc_answer_becomes_binary_rest_without_decoding_and_back() -> None:
+    v2 = tensors.from_message(response_message())
+    body, length = tensors.to_binary(v2)
+    assert length is not None
+    header = orjson.loads(body[:length])
+    assert [o["parameters"]["binary_data_size"] for o in header["outputs"]] == [12, 4 + 3 + 4 + 5]
+    assert "data" not in header["outputs"][0]
+    again = tensors.from_document(header, body[length:])
+    assert again is not None
+    assert [t.raw for t in again.tensors] == list(response_message().raw_output_contents)
+
+
+def test_json_view_decodes_every_datatype_it_can() -> None:
+    document = tensors.to_document(tensors.from_message(response_message()))
+    y, label = document["outputs"]
+    assert np.asarray(y["data"], dtype=np.float32).tobytes() == Y.tobytes()
+    assert label["data"] == ["cat", "\u00e9t\u00e9"]
+    assert document["model_name"] == "m" and document["id"] == "req-1"
+
+
+def test_json_data_encodes_to_the_raw_bytes_numpy_gives() -> None:
+    request = {"inputs": [{"name": "x", "datatype": "INT16", "shape": [2, 2],
+                           "data": [[1, -2], [300, 4]]}]}  # fmt: skip
+    v2 = tensors.from_document(request)
+    assert v2 is not None and v2.kind == "request"
+    message = tensors.to_message(v2, "m")
+    expected = np.asarray([[1, -2], [300, 4]], dtype="<i2").tobytes()
+    assert list(message.raw_input_contents) == [expected]
+
+
+def test_bad_tensors_are_named() -> None:
+    with pytest.raises(ChainError, match="'x': data is not INT8"):
+        tensors.data_to_raw("INT8", ["a"], "x")
+    with pytest.raises(ChainError, match="'z': BF16 cannot be turned into JSON"):
+        tensors.raw_to_data("BF16", b"\x00\x00", "z")
+    header = {"outputs": [{"name": "y", "datatype": "FP32", "shape": [1],
+                           "parameters": {"binary_data_size": 8}}]}  # fmt: skip
+    with pytest.raises(ChainError, match="bad binary_data_size 8"):
+        tensors.from_document(header, b"\x00" * 4)
+    v2 = tensors.from_message(response_message())
+    with pytest.raises(ChainError, match="no output named q"):
+        tensors.response_to_request(v2, {"q": "x"})
+
+
+def test_answers_are_named_for_the_graph_in_every_form() -> None:
+    steps = ["root/a", "root/b"]
+    named = grpc_answer(Payload.of_message(response_message()), "g", steps)
+    assert named.model_name == "g" and named.model_version == ""
+    assert named.parameters["graph_steps"].string_param == "root/a,root/b"
+    rest = rest_answer(Payload.of_message(response_message()), "g", steps, binary=False)
+    assert rest.json()["model_name"] == "g"
+    assert rest.json()["parameters"] == {"graph_steps": "root/a,root/b"}
+    binary = rest_answer(Payload.of_message(response_message()), "g", steps, binary=True)
+    assert binary.header_length is not None
+    assert binary.body[binary.header_length :].startswith(Y.tobytes())
+    v1 = Payload.of({"predictions": [1, 2]})
+    assert rest_answer(v1, "g", steps, binary=False) is v1  # not V2: as it came
+    with pytest.raises(NotV2):
+        grpc_answer(v1, "g", steps)
+
+
+def test_a_rest_client_asks_for_binary_by_its_body_or_its_parameter() -> None:
+    assert wants_binary(Payload(b"{}", header_length=2))
+    assert wants_binary(Payload.of({"inputs": [], "parameters": {"binary_data_output": True}}))
+    assert not wants_binary(Payload.of({"inputs": []}))
