@@ -256,16 +256,24 @@ def install(
     (default images, the tier's values; routes on the node's Gateway with `gateway`) into
     SYSTEM_NAMESPACE, and the storage the samples read in `namespace`. Idempotent, so a
     reused cluster takes it again (and an install switches the operator's mode)."""
-    for name in (SYSTEM_NAMESPACE, namespace):
-        cluster.kubectl("create", "namespace", name, check=False)
+    cluster.kubectl("create", "namespace", namespace, check=False)
+    install_chart(cluster, work, s3_endpoint, gateway)
+    storage = storage_objects(namespace, claim_dir)
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
+
+
+def install_chart(
+    cluster: RealCluster, work: Path, s3_endpoint: str, gateway: bool = False
+) -> None:
+    """`helm upgrade --install` the chart with the tier's values (Gateway mode or not) into
+    SYSTEM_NAMESPACE, waiting for the operator."""
+    cluster.kubectl("create", "namespace", SYSTEM_NAMESPACE, check=False)
     values = work / "values.yaml"
     values.write_text(yaml.safe_dump(chart_values(s3_endpoint, gateway)))
     cluster.helm(
         "upgrade", "--install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE,
         "-f", str(values), "--wait", "--timeout", "180s",
     )  # fmt: skip
-    storage = storage_objects(namespace, claim_dir)
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
 
 
 def start_storage(

@@ -13,7 +13,10 @@ served it. In order, on one InferenceService:
 4. promotion (the field removed): everything on the canary, the stable revision removed;
 5. a canary that cannot load: no traffic for it, and the status says why.
 
-The counts are printed (run with -s to see them).
+The counts are printed (run with -s to see them). The module runs after
+test_samples_real.py (its name sorts after it): that module's install then starts from a
+fresh release, and this one switches the operator to Gateway mode and back while the node is
+quiet.
 """
 
 from __future__ import annotations
@@ -154,8 +157,10 @@ def canary(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) 
     try:
         yield Canary(real_cluster)
     finally:
-        # every user of the tier installs the chart with its own mode (Ingress or Gateway)
         forget(real_cluster)
+        # back to the tier's Ingress mode now, while the node is quiet: the next module's
+        # install (often right after a large image import) then changes nothing
+        real_tier.install_chart(real_cluster, work, "http://127.0.0.1:1")
 
 
 def forget(cluster: RealCluster) -> None:
