@@ -79,6 +79,11 @@ TABLE: tuple[ApiKind, ...] = (
         owners=(ISVC, GRAPH),
     ),
     ApiKind("Ingress", "networking.k8s.io", "v1", "ingresses", "child", owners=(ISVC, GRAPH)),
+    # Gateway mode only; without the Gateway API CRDs the list is empty (a 404) and kopf
+    # leaves the kind unwatched.
+    ApiKind(
+        "HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", "child", owners=(ISVC, GRAPH)
+    ),
     # The components' pods (owned by ReplicaSets): read for the status's reasons.
     ApiKind("Pod", "", "v1", "pods", "observed"),
     # Transitions of the owners people act on (`events`); never read back.

@@ -105,6 +105,7 @@ def test_the_lease_is_granted_only_in_the_operators_namespace(
 def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) -> None:
     rules = granted(helm_template(client_tools))
     children = {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "Ingress"}
+    children.add("HTTPRoute")  # Gateway mode
     assert {k.kind for k in TABLE if k.role == "child"} == children
     for kind in (k for k in TABLE if k.role not in ("lease", "event")):  # it reads, it watches
         verbs = {"get", "list", "watch"}
