@@ -183,7 +183,43 @@ def where_the_time_went(cluster: RealCluster, sent_at: float) -> dict[str, float
     }
 
 
+def diagnose(cluster: RealCluster) -> dict[str, Any]:
+    """What a failed phase leaves to read: the predictor's objects and the operator's log."""
+    deployment = get(cluster, "deployments")["items"]
+    service = get(cluster, "service", f"{NAME}-predictor")
+    logs = cluster.kubectl(
+        "logs", "-n", real_tier.SYSTEM_NAMESPACE, "deploy/modelplane-operator", "--tail=400",
+        check=False,
+    ).stdout  # fmt: skip
+    return {
+        "deployments": [
+            (d["metadata"]["name"], d["spec"].get("replicas"), d["metadata"].get("annotations"))
+            for d in deployment
+        ],
+        "service_selector": service["spec"].get("selector"),
+        "endpoint_slices": [
+            (s["metadata"]["name"], [e.get("addresses") for e in s.get("endpoints") or []])
+            for s in get(cluster, "endpointslices")["items"]
+        ],
+        "operator_log": [
+            line[:300]
+            for line in logs.splitlines()
+            if "modelplane.operator." in line and "kopf" not in line
+        ][-30:],
+    }
+
+
 def run(cluster: RealCluster, work: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    try:
+        phases(cluster, work, results)
+    except (TimeoutError, httpx.HTTPError) as failure:
+        results["failed"] = f"{type(failure).__name__}: {failure}"
+        results["diagnosis"] = diagnose(cluster)
+    return results
+
+
+def phases(cluster: RealCluster, work: Path, results: dict[str, Any]) -> None:
     models = sample_models.build(work / "models")
     real_tier.open_permissions(work / "models")
     real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
@@ -193,7 +229,7 @@ def run(cluster: RealCluster, work: Path) -> dict[str, Any]:
     # the first answer may be a wake of its own
     wait(lambda: ready(cluster).get("status") == "True", 300, "Ready")
     wait(lambda: one_request(cluster)[1] == 200, 180, "answered through the Ingress")
-    results: dict[str, Any] = {"apply_to_answer_seconds": round(time.monotonic() - applied, 1)}
+    results["apply_to_answer_seconds"] = round(time.monotonic() - applied, 1)
 
     last = time.monotonic()
     wait(lambda: at_zero(cluster), IDLE_SECONDS + 120, "scaled to zero", interval=0.5)
@@ -244,7 +280,6 @@ def run(cluster: RealCluster, work: Path) -> dict[str, Any]:
         "slowest_seconds": round(max(o[0] for o in outcomes), 2),
         "pods_after": predictor(cluster)[1],
     }
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,20 @@
-"""make soak: bounded load through the Ingress of the real test node while pods roll, die and
-scale. Prints requests sent, failed and latency per phase, and the times autoscaling took;
-asserts nothing about time.
+"""make soak: bounded load through the Gateway of the real test node (the operator in Gateway
+mode: HTTPRoutes) while revisions are promoted and pods die and scale. Prints requests sent,
+failed and latency per phase, and the times autoscaling took; asserts nothing about time.
 
 Three phases, each on its own InferenceService of the samples' iris classifier:
 
-- rolling update: 2 replicas; the predictor's env changes while the load runs (a new
-  ReplicaSet rolls in, the old pods get SIGTERM);
+- promotion: 2 replicas; the predictor's env changes with `canaryTrafficPercent: 50` while
+  the load runs (a new revision starts; once it is ready the route splits 50/50), then the
+  field is removed (the route moves everything to the new revision, the old one's pods get
+  SIGTERM);
 - pod kill: 2 replicas; one pod is deleted while the load runs;
 - HPA: `scaleMetric: cpu` at 50% of a 100m request, 1 to 3 replicas; a CPU-bound load must
   take it from 1 to at least 2 replicas, and back to 1 once the load stops (metrics-server,
   the HPA controller deciding every 5 s and scaling down after 30 s of low load).
 
-Every request goes to the Traefik address on the node bridge with the Host header of the
-InferenceService; every loop is bounded in count and time.
+Every request goes to the Traefik address on the node bridge (the Gateway's listener) with the
+Host header of the InferenceService; every loop is bounded in count and time.
 
     python -m benchmarks.soak            # starts (and tears down) the real node
     MODELPLANE_REUSE_CLUSTER=1 python -m benchmarks.soak   # the `make cluster-up REAL=1` one
@@ -93,12 +95,12 @@ async def _worker(
 def load_running(
     cluster: RealCluster, name: str, clients: int, max_requests: int, max_seconds: float
 ) -> Iterator[Load]:
-    """Run `clients` request loops against `name` through the Ingress in a background thread
+    """Run `clients` request loops against `name` through the Gateway in a background thread
     until the block ends, `max_requests` were sent or `max_seconds` passed."""
     import threading
 
     load = Load()
-    url = f"{cluster.ingress}/v2/models/{name}/infer"
+    url = f"{cluster.gateway_url}/v2/models/{name}/infer"
     host = f"{name}-{NAMESPACE}.{real_tier.DOMAIN}"
     stop_flag = threading.Event()
 
@@ -210,22 +212,49 @@ def rolled(cluster: RealCluster, name: str, replicas: int) -> bool:
     return done and ready_replicas(cluster, name) == (replicas, replicas)
 
 
-def phase_rolling_update(cluster: RealCluster, clients: int) -> dict[str, Any]:
+def traffic(cluster: RealCluster, name: str) -> dict[str, int]:
+    """The predictor's traffic split as the status reports it (revision -> percent)."""
+    item = kubectl_json(cluster, "get", "isvc", name, "-n", NAMESPACE)
+    predictor = ((item.get("status") or {}).get("components") or {}).get("predictor") or {}
+    return {t["revisionName"]: t["percent"] for t in predictor.get("traffic") or []}
+
+
+def phase_promotion(cluster: RealCluster, clients: int) -> dict[str, Any]:
+    """A new revision (the predictor's env changes) as a 50% canary, then promoted, under
+    load: the old revision serves until the new one is ready, the route splits, then moves
+    everything and the old revision's pods go."""
     name = "soak-roll"
-    with load_running(cluster, name, clients, 20000, 240) as load:
+    with load_running(cluster, name, clients, 20000, 300) as load:
         time.sleep(5)
         changed_at = time.monotonic() - load.started
-        patch = {"spec": {"predictor": {"model": {"env": [{"name": "ROLL", "value": "2"}]}}}}
+        patch = {
+            "spec": {
+                "predictor": {
+                    "canaryTrafficPercent": 50,
+                    "model": {"env": [{"name": "ROLL", "value": "2"}]},
+                }
+            }
+        }
         cluster.kubectl(
             "patch", "isvc", name, "-n", NAMESPACE, "--type", "merge", "-p", json.dumps(patch)
         )
-        time.sleep(2)
-        took = wait(lambda: rolled(cluster, name, 2), 180, "rolling update done")
+        split = wait(
+            lambda: sorted(traffic(cluster, name).values()) == [50, 50], 180, "50% canary Ready"
+        )
         time.sleep(5)
-    done_at = changed_at + 2 + took
+        promoted_at = time.monotonic() - load.started
+        promote = {"spec": {"predictor": {"canaryTrafficPercent": None}}}
+        cluster.kubectl(
+            "patch", "isvc", name, "-n", NAMESPACE, "--type", "merge", "-p", json.dumps(promote)
+        )
+        took = wait(lambda: rolled(cluster, name, 2), 180, "promotion done, old revision gone")
+        time.sleep(5)
+    done_at = promoted_at + took
     return {
-        "roll_seconds": round(took + 2, 1),
-        "during_roll": load.summary(changed_at, done_at),
+        "canary_ready_seconds": round(split, 1),
+        "promotion_seconds": round(took, 1),
+        "during_canary": load.summary(changed_at, promoted_at),
+        "during_promotion": load.summary(promoted_at, done_at + 5),
         "whole_run": load.summary(),
     }
 
@@ -271,7 +300,7 @@ def phase_hpa(cluster: RealCluster, clients: int) -> dict[str, Any]:
 def install(cluster: RealCluster, work: Path) -> None:
     models = sample_models.build(work / "models")
     real_tier.open_permissions(work / "models")
-    real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
+    real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1", gateway=True)
     items = [isvc("soak-roll", 2), isvc("soak-kill", 2), isvc("soak-hpa", 1, autoscale=True)]
     cluster.kubectl(
         "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
@@ -279,13 +308,13 @@ def install(cluster: RealCluster, work: Path) -> None:
     for item in items:
         name = item["metadata"]["name"]
         wait(lambda n=name: isvc_ready(cluster, n), 300, "soak services Ready")
-        # Ready is the operator's word; the phases start once the Ingress routes too
-        wait(lambda n=name: routed(cluster, n), 60, f"{name} routed by the Ingress")
+        # Ready is the operator's word; the phases start once the Gateway routes too
+        wait(lambda n=name: routed(cluster, n), 60, f"{name} routed by the Gateway")
 
 
 def routed(cluster: RealCluster, name: str) -> bool:
     host = f"{name}-{NAMESPACE}.{real_tier.DOMAIN}"
-    url = f"{cluster.ingress}/v2/models/{name}/infer"
+    url = f"{cluster.gateway_url}/v2/models/{name}/infer"
     try:
         return httpx.post(url, json=REQUEST, headers={"Host": host}, timeout=5).status_code == 200
     except httpx.HTTPError:
@@ -295,7 +324,7 @@ def routed(cluster: RealCluster, name: str) -> bool:
 def run(cluster: RealCluster, work: Path, clients: int) -> dict[str, Any]:
     install(cluster, work)
     return {
-        "rolling_update": phase_rolling_update(cluster, clients),
+        "promotion": phase_promotion(cluster, clients),
         "pod_kill": phase_pod_kill(cluster, clients),
         "hpa": phase_hpa(cluster, clients),
     }

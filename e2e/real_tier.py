@@ -222,39 +222,58 @@ def test_overlay(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def chart_values(s3_endpoint: str) -> dict[str, Any]:
+def chart_values(s3_endpoint: str, gateway: bool = False) -> dict[str, Any]:
+    """The tier's chart values; with `gateway`, the node's Gateway (HTTPRoutes, not Ingresses)."""
     small = {"requests": {"cpu": TEST_CPU_REQUEST, "memory": "64Mi"}}
-    return {
-        "config": {
-            "ingressDomain": DOMAIN,
-            "ingressClass": node_plan.INGRESS_CLASS,
-            "storageS3Endpoint": s3_endpoint,
-            "defaultResources": {**small, "limits": {"cpu": "1", "memory": "2Gi"}},
-            "routerResources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},
-            "storageInitializerResources": {**small, "limits": {"cpu": "1", "memory": "1Gi"}},
-        },
+    config: dict[str, Any] = {
+        "ingressDomain": DOMAIN,
+        "ingressClass": node_plan.INGRESS_CLASS,
+        "storageS3Endpoint": s3_endpoint,
+        "defaultResources": {**small, "limits": {"cpu": "1", "memory": "2Gi"}},
+        "routerResources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "storageInitializerResources": {**small, "limits": {"cpu": "1", "memory": "1Gi"}},
     }
+    if gateway:
+        config["gateway"] = {
+            "name": node_plan.GATEWAY_NAME,
+            "namespace": node_plan.GATEWAY_NAMESPACE,
+        }
+    return {"config": config}
 
 
 SYSTEM_NAMESPACE = "modelplane-system"
 
 
 def install(
-    cluster: RealCluster, namespace: str, claim_dir: Path, work: Path, s3_endpoint: str
+    cluster: RealCluster,
+    namespace: str,
+    claim_dir: Path,
+    work: Path,
+    s3_endpoint: str,
+    gateway: bool = False,
 ) -> None:
     """What a user does before applying InferenceServices: `helm upgrade --install` the chart
-    (default images, the tier's values) into SYSTEM_NAMESPACE, and the storage the samples
-    read in `namespace`. Idempotent, so a reused cluster takes it again."""
-    for name in (SYSTEM_NAMESPACE, namespace):
-        cluster.kubectl("create", "namespace", name, check=False)
+    (default images, the tier's values; routes on the node's Gateway with `gateway`) into
+    SYSTEM_NAMESPACE, and the storage the samples read in `namespace`. Idempotent, so a
+    reused cluster takes it again (and an install switches the operator's mode)."""
+    cluster.kubectl("create", "namespace", namespace, check=False)
+    install_chart(cluster, work, s3_endpoint, gateway)
+    storage = storage_objects(namespace, claim_dir)
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
+
+
+def install_chart(
+    cluster: RealCluster, work: Path, s3_endpoint: str, gateway: bool = False
+) -> None:
+    """`helm upgrade --install` the chart with the tier's values (Gateway mode or not) into
+    SYSTEM_NAMESPACE, waiting for the operator."""
+    cluster.kubectl("create", "namespace", SYSTEM_NAMESPACE, check=False)
     values = work / "values.yaml"
-    values.write_text(yaml.safe_dump(chart_values(s3_endpoint)))
+    values.write_text(yaml.safe_dump(chart_values(s3_endpoint, gateway)))
     cluster.helm(
         "upgrade", "--install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE,
         "-f", str(values), "--wait", "--timeout", "180s",
     )  # fmt: skip
-    storage = storage_objects(namespace, claim_dir)
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(storage))
 
 
 def start_storage(

@@ -63,6 +63,19 @@ NO_ZERO_RULE = {
     "fieldPath": ".minReplicas",
 }
 DEFAULT_SCALE_TO_ZERO_AFTER = 300
+CANARY_RANGE_RULE = {
+    "rule": "!has(self.canaryTrafficPercent)"
+    " || (self.canaryTrafficPercent >= 0 && self.canaryTrafficPercent <= 100)",
+    "message": "canaryTrafficPercent must be between 0 and 100",
+    "fieldPath": ".canaryTrafficPercent",
+}
+# Only the predictor has revisions; the transformer rolls in place, so a split is refused.
+NO_CANARY_RULE = {
+    "rule": "!has(self.canaryTrafficPercent)",
+    "message": "canaryTrafficPercent is only supported on the predictor (the transformer "
+    "has no revisions)",
+    "fieldPath": ".canaryTrafficPercent",
+}
 PREDICTOR_RULE = {
     "rule": "has(self.model) != has(self.containers)",
     "message": "predictor must set exactly one of model or containers",
@@ -190,8 +203,9 @@ class ComponentSpec(ApiModel):
         default=None,
         ge=0,
         le=100,
-        description="Percent of traffic sent to the latest revision while the previous one "
-        "keeps the rest; unset means 100.",
+        description="Predictor only: percent of traffic sent to the latest revision while "
+        "the last rolled-out one keeps the rest (weighted HTTPRoutes, so the operator needs a "
+        "gateway); unset or 100 promotes the latest once it is ready, 0 rolls back.",
     )
     batcher: Batcher | None = Field(default=None, description="Dynamic batching of requests.")
     labels: dict[str, str] | None = Field(
@@ -232,6 +246,7 @@ class PredictorSpec(ComponentSpec):
         json_schema_extra=cel_rules(
             PREDICTOR_RULE,
             REPLICAS_RULE,
+            CANARY_RANGE_RULE,
             SCALE_METRIC_RULE,
             SCALE_TO_ZERO_RULE,
             ZERO_NEEDS_MODEL_RULE,
@@ -285,7 +300,7 @@ class TransformerSpec(ComponentSpec):
     """Pre/post-processing in front of the predictor: custom containers."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(REPLICAS_RULE, SCALE_METRIC_RULE, NO_ZERO_RULE)
+        json_schema_extra=cel_rules(REPLICAS_RULE, NO_CANARY_RULE, SCALE_METRIC_RULE, NO_ZERO_RULE)
     )
 
     containers: list[Container] = Field(
@@ -299,7 +314,9 @@ class TransformerSpec(ComponentSpec):
     _unique_containers = field_validator("containers")(check_unique_names)
 
     @model_validator(mode="after")
-    def _not_zero(self) -> TransformerSpec:
+    def _transformer_rules(self) -> TransformerSpec:
+        if self.canary_traffic_percent is not None:
+            raise ValueError(NO_CANARY_RULE["message"])
         check_not_zero(self.min_replicas)
         return self
 
@@ -329,6 +346,7 @@ class TrafficTarget(StatusModel):
         default=None, description="Whether this is the latest revision."
     )
     tag: str | None = Field(default=None, description="Tag of the revision (prev, latest).")
+    url: str | None = Field(default=None, description="In-cluster URL of the revision.")
 
 
 class ComponentStatus(StatusModel):

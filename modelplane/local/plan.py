@@ -133,15 +133,22 @@ def _plan_service(
             hint = "" if runtimes else " (no runtimes loaded: pass --runtimes DIR or -f a runtime)"
             raise PlanError(f"InferenceService {name}: {exc}{hint}") from exc
     children = render_inference_service(isvc, runtime, config)
-    deployments = {o["metadata"]["name"]: o for o in children if o["kind"] == "Deployment"}
-    predictor = deployments[names.component(name, names.PREDICTOR)]
+    deployments = {
+        o["metadata"]["labels"][names.COMPONENT_LABEL]: o
+        for o in children
+        if o["kind"] == "Deployment"
+    }
+    # Local mode runs one revision: its process is named after the component.
+    revision = deployments[names.PREDICTOR]
+    component_name = names.component(name, names.PREDICTOR)
+    predictor = {**revision, "metadata": {**revision["metadata"], "name": component_name}}
     http, grpc = next(ports), next(ports)
     plan.processes.append(
         _server_process(predictor, http, grpc, {}, layout, f"{name}/predictor", plan)
     )
     entry = f"http://{HOST}:{http}"
     entry_grpc = f"{HOST}:{grpc}"
-    transformer = deployments.get(names.component(name, names.TRANSFORMER))
+    transformer = deployments.get(names.TRANSFORMER)
     if transformer is not None:
         cluster_host = names.cluster_host(names.component(name, names.PREDICTOR), _ns(isvc))
         hosts = {f"http://{cluster_host}": entry, cluster_host: f"{HOST}:{http}"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Extended resource name (a trailing `*` matches a prefix, e.g. MIG profiles) -> taint key
@@ -28,6 +28,15 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
 }
 
 
+class GatewayRef(BaseModel):
+    """A Gateway API `Gateway` that HTTPRoutes attach to (their `parentRefs`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str = Field(min_length=1, max_length=63)
+
+
 class OperatorConfig(BaseSettings):
     """Everything the render functions need besides the custom resources themselves."""
 
@@ -42,6 +51,11 @@ class OperatorConfig(BaseSettings):
         default=None, description="When set, each InferenceService/Graph gets an Ingress."
     )
     ingress_class: str | None = None
+    gateway: GatewayRef | None = Field(
+        default=None,
+        description="When set (with ingressDomain), HTTPRoutes attached to this Gateway replace "
+        "the Ingresses, and canaryTrafficPercent splits traffic between revisions by weight.",
+    )
     url_scheme: Literal["http", "https"] = "http"
 
     default_resources: dict[str, dict[str, str]] = Field(
@@ -107,6 +121,12 @@ class OperatorConfig(BaseSettings):
 
     resync_seconds: float = Field(default=60.0, gt=0)
     dependency_retry_seconds: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _gateway_needs_domain(self) -> OperatorConfig:
+        if self.gateway is not None and not self.ingress_domain:
+            raise ValueError("gateway needs ingressDomain: routes are served on its host names")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -79,6 +79,11 @@ TABLE: tuple[ApiKind, ...] = (
         owners=(ISVC, GRAPH),
     ),
     ApiKind("Ingress", "networking.k8s.io", "v1", "ingresses", "child", owners=(ISVC, GRAPH)),
+    # Gateway mode only; without the Gateway API CRDs the list is empty (a 404) and kopf
+    # leaves the kind unwatched.
+    ApiKind(
+        "HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", "child", owners=(ISVC, GRAPH)
+    ),
     # A predictor at zero: its Service's endpoints, the activator (`render.activation`).
     ApiKind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", "child", owners=(ISVC,)),
     # The components' pods (owned by ReplicaSets): read for the status's reasons.

@@ -17,6 +17,8 @@ MANAGED_BY_VALUE = "modelplane"
 ISVC_LABEL = f"{GROUP}/inferenceservice"
 GRAPH_LABEL = f"{GROUP}/inferencegraph"
 COMPONENT_LABEL = f"{GROUP}/component"
+# On a revision's Deployment, Service, HPA and pods: the revision's name.
+REVISION_LABEL = f"{GROUP}/revision"
 
 # Pod-template annotation whose change rolls the router when its graph changes.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
@@ -64,6 +66,12 @@ def component(isvc: str, part: str) -> str:
     return bounded(isvc, part)
 
 
+def revision(isvc: str, part: str, template_hash: str) -> str:
+    """Deployment, Service and HPA name of one revision of a component: the component's name
+    and the first 8 hex digits of the hash of its rendered pod template."""
+    return bounded(isvc, f"{part}-{template_hash[:8]}")
+
+
 def router(graph: str) -> str:
     """Deployment, Service and HPA name of an InferenceGraph's router."""
     return bounded(graph, ROUTER)
@@ -76,6 +84,11 @@ def graph_config(graph: str) -> str:
 
 def ingress(owner: str) -> str:
     """Ingress of an InferenceService or InferenceGraph: the owner's own name."""
+    return owner
+
+
+def route(owner: str) -> str:
+    """HTTPRoute of an InferenceService or InferenceGraph (Gateway mode): the owner's name."""
     return owner
 
 
@@ -112,6 +125,11 @@ def infer_path(model: str) -> str:
 def component_labels(isvc: str, part: str) -> dict[str, str]:
     """Labels of one InferenceService component's objects and pods (also its pod selector)."""
     return {MANAGED_BY: MANAGED_BY_VALUE, ISVC_LABEL: isvc, COMPONENT_LABEL: part}
+
+
+def revision_labels(isvc: str, part: str, revision_name: str) -> dict[str, str]:
+    """Labels of one revision's objects and pods (also the revision Service's selector)."""
+    return {**component_labels(isvc, part), REVISION_LABEL: revision_name}
 
 
 def router_labels(graph: str) -> dict[str, str]:

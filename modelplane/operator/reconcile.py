@@ -37,9 +37,21 @@ from modelplane.operator.render.graph import (
     resolve_graph,
     service_names,
 )
-from modelplane.operator.render.isvc import render_inference_service
-from modelplane.operator.status import Failure, graph_status, invalid_status, isvc_status
+from modelplane.operator.render.isvc import (
+    kept_revision_objects,
+    predictor_revision,
+    render_inference_service,
+)
+from modelplane.operator.status import (
+    Failure,
+    component_readiness,
+    graph_status,
+    invalid_status,
+    isvc_status,
+    revision_splits,
+)
 from modelplane.operator.targets import ready_addresses
+from modelplane.operator.traffic import TrafficPlan, plan_traffic
 
 log = logging.getLogger(__name__)
 
@@ -117,28 +129,63 @@ class Reconciler:
             return PassResult()
         failure, runtime = self._runtime_for(isvc)
         rendered: list[Obj] = []
+        plan: TrafficPlan | None = None
         activation: Activation | None = None
         if failure is None:
             try:
-                activation = self._activation(isvc)
-                rendered = render_inference_service(isvc, runtime, self.config, activation)
+                latest, _ = predictor_revision(isvc, runtime, self.config)
+                plan = self._plan(obj, isvc, latest)
+                activation = self._activation(isvc, latest)
+                rendered = render_inference_service(isvc, runtime, self.config, plan, activation)
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
-        children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        keep = kept_revision_objects(plan) if plan is not None else set()
+        children, rejected = self._sync_children(
+            ISVC, obj, rendered, apply=failure is None, keep=keep
+        )
         if activation is not None and activation.at_zero and rejected is None:
             self._drop_controller_slices(isvc)
-        status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
+        status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected, plan)
         if not self._write_status(obj, status):
             return PassResult()
         return PassResult(follow_up=self._graphs_using(namespace, name))
 
-    def _activation(self, isvc: InferenceService) -> Activation | None:
-        """For a predictor that scales to zero: is it at zero, where is the activator."""
+    def _plan(self, obj: Obj, isvc: InferenceService, latest: str) -> TrafficPlan:
+        """The predictor's traffic plan from the live revisions and the status's memory."""
+        meta = obj["metadata"]
+        selector = names.owner_selector(ISVC, meta["name"])
+        selector += f",{names.COMPONENT_LABEL}={names.PREDICTOR}"
+        # A Deployment of an operator without revisions (`{name}-predictor`, no revision
+        # label) serves as the rolled-out revision until the first revision is ready.
+        legacy = names.component(meta["name"], names.PREDICTOR)
+        ready: dict[str, bool] = {}
+        for deployment in self.kube.list("Deployment", meta["namespace"], selector):
+            name = deployment["metadata"]["name"]
+            revision = (deployment["metadata"].get("labels") or {}).get(names.REVISION_LABEL)
+            if revision is None and name != legacy:
+                continue
+            cond, _ = component_readiness("Ready", deployment)
+            ready[revision or name] = cond["status"] == "True"
+        remembered = ((obj.get("status") or {}).get("components") or {}).get(names.PREDICTOR) or {}
+        rolled_out = remembered.get("latestRolledoutRevision")
+        if rolled_out is None and legacy in ready:
+            rolled_out = legacy
+        return plan_traffic(
+            latest,
+            isvc.spec.predictor.canary_traffic_percent,
+            rolled_out,
+            remembered.get("previousRolledoutRevision"),
+            ready,
+        )
+
+    def _activation(self, isvc: InferenceService, revision: str) -> Activation | None:
+        """For a predictor that scales to zero: is its revision's Deployment at zero (or
+        parked), where is the activator."""
         if not isvc.spec.predictor.scales_to_zero:
             return None
         namespace = isvc.metadata.namespace or "default"
         name = names.component(isvc.metadata.name or "", names.PREDICTOR)
-        live = self.kube.get("Deployment", namespace, name)
+        live = self.kube.get("Deployment", namespace, revision)
         parked = names.PARKED_ANNOTATION in ((live or {}).get("metadata") or {}).get(
             "annotations", {}
         )
@@ -217,11 +264,11 @@ class Reconciler:
         except ValidationError as error:
             self._write_status(obj, invalid_status(obj, str(error), self.clock()))
             return PassResult()
-        urls, grpc_targets, waiting = self._dependencies(namespace, service_names(graph))
+        urls, grpc_targets, splits, waiting = self._dependencies(namespace, service_names(graph))
         rendered: list[Obj] = []
         # Unresolved: keep whatever runs now; the status says what is missing.
         try:
-            resolved = resolve_graph(graph, urls, grpc_targets)
+            resolved = resolve_graph(graph, urls, grpc_targets, splits)
             rendered = render_inference_graph(graph, resolved, self.config)
         except UnresolvedServicesError:
             pass
@@ -235,11 +282,13 @@ class Reconciler:
 
     def _dependencies(
         self, namespace: str, services: list[str]
-    ) -> tuple[dict[str, str], dict[str, str], Failure | None]:
+    ) -> tuple[dict[str, str], dict[str, str], dict[str, list[tuple[str, int]]], Failure | None]:
         """Base URLs of the named InferenceServices, gRPC targets of those whose entry serves
-        gRPC (no transformer: the predictor's Service, port 8081), and which are not ready."""
+        gRPC (no transformer: the predictor's Service, port 8081), the revision splits of those
+        that split traffic, and which are not ready."""
         urls: dict[str, str] = {}
         grpc_targets: dict[str, str] = {}
+        splits: dict[str, list[tuple[str, int]]] = {}
         missing: list[str] = []
         unready: list[str] = []
         for service in services:
@@ -254,6 +303,9 @@ class Reconciler:
                 if not (obj.get("spec") or {}).get("transformer"):
                     host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
                     grpc_targets[service] = f"{host}:{names.GRPC_PORT}"
+            split = revision_splits(status)
+            if split:
+                splits[service] = split
             ready = ready_of(status.get("conditions") or [])
             if ready.get("status") != "True":  # named with its own reason, for the graph's
                 unready.append(f"{service} ({ready.get('reason') or 'no status yet'})")
@@ -261,6 +313,7 @@ class Reconciler:
             return (
                 urls,
                 grpc_targets,
+                splits,
                 Failure(
                     "DependencyNotFound", "InferenceService(s) not found: " + ", ".join(missing)
                 ),
@@ -269,18 +322,25 @@ class Reconciler:
             return (
                 urls,
                 grpc_targets,
+                splits,
                 Failure(
                     "DependencyNotReady", "InferenceService(s) not ready: " + ", ".join(unready)
                 ),
             )
-        return urls, grpc_targets, None
+        return urls, grpc_targets, splits, None
 
     # --- shared -----------------------------------------------------------------------
 
     def _sync_children(
-        self, kind: str, owner: Obj, rendered: list[Obj], apply: bool
+        self,
+        kind: str,
+        owner: Obj,
+        rendered: list[Obj],
+        apply: bool,
+        keep: set[tuple[str, str]] | None = None,
     ) -> tuple[dict[tuple[str, str], Obj], Failure | None]:
-        """Apply what was rendered, delete owned children no longer rendered; the live set.
+        """Apply what was rendered, delete owned children neither rendered nor in `keep` (an
+        older revision still serving); the live set.
 
         The live set includes the components' pods (read only, never applied or pruned).
         With apply False (the spec cannot be rendered now) children are only read. A child
@@ -289,7 +349,7 @@ class Reconciler:
         """
         meta = owner["metadata"]
         selector = names.owner_selector(kind, meta["name"])
-        wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered}
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered} | (keep or set())
         live: dict[tuple[str, str], Obj] = {}
         rejected: Failure | None = None
         if apply:

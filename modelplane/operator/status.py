@@ -17,6 +17,7 @@ from modelplane.operator.config import OperatorConfig
 from modelplane.operator.health import kstatus_conditions
 from modelplane.operator.pod_reasons import PodFailure, component_failure
 from modelplane.operator.render.network import external_url, service_url
+from modelplane.operator.traffic import TrafficPlan, revision_fields, single
 
 Obj = dict[str, Any]
 Children = Mapping[tuple[str, str], Obj]
@@ -29,6 +30,8 @@ ROUTER_READY = "RouterReady"
 DEPENDENCIES_READY = "DependenciesReady"
 # A scale-to-zero component with 0 replicas: ready (the activator holds and wakes), not a failure.
 SCALED_TO_ZERO = "ScaledToZero"
+LATEST_REVISION_READY = "LatestRevisionReady"
+TRAFFIC_SPLIT_UNSUPPORTED = "TrafficSplitUnsupported"
 
 
 @dataclass(frozen=True)
@@ -128,11 +131,14 @@ def component_pods(children: Children, part: str) -> list[Obj]:
 
 
 def ingress_condition(owner: Resource, children: Children, config: OperatorConfig) -> Obj:
-    """IngressReady: the Ingress exists (with its load-balancer address when it has one)."""
+    """IngressReady: the Ingress exists (with its load-balancer address when it has one), or,
+    in Gateway mode, the Gateway accepted the HTTPRoute and resolved its backends."""
     if not config.ingress_domain:
         return condition(
             INGRESS_READY, "True", "ClusterLocal", "no ingress domain configured; cluster-local"
         )
+    if config.gateway is not None:
+        return route_condition(owner, children, config)
     found = children.get(("Ingress", names.ingress(owner.metadata.name or "")))
     if found is None:
         return condition(INGRESS_READY, "False", "IngressMissing", "the Ingress does not exist yet")
@@ -141,6 +147,44 @@ def ingress_condition(owner: Resource, children: Children, config: OperatorConfi
         address = balancers[0].get("hostname") or balancers[0].get("ip")
         return condition(INGRESS_READY, "True", "IngressAdmitted", f"load balancer {address}")
     return condition(INGRESS_READY, "True", "IngressCreated", "no load-balancer address yet")
+
+
+def route_condition(owner: Resource, children: Children, config: OperatorConfig) -> Obj:
+    """IngressReady in Gateway mode, from the HTTPRoute's status for the configured Gateway."""
+    found = children.get(("HTTPRoute", names.route(owner.metadata.name or "")))
+    if found is None:
+        return condition(INGRESS_READY, "False", "RouteMissing", "the HTTPRoute does not exist yet")
+    gateway = config.gateway
+    assert gateway is not None
+    parents = ((found.get("status") or {}).get("parents")) or []
+    ours = [
+        p
+        for p in parents
+        if (p.get("parentRef") or {}).get("name") == gateway.name
+        and (p.get("parentRef") or {}).get("namespace", namespace_of_obj(found))
+        == gateway.namespace
+    ]
+    where = f"Gateway {gateway.namespace}/{gateway.name}"
+    if not ours:
+        return condition(
+            INGRESS_READY, "Unknown", "RoutePending", f"{where} has not reported on the route yet"
+        )
+    found_conditions = {c.get("type"): c for c in ours[0].get("conditions") or []}
+    for type_ in ("Accepted", "ResolvedRefs"):
+        cond = found_conditions.get(type_)
+        if cond is None:
+            return condition(
+                INGRESS_READY, "Unknown", "RoutePending", f"{where}: no {type_} condition yet"
+            )
+        if cond.get("status") != "True":
+            message = f"{where}: {type_} is {cond.get('status')}: {cond.get('message') or ''}"
+            return condition(INGRESS_READY, "False", cond.get("reason") or type_, message.strip())
+    return condition(INGRESS_READY, "True", "RouteAccepted", f"accepted by {where}")
+
+
+def namespace_of_obj(obj: Obj) -> str:
+    """A stored object's namespace."""
+    return str((obj.get("metadata") or {}).get("namespace") or "default")
 
 
 def ready_condition(parts: Iterable[Obj]) -> Obj:
@@ -230,31 +274,98 @@ def model_status(
     return status
 
 
+def revision_pods(children: Children, revision: str) -> list[Obj]:
+    """The live predictor pods of one revision (and those carrying no revision label)."""
+    return [
+        pod
+        for pod in component_pods(children, names.PREDICTOR)
+        if ((pod.get("metadata") or {}).get("labels") or {}).get(names.REVISION_LABEL, revision)
+        == revision
+    ]
+
+
+def revision_ready(children: Children, revision: str) -> bool:
+    """Whether a revision's Deployment is available."""
+    cond, _ = component_readiness(READY, children.get(("Deployment", revision)))
+    return bool(cond["status"] == "True")
+
+
+def revision_conditions(
+    isvc: InferenceService, children: Children, config: OperatorConfig, plan: TrafficPlan
+) -> list[Obj]:
+    """Conditions about revisions, outside Ready: a latest revision that gets no traffic
+    because it is not ready (a failed canary says why), and a split the Ingress cannot do."""
+    conditions: list[Obj] = []
+    if plan.latest != plan.serving and plan.percent(plan.latest) == 0:
+        deployment = children.get(("Deployment", plan.latest))
+        cond, _ = component_readiness(
+            LATEST_REVISION_READY, deployment, pods=revision_pods(children, plan.latest)
+        )
+        if cond["status"] != "True":
+            why = cond.get("message") or cond.get("reason") or ""
+            cond["message"] = f"revision {plan.latest} receives no traffic: {why}"
+            conditions.append(cond)
+    if isvc.spec.predictor.canary_traffic_percent is not None and config.gateway is None:
+        conditions.append(
+            condition(
+                TRAFFIC_SPLIT_UNSUPPORTED,
+                "True",
+                "NoGateway",
+                "canaryTrafficPercent needs a Gateway (operator config gateway): an Ingress "
+                "cannot weigh revisions portably, so the component's Service splits traffic "
+                "by ready pods",
+            )
+        )
+    return conditions
+
+
+def revision_splits(status: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(revision URL, percent) of an InferenceService status whose predictor splits traffic
+    and has no transformer in front; empty otherwise."""
+    components = status.get("components") or {}
+    if names.TRANSFORMER in components:
+        return []
+    traffic = (components.get(names.PREDICTOR) or {}).get("traffic") or []
+    targets = [(t["url"], int(t["percent"])) for t in traffic if t.get("percent") and t.get("url")]
+    return targets if len(targets) > 1 else []
+
+
 def isvc_status(
     isvc: InferenceService,
     children: Children,
     config: OperatorConfig,
     now: str,
     failure: Failure | None = None,
+    plan: TrafficPlan | None = None,
 ) -> Obj:
     """The InferenceService's whole status from its live children.
 
     `failure` (no runtime, invalid spec) means nothing new was rendered: PredictorReady and
-    Ready are False with its reason, and no URL is advertised.
+    Ready are False with its reason, and no URL is advertised. `plan` says which predictor
+    revisions serve; the predictor is as ready as the revision with the most traffic.
     """
     name = isvc.metadata.name or ""
+    plan = plan or single(_latest_known(isvc, children))
     parts = [names.PREDICTOR] + ([names.TRANSFORMER] if isvc.spec.transformer else [])
     types = {names.PREDICTOR: PREDICTOR_READY, names.TRANSFORMER: TRANSFORMER_READY}
     conditions: list[Obj] = []
     components: Obj = {}
     predictor_failure: PodFailure | None = None
+    deployments = {
+        names.PREDICTOR: plan.serving,
+        names.TRANSFORMER: names.component(name, names.TRANSFORMER),
+    }
     for part in parts:
         deployment_name = names.component(name, part)
-        deployment = children.get(("Deployment", deployment_name))
+        deployment = children.get(("Deployment", deployments[part]))
         if failure is not None and part == names.PREDICTOR:
             conditions.append(condition(types[part], "False", failure.reason, failure.message))
         else:
-            pods = component_pods(children, part)
+            pods = (
+                revision_pods(children, plan.serving)
+                if part == names.PREDICTOR
+                else component_pods(children, part)
+            )
             idles = part == names.PREDICTOR and isvc.spec.predictor.scales_to_zero
             cond, why = component_readiness(
                 types[part], deployment, pods=pods, scales_to_zero=idles
@@ -264,10 +375,16 @@ def isvc_status(
                 predictor_failure = why
         url = service_url(deployment_name, isvc)
         components[part] = {"url": url, "address": {"url": url}}
+    if failure is None:
+        urls = {r: service_url(r, isvc) for r in plan.kept}
+        ready = {r: revision_ready(children, r) for r in plan.kept}
+        components[names.PREDICTOR] |= revision_fields(plan, ready, urls)
     conditions.append(ingress_condition(isvc, children, config))
     conditions.append(ready_condition(conditions))
     conditions += kstatus_conditions(conditions[-1])
-    predictor_deployment = children.get(("Deployment", names.component(name, names.PREDICTOR)))
+    if failure is None:
+        conditions += revision_conditions(isvc, children, config, plan)
+    predictor_deployment = children.get(("Deployment", plan.serving))
     status: Obj = {
         "observedGeneration": isvc.metadata.generation,
         "conditions": with_transition_times(_previous_conditions(isvc), conditions, now),
@@ -281,6 +398,20 @@ def isvc_status(
         status["address"] = {"url": entry}
         status["components"] = components
     return {k: v for k, v in status.items() if v is not None}
+
+
+def _latest_known(isvc: InferenceService, children: Children) -> str:
+    """Without a plan (nothing rendered): the revision the status last rolled out, else any
+    live predictor revision, else the component's name (no revision exists)."""
+    name = isvc.metadata.name or ""
+    remembered = (isvc.status.components or {}).get(names.PREDICTOR) if isvc.status else None
+    if remembered is not None and remembered.latest_rolledout_revision:
+        return remembered.latest_rolledout_revision
+    for kind, child_name in children:
+        labels = (children[(kind, child_name)].get("metadata") or {}).get("labels") or {}
+        if kind == "Deployment" and labels.get(names.COMPONENT_LABEL) == names.PREDICTOR:
+            return child_name
+    return names.component(name, names.PREDICTOR)
 
 
 def graph_status(

@@ -51,6 +51,20 @@ def onnx_add_sub(path: Path, datatype: str = "FP32", width: int = 4) -> Path:
     return save_onnx(graph, path)
 
 
+def onnx_add_constant(path: Path, constant: float) -> Path:
+    """INPUT0 FP32 [-1, 1] -> OUTPUT0 = INPUT0 + constant: models that answer differently."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["INPUT0", "C"], ["OUTPUT0"])],
+        "add_constant",
+        [helper.make_tensor_value_info("INPUT0", TensorProto.FLOAT, [-1, 1])],
+        [helper.make_tensor_value_info("OUTPUT0", TensorProto.FLOAT, [-1, 1])],
+        [helper.make_tensor("C", TensorProto.FLOAT, [1], [constant])],
+    )
+    return save_onnx(graph, path)
+
+
 def broken_onnx(path: Path) -> Path:
     """A model.onnx cut in half, as an interrupted copy leaves it: onnxruntime cannot load it."""
     onnx_add_sub(path)

@@ -61,6 +61,9 @@ class RealCluster:
 
     ingress = f"http://{node_plan.INGRESS_IP}:{node_plan.INGRESS_PORT}"
     ingress_class = node_plan.INGRESS_CLASS
+    # The Gateway's listener is Traefik's port 80 too: Ingresses and HTTPRoutes share it.
+    gateway = f"{node_plan.GATEWAY_NAMESPACE}/{node_plan.GATEWAY_NAME}"
+    gateway_url = f"http://{node_plan.INGRESS_IP}:{node_plan.INGRESS_PORT}"
     storage_ip = node_plan.STORAGE_IP
 
     @property
@@ -102,7 +105,8 @@ class RealCluster:
                 f"export PATH={self.cp.bin_dir}:$PATH",
                 f"export MODELPLANE_INGRESS={self.ingress}",
                 f"export MODELPLANE_INGRESS_CLASS={self.ingress_class}",
-                f"export MODELPLANE_GATEWAY={node_plan.GATEWAY_NAMESPACE}/{node_plan.GATEWAY_NAME}",
+                f"export MODELPLANE_GATEWAY={self.gateway}",
+                f"export MODELPLANE_GATEWAY_URL={self.gateway_url}",
             ]
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from modelplane.api import InferenceGraph
@@ -22,7 +22,7 @@ from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
 from modelplane.operator.render.autoscaling import Scaling, hpa
 from modelplane.operator.render.meta import Obj, child
-from modelplane.operator.render.network import ingress, service
+from modelplane.operator.render.network import entry_route, service
 
 GRAPH_DIR = "/etc/modelplane/graph"
 GRAPH_FILE = "graph.json"
@@ -53,42 +53,94 @@ def service_names(graph: InferenceGraph) -> list[str]:
 
 
 def resolve_graph(
-    graph: InferenceGraph, urls: Mapping[str, str], grpc_targets: Mapping[str, str] | None = None
+    graph: InferenceGraph,
+    urls: Mapping[str, str],
+    grpc_targets: Mapping[str, str] | None = None,
+    splits: Mapping[str, list[tuple[str, int]]] | None = None,
 ) -> Obj:
     """The router's graph file: steps carry `serviceUrl` or `nodeName`, never `serviceName`.
 
     `urls` maps an InferenceService name to its base URL (status.address.url);
-    `grpc_targets` maps those that serve gRPC at their entry to ``host:port``.
+    `grpc_targets` maps those that serve gRPC at their entry to ``host:port``. `splits` maps
+    an InferenceService whose traffic is split between revisions to (revision base URL,
+    percent) pairs: a step naming it calls a Splitter node added for it, whose steps are the
+    revisions weighted by their percents (over the step's protocol), so the router honours
+    the split with its own Splitter.
     """
     missing = [n for n in service_names(graph) if not urls.get(n)]
     if missing:
         raise UnresolvedServicesError(missing)
+    splits = splits or {}
     nodes: dict[str, Any] = {}
+    # (InferenceService, gRPC) -> the Splitter node added for it
+    split_nodes: dict[tuple[str, bool], str] = {}
     for node_name, node in graph.spec.nodes.items():
         steps = []
         for step in node.steps:
             wire = step.to_dict()
             service_name = wire.pop("serviceName", None)
             wire.pop("protocol", None)  # a resolved serviceUrl's scheme says it
-            if service_name is not None:
-                explicit = step.protocol or graph.spec.protocol
-                target = (grpc_targets or {}).get(service_name)
-                if (explicit or DEFAULT_PROTOCOL) == "grpc" and target:
-                    wire["serviceUrl"] = f"grpc://{target}/v2/models/{service_name}"
-                elif explicit == "grpc":
-                    raise NoGrpcTargetError(
-                        f"step of node {node_name} asks for gRPC, but InferenceService "
-                        f"{service_name} does not serve it at its entry (it has a transformer)"
-                    )
-                else:
-                    base = urls[service_name].rstrip("/")
-                    wire["serviceUrl"] = base + names.infer_path(service_name)
+            if service_name is None:
+                steps.append(wire)
+                continue
+            explicit = step.protocol or graph.spec.protocol
+            target = (grpc_targets or {}).get(service_name)
+            grpc = (explicit or DEFAULT_PROTOCOL) == "grpc" and target is not None
+            if explicit == "grpc" and not grpc:
+                raise NoGrpcTargetError(
+                    f"step of node {node_name} asks for gRPC, but InferenceService "
+                    f"{service_name} does not serve it at its entry (it has a transformer)"
+                )
+            if service_name in splits:
+                key = (service_name, grpc)
+                taken = {*graph.spec.nodes, *split_nodes.values()}
+                wire["nodeName"] = split_nodes.setdefault(key, split_node_name(service_name, taken))
+                # the call's own settings go to the revision steps that make the call
+                call: Obj = {k: wire.pop(k) for k in ("timeout", "retries") if k in wire}
+                nodes[wire["nodeName"]] = revision_splitter(
+                    service_name, splits[service_name], call, grpc
+                )
+            elif grpc:
+                wire["serviceUrl"] = f"grpc://{target}/v2/models/{service_name}"
+            else:
+                base = urls[service_name].rstrip("/")
+                wire["serviceUrl"] = base + names.infer_path(service_name)
             steps.append(wire)
         nodes[node_name] = {"routerType": node.router_type, "steps": steps}
     document: Obj = {"name": graph.metadata.name, "nodes": nodes}
     if graph.spec.timeout is not None:
         document["timeout"] = graph.spec.timeout
     return document
+
+
+def split_node_name(service: str, taken: Collection[str]) -> str:
+    """A node name for an InferenceService's revision Splitter, unused by the graph."""
+    base = f"{service}-revisions"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def revision_splitter(
+    service: str, targets: list[tuple[str, int]], call: Obj, grpc: bool = False
+) -> Obj:
+    """A Splitter node over an InferenceService's revisions (base URL, percent): their REST
+    infer URLs, or with `grpc` their Services' gRPC port."""
+
+    def url(base: str) -> str:
+        if not grpc:
+            return base.rstrip("/") + names.infer_path(service)
+        host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return f"grpc://{host}:{names.GRPC_PORT}/v2/models/{service}"
+
+    return {
+        "routerType": "Splitter",
+        "steps": [
+            {"serviceUrl": url(base), "weight": percent, **call} for base, percent in targets
+        ],
+    }
 
 
 def graph_file(document: Obj) -> str:
@@ -164,10 +216,11 @@ def render_inference_graph(
     autoscaler = hpa(name, graph, labels, scaling, config)
     if autoscaler is not None:
         objects.append(autoscaler)
-    route = ingress(
+    route = entry_route(
         graph,
         {names.MANAGED_BY: names.MANAGED_BY_VALUE, names.GRAPH_LABEL: graph_name},
         name,
+        [(name, 100)],
         config,
     )
     if route is not None:

@@ -1,6 +1,14 @@
-"""Children of an InferenceService: per component a Deployment, Service and HPA; an Ingress."""
+"""Children of an InferenceService: per component a Deployment, Service and HPA; the route.
+
+The predictor has revisions: each rendered pod template is a Deployment (with its own Service
+and HPA) named from the template's hash; the component's Service selects every revision.
+Which revisions serve, and how much, is a `TrafficPlan` decided outside (`traffic`).
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from modelplane.api import (
     ComponentSpec,
@@ -22,7 +30,7 @@ from modelplane.operator.render.activation import (
 from modelplane.operator.render.autoscaling import Scaling, hpa
 from modelplane.operator.render.gpu import gpu_taint_keys, requested_resources, toleration
 from modelplane.operator.render.meta import Obj, child, namespace_of
-from modelplane.operator.render.network import ingress, service, service_url
+from modelplane.operator.render.network import entry_route, service, service_url
 from modelplane.operator.render.server_args import (
     load_failure_flags,
     model_flags,
@@ -30,6 +38,10 @@ from modelplane.operator.render.server_args import (
     tuning_flags,
 )
 from modelplane.operator.render.storage import ModelStorage, model_storage
+from modelplane.operator.traffic import TrafficPlan, single
+
+# The kinds each revision of a component has (an HPA only when autoscaled).
+REVISION_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
 
 DEFAULT_CONTAINER = "kserve-container"
 
@@ -38,21 +50,27 @@ def render_inference_service(
     isvc: InferenceService,
     runtime: ServingRuntime | None,
     config: OperatorConfig,
+    plan: TrafficPlan | None = None,
     activation: Activation | None = None,
 ) -> list[Obj]:
     """Every child object of the InferenceService, in apply order.
 
     `runtime` is the selected ServingRuntime for a model predictor (None for custom
-    containers); a model predictor without one is a caller error. `activation` is the live
-    state of a predictor with minReplicas 0 (at zero or not; the activator's addresses).
+    containers); a model predictor without one is a caller error. `plan` says which predictor
+    revisions serve (default: the latest alone); only the latest revision is rendered, the
+    plan's other revision keeps its live objects (`kept_revision_objects`).
+    `activation` is the live state of a predictor with minReplicas 0 (at zero or parked, or
+    woken; the activator's addresses).
     """
     name = isvc.metadata.name or ""
-    predictor = isvc.spec.predictor
-    predictor_pod = predictor_pod_spec(isvc, runtime, config)
-    objects = component(isvc, names.PREDICTOR, predictor, predictor_pod, runtime, config)
+    latest, objects = predictor_revision(isvc, runtime, config)
+    plan = plan or single(latest)
+    if plan.latest != latest:
+        raise ValueError(f"the plan is for revision {plan.latest}, the spec renders {latest}")
     entry = names.component(name, names.PREDICTOR)
-    if predictor.scales_to_zero:
-        objects += scale_to_zero(isvc, objects, activation or Activation(), config)
+    if isvc.spec.predictor.scales_to_zero:
+        objects += scale_to_zero(isvc, latest, objects, activation or Activation(), config)
+    backends = [(revision, percent) for revision, percent in plan.targets if percent > 0]
     transformer = isvc.spec.transformer
     if transformer is not None:
         upstream = names.component(name, names.PREDICTOR)
@@ -64,26 +82,82 @@ def render_inference_service(
         transformer_pod = custom_pod_spec(transformer, config, env)
         objects += component(isvc, names.TRANSFORMER, transformer, transformer_pod, None, config)
         entry = names.component(name, names.TRANSFORMER)
-    route = ingress(isvc, owner_labels(name), entry, config)
+        backends = [(entry, 100)]
+    route = entry_route(isvc, owner_labels(name), entry, backends, config)
     if route is not None:
         objects.append(route)
     return objects
 
 
+def predictor_revision(
+    isvc: InferenceService, runtime: ServingRuntime | None, config: OperatorConfig
+) -> tuple[str, list[Obj]]:
+    """The latest predictor revision's name and objects: its Deployment, Service and HPA, then
+    the component's Service over every revision."""
+    name = isvc.metadata.name or ""
+    predictor = isvc.spec.predictor
+    predictor_pod = predictor_pod_spec(isvc, runtime, config)
+    deployment, component_service, *autoscaler = component(
+        isvc, names.PREDICTOR, predictor, predictor_pod, runtime, config
+    )
+    revision = names.revision(name, names.PREDICTOR, template_hash(deployment["spec"]["template"]))
+    labels = names.revision_labels(name, names.PREDICTOR, revision)
+    deployment["metadata"] |= {"name": revision, "labels": dict(labels)}
+    deployment["spec"]["selector"] = {"matchLabels": dict(labels)}
+    deployment["spec"]["template"]["metadata"]["labels"][names.REVISION_LABEL] = revision
+    for hpa_obj in autoscaler:
+        hpa_obj["metadata"] |= {"name": revision, "labels": dict(labels)}
+        hpa_obj["spec"]["scaleTargetRef"]["name"] = revision
+    revision_service = service(revision, isvc, labels)
+    return revision, [deployment, revision_service, *autoscaler, component_service]
+
+
+def template_hash(template: Obj) -> str:
+    """sha256 of a pod template's canonical JSON: equal templates, equal revisions."""
+    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def kept_revision_objects(plan: TrafficPlan) -> set[tuple[str, str]]:
+    """(kind, name) of the objects of the plan's older revision: not pruned, though the spec
+    no longer renders them (the rolled-out revision during a canary). The latest revision's
+    objects are all rendered, so one it no longer has (an HPA) is pruned."""
+    return {
+        (kind, revision)
+        for revision in plan.kept
+        if revision != plan.latest
+        for kind in REVISION_KINDS
+    }
+
+
 def scale_to_zero(
-    isvc: InferenceService, objects: list[Obj], activation: Activation, config: OperatorConfig
+    isvc: InferenceService,
+    revision: str,
+    objects: list[Obj],
+    activation: Activation,
+    config: OperatorConfig,
 ) -> list[Obj]:
-    """Mark the predictor's Service for the idle clock and the activator; at zero, send it to
-    the activator (no selector, an EndpointSlice). The extra objects to apply."""
+    """Mark the predictor's Service for the idle clock and the activator (the revision's
+    Deployment is what they scale); at zero, send it to the activator (no selector, an
+    EndpointSlice). The extra objects to apply."""
     port = require_activator(config)
+    if isvc.spec.predictor.canary_traffic_percent is not None:
+        raise ValueError("minReplicas 0 cannot be combined with canaryTrafficPercent yet")
+    if config.gateway is not None:
+        raise ValueError(
+            "minReplicas 0 needs the Ingress mode: with a gateway the HTTPRoute sends traffic "
+            "to the revisions' Services, which the activator does not stand in for yet"
+        )
     name = isvc.metadata.name or ""
     namespace = namespace_of(isvc)
     service_name = names.component(name, names.PREDICTOR)
     hosts = names.service_hosts(service_name, namespace)
     if isvc.spec.transformer is None and config.ingress_domain:
         hosts.append(names.host(name, namespace, config.ingress_domain))
-    (service_obj,) = [o for o in objects if o["kind"] == "Service"]
-    mark(service_obj, service_name, hosts, isvc.spec.predictor.idle_seconds)
+    (service_obj,) = [
+        o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == service_name
+    ]
+    mark(service_obj, revision, hosts, isvc.spec.predictor.idle_seconds)
     if not (activation.at_zero or activation.bridging):
         return []
     if activation.at_zero:

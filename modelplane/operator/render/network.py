@@ -1,4 +1,4 @@
-"""Service and Ingress of a component or router (pure)."""
+"""Service and route (Ingress, or Gateway API HTTPRoute) of a component or router (pure)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from modelplane.api import Resource
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render.meta import Obj, child, namespace_of
+
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 
 
 def service(name: str, owner: Resource, labels: dict[str, str], grpc: bool = True) -> Obj:
@@ -79,3 +81,58 @@ def ingress(
         spec["ingressClassName"] = config.ingress_class
     obj["spec"] = spec
     return obj
+
+
+def http_route(
+    owner: Resource, labels: dict[str, str], backends: list[tuple[str, int]], config: OperatorConfig
+) -> Obj | None:
+    """HTTPRoute `{name}-{namespace}.{domain}` on the configured Gateway -> weighted Services.
+
+    `backends` are (Service, weight) pairs; None without a Gateway (or a domain).
+    """
+    if config.gateway is None or not config.ingress_domain:
+        return None
+    name = owner.metadata.name or ""
+    obj = child(GATEWAY_API_VERSION, "HTTPRoute", names.route(name), owner, labels)
+    obj["spec"] = {
+        "parentRefs": [
+            {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Gateway",
+                "name": config.gateway.name,
+                "namespace": config.gateway.namespace,
+            }
+        ],
+        "hostnames": [names.host(name, namespace_of(owner), config.ingress_domain)],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [
+                    {
+                        "group": "",
+                        "kind": "Service",
+                        "name": backend,
+                        "port": names.SERVICE_HTTP_PORT,
+                        "weight": weight,
+                    }
+                    for backend, weight in backends
+                ],
+            }
+        ],
+    }
+    return obj
+
+
+def entry_route(
+    owner: Resource,
+    labels: dict[str, str],
+    entry: str,
+    backends: list[tuple[str, int]],
+    config: OperatorConfig,
+) -> Obj | None:
+    """The owner's external route: an HTTPRoute over `backends` in Gateway mode, else an
+    Ingress to the `entry` Service (which cannot weigh backends portably); None without a
+    domain."""
+    if config.gateway is not None:
+        return http_route(owner, labels, backends, config)
+    return ingress(owner, labels, entry, config)

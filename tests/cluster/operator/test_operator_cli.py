@@ -52,7 +52,8 @@ def test_operator_command_serves_one_namespace(
         eventually(lambda: kubectl.ready("isvc", "iris-onnx", watched), 90, "iris-onnx Ready")
         isvc = kubectl.get("isvc", "iris-onnx", watched) or {}
         assert isvc["status"]["url"] == f"http://iris-onnx-{watched}.cli.example.com"
-        assert kubectl.get("deployment", "iris-onnx-predictor", ignored) is None
+        selector = "serving.modelplane.io/inferenceservice=iris-onnx"
+        assert kubectl.items("deployments", ignored, selector) == []
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
             assert answer.status == 200
     finally:

@@ -39,6 +39,13 @@ KIND_NAMES = {
 GPU_NODE = "kwok-gpu-0"
 
 
+def revision(kubectl: Kubectl, isvc: str, namespace: str) -> str:
+    """The InferenceService's latest predictor revision (its Deployment, Service and HPA)."""
+    found = kubectl.get("isvc", isvc, namespace) or {}
+    name: str = found["status"]["components"]["predictor"]["latestCreatedRevision"]
+    return name
+
+
 def sample_resources() -> list[tuple[str, str]]:
     """(kind, name) of every custom resource in the samples."""
     return [(r.KIND, r.metadata.name or "") for path in SAMPLES for r in load_resources(path)]
@@ -132,10 +139,10 @@ def test_editing_max_replicas_updates_the_hpa(kubectl: Kubectl, samples: str) ->
         "patch", "isvc", "iris-autoscaled", "-n", samples, "--type=merge", "-p", json.dumps(patch)
     )
 
+    name = revision(kubectl, "iris-autoscaled", samples)
+
     def max_replicas() -> bool:
-        hpa = kubectl.get(
-            KIND_NAMES["HorizontalPodAutoscaler"], "iris-autoscaled-predictor", samples
-        )
+        hpa = kubectl.get(KIND_NAMES["HorizontalPodAutoscaler"], name, samples)
         return hpa is not None and hpa["spec"]["maxReplicas"] == 7
 
     eventually(max_replicas, timeout=30, what="HPA maxReplicas 7")
@@ -147,14 +154,15 @@ def test_min_equals_max_removes_the_hpa(kubectl: Kubectl, samples: str) -> None:
         "patch", "isvc", "iris-autoscaled", "-n", samples, "--type=merge", "-p", json.dumps(patch)
     )
     hpa = KIND_NAMES["HorizontalPodAutoscaler"]
+    name = revision(kubectl, "iris-autoscaled", samples)  # scaling changes no pod template
     eventually(
-        lambda: kubectl.get(hpa, "iris-autoscaled-predictor", samples) is None,
+        lambda: kubectl.get(hpa, name, samples) is None,
         timeout=30,
         what="HPA deleted",
     )
 
     def two_replicas() -> bool:
-        deployment = kubectl.get("deployment", "iris-autoscaled-predictor", samples) or {}
+        deployment = kubectl.get("deployment", name, samples) or {}
         return (deployment.get("spec") or {}).get("replicas") == 2
 
     eventually(two_replicas, timeout=30, what="Deployment replicas 2")
@@ -162,9 +170,12 @@ def test_min_equals_max_removes_the_hpa(kubectl: Kubectl, samples: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "name"),
-    [("service", "iris-batched-predictor"), ("deployment", "iris-batched-predictor")],
+    [("service", "iris-batched-predictor"), ("deployment", None)],
 )
-def test_a_deleted_child_is_restored(kubectl: Kubectl, samples: str, kind: str, name: str) -> None:
+def test_a_deleted_child_is_restored(
+    kubectl: Kubectl, samples: str, kind: str, name: str | None
+) -> None:
+    name = name or revision(kubectl, "iris-batched", samples)
     before = kubectl.get(kind, name, samples)
     assert before is not None
     kubectl("delete", kind, name, "-n", samples, "--wait=false")
@@ -177,11 +188,21 @@ def test_a_deleted_child_is_restored(kubectl: Kubectl, samples: str, kind: str, 
 
 
 def test_a_hand_edit_of_a_child_is_reverted(kubectl: Kubectl, samples: str) -> None:
-    name = "iris-labels-predictor"
-    original = (kubectl.get("deployment", name, samples) or {})["spec"]["template"]["spec"]
+    name = "iris-labels-predictor"  # the component's Service
+    deployment_name = revision(kubectl, "iris-labels", samples)
+    original = (kubectl.get("deployment", deployment_name, samples) or {})["spec"]["template"][
+        "spec"
+    ]
     image_before = original["containers"][0]["image"]
     container = original["containers"][0]["name"]
-    kubectl("set", "image", f"deployment/{name}", f"{container}=example/other:1", "-n", samples)
+    kubectl(
+        "set",
+        "image",
+        f"deployment/{deployment_name}",
+        f"{container}=example/other:1",
+        "-n",
+        samples,
+    )
     kubectl(
         "label",
         "service",
@@ -193,7 +214,7 @@ def test_a_hand_edit_of_a_child_is_reverted(kubectl: Kubectl, samples: str) -> N
     )
 
     def reverted() -> bool:
-        deployment = kubectl.get("deployment", name, samples) or {}
+        deployment = kubectl.get("deployment", deployment_name, samples) or {}
         image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
         service = kubectl.get("service", name, samples) or {}
         label = service["metadata"]["labels"].get("app.kubernetes.io/managed-by")

@@ -135,6 +135,16 @@ CASES: list[Case] = [
         "only a predictor scales to zero",
     ),
     Case(
+        "canary-on-transformer",
+        isvc(
+            {"model": MODEL},
+            transformer={"containers": [CONTAINER], "canaryTrafficPercent": 20},
+        ),
+        "spec.transformer.canaryTrafficPercent",
+        "cel",
+        "only supported on the predictor",
+    ),
+    Case(
         "isvc-name-starts-with-digit",
         {**isvc({"model": MODEL}), "metadata": {"name": "1-model"}},
         "metadata.name",

@@ -54,8 +54,22 @@ def test_owners_are_the_two_reconciled_kinds_and_pods_are_only_read() -> None:
 
 def test_child_kinds_per_owner() -> None:
     assert CHILD_KINDS == {
-        ISVC: ("Deployment", "Service", "HorizontalPodAutoscaler", "Ingress", "EndpointSlice"),
-        GRAPH: ("ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Ingress"),
+        ISVC: (
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "Ingress",
+            "HTTPRoute",
+            "EndpointSlice",
+        ),
+        GRAPH: (
+            "ConfigMap",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "Ingress",
+            "HTTPRoute",
+        ),
     }
 
 

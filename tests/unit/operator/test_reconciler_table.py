@@ -19,7 +19,7 @@ from modelplane.operator.kinds import GRAPH, ISVC
 from modelplane.operator.kube import KubeError
 from modelplane.operator.reconcile import Key, PassResult, Reconciler
 from tests.unit.operator.fake_kube import FakeKube
-from tests.unit.operator.samples import CONFIG, ROOT
+from tests.unit.operator.samples import CONFIG, ROOT, render_sample
 
 NOW = "2026-01-01T00:00:00Z"
 Obj = dict[str, Any]
@@ -80,6 +80,20 @@ def after_one_pass(kube: FakeKube, key: Key) -> FakeKube:
     return kube
 
 
+def revision_of(sample: str) -> str:
+    """The predictor revision a sample renders (its Deployment's name)."""
+    (found,) = [
+        o["metadata"]["name"]
+        for o in render_sample(ROOT / "manifests" / "samples" / sample)
+        if o["kind"] == "Deployment"
+    ]
+    return str(found)
+
+
+ONNX_REV = revision_of("isvc-onnx-cpu.yaml")
+SCALED_REV = revision_of("isvc-autoscaled.yaml")
+
+
 def single_replica(spec: Obj) -> None:
     spec["predictor"]["maxReplicas"] = 1
 
@@ -97,7 +111,7 @@ def scaled_then_single() -> FakeKube:
 
 def scaled_then_single_refused(status: int) -> FakeKube:
     kube = scaled_then_single()
-    kube.refuse[("Deployment", "iris-autoscaled-predictor")] = status
+    kube.refuse[("Deployment", SCALED_REV)] = status
     return kube
 
 
@@ -182,7 +196,8 @@ ROWS = [
         lambda: world("isvc-onnx-cpu.yaml"),
         ONNX,
         [
-            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Deployment", ONNX_REV),
+            ("apply", "Service", ONNX_REV),
             ("apply", "Service", "iris-onnx-predictor"),
             ("apply", "Ingress", "iris-onnx"),
             ("status", ISVC, "iris-onnx"),
@@ -194,7 +209,8 @@ ROWS = [
         lambda: world("isvc-onnx-cpu.yaml", "ig-sequence.yaml"),
         ONNX,
         [
-            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Deployment", ONNX_REV),
+            ("apply", "Service", ONNX_REV),
             ("apply", "Service", "iris-onnx-predictor"),
             ("apply", "Ingress", "iris-onnx"),
             ("status", ISVC, "iris-onnx"),
@@ -206,10 +222,11 @@ ROWS = [
         scaled_then_single,
         SCALED,
         [
-            ("apply", "Deployment", "iris-autoscaled-predictor"),
+            ("apply", "Deployment", SCALED_REV),
+            ("apply", "Service", SCALED_REV),
             ("apply", "Service", "iris-autoscaled-predictor"),
             ("apply", "Ingress", "iris-autoscaled"),
-            ("delete", "HorizontalPodAutoscaler", "iris-autoscaled-predictor"),
+            ("delete", "HorizontalPodAutoscaler", SCALED_REV),
             ("status", ISVC, "iris-autoscaled"),  # a new observedGeneration
         ],
     ),
@@ -218,7 +235,8 @@ ROWS = [
         foreign_hpa,
         ONNX,
         [
-            ("apply", "Deployment", "iris-onnx-predictor"),
+            ("apply", "Deployment", ONNX_REV),
+            ("apply", "Service", ONNX_REV),
             ("apply", "Service", "iris-onnx-predictor"),
             ("apply", "Ingress", "iris-onnx"),
             ("status", ISVC, "iris-onnx"),
@@ -231,8 +249,8 @@ ROWS = [
         SCALED,
         [("status", ISVC, "iris-autoscaled")],
         (ISVC, "iris-autoscaled", "PredictorReady", "ApplyRejected"),
-        "Deployment iris-autoscaled-predictor: refused",
-        survivors=[("HorizontalPodAutoscaler", "iris-autoscaled-predictor")],
+        f"Deployment {SCALED_REV}: refused",
+        survivors=[("HorizontalPodAutoscaler", SCALED_REV)],
     ),
     Row(
         "a forbidden child is ApplyForbidden in the status",
@@ -240,7 +258,7 @@ ROWS = [
         SCALED,
         [("status", ISVC, "iris-autoscaled")],
         (ISVC, "iris-autoscaled", "Ready", "ApplyForbidden"),
-        "PredictorReady: Deployment iris-autoscaled-predictor: refused",
+        f"PredictorReady: Deployment {SCALED_REV}: refused",
     ),
     Row(
         "without a runtime nothing is applied or pruned, and the status says why",
@@ -248,7 +266,7 @@ ROWS = [
         ONNX,
         [("status", ISVC, "iris-onnx")],
         (ISVC, "iris-onnx", "PredictorReady", "NoSupportingRuntime"),
-        survivors=[("Deployment", "iris-onnx-predictor"), ("Service", "iris-onnx-predictor")],
+        survivors=[("Deployment", ONNX_REV), ("Service", "iris-onnx-predictor")],
     ),
     Row(
         "an InferenceService that does not parse is InvalidSpec, nothing applied",
@@ -363,7 +381,7 @@ def test_an_unchanged_status_is_not_written_again() -> None:
 
 def test_a_better_runtime_appearing_is_selected_on_the_next_pass() -> None:
     kube = after_one_pass(world("isvc-onnx-cpu.yaml"), ONNX)
-    first = kube.get("Deployment", "default", "iris-onnx-predictor") or {}
+    first = kube.get("Deployment", "default", ONNX_REV) or {}
     assert first["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "modelplane/model-server:0.1.0"
     )
@@ -373,8 +391,14 @@ def test_a_better_runtime_appearing_is_selected_on_the_next_pass() -> None:
     better["spec"]["containers"][0]["image"] = "example.com/faster:1"
     kube.put(better)
     reconciler(kube).run(ONNX)
-    again = kube.get("Deployment", "default", "iris-onnx-predictor") or {}
+    predictor = (kube.get(ISVC, "default", "iris-onnx") or {})["status"]["components"]["predictor"]
+    latest = predictor["latestCreatedRevision"]
+    assert latest != ONNX_REV  # another pod template is another revision
+    again = kube.get("Deployment", "default", latest) or {}
     assert again["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/faster:1"
+    # the first revision serves on until the new one is ready
+    assert predictor["latestRolledoutRevision"] == ONNX_REV
+    assert kube.get("Deployment", "default", ONNX_REV) is not None
 
 
 def test_an_api_error_that_is_not_a_refusal_fails_the_pass_for_a_retry() -> None:
@@ -383,3 +407,54 @@ def test_an_api_error_that_is_not_a_refusal_fails_the_pass_for_a_retry() -> None
     with pytest.raises(KubeError):
         reconciler(kube).run(ONNX)
     assert kube.written("status") == []
+
+
+def test_a_deployment_from_before_revisions_serves_until_the_first_revision_is_ready() -> None:
+    kube = world("isvc-onnx-cpu.yaml")
+    owner = kube.get(ISVC, "default", "iris-onnx") or {}
+    labels = {
+        "app.kubernetes.io/managed-by": "modelplane",
+        "serving.modelplane.io/inferenceservice": "iris-onnx",
+        "serving.modelplane.io/component": "predictor",
+    }
+    kube.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "iris-onnx-predictor",
+                "labels": labels,
+                "ownerReferences": [
+                    {"kind": ISVC, "name": "iris-onnx", "uid": owner["metadata"]["uid"]}
+                ],
+            },
+            "spec": {},
+            "status": {
+                "replicas": 1,
+                "readyReplicas": 1,
+                "conditions": [{"type": "Available", "status": "True"}],
+            },
+        }
+    )
+    reconciler(kube).run(ONNX)
+    assert kube.get("Deployment", "default", "iris-onnx-predictor") is not None  # still serving
+    assert ("apply", "Deployment", ONNX_REV) in kube.writes
+    predictor = (kube.get(ISVC, "default", "iris-onnx") or {})["status"]["components"]["predictor"]
+    assert predictor["latestRolledoutRevision"] == "iris-onnx-predictor"
+    assert condition(kube, ISVC, "iris-onnx", "PredictorReady")[0] == "True"
+    # the first revision ready: it takes the traffic, and the next pass retires the old one
+    revision = kube.get("Deployment", "default", ONNX_REV) or {}
+    revision["status"] = {
+        "replicas": 1,
+        "readyReplicas": 1,
+        "conditions": [{"type": "Available", "status": "True"}],
+    }
+    kube.put(revision)
+    reconciler(kube).run(ONNX)
+    reconciler(kube).run(ONNX)
+    assert kube.get("Deployment", "default", "iris-onnx-predictor") is None
+    predictor = (kube.get(ISVC, "default", "iris-onnx") or {})["status"]["components"]["predictor"]
+    assert (predictor["latestRolledoutRevision"], predictor["previousRolledoutRevision"]) == (
+        ONNX_REV,
+        "iris-onnx-predictor",
+    )

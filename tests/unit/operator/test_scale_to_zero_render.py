@@ -41,23 +41,36 @@ def render(
     config: OperatorConfig = CONFIG,
 ) -> list[Obj]:
     runtime = next(r for r in runtimes() if r.metadata.name == "modelplane-onnx")
-    return render_inference_service(resource, runtime, config, activation)
+    return render_inference_service(resource, runtime, config, activation=activation)
 
 
 def kinds(objects: list[Obj]) -> dict[str, Obj]:
-    return {o["kind"]: o for o in objects}
+    """One object per kind; the Service is the component's (`iris-predictor`), the one the
+    Ingress and cluster DNS name, not the revision's."""
+    found = {o["kind"]: o for o in objects if o["kind"] != "Service"}
+    found["Service"] = next(o for o in objects if o["metadata"]["name"] == "iris-predictor")
+    return found
 
 
 def test_min_zero_leaves_replicas_to_the_idle_clock_and_marks_the_service() -> None:
-    objects = kinds(render(isvc({"minReplicas": 0, "scaleToZeroAfterSeconds": 30, "model": ONNX})))
+    objects_list = render(isvc({"minReplicas": 0, "scaleToZeroAfterSeconds": 30, "model": ONNX}))
+    objects = kinds(objects_list)
     assert "replicas" not in objects["Deployment"]["spec"]  # created at 1, then idle clock
     assert "HorizontalPodAutoscaler" not in objects  # min 0, max 1: nothing to autoscale
     assert "EndpointSlice" not in objects  # warm: no extra hop
     service = objects["Service"]
     assert service["spec"]["selector"] == names.component_labels("iris", names.PREDICTOR)
+    revision_service = next(
+        o
+        for o in objects_list
+        if o["kind"] == "Service" and o["metadata"]["name"] != "iris-predictor"
+    )
+    assert names.SCALE_TO_ZERO_LABEL not in revision_service["metadata"]["labels"]
     assert service["metadata"]["labels"][names.SCALE_TO_ZERO_LABEL] == "true"
     notes = service["metadata"]["annotations"]
-    assert notes[names.SCALE_TARGET_ANNOTATION] == "iris-predictor"
+    # the revision's Deployment is what the idle clock and the activator scale
+    assert notes[names.SCALE_TARGET_ANNOTATION] == objects["Deployment"]["metadata"]["name"]
+    assert notes[names.SCALE_TARGET_ANNOTATION].startswith("iris-predictor-")
     assert notes[names.IDLE_AFTER_ANNOTATION] == "30"
     assert notes[names.HOSTS_ANNOTATION].split(",") == [
         "iris-predictor",
@@ -98,6 +111,11 @@ def test_min_zero_with_room_gets_an_hpa_from_one() -> None:
 def test_min_zero_without_an_activator_is_refused() -> None:
     with pytest.raises(ValueError, match="needs the activator"):
         render(isvc({"minReplicas": 0, "model": ONNX}), config=OperatorConfig())
+
+
+def test_min_zero_with_a_canary_is_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="canaryTrafficPercent"):
+        render(isvc({"minReplicas": 0, "canaryTrafficPercent": 20, "model": ONNX}))
 
 
 @pytest.mark.parametrize(
