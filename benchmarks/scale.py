@@ -35,6 +35,7 @@ import httpx
 
 from e2e import real_tier, sample_models
 from tests.support import controlplane, realnode
+from tests.support.controlplane import CommandFailed
 from tests.support.node_cluster import RealCluster
 
 NAMESPACE = "scale"
@@ -88,9 +89,10 @@ def ready(cluster: RealCluster) -> dict[str, Any]:
 
 
 def predictor(cluster: RealCluster) -> tuple[int, int]:
-    """(the Deployment's spec.replicas, pods not terminating)."""
-    deployment = get(cluster, "deployment", f"{NAME}-predictor")
-    pods = get(cluster, "pods", "-l", f"serving.modelplane.io/inferenceservice={NAME}")["items"]
+    """(the predictor revision Deployment's spec.replicas, pods not terminating)."""
+    label = f"serving.modelplane.io/inferenceservice={NAME}"
+    (deployment,) = get(cluster, "deployments", "-l", label)["items"]  # one revision
+    pods = get(cluster, "pods", "-l", label)["items"]
     alive = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     return int(deployment["spec"].get("replicas", -1)), len(alive)
 
@@ -213,7 +215,7 @@ def run(cluster: RealCluster, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     try:
         phases(cluster, work, results)
-    except (TimeoutError, httpx.HTTPError) as failure:
+    except (TimeoutError, httpx.HTTPError, ValueError, CommandFailed) as failure:
         results["failed"] = f"{type(failure).__name__}: {failure}"
         results["diagnosis"] = diagnose(cluster)
     return results
