@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+from urllib.parse import quote
 
 from kubernetes import client, config
 
@@ -202,6 +203,13 @@ class Kube:
             body={"spec": {"replicas": replicas}},  # JSON-encoded by the REST client
             content_type="application/merge-patch+json",
         )
+
+    def delete_endpoints(self, namespace: str, name: str) -> None:
+        """Delete a Service's v1 Endpoints object (not a kind of the table: only deleted, by
+        name, when its Service goes to zero; `rbac.ENDPOINTS_RULES`); absent is fine."""
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        path = f"/api/v1/namespaces/{quote(namespace)}/endpoints/{quote(name)}"
+        self._call("DELETE", path, body=body, content_type="application/json")
 
     def delete(self, kind: str, namespace: str | None, name: str, uid: str | None = None) -> None:
         """Delete one object (only that incarnation when uid is given); absent is fine."""

@@ -65,10 +65,18 @@ SCALE_RULES: list[Rule] = [
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
 ]
 
+# Scale to zero: a Service that loses its selector keeps its v1 Endpoints object, which the
+# EndpointSlice mirroring controller then turns into a slice of stale pod IPs; the operator
+# deletes that Endpoints object (by name: the Service's) when the Service goes to zero.
+ENDPOINTS_RULES: list[Rule] = [
+    {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["delete"]},
+]
+
 # Rules on namespaced resources: a ClusterRole bound cluster-wide, or per watched namespace.
 NAMESPACED_RULES: list[Rule] = [
     *rules(k for k in TABLE if k.namespaced and k.role != "lease"),
     *SCALE_RULES,
+    *ENDPOINTS_RULES,
     *KOPF_NAMESPACED_RULES,
 ]
 

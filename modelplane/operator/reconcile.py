@@ -203,10 +203,14 @@ class Reconciler:
         """At zero, the endpoints of the predictor's Service are the activator's slice only.
 
         The EndpointSlice controller leaves its slices behind when a Service loses its
-        selector (it stops managing them; their endpoints would go stale): delete them.
+        selector (it stops managing them; their endpoints would go stale), and the endpoints
+        controller its v1 Endpoints, which the mirroring controller would turn into another
+        stale slice: delete them all.
         """
         namespace = isvc.metadata.namespace or "default"
         service = names.component(isvc.metadata.name or "", names.PREDICTOR)
+        # the v1 Endpoints the endpoints controller leaves: mirrored into a stale slice otherwise
+        self.kube.delete_endpoints(namespace, service)
         selector = f"{names.SLICE_SERVICE_LABEL}={service}"
         for item in self.kube.list("EndpointSlice", namespace, selector):
             if not is_activator_slice(item):

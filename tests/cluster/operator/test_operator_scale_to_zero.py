@@ -103,17 +103,20 @@ def test_at_zero_the_service_goes_to_the_activator_and_back(
         with running_operator(k8s_cluster, config):
             kubectl("apply", "-f", "-", input=json.dumps(isvc(namespace)))
             eventually(lambda: kubectl.ready("isvc", "iris-zero", namespace), 120, "Ready")
-            deployment = kubectl.get("deployment", service, namespace) or {}
-            assert deployment["spec"]["replicas"] == 1  # created at 1: no replicas applied
             live = kubectl.get("service", service, namespace) or {}
             assert live["spec"]["selector"]["serving.modelplane.io/component"] == "predictor"
             assert live["metadata"]["labels"]["serving.modelplane.io/scale-to-zero"] == "true"
+            # the predictor revision's Deployment, which the idle clock and activator scale
+            revision = live["metadata"]["annotations"]["serving.modelplane.io/scale-target"]
+            assert revision.startswith(f"{service}-")
+            deployment = kubectl.get("deployment", revision, namespace) or {}
+            assert deployment["spec"]["replicas"] == 1  # created at 1: no replicas applied
 
             # as the idle clock does it, through the operator's client: first parked (the
             # Service goes to the activator while the pod still serves), then 0 replicas
             kube = Kube.from_environment()
             parked = {"metadata": {"annotations": {"serving.modelplane.io/parked": "true"}}}
-            kube.patch("Deployment", namespace, service, parked)
+            kube.patch("Deployment", namespace, revision, parked)
             eventually(
                 lambda: (
                     not (kubectl.get("service", service, namespace) or {})["spec"].get("selector")
@@ -121,10 +124,10 @@ def test_at_zero_the_service_goes_to_the_activator_and_back(
                 60,
                 "the parked Service without a selector",
             )
-            assert (kubectl.get("deployment", service, namespace) or {})["spec"]["replicas"] == 1
+            assert (kubectl.get("deployment", revision, namespace) or {})["spec"]["replicas"] == 1
             assert kubectl.get("endpointslices.discovery.k8s.io", slice_name, namespace)
             unpark = {"metadata": {"annotations": {"serving.modelplane.io/parked": None}}}
-            kube.patch("Deployment", namespace, service, {**unpark, "spec": {"replicas": 0}})
+            kube.patch("Deployment", namespace, revision, {**unpark, "spec": {"replicas": 0}})
             eventually(lambda: reason(kubectl, namespace) == "ScaledToZero", 60, "ScaledToZero")
             eventually(
                 lambda: (
@@ -144,13 +147,17 @@ def test_at_zero_the_service_goes_to_the_activator_and_back(
                 60,
                 "only the activator's slice",
             )
-            (ours,) = slices()
+            found = slices()
+            assert len(found) == 1, [
+                (s["metadata"]["name"], s["metadata"].get("labels")) for s in found
+            ]
+            (ours,) = found
             assert ours["endpoints"][0]["addresses"] == [ACTIVATOR_IP]
             assert ours["ports"] == [{"name": "http", "port": port, "protocol": "TCP"}]
             stalled = kubectl.condition("isvc", "iris-zero", namespace, "Stalled")
             assert stalled is None or stalled["status"] != "True"
 
-            kubectl("scale", "deployment", service, "-n", namespace, "--replicas=1")
+            kubectl("scale", "deployment", revision, "-n", namespace, "--replicas=1")
             eventually(
                 lambda: bool(
                     (kubectl.get("service", service, namespace) or {})["spec"].get("selector")

@@ -12,6 +12,7 @@ from modelplane.operator.config import load_config
 from modelplane.operator.kinds import TABLE
 from modelplane.operator.rbac import (
     CLUSTER_RULES,
+    ENDPOINTS_RULES,
     KOPF_CLUSTER_RULES,
     KOPF_NAMESPACED_RULES,
     LEASE_RULES,
@@ -128,7 +129,7 @@ def test_rbac_names_no_resource_outside_the_table_of_kinds(client_tools: ClientT
     """A kind the chart grants but the table lacks (or kopf does not need) is a drift."""
     known = {(k.group, k.plural) for k in TABLE if k.role != "lease"}
     known |= {(k.group, f"{k.plural}/status") for k in TABLE if k.role == "owner"}
-    for rule in (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES, *SCALE_RULES):
+    for rule in (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES, *SCALE_RULES, *ENDPOINTS_RULES):
         known |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
     granted_resources = {
         (group, resource) for group, resource, _ in granted(helm_template(client_tools))
