@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import httpx
 from benchmarks import perf_analyzer, report, servers
 from benchmarks.load import Cell, run_wrk, session_cpu_seconds
 from benchmarks.model import INPUT_NAME, MODEL_NAME, export, sample_row
+from benchmarks.processes import stop_group
 from benchmarks.profile import profile_during
 
 CLIENTS = (1, 16)
@@ -42,16 +42,7 @@ def running(server: servers.Server, logs: Path) -> Iterator[subprocess.Popen[byt
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):  # stragglers of the group (e.g. tritonserver)
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)
         log.close()
 
 
