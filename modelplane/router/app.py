@@ -157,7 +157,11 @@ class RouterApp:
                     if merged is not None:
                         result = StepResult(result.status, Payload.of(merged), ran=result.ran)
                 if result.ok:
-                    binary = result.payload.message is not None and wants_binary(request)
+                    # the client's form matters only when the answer is not plain JSON
+                    payload = result.payload
+                    binary = (
+                        payload.message is not None or payload.header_length is not None
+                    ) and wants_binary(request)
                     answer = rest_answer(result.payload, self.graph.name, result.ran, binary)
                     result = StepResult(result.status, answer, False, result.soft_failures)
             status = result.status

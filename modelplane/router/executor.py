@@ -16,9 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-import orjson
-
-from modelplane.router import tensors
+from modelplane.router import jsonio, tensors
 from modelplane.router.chaining import next_request
 from modelplane.router.errors import (
     ChainError,
@@ -143,7 +141,7 @@ class Executor:
             if not result.ok:
                 ctx.soft_failures.append(step.label)
             merged[step.key] = _entry(result.payload)
-        return StepResult(200, Payload(orjson.dumps(merged), merged))
+        return StepResult(200, Payload(jsonio.dumps(merged), merged))
 
     async def _choose(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         document = None
