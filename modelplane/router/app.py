@@ -90,7 +90,8 @@ class RouterApp:
     async def startup(self) -> None:
         """Open the pooled transport (unless one was injected); must run inside the loop."""
         if self._executor is None:
-            self._start(H1Transport(self.settings.max_connections))
+            s = self.settings
+            self._start(H1Transport(s.max_connections, s.connect_timeout))
 
     async def shutdown(self) -> None:
         """Stop answering ready and close the transport this app opened."""
