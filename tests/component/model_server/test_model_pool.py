@@ -163,9 +163,10 @@ def test_twenty_models_answer_in_room_for_five_evicting_the_least_recently_used(
         index = _index(running)
         ready = [index[f"m{i}"] for i in range(MODELS) if index[f"m{i}"]["state"] == "READY"]
         evicted = [index[f"m{i}"] for i in range(MODELS) if index[f"m{i}"]["state"] != "READY"]
-        # measured sizes vary from load to load (see docs/model-server.md), so the number
-        # loaded is not exactly five; what the server accounts for stays within the capacity
-        assert 1 <= len(ready) <= MODELS // 2, [m["name"] for m in ready]
+        # measured sizes vary from load to load (see docs/model-server.md; this process also
+        # runs the test's HTTP threads), so the number loaded is not exactly five; what the
+        # server accounts for stays within the capacity
+        assert 1 <= len(ready) <= MODELS - 3, [m["name"] for m in ready]
         assert sum(m["memory"] for m in ready) <= capacity
         assert all(m["reason"].startswith("evicted:") for m in evicted), evicted
         assert all(m["state"] == "UNAVAILABLE" and "memory" in m for m in evicted), evicted
@@ -336,3 +337,22 @@ def test_a_name_that_cannot_be_a_directory_is_refused(
     )
     assert answer.status_code == 400
     assert "directory name" in answer.json()["error"]
+
+
+def test_concurrent_requests_across_more_models_than_fit_all_answer(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    """Eviction passes over models serving requests, so none of them fails mid-request."""
+    running, _ = pool
+    for i in range(MODELS):
+        assert _register(running, storage, f"m{i}", lazy=True).status_code == 200
+    order = [(7 * k) % MODELS for k in range(160)]  # every model, interleaved
+    with ThreadPoolExecutor(max_workers=6) as threads:
+        answers = list(threads.map(lambda i: (i, _infer(running, f"m{i}", 1.0)), order))
+    failed = [(i, a.status_code, a.text) for i, a in answers if a.status_code != 200]
+    assert not failed
+    assert all(a.json()["outputs"][0]["data"] == [1.0 + i] for i, a in answers)
+    index = _index(running)
+    ready = [m for m in index.values() if m["state"] == "READY"]
+    assert len(ready) < MODELS
+    assert _metric(running, "modelplane_model_evictions_total") > 0
