@@ -110,7 +110,9 @@ class ModelPool:
                     log.error("model pull failed", extra={"model": name, "reason": reason})
                     raise ModelLoadFailed(reason) from exc
             state = self.repository.register(name, directory, uri)
-            if declared is not None:
+            if pulled != uri:  # new files: what was known of the old ones no longer holds
+                state.measured, state.declared = None, declared
+            elif declared is not None:
                 state.declared = declared
             if lazy and not state.versions and not state.reason.startswith(ON_DEMAND_REASONS):
                 state.state, state.reason = UNAVAILABLE, f"{REGISTERED}: loads on its first request"
