@@ -7,6 +7,7 @@ import http.server
 import io
 import tarfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,10 +21,24 @@ import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
 
 from tests.support.model_server import RunningServer, server_in_thread
-from tests.support.models import onnx_add_constant_weighted
+from tests.support.models import broken_onnx, onnx_add_constant_weighted, python_model
 
 WEIGHTS = 1_000_000  # 4 MB of weights per model
 MODELS = 20
+SLOW = """
+    import time
+
+
+    class Model:
+        def __init__(self, model_dir):
+            pass
+
+        def load(self):
+            time.sleep(2.0)
+
+        def predict(self, inputs):
+            return {"OUTPUT0": inputs["INPUT0"]}
+"""
 
 
 class Storage:
@@ -74,6 +89,10 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
         (root / f"m{i}").mkdir()
         (root / f"m{i}" / "model.tar.gz").write_bytes(_tar_gz(build / f"m{i}"))
     onnx_add_constant_weighted(root / "big" / "model.onnx", 100.0, WEIGHTS * 16)
+    broken_onnx(root / "broken" / "model.onnx")
+    python_model(build / "slow", SLOW)
+    (root / "slow").mkdir()
+    (root / "slow" / "model.tar.gz").write_bytes(_tar_gz(build / "slow"))
     served = Storage(root)
     try:
         yield served
@@ -82,7 +101,7 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
 
 
 def _uri(storage: Storage, name: str) -> str:
-    file = "model.onnx" if name == "big" else "model.tar.gz"
+    file = "model.onnx" if name in ("big", "broken") else "model.tar.gz"
     return f"{storage.url}/{name}/{file}"
 
 
@@ -356,3 +375,36 @@ def test_concurrent_requests_across_more_models_than_fit_all_answer(
     ready = [m for m in index.values() if m["state"] == "READY"]
     assert len(ready) < MODELS
     assert _metric(running, "modelplane_model_evictions_total") > 0
+
+
+def test_a_failed_on_demand_load_is_a_503_with_the_reason(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, _ = pool
+    assert _register(running, storage, "broken", lazy=True).status_code == 200
+    answer = _infer(running, "broken")
+    assert answer.status_code == 503
+    assert answer.json()["error"].startswith("model 'broken' could not be loaded: ")
+    assert "onnxruntime could not load it" in answer.json()["error"]
+    entry = _index(running)["broken"]
+    assert entry["state"] == "UNAVAILABLE" and "onnxruntime" in entry["reason"]
+    loads = _metric(running, "modelplane_model_loads_total", model="broken")
+    assert _infer(running, "broken").status_code == 503  # not retried per request
+    assert _metric(running, "modelplane_model_loads_total", model="broken") == loads
+
+
+def test_the_request_timeout_bounds_the_wait_for_a_load(storage: Storage, tmp_path: Path) -> None:
+    with server_in_thread(model_repository=tmp_path, request_timeout=0.5) as running:
+        assert _register(running, storage, "slow", lazy=True).status_code == 200
+        late = _infer(running, "slow")
+        assert late.status_code == 504
+        assert late.json()["error"] == (
+            "model 'slow' did not load within the request timeout (0.5 s)"
+        )
+        # the load goes on without the request that gave up; a later request is answered
+        deadline = time.monotonic() + 30
+        while _index(running)["slow"]["state"] != "READY" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        answer = _infer(running, "slow", 4.0)
+        assert answer.status_code == 200 and answer.json()["outputs"][0]["data"] == [4.0]
+        assert _metric(running, "modelplane_model_loads_total", model="slow") == 1
