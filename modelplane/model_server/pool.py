@@ -68,6 +68,7 @@ class ModelPool:
         self._probe = probe or MemoryProbe(gpu=gpu)
         self._one_load = asyncio.Lock()  # loads run one at a time: each delta is one model's
         self._flights: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()  # models whose running load an inference began
         self._pulls: dict[str, asyncio.Lock] = {}
         self._primed: set[str] = set()  # backends (and devices) loaded once in this process
 
@@ -152,18 +153,19 @@ class ModelPool:
     # --- loading ------------------------------------------------------------------------
 
     def loads_on_demand(self, name: str) -> bool:
-        """Whether an inference for `name`, not loaded now, should load it (a registered model
-        that was evicted, unloaded or registered lazily, or is loading now)."""
+        """Whether an inference for `name`, not loaded now, should load it: a model that was
+        evicted, a registered one that was unloaded or registered lazily, or one whose load
+        an inference began (the request joins it)."""
         state = self.repository.known(name)
-        if state is None or state.storage_uri is None:
+        if state is None:
             return False
-        if name in self._flights:
+        if name in self._held or (name in self._flights and state.storage_uri is not None):
             return True
-        return (
-            not state.versions
-            and state.state == UNAVAILABLE
-            and state.reason.startswith(ON_DEMAND_REASONS)
-        )
+        if state.versions or state.state != UNAVAILABLE:
+            return False
+        if state.reason.startswith(EVICTED):  # a repository model too: its files are there
+            return True
+        return state.storage_uri is not None and state.reason.startswith(ON_DEMAND_REASONS)
 
     async def load(
         self, name: str, override: ModelConfig | None = None, trigger: str | None = "api"
@@ -187,12 +189,15 @@ class ModelPool:
             return
         task = asyncio.get_running_loop().create_task(self._load(name, override, trigger))
         self._flights[name] = task
+        if trigger == "request":
+            self._held.add(name)
         task.add_done_callback(lambda done: self._landed(name, done))
         await asyncio.shield(task)
 
     def _landed(self, name: str, task: asyncio.Task[None]) -> None:
         if self._flights.get(name) is task:
             del self._flights[name]
+            self._held.discard(name)
         if not task.cancelled():
             task.exception()  # retrieved: a failed load is reported to its callers, not logged
 

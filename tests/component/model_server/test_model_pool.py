@@ -408,3 +408,25 @@ def test_the_request_timeout_bounds_the_wait_for_a_load(storage: Storage, tmp_pa
         answer = _infer(running, "slow", 4.0)
         assert answer.status_code == 200 and answer.json()["outputs"][0]["data"] == [4.0]
         assert _metric(running, "modelplane_model_loads_total", model="slow") == 1
+
+
+def test_startup_models_evicted_by_the_capacity_load_again_on_demand(
+    storage: Storage, model_size: int, tmp_path: Path
+) -> None:
+    """Models found in the repository at startup are evicted like registered ones and load
+    again on their next request (their files are there); a plain unload still means unloaded."""
+    for i in range(10):
+        onnx_add_constant_weighted(tmp_path / f"s{i}" / "model.onnx", float(i), WEIGHTS)
+    with server_in_thread(
+        model_repository=tmp_path, memory_capacity=int(model_size * 3.5)
+    ) as running:
+        index = _index(running)
+        assert any(m["reason"].startswith("evicted:") for m in index.values()), index
+        assert httpx.get(f"{running.url}/v2/health/ready", timeout=10).status_code == 200
+        for i in range(10):
+            answer = _infer(running, f"s{i}", 1.0)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["outputs"][0]["data"] == [1.0 + i]
+        loaded = next(m["name"] for m in _index(running).values() if m["state"] == "READY")
+        assert _post(running, f"/v2/repository/models/{loaded}/unload").status_code == 200
+        assert _infer(running, loaded).status_code == 503
