@@ -72,6 +72,11 @@ class ModelPool:
         self._pulls: dict[str, asyncio.Lock] = {}
         self._primed: set[str] = set()  # backends (and devices) loaded once in this process
 
+    @property
+    def limited(self) -> bool:
+        """Whether a memory capacity is set (the pool mode: loads may evict)."""
+        return self.capacity != Footprint()
+
     # --- registration -------------------------------------------------------------------
 
     def store(self) -> Path:
@@ -215,7 +220,7 @@ class ModelPool:
                 self._metrics.count_load(name, trigger)
             before = await run_blocking(self._probe.read)
             await self.repository.load(name, override)
-            if self.capacity != Footprint() and not _runtimes(state) <= self._primed:
+            if self.limited and not _runtimes(state) <= self._primed:
                 # the first load of a backend in this process also paid its one-time setup
                 # (the library's import, its runtime and thread pools, CUDA handles): load it
                 # again and measure that, or the first model would look far bigger than it is
