@@ -20,7 +20,7 @@ import pytest
 import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
 
-from tests.support.model_server import RunningServer, server_in_thread
+from tests.support.model_server import RunningServer, server_in_thread, server_process
 from tests.support.models import broken_onnx, onnx_add_constant_weighted, python_model
 
 WEIGHTS = 1_000_000  # 4 MB of weights per model
@@ -430,3 +430,17 @@ def test_startup_models_evicted_by_the_capacity_load_again_on_demand(
         loaded = next(m["name"] for m in _index(running).values() if m["state"] == "READY")
         assert _post(running, f"/v2/repository/models/{loaded}/unload").status_code == 200
         assert _infer(running, loaded).status_code == 503
+
+
+def test_modelplane_serve_takes_the_pool_flags(storage: Storage, tmp_path: Path) -> None:
+    """The flags as a pod passes them: an empty repository, a separate store, a capacity."""
+    (tmp_path / "repo").mkdir()
+    flags = ["--model-repository", str(tmp_path / "repo"), "--model-store", str(tmp_path / "store")]
+    with server_process(*flags, "--memory-capacity", str(1 << 30)) as (_, running):
+        assert httpx.get(f"{running.url}/v2/health/ready", timeout=10).status_code == 200
+        assert _register(running, storage, "m4").status_code == 200
+        assert _infer(running, "m4", 1.0).json()["outputs"][0]["data"] == [5.0]
+        entry = _index(running)["m4"]
+        assert entry["state"] == "READY" and entry["memory"] > 0
+    assert (tmp_path / "store" / "m4" / "1" / "model.onnx").is_file()
+    assert list((tmp_path / "repo").iterdir()) == []
