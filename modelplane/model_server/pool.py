@@ -103,6 +103,9 @@ class ModelPool:
             directory = store / name
             state = self.repository.known(name)
             pulled = await run_blocking(_pulled_from, store, name)
+            flight = self._flights.get(name)
+            if pulled != uri and flight is not None:
+                await asyncio.wait([flight])  # its files are about to be replaced
             if state is not None and state.versions and state.storage_uri != uri:
                 await self.repository.unload(name, reason=f"replaced by {uri}")
             if pulled != uri:
