@@ -91,6 +91,9 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
     onnx_add_constant_weighted(root / "big" / "model.onnx", 100.0, WEIGHTS * 16)
     broken_onnx(root / "broken" / "model.onnx")
     python_model(build / "slow", SLOW)
+    python_model(build / "busy", BUSY)
+    (root / "busy").mkdir()
+    (root / "busy" / "model.tar.gz").write_bytes(_tar_gz(build / "busy"))
     (root / "slow").mkdir()
     (root / "slow" / "model.tar.gz").write_bytes(_tar_gz(build / "slow"))
     served = Storage(root)
@@ -98,6 +101,25 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
         yield served
     finally:
         served.close()
+
+
+BUSY = """
+    import time
+
+    import numpy as np
+
+
+    class Model:
+        def __init__(self, model_dir):
+            self.weights = None
+
+        def load(self):
+            self.weights = np.ones(6 * 1024 * 1024, np.float32)  # 24 MiB, resident
+
+        def predict(self, inputs):
+            time.sleep(0.4)
+            return {"OUTPUT0": inputs["INPUT0"]}
+"""
 
 
 def _uri(storage: Storage, name: str) -> str:
@@ -444,3 +466,25 @@ def test_modelplane_serve_takes_the_pool_flags(storage: Storage, tmp_path: Path)
         assert entry["state"] == "READY" and entry["memory"] > 0
     assert (tmp_path / "store" / "m4" / "1" / "model.onnx").is_file()
     assert list((tmp_path / "repo").iterdir()) == []
+
+
+def test_a_model_serving_requests_is_not_evicted_under_them(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Its queued requests would be cancelled: the load goes over capacity instead."""
+    with server_in_thread(model_repository=tmp_path, memory_capacity=32 << 20) as running:
+        assert _register(running, storage, "busy").status_code == 200
+        assert _index(running)["busy"]["memory"] >= 16 << 20
+        with ThreadPoolExecutor(max_workers=3) as threads:
+            calls = [threads.submit(_infer, running, "busy", float(x)) for x in range(3)]
+            time.sleep(0.2)  # one running (0.4 s each, one instance), two queued
+            # declared 16 MiB: before its load it needs busy's room (24 + 16 > 32 MiB)
+            assert _register(running, storage, "m3", memory=16 << 20).status_code == 200
+            during = _index(running)
+            answers = [call.result() for call in calls]
+        assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
+        assert during["busy"]["state"] == "READY"
+        assert during["m3"]["state"] == "READY"
+        # once idle it is the least recently used, and the next load evicts it
+        assert _register(running, storage, "m6", memory=16 << 20).status_code == 200
+        assert _index(running)["busy"]["reason"].startswith("evicted:")
