@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Generator, Mapping
@@ -18,6 +19,7 @@ from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
 from modelplane.model_server.metrics import ServerMetrics
+from modelplane.model_server.pool import ModelPool
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.rest.app import RestApp
 from modelplane.model_server.rest.metrics_route import metrics_app
@@ -48,7 +50,8 @@ class ModelServer:
         self.settings = settings
         self.metrics = ServerMetrics()
         self.repository = ModelRepository(settings, runner_factory, self.metrics)
-        self.dataplane = DataPlane(self.repository, settings, self.metrics)
+        self.pool = ModelPool(self.repository, settings, self.metrics)
+        self.dataplane = DataPlane(self.repository, settings, self.metrics, self.pool)
         routes = {"/metrics": metrics_app(self.metrics), **(extra_routes or {})}
         self.app = RestApp(self.dataplane, settings.max_request_size, routes)
         self.app.compress_responses = settings.response_compression
@@ -89,6 +92,12 @@ class ModelServer:
         if self.settings.workers == 1:  # with --workers the parent serves the summed metrics
             self._metrics_server = start_metrics_port(self.settings, self.metrics.registry)
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
+        if self.pool.limited:
+            # A pool evicts often, and every unload runs a full collection so that the model's
+            # memory is freed; freezing what startup made (imports, the apps) keeps those
+            # collections to the objects made since (about 25 ms less per eviction, measured)
+            gc.collect()
+            gc.freeze()
         failures = await self._load_startup_models()
         self.dataplane.startup_done = True
         code = 0
@@ -149,7 +158,7 @@ class ModelServer:
             return {"": exc.message}
         self.repository.required.update(names)
         results = await asyncio.gather(
-            *(self.repository.load(n) for n in names), return_exceptions=True
+            *(self.pool.load(n, trigger=None) for n in names), return_exceptions=True
         )
         failures: dict[str, str] = {}
         for name, result in zip(names, results, strict=True):
