@@ -37,16 +37,30 @@ from modelplane.api.resources import (
     load_resources,
     parse_resource,
 )
+from modelplane.api.multi_model import (
+    STORAGE_SECRET_ANNOTATION,
+    copies,
+    declared_memory,
+    pool_refusals,
+)
+from modelplane.api.quantity import to_int
 from modelplane.api.runtime_selection import NoRuntimeError, select_runtime, supports
 from modelplane.api.serving_runtime import (
     GPU_IMAGE_ANNOTATION,
     ClusterServingRuntime,
+    PoolCapacity,
     ServingRuntime,
     ServingRuntimeSpec,
     SupportedModelFormat,
 )
 
 __all__ = [
+    "STORAGE_SECRET_ANNOTATION",
+    "PoolCapacity",
+    "copies",
+    "declared_memory",
+    "pool_refusals",
+    "to_int",
     "CUSTOM_RESOURCES",
     "GPU_IMAGE_ANNOTATION",
     "GROUP",

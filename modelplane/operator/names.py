@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from modelplane.api import GROUP
+from modelplane.api import STORAGE_SECRET_ANNOTATION as STORAGE_SECRET_ANNOTATION
 from modelplane.operator.kinds import GRAPH
 
 FIELD_MANAGER = "modelplane"
@@ -22,8 +23,6 @@ REVISION_LABEL = f"{GROUP}/revision"
 
 # Pod-template annotation whose change rolls the router when its graph changes.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
-# InferenceService annotation naming a Secret whose keys become the storage puller's env.
-STORAGE_SECRET_ANNOTATION = f"{GROUP}/storage-secret"
 
 # Scale to zero: the label on a component's Service when it may idle to 0 replicas (the
 # activator and the idle clock list these), and the annotations that tell them what to do.
