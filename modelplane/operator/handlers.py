@@ -28,6 +28,7 @@ from modelplane.operator.idler import Idler
 from modelplane.operator.kinds import GRAPH, ISVC, POOL
 from modelplane.operator.kube import Kube, credentials
 from modelplane.operator.leader import LeaderElector, LeaseSettings
+from modelplane.operator.pool_client import ReplicaClient
 from modelplane.operator.queue import ReconcileQueue
 from modelplane.operator.reconcile import Key, Reconciler
 
@@ -100,8 +101,10 @@ class Operator:
         namespaces: Collection[str] = (),
         kube_factory: Callable[[], Kube] = Kube.from_environment,
         lease: LeaseSettings | None = None,
+        replicas: ReplicaClient | None = None,
     ) -> None:
         self.config = config
+        self.replicas = replicas  # how pool passes reach pool pods (HTTP unless a test says)
         self.namespaces = tuple(namespaces)
         self.lease = lease
         self._kube_factory = kube_factory
@@ -143,7 +146,7 @@ class Operator:
             self._elector = LeaderElector(self._kube, self.lease, self._leading_changed)
             self._tasks.append(asyncio.create_task(self._elector.run()))
         events = EventRecorder(self._kube.create, current_identity())
-        reconciler = Reconciler(self._kube, self.config, events=events)
+        reconciler = Reconciler(self._kube, self.config, events=events, replicas=self.replicas)
         self._queue = ReconcileQueue(reconciler, gate=self.leading)
         self._tasks.append(asyncio.create_task(self._resync_forever()))
         if self.config.activator_port:  # scale to zero: hold and wake (every replica), idle

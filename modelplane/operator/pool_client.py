@@ -11,7 +11,7 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from modelplane.operator import names
@@ -54,24 +54,47 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> Any:
     return json.loads(data) if data else None
 
 
-def index(pod_ip: str) -> list[dict[str, Any]]:
-    """The replica's repository index: every model with its state and the pool's extras."""
-    found = _post(f"{base_url(pod_ip)}/v2/repository/index", {}, INDEX_TIMEOUT)
-    if not isinstance(found, list):
-        raise ReplicaError(f"the index of {pod_ip} is not a list: {str(found)[:200]}")
-    return [item for item in found if isinstance(item, dict)]
+class ReplicaClient(Protocol):
+    """What the pool pass asks of a replica (`HttpReplicas` in production; a test passes its
+    own where pods serve nothing, as on the kwok tier)."""
+
+    def index(self, pod_ip: str) -> list[dict[str, Any]]:
+        """The replica's repository index."""
+        ...
+
+    def load(
+        self, pod_ip: str, model: str, storage_uri: str, memory: int | None, timeout: float
+    ) -> None:
+        """Register and load a model."""
+        ...
+
+    def unregister(self, pod_ip: str, model: str) -> None:
+        """Unload and forget a model."""
+        ...
 
 
-def load(pod_ip: str, model: str, storage_uri: str, memory: int | None, timeout: float) -> None:
-    """Register the model from storage_uri on the replica and load it (the server pulls it)."""
-    parameters: dict[str, Any] = {"storage_uri": storage_uri}
-    if memory is not None:
-        parameters["memory"] = memory
-    url = f"{base_url(pod_ip)}/v2/repository/models/{quote(model, safe='')}/load"
-    _post(url, {"parameters": parameters}, timeout)
+class HttpReplicas:
+    """The V2 repository extension over HTTP at `http://<podIP>:8080`."""
 
+    def index(self, pod_ip: str) -> list[dict[str, Any]]:
+        """The replica's repository index: every model with its state and the pool's extras."""
+        found = _post(f"{base_url(pod_ip)}/v2/repository/index", {}, INDEX_TIMEOUT)
+        if not isinstance(found, list):
+            raise ReplicaError(f"the index of {pod_ip} is not a list: {str(found)[:200]}")
+        return [item for item in found if isinstance(item, dict)]
 
-def unregister(pod_ip: str, model: str) -> None:
-    """Unload the model and forget it (its pulled files too)."""
-    url = f"{base_url(pod_ip)}/v2/repository/models/{quote(model, safe='')}/unload"
-    _post(url, {"parameters": {"unregister": True}}, UNLOAD_TIMEOUT)
+    def load(
+        self, pod_ip: str, model: str, storage_uri: str, memory: int | None, timeout: float
+    ) -> None:
+        """Register the model from storage_uri on the replica and load it (the server pulls
+        it); `memory` is its declared size in bytes."""
+        parameters: dict[str, Any] = {"storage_uri": storage_uri}
+        if memory is not None:
+            parameters["memory"] = memory
+        url = f"{base_url(pod_ip)}/v2/repository/models/{quote(model, safe='')}/load"
+        _post(url, {"parameters": parameters}, timeout)
+
+    def unregister(self, pod_ip: str, model: str) -> None:
+        """Unload the model and forget it (its pulled files too)."""
+        url = f"{base_url(pod_ip)}/v2/repository/models/{quote(model, safe='')}/unload"
+        _post(url, {"parameters": {"unregister": True}}, UNLOAD_TIMEOUT)

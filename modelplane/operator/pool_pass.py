@@ -2,7 +2,7 @@
 
 Level-based like the owners' passes: it reads the InferenceServices that select the runtime,
 the pool's pods and each ready pod's repository index, decides where every model goes
-(`placement.place`, pure), then registers and loads (`pool_client.load`) or unregisters models
+(`placement.place`, pure), then registers and loads (`pool_client`) or unregisters models
 on the replicas until they match, labels each pod with the models it holds (their predictor
 Services select on that label), and records what it saw per model in the StatefulSet's
 placement annotation for the models' status (`pool_status`). The queue runs it again every
@@ -29,12 +29,12 @@ from modelplane.api import (
     pool_refusals,
     select_runtime,
 )
-from modelplane.operator import names, pool_client
+from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.kinds import ISVC
 from modelplane.operator.kube import Kube
 from modelplane.operator.placement import Model, Replica, place
-from modelplane.operator.pool_client import ReplicaError
+from modelplane.operator.pool_client import HttpReplicas, ReplicaClient, ReplicaError
 from modelplane.operator.pool_status import Seen, decode, encode, seen_model
 from modelplane.operator.render.pool import render_pool
 
@@ -117,9 +117,12 @@ def registered(index: Index) -> dict[str, str]:
 class PoolPass:
     """Pool passes, one (namespace, pool key) at a time (the queue sees to that)."""
 
-    def __init__(self, kube: Kube, config: OperatorConfig) -> None:
+    def __init__(
+        self, kube: Kube, config: OperatorConfig, replicas: ReplicaClient | None = None
+    ) -> None:
         self.kube = kube
         self.config = config
+        self.replicas: ReplicaClient = replicas or HttpReplicas()
 
     def run(self, namespace: str, key: str) -> PoolOutcome:
         """One pass over the pool labelled `key` in `namespace`."""
@@ -151,7 +154,7 @@ class PoolPass:
             why = pod_ready(pod)
             if why is None:
                 try:
-                    items = pool_client.index(pod["status"]["podIP"])
+                    items = self.replicas.index(pod["status"]["podIP"])
                     indexes[pod_name] = {str(i.get("name")): i for i in items}
                     addresses[pod_name] = pod["status"]["podIP"]
                 except ReplicaError as error:
@@ -231,14 +234,14 @@ class PoolPass:
             for model, uri in sorted(have.items()):
                 if model not in want or uris.get(model) != uri:
                     try:
-                        pool_client.unregister(address, model)
+                        self.replicas.unregister(address, model)
                     except ReplicaError as error:
                         log.warning("unregistering %s on %s failed: %s", model, pod, error)
             for model in sorted(want):
                 if have.get(model) == uris[model]:
                     continue  # registered: loaded, or evicted and loaded on demand
                 try:
-                    pool_client.load(
+                    self.replicas.load(
                         address,
                         model,
                         uris[model],
@@ -249,7 +252,7 @@ class PoolPass:
                     log.warning("loading %s on %s failed: %s", model, pod, error)
                     errors.setdefault(model, {})[pod] = str(error)
             try:
-                indexes[pod] = {str(i.get("name")): i for i in pool_client.index(address)}
+                indexes[pod] = {str(i.get("name")): i for i in self.replicas.index(address)}
             except ReplicaError as error:
                 log.warning("re-reading the index of %s failed: %s", pod, error)
 

@@ -101,7 +101,7 @@ def seen_model(
     """One model's Seen from its assigned replicas' index items (by replica) and the errors
     of this pass's load calls (by replica)."""
     if not assigned:
-        return Seen(PENDING, message="no ready pool replica to place it on", reason="PoolNotReady")
+        return Seen(PENDING, message="no ready replica to place it on", reason="PoolNotReady")
     states: dict[str, tuple[str, str]] = {}
     for replica in assigned:
         state, message = replica_state(items.get(replica))
@@ -182,8 +182,9 @@ def predictor_condition(pool: str, seen: Seen | None, replicas: Mapping[str, str
             f"{seen.location}: {seen.message}",
         )
     why = seen.message
-    if seen.reason == "PoolNotReady" and replicas:
-        why += " (" + ", ".join(f"{r}: {s}" for r, s in sorted(replicas.items())) + ")"
+    if seen.reason == "PoolNotReady":
+        states = ", ".join(f"{r}: {s}" for r, s in sorted(replicas.items()))
+        why += f" in {pool} ({states or 'it has no pods yet'})"
     return condition(PREDICTOR_READY, "False", seen.reason or "ModelPending", why)
 
 

@@ -30,6 +30,7 @@ from modelplane.operator.events import EventRecorder
 from modelplane.operator.health import ready_of
 from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC, POOL
 from modelplane.operator.kube import Kube, KubeError
+from modelplane.operator.pool_client import ReplicaClient
 from modelplane.operator.pool_pass import PoolPass
 from modelplane.operator.pool_status import pool_member_status
 from modelplane.operator.render.activation import Activation
@@ -104,12 +105,13 @@ class Reconciler:
         config: OperatorConfig,
         clock: Callable[[], str] = utc_now,
         events: EventRecorder | None = None,
+        replicas: ReplicaClient | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
         self.clock = clock
         self.events = events  # Events on the owners' transitions (none in unit tests)
-        self.pools = PoolPass(kube, config)
+        self.pools = PoolPass(kube, config, replicas)  # replicas: pool pods' servers
 
     def run(self, key: Key) -> PassResult:
         """One pass for the object behind key."""

@@ -97,6 +97,21 @@ class FakeKube:
         self.objects[ref]["status"] = copy.deepcopy(obj["status"])
         self.objects[ref]["metadata"]["resourceVersion"] = str(next(self._counter))
 
+    def patch(
+        self, kind: str, namespace: str, name: str, body: Obj, field_manager: str = ""
+    ) -> None:
+        """A JSON merge patch of metadata labels and annotations (None removes a key)."""
+        ref = self._ref(kind, namespace, name)
+        self.writes.append(("patch", kind, name))
+        meta = self.objects[ref]["metadata"]
+        for part in ("labels", "annotations"):
+            for key, value in ((body.get("metadata") or {}).get(part) or {}).items():
+                if value is None:
+                    meta.setdefault(part, {}).pop(key, None)
+                else:
+                    meta.setdefault(part, {})[key] = value
+        meta["resourceVersion"] = str(next(self._counter))
+
     def delete(self, kind: str, namespace: str | None, name: str, uid: str | None = None) -> None:
         ref = self._ref(kind, namespace, name)
         found = self.objects.get(ref)
