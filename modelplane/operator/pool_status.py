@@ -39,8 +39,10 @@ PENDING = "Pending"
 STATE_ORDER = (LOADED, UNLOADED, LOADING, PENDING, FAILED)
 SERVING = frozenset({LOADED, UNLOADED, LOADING})
 
-EVICTED = "evicted"
-DOES_NOT_FIT = "does not fit"
+# Reasons of a registered model that is not loaded but loads on its next request (the
+# contract's amendment): evicted by LRU, registered lazily, or plainly unloaded.
+LOADS_ON_DEMAND = ("evicted:", "registered:")
+UNLOADED_REASON = "unloaded"
 
 
 @dataclass(frozen=True)
