@@ -13,10 +13,14 @@ from modelplane.model_server.backends.base import Tensors
 from modelplane.model_server.errors import (
     DeadlineExceeded,
     InferenceFailed,
-    InvalidInput,
+    ModelLoadFailed,
+    ModelNotReady,
     ModelServerError,
+    Unavailable,
 )
+from modelplane.model_server.load_params import load_parameters, store_name, unregister_parameter
 from modelplane.model_server.metrics import ServerMetrics, request_compute
+from modelplane.model_server.pool import ModelPool
 from modelplane.model_server.protocol import triton_types
 from modelplane.model_server.protocol.datatypes import from_dtype
 from modelplane.model_server.protocol.types import (
@@ -27,7 +31,7 @@ from modelplane.model_server.protocol.types import (
     ResponseOutput,
     ServerMetadata,
 )
-from modelplane.model_server.repository import ModelRepository
+from modelplane.model_server.repository import LoadedModel, ModelRepository
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.triton import config_from_triton, model_config, model_statistics
 from modelplane.model_server.validation import (
@@ -56,8 +60,11 @@ class DataPlane:
         repository: ModelRepository,
         settings: ServerSettings,
         metrics: ServerMetrics | None = None,
+        pool: ModelPool | None = None,
     ) -> None:
         self.repository = repository
+        self.pool = pool or ModelPool(repository, settings, metrics)
+        self._last_used = repository.last_used
         self.settings = settings
         self.metrics = metrics  # the edges count requests; infer times the compute phases
         self.startup_done = False
@@ -132,8 +139,13 @@ class DataPlane:
     async def infer(
         self, name: str, version: str | None, request: InferenceRequest
     ) -> InferenceResponse:
-        """Decode, check, run and encode one request."""
-        model = self.repository.get(name, version)
+        """Decode, check, run and encode one request (loading a registered model first when
+        it is not loaded)."""
+        try:
+            model = self.repository.get(name, version)
+        except ModelNotReady:
+            model = await self._load_on_demand(name, version)
+        self._last_used[name] = time.time()  # for least-recently-used eviction
         meter = self.metrics.model_meter(name, model.version) if self.metrics else None
         started = time.perf_counter()
         whole = model.signature.takes_request  # the model reads the request, not tensors
@@ -181,6 +193,23 @@ class DataPlane:
             meter.compute_output.observe(time.perf_counter() - started)
         return response
 
+    async def _load_on_demand(self, name: str, version: str | None) -> LoadedModel:
+        """Hold a request for a registered model that is not loaded while it loads (one load
+        however many wait), within the request timeout; 503 with the reason when it fails."""
+        if not self.pool.loads_on_demand(name):
+            return self.repository.get(name, version)  # raises the not-ready answer again
+        load = asyncio.shield(self.pool.load(name, trigger="request"))
+        seconds = self.settings.request_timeout
+        try:
+            await (load if seconds is None else asyncio.wait_for(load, seconds))
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"model {name!r} did not load within the request timeout ({seconds:g} s)"
+            ) from None
+        except ModelLoadFailed as exc:
+            raise Unavailable(f"model {name!r} could not be loaded: {exc.message}") from None
+        return self.repository.get(name, version)
+
     @contextlib.asynccontextmanager
     async def _admitted(self) -> AsyncIterator[None]:
         limit = self.settings.max_concurrency
@@ -200,25 +229,27 @@ class DataPlane:
         return self.repository.index(ready_only)
 
     async def load(self, name: str, parameters: dict[str, Any] | None = None) -> None:
-        """Load `name`; a Triton `config` parameter replaces model.yaml for this load.
+        """Load `name`: a Triton `config` parameter replaces model.yaml for this load;
+        `storage_uri` registers the model (pulled from there), `memory` declares its size,
+        `lazy` registers it without loading it (modelplane.model_server.load_params).
 
         Any other parameter (Triton's `file:*` model files among them) is refused, not ignored.
         """
-        params = dict(parameters or {})
-        text = params.pop("config", None)
-        if params:
-            raise InvalidInput(
-                f"parameters.{sorted(params)[0]}: not supported on load (only 'config' is)"
-            )
-        override = None
-        if text is not None:
-            if not isinstance(text, str):
-                raise InvalidInput("parameters.config: expected a string holding JSON")
-            override = config_from_triton(text, name)
-        await self.repository.load(name, override)
+        asked = load_parameters(parameters)
+        override = None if asked.config is None else config_from_triton(asked.config, name)
+        if asked.storage_uri is not None:
+            await self.pool.register(store_name(name), asked.storage_uri, asked.memory, asked.lazy)
+        elif asked.memory is not None:
+            self.pool.declare(name, asked.memory)
+        if not asked.lazy:
+            await self.pool.load(name, override)
 
-    async def unload(self, name: str) -> None:
-        await self.repository.unload(name)
+    async def unload(self, name: str, parameters: dict[str, Any] | None = None) -> None:
+        """Unload `name`; with `unregister: true` also forget a registered model and its files."""
+        if unregister_parameter(parameters):
+            await self.pool.unregister(name)
+        else:
+            await self.pool.unload(name)
 
 
 async def _with_timeout(awaitable: Awaitable[Tensors], seconds: float | None) -> Tensors:

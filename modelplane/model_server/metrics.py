@@ -230,6 +230,27 @@ class ServerMetrics:
             multiprocess_mode="livesum",
             registry=reg,
         )
+        self.model_memory = Gauge(
+            "modelplane_model_memory_bytes",
+            "Memory a loaded model takes, measured at its load (0 when not loaded), by device "
+            "(host: resident set growth; gpu: device memory growth).",
+            ("model", "device"),
+            multiprocess_mode="livesum",
+            registry=reg,
+        )
+        self.evictions = Counter(
+            "modelplane_model_evictions",
+            "Models unloaded to make room for another (least recently used first).",
+            ("model",),
+            registry=reg,
+        )
+        self.loads = Counter(
+            "modelplane_model_loads",
+            "Model loads begun, by trigger: api (the repository extension) or request (an "
+            "inference for a registered model that was not loaded).",
+            ("model", "trigger"),
+            registry=reg,
+        )
         if self._multiproc is None:
             ProcessCollector(registry=reg)
             PlatformCollector(registry=reg)
@@ -314,6 +335,18 @@ class ServerMetrics:
             raise ValueError(f"unknown model state {state!r}; expected one of {MODEL_STATES}")
         for name in MODEL_STATES:
             self.model_state.labels(model, name).set(1 if name == state else 0)
+
+    def set_model_memory(self, model: str, host: int, gpu: int) -> None:
+        """The memory a loaded model takes (0, 0 once it is unloaded)."""
+        self.model_memory.labels(model, "host").set(host)
+        self.model_memory.labels(model, "gpu").set(gpu)
+
+    def count_eviction(self, model: str) -> None:
+        self.evictions.labels(model).inc()
+
+    def count_load(self, model: str, trigger: str) -> None:
+        """A load begun by `trigger` (api or request)."""
+        self.loads.labels(model, trigger).inc()
 
     def families(self) -> list[Metric]:
         """Every metric family with its samples (summed over workers in multiprocess mode)."""

@@ -7,12 +7,19 @@ import gc
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from modelplane.model_server.backends import create_backend
 from modelplane.model_server.backends.base import Backend, Signature
 from modelplane.model_server.config import ModelConfig, read_config
 from modelplane.model_server.discovery import apply_overrides, choose_backend, discover_versions
-from modelplane.model_server.errors import ModelLoadFailed, ModelNotFound, ModelNotReady
+from modelplane.model_server.errors import (
+    InvalidInput,
+    ModelLoadFailed,
+    ModelNotFound,
+    ModelNotReady,
+)
+from modelplane.model_server.eviction import Footprint
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.protocol.types import RepositoryIndexItem
 from modelplane.model_server.runners.base import Runner, run_blocking
@@ -38,7 +45,8 @@ class LoadedModel:
 
 @dataclass
 class ModelState:
-    """What the index reports for one model: per-version models, state and reason."""
+    """What the index reports for one model: per-version models, state and reason; and for a
+    model registered with a storage URI (modelplane.model_server.pool), its sizes."""
 
     name: str
     directory: Path
@@ -46,6 +54,9 @@ class ModelState:
     reason: str = ""
     versions: dict[str, LoadedModel] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    storage_uri: str | None = None  # registered: pulled from here into `directory`
+    declared: int | None = None  # host bytes the load request declared
+    measured: Footprint | None = None  # measured at its last load
 
 
 class ModelRepository:
@@ -63,6 +74,9 @@ class ModelRepository:
         self._models: dict[str, ModelState] = {}
         self.required: set[str] = set()
         self.scan_error: str | None = None  # the repository itself is unusable
+        # unix time of each model's last inference or load: the data plane writes it on
+        # every request (one dict store), the pool reads it to evict the least recently used
+        self.last_used: dict[str, float] = {}
 
     def scan(self) -> list[str]:
         """Discover model directories (repository subdirectories or the single model)."""
@@ -84,6 +98,33 @@ class ModelRepository:
         if state is None:
             state = self._models[name] = ModelState(name=name, directory=directory)
         return state
+
+    def register(self, name: str, directory: Path, storage_uri: str) -> ModelState:
+        """Know `name` as a model pulled from `storage_uri` into `directory`."""
+        state = self._known(name, directory)
+        state.directory, state.storage_uri = directory, storage_uri
+        return state
+
+    def forget(self, name: str) -> None:
+        """Drop an unloaded model from the index (unregistered)."""
+        state = self._models.get(name)
+        if state is not None and state.versions:
+            raise InvalidInput(f"model {name!r} is loaded; unload it before forgetting it")
+        self._models.pop(name, None)
+        self.last_used.pop(name, None)
+        self.required.discard(name)
+
+    def find(self, name: str) -> ModelState:
+        """The state of `name` (found on disk in the repository when not yet known), or 404."""
+        return self._state(name)
+
+    def known(self, name: str) -> ModelState | None:
+        """The state of `name` when the server already knows it."""
+        return self._models.get(name)
+
+    def loaded(self) -> list[ModelState]:
+        """Models with versions loaded (ready, or serving on during a reload or an unload)."""
+        return [state for state in self._models.values() if state.versions]
 
     def _state(self, name: str) -> ModelState:
         state = self._models.get(name)
@@ -171,8 +212,8 @@ class ModelRepository:
             raise
         return config, backend
 
-    async def unload(self, name: str) -> None:
-        """Unload every version of `name` and free its memory."""
+    async def unload(self, name: str, reason: str = "unloaded") -> None:
+        """Unload every version of `name` and free its memory; `reason` stays in the index."""
         state = self._state(name)
         async with state.lock:
             if state.state != READY:
@@ -182,7 +223,7 @@ class ModelRepository:
             old, state.versions = state.versions, {}
             self.required.discard(name)
             await _release(old)
-            state.state, state.reason = UNAVAILABLE, "unloaded"
+            state.state, state.reason = UNAVAILABLE, reason
             self._publish(state)
             log.info("model unloaded", extra={"model": name})
 
@@ -243,18 +284,41 @@ class ModelRepository:
         for state in self._models.values():
             if ready_only and state.state != READY:
                 continue
+            extension = self._extension(state)
             if state.versions:
                 items += [
                     RepositoryIndexItem(
-                        name=state.name, version=v, state=state.state, reason=state.reason
+                        name=state.name,
+                        version=v,
+                        state=state.state,
+                        reason=state.reason,
+                        **extension,
                     )
                     for v in state.versions
                 ]
             else:
                 items.append(
-                    RepositoryIndexItem(name=state.name, state=state.state, reason=state.reason)
+                    RepositoryIndexItem(
+                        name=state.name, state=state.state, reason=state.reason, **extension
+                    )
                 )
         return items
+
+    def _extension(self, state: ModelState) -> dict[str, Any]:
+        """modelplane's index fields: storage_uri, memory, gpu_memory, last_used (when known)."""
+        fields: dict[str, Any] = {}
+        if state.storage_uri is not None:
+            fields["storage_uri"] = state.storage_uri
+        if state.measured is not None:
+            fields["memory"] = state.measured.host
+            if state.measured.gpu:
+                fields["gpu_memory"] = state.measured.gpu
+        elif state.declared is not None:
+            fields["memory"] = state.declared
+        used = self.last_used.get(state.name)
+        if used is not None:
+            fields["last_used"] = used
+        return fields
 
 
 def _why_not_ready(state: ModelState) -> str:

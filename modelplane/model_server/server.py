@@ -18,6 +18,7 @@ from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
 from modelplane.model_server.metrics import ServerMetrics
+from modelplane.model_server.pool import ModelPool
 from modelplane.model_server.repository import ModelRepository
 from modelplane.model_server.rest.app import RestApp
 from modelplane.model_server.rest.metrics_route import metrics_app
@@ -48,7 +49,8 @@ class ModelServer:
         self.settings = settings
         self.metrics = ServerMetrics()
         self.repository = ModelRepository(settings, runner_factory, self.metrics)
-        self.dataplane = DataPlane(self.repository, settings, self.metrics)
+        self.pool = ModelPool(self.repository, settings, self.metrics)
+        self.dataplane = DataPlane(self.repository, settings, self.metrics, self.pool)
         routes = {"/metrics": metrics_app(self.metrics), **(extra_routes or {})}
         self.app = RestApp(self.dataplane, settings.max_request_size, routes)
         self.app.compress_responses = settings.response_compression
@@ -149,7 +151,7 @@ class ModelServer:
             return {"": exc.message}
         self.repository.required.update(names)
         results = await asyncio.gather(
-            *(self.repository.load(n) for n in names), return_exceptions=True
+            *(self.pool.load(n, trigger=None) for n in names), return_exceptions=True
         )
         failures: dict[str, str] = {}
         for name, result in zip(names, results, strict=True):

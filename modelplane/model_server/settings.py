@@ -85,6 +85,23 @@ class ServerSettings(EdgeLimitSettings, LoggingSettings):
         description="where --exit-on-load-failure writes the reason (the container's "
         "terminationMessagePath)",
     )
+    model_store: Annotated[Path | None, Flag(metavar="DIR")] = Field(
+        default=None,
+        description="where models registered with a storage_uri on load are pulled, one "
+        "subdirectory per model (default: the model repository)",
+    )
+    memory_capacity: Annotated[int, Flag(metavar="BYTES")] = Field(
+        default=0,
+        ge=0,
+        description="host memory the loaded models may use in total; loads beyond it unload "
+        "the least recently used models first (0 = unlimited)",
+    )
+    gpu_memory_capacity: Annotated[int, Flag(metavar="BYTES")] = Field(
+        default=0,
+        ge=0,
+        description="GPU memory the loaded models may use in total, as --memory-capacity "
+        "(0 = unlimited)",
+    )
     server_name: Annotated[str, Flag(hidden=True)] = "modelplane"
 
     @model_validator(mode="after")
@@ -96,4 +113,10 @@ class ServerSettings(EdgeLimitSettings, LoggingSettings):
             raise ValueError("--model-dir needs --model-name")
         if self.model_name and not single:
             raise ValueError("--model-name needs --model-dir")
+        pooled = self.memory_capacity or self.gpu_memory_capacity or self.model_store
+        if pooled and self.workers > 1:
+            raise ValueError(
+                "--model-store and the memory capacities need --workers 1: each worker process "
+                "holds its own models"
+            )
         return self

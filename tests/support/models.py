@@ -65,6 +65,33 @@ def onnx_add_constant(path: Path, constant: float) -> Path:
     return save_onnx(graph, path)
 
 
+def onnx_add_constant_weighted(path: Path, constant: float, weight_floats: int) -> Path:
+    """INPUT0 FP32 [-1, 1] -> OUTPUT0 = INPUT0 + constant, carrying `weight_floats` zero weights
+    that every run reads (summed against INPUT0), so the model takes about 4 bytes per weight
+    in memory once loaded: models of a known size for the memory capacity tests."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.zeros((weight_floats,), np.float32), "W")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", ["INPUT0", "W"], ["SCALED"]),
+            helper.make_node("ReduceSum", ["SCALED", "AXES"], ["ZERO"], keepdims=1),
+            helper.make_node("Add", ["INPUT0", "C"], ["SHIFTED"]),
+            helper.make_node("Add", ["SHIFTED", "ZERO"], ["OUTPUT0"]),
+        ],
+        "add_constant_weighted",
+        [helper.make_tensor_value_info("INPUT0", TensorProto.FLOAT, [-1, 1])],
+        [helper.make_tensor_value_info("OUTPUT0", TensorProto.FLOAT, [-1, 1])],
+        [
+            helper.make_tensor("C", TensorProto.FLOAT, [1], [constant]),
+            helper.make_tensor("AXES", TensorProto.INT64, [1], [1]),
+            weights,
+        ],
+    )
+    return save_onnx(graph, path)
+
+
 def broken_onnx(path: Path) -> Path:
     """A model.onnx cut in half, as an interrupted copy leaves it: onnxruntime cannot load it."""
     onnx_add_sub(path)

@@ -118,7 +118,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
-        await self._dp.unload(request.model_name)
+        await self._dp.unload(request.model_name, params_to_dict(request.parameters))
         return pb.RepositoryModelUnloadResponse()
 
 

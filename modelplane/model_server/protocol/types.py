@@ -106,23 +106,33 @@ class RepositoryIndexRequest(_Wire):
 
 
 class RepositoryIndexItem(_Wire):
-    """One entry of the repository index: state READY|UNAVAILABLE|LOADING|UNLOADING, reason."""
+    """One entry of the repository index: state READY|UNAVAILABLE|LOADING|UNLOADING, reason;
+    modelplane adds, when known: `storage_uri` (a registered model's), `memory` (host bytes,
+    measured at the last load, else declared), `gpu_memory` (bytes) and `last_used` (unix
+    seconds of the last inference or load)."""
 
     name: str
     version: str | None = None
     state: str
     reason: str = ""
+    storage_uri: str | None = None
+    memory: int | None = None
+    gpu_memory: int | None = None
+    last_used: float | None = None
 
 
 class RepositoryLoadRequest(_Wire):
     """`POST /v2/repository/models/{name}/load` body: `parameters.config` is a Triton model
-    configuration as a JSON string (applied for this load)."""
+    configuration as a JSON string (applied for this load); `parameters.storage_uri` registers
+    the model (pulled from there), `parameters.memory` declares its size in bytes and
+    `parameters.lazy: true` registers it without loading it (it loads on its first request)."""
 
     parameters: Parameters | None = None
 
 
 class RepositoryUnloadRequest(_Wire):
-    """`POST /v2/repository/models/{name}/unload` body (no parameters are supported)."""
+    """`POST /v2/repository/models/{name}/unload` body: `parameters.unregister: true` also
+    forgets a registered model and deletes its pulled files."""
 
     parameters: Parameters | None = None
 

@@ -158,7 +158,8 @@ def create_api(dataplane: DataPlane, max_request_size: int, version: str) -> Fas
     )
     async def repository_load(model_name: str, request: Request) -> Response:
         """Load or reload a model; `parameters.config` (Triton's config, JSON) applies to
-        this load, or is refused with 400 naming the field."""
+        this load; `storage_uri`, `memory` and `lazy` register a model pulled from storage;
+        anything else is refused with 400 naming the field."""
         body = await read_body(request.scope, request.receive, max_request_size)
         doc = parse_json(v2.RepositoryLoadRequest, body) if body.strip() else None
         await dp.load(model_name, doc.parameters if doc is not None else None)
@@ -171,9 +172,11 @@ def create_api(dataplane: DataPlane, max_request_size: int, version: str) -> Fas
         tags=["repository"],
     )
     async def repository_unload(model_name: str, request: Request) -> Response:
-        """Unload a model and free its memory."""
-        await read_body(request.scope, request.receive, max_request_size)
-        await dp.unload(model_name)
+        """Unload a model and free its memory; `parameters.unregister: true` also forgets a
+        registered model and deletes its pulled files."""
+        body = await read_body(request.scope, request.receive, max_request_size)
+        doc = parse_json(v2.RepositoryUnloadRequest, body) if body.strip() else None
+        await dp.unload(model_name, doc.parameters if doc is not None else None)
         return _answer(200, {})
 
     @app.get(OPENAPI_PATH, include_in_schema=False)

@@ -71,7 +71,13 @@ def test_unload_frees_the_model_and_load_brings_it_back(
         "the unloaded backend (and its onnxruntime session) is still referenced"
     )
     index = {m["name"]: m for m in client.get_model_repository_index()}
-    assert index["simple"] == {"name": "simple", "state": "UNAVAILABLE", "reason": "unloaded"}
+    simple = index["simple"]
+    assert {k: simple[k] for k in ("name", "state", "reason")} == {
+        "name": "simple",
+        "state": "UNAVAILABLE",
+        "reason": "unloaded",
+    }
+    assert set(simple) == {"name", "state", "reason", "memory", "last_used"}  # measured at load
     assert not client.is_model_ready("simple")
     with pytest.raises(InferenceServerException, match="not ready"):
         client.get_model_metadata("simple")

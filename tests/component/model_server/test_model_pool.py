@@ -1,0 +1,338 @@
+"""Many models per server: registered from storage over real HTTP, loaded on demand, evicted
+least recently used within a measured memory capacity (issue 16, server side)."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import tarfile
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as tgrpc
+import tritonclient.http as thttp
+
+from tests.support.model_server import RunningServer, server_in_thread
+from tests.support.models import onnx_add_constant_weighted
+
+WEIGHTS = 1_000_000  # 4 MB of weights per model
+MODELS = 20
+
+
+class Storage:
+    """A plain HTTP server on 127.0.0.1 serving `root`, counting the GETs of each path."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.gets: Counter[str] = Counter()
+        gets = self.gets
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def do_GET(self) -> None:
+                gets[self.path] += 1
+                super().do_GET()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _tar_gz(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                bundle.add(path, arcname=str(path.relative_to(directory)))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
+    """m0..m19 (answer x + i) as model.tar.gz archives, and big.onnx (16x the weights)."""
+    root = tmp_path_factory.mktemp("www")
+    build = tmp_path_factory.mktemp("build")
+    for i in range(MODELS):
+        onnx_add_constant_weighted(build / f"m{i}" / "1" / "model.onnx", float(i), WEIGHTS)
+        (root / f"m{i}").mkdir()
+        (root / f"m{i}" / "model.tar.gz").write_bytes(_tar_gz(build / f"m{i}"))
+    onnx_add_constant_weighted(root / "big" / "model.onnx", 100.0, WEIGHTS * 16)
+    served = Storage(root)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def _uri(storage: Storage, name: str) -> str:
+    file = "model.onnx" if name == "big" else "model.tar.gz"
+    return f"{storage.url}/{name}/{file}"
+
+
+def _post(running: RunningServer, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    return httpx.post(f"{running.url}{path}", json=body, timeout=60)
+
+
+def _register(running: RunningServer, storage: Storage, name: str, **extra: Any) -> httpx.Response:
+    parameters = {"storage_uri": _uri(storage, name), **extra}
+    return _post(running, f"/v2/repository/models/{name}/load", {"parameters": parameters})
+
+
+def _infer(running: RunningServer, name: str, x: float = 1.0) -> httpx.Response:
+    body = {"inputs": [{"name": "INPUT0", "shape": [1, 1], "datatype": "FP32", "data": [x]}]}
+    return _post(running, f"/v2/models/{name}/infer", body)
+
+
+def _index(running: RunningServer) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in _post(running, "/v2/repository/index").json()}
+
+
+def _metric(running: RunningServer, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`."""
+    text = httpx.get(f"{running.url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        if all(f'{k}="{v}"' in head for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+@pytest.fixture(scope="module")
+def model_size(storage: Storage, tmp_path_factory: pytest.TempPathFactory) -> int:
+    """The measured size of one model, from a server without a capacity: the median of five
+    loads after the first (which also carries onnxruntime's one-time setup)."""
+    names = [f"m{i}" for i in range(6)]
+    with server_in_thread(model_repository=tmp_path_factory.mktemp("probe")) as running:
+        for name in names:
+            assert _register(running, storage, name).status_code == 200
+        index = _index(running)
+    sizes = sorted(index[name]["memory"] for name in names[1:])
+    size = sizes[len(sizes) // 2]
+    assert isinstance(size, int) and size > WEIGHTS * 4 // 2, sizes
+    return size
+
+
+@pytest.fixture
+def pool(storage: Storage, model_size: int, tmp_path: Path) -> Iterator[tuple[RunningServer, int]]:
+    """A server with an empty repository and room for about five models."""
+    capacity = int(model_size * 5.5)
+    (tmp_path / "models").mkdir()
+    with server_in_thread(
+        model_repository=tmp_path / "models", memory_capacity=capacity
+    ) as running:
+        yield running, capacity
+
+
+def test_twenty_models_answer_in_room_for_five_evicting_the_least_recently_used(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, capacity = pool
+    pulled_before = dict(storage.gets)
+    for i in range(MODELS):
+        answer = _register(running, storage, f"m{i}", lazy=True)
+        assert answer.status_code == 200, answer.text
+    index = _index(running)
+    assert {index[f"m{i}"]["state"] for i in range(MODELS)} == {"UNAVAILABLE"}
+    assert index["m3"]["reason"].startswith("registered")
+    assert index["m3"]["storage_uri"] == _uri(storage, "m3")
+    for _ in range(2):  # twice: the second pass reloads evicted models
+        for i in range(MODELS):
+            answer = _infer(running, f"m{i}", x=2.0)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["outputs"][0]["data"] == [2.0 + i]
+        index = _index(running)
+        ready = [index[f"m{i}"] for i in range(MODELS) if index[f"m{i}"]["state"] == "READY"]
+        evicted = [index[f"m{i}"] for i in range(MODELS) if index[f"m{i}"]["state"] != "READY"]
+        # measured sizes vary from load to load (see docs/model-server.md), so the number
+        # loaded is not exactly five; what the server accounts for stays within the capacity
+        assert 1 <= len(ready) <= MODELS // 2, [m["name"] for m in ready]
+        assert sum(m["memory"] for m in ready) <= capacity
+        assert all(m["reason"].startswith("evicted:") for m in evicted), evicted
+        assert all(m["state"] == "UNAVAILABLE" and "memory" in m for m in evicted), evicted
+        # the ones still loaded are the ones used last
+        assert min(m["last_used"] for m in ready) > max(m["last_used"] for m in evicted)
+        assert {m["name"] for m in ready} == {f"m{i}" for i in range(MODELS - len(ready), MODELS)}
+    loads = _metric(running, "modelplane_model_loads_total", trigger="request")
+    assert MODELS + 2 <= loads <= 2 * MODELS
+    assert _metric(running, "modelplane_model_loads_total", trigger="api") == 0
+    assert _metric(running, "modelplane_model_evictions_total") == loads - len(ready)
+    loaded_memory = _metric(running, "modelplane_model_memory_bytes", device="host")
+    assert loaded_memory == sum(m["memory"] for m in ready)
+    # every model was pulled once, however often it was loaded
+    pulls = {path: storage.gets[path] - pulled_before.get(path, 0) for path in storage.gets}
+    assert all(pulls[f"/m{i}/model.tar.gz"] == 1 for i in range(MODELS)), pulls
+
+
+def test_a_model_bigger_than_the_capacity_is_refused_never_loaded(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, capacity = pool
+    declared = _register(running, storage, "big", memory=capacity + 1)
+    assert declared.status_code == 400
+    assert declared.json()["error"].startswith("does not fit: needs")
+    assert _index(running)["big"]["reason"].startswith("does not fit:")
+    assert _index(running)["big"]["state"] == "UNAVAILABLE"
+    # declared small, measured too big: loaded, measured, unloaded again
+    measured = _register(running, storage, "big", memory=1)
+    assert measured.status_code == 400
+    assert measured.json()["error"].startswith("does not fit: measured")
+    entry = _index(running)["big"]
+    assert entry["state"] == "UNAVAILABLE"
+    assert entry["memory"] > capacity
+    refused = _infer(running, "big")  # a refused model is not loaded on demand again
+    assert refused.status_code == 503
+    assert "does not fit" in refused.json()["error"]
+    assert _metric(running, "modelplane_model_memory_bytes", model="big") == 0
+
+
+def test_concurrent_requests_to_an_evicted_model_share_one_load(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, _ = pool
+    for i in range(MODELS):  # until m0 is evicted
+        assert _register(running, storage, f"m{i}").status_code == 200
+        if _index(running)["m0"]["reason"].startswith("evicted:"):
+            break
+    assert _index(running)["m0"]["reason"].startswith("evicted:")
+    loads = _metric(running, "modelplane_model_loads_total", model="m0")
+    with ThreadPoolExecutor(max_workers=12) as threads:
+        answers = list(threads.map(lambda x: _infer(running, "m0", float(x)), range(12)))
+    assert [a.status_code for a in answers] == [200] * 12
+    assert [a.json()["outputs"][0]["data"] for a in answers] == [[float(x)] for x in range(12)]
+    assert _metric(running, "modelplane_model_loads_total", model="m0") == loads + 1
+    assert _index(running)["m0"]["state"] == "READY"
+
+
+def test_tritonclient_loads_unloads_and_lists_registered_models(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, _ = pool
+    assert _register(running, storage, "m5", lazy=True).status_code == 200
+    client = thttp.InferenceServerClient(running.http_target)
+    client.load_model("m5")  # a registered model: loads, no pull
+    index = {m["name"]: m for m in client.get_model_repository_index()}
+    assert index["m5"]["state"] == "READY"
+    assert index["m5"]["storage_uri"] == _uri(storage, "m5")
+    assert index["m5"]["memory"] >= 0 and index["m5"]["last_used"] > 0
+    client.load_model("m5")  # loaded already: idempotent
+    assert _metric(running, "modelplane_model_loads_total", model="m5", trigger="api") == 1
+    client.unload_model("m5")
+    index = {m["name"]: m for m in client.get_model_repository_index()}
+    assert (index["m5"]["state"], index["m5"]["reason"]) == ("UNAVAILABLE", "unloaded")
+    # unloaded but registered: an inference over gRPC loads it again
+    grpc_client = tgrpc.InferenceServerClient(running.grpc_target)
+    tensor = tgrpc.InferInput("INPUT0", [1, 1], "FP32")
+    tensor.set_data_from_numpy(np.array([[1.5]], np.float32))
+    result = grpc_client.infer("m5", [tensor])
+    assert result.as_numpy("OUTPUT0").tolist() == [[6.5]]
+    grpc_client.close()
+    assert _metric(running, "modelplane_model_loads_total", model="m5", trigger="request") == 1
+    assert storage.gets["/m5/model.tar.gz"] >= 1
+
+
+def test_unregister_forgets_the_model_and_deletes_its_files(
+    pool: tuple[RunningServer, int], storage: Storage, tmp_path: Path
+) -> None:
+    running, _ = pool
+    assert _register(running, storage, "m7").status_code == 200
+    assert (tmp_path / "models" / "m7" / "1" / "model.onnx").is_file()
+    gets = storage.gets["/m7/model.tar.gz"]
+    assert _register(running, storage, "m7").status_code == 200  # same URI: no pull
+    assert storage.gets["/m7/model.tar.gz"] == gets
+    answer = _post(running, "/v2/repository/models/m7/unload", {"parameters": {"unregister": True}})
+    assert answer.status_code == 200, answer.text
+    assert "m7" not in _index(running)
+    assert not (tmp_path / "models" / "m7").exists()
+    assert _infer(running, "m7").status_code == 404
+
+
+def test_a_new_uri_replaces_the_model(pool: tuple[RunningServer, int], storage: Storage) -> None:
+    running, _ = pool
+    answer = _post(
+        running,
+        "/v2/repository/models/alias/load",
+        {"parameters": {"storage_uri": _uri(storage, "m2")}},
+    )
+    assert answer.status_code == 200, answer.text
+    assert _infer(running, "alias").json()["outputs"][0]["data"] == [3.0]
+    answer = _post(
+        running,
+        "/v2/repository/models/alias/load",
+        {"parameters": {"storage_uri": _uri(storage, "m9")}},
+    )
+    assert answer.status_code == 200, answer.text
+    assert _infer(running, "alias").json()["outputs"][0]["data"] == [10.0]
+    assert _index(running)["alias"]["storage_uri"] == _uri(storage, "m9")
+
+
+def test_a_failed_pull_is_a_400_with_the_reason_in_the_index(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, _ = pool
+    uri = f"{storage.url}/missing/model.onnx"
+    answer = _post(
+        running, "/v2/repository/models/missing/load", {"parameters": {"storage_uri": uri}}
+    )
+    assert answer.status_code == 400
+    assert "404" in answer.json()["error"] and uri in answer.json()["error"]
+    entry = _index(running)["missing"]
+    assert entry["state"] == "UNAVAILABLE" and entry["reason"].startswith("pulling ")
+    assert _infer(running, "missing").status_code == 503  # a failed pull is not retried per request
+
+
+@pytest.mark.parametrize(
+    ("path", "parameters", "named"),
+    [
+        ("load", {"storage_uri": 5}, "parameters.storage_uri"),
+        ("load", {"storage_uri": "pvc://claim/model"}, "parameters.storage_uri"),
+        ("load", {"storage_uri": "nowhere"}, "parameters.storage_uri"),
+        ("load", {"storage_uri": "http://127.0.0.1:9/x", "memory": "lots"}, "parameters.memory"),
+        ("load", {"storage_uri": "http://127.0.0.1:9/x", "memory": -1}, "parameters.memory"),
+        ("load", {"storage_uri": "http://127.0.0.1:9/x", "lazy": "yes"}, "parameters.lazy"),
+        ("load", {"lazy": True}, "parameters.lazy"),
+        ("load", {"storage_uri": "http://127.0.0.1:9/x", "replicas": 2}, "parameters.replicas"),
+        ("unload", {"unregister": "yes"}, "parameters.unregister"),
+        ("unload", {"purge": True}, "parameters.purge"),
+    ],
+)
+def test_bad_parameters_are_refused_by_name(
+    pool: tuple[RunningServer, int], path: str, parameters: dict[str, Any], named: str
+) -> None:
+    running, _ = pool
+    answer = _post(running, f"/v2/repository/models/m1/{path}", {"parameters": parameters})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(named), answer.json()
+    assert "m1" not in _index(running)
+
+
+def test_a_name_that_cannot_be_a_directory_is_refused(
+    pool: tuple[RunningServer, int], storage: Storage
+) -> None:
+    running, _ = pool
+    answer = _post(
+        running,
+        "/v2/repository/models/.hidden/load",
+        {"parameters": {"storage_uri": _uri(storage, "m1")}},
+    )
+    assert answer.status_code == 400
+    assert "directory name" in answer.json()["error"]
