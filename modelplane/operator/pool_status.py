@@ -85,11 +85,8 @@ def replica_state(item: Mapping[str, Any] | None) -> tuple[str, str]:
         return LOADED, "loaded"
     if state == "LOADING":
         return LOADING, "loading"
-    if (
-        state == "UNLOADING"
-        or reason.startswith(EVICTED)
-        or (state == "UNAVAILABLE" and not reason)
-    ):
+    on_demand = reason.startswith(LOADS_ON_DEMAND) or reason in ("", UNLOADED_REASON)
+    if state == "UNLOADING" or (state == "UNAVAILABLE" and on_demand):
         return UNLOADED, reason or "unloaded; the next request loads it"
     return FAILED, reason or f"state {state or 'unknown'}"
 
