@@ -11,6 +11,7 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -74,11 +75,15 @@ class ReplicaClient(Protocol):
 
 
 class HttpReplicas:
-    """The V2 repository extension over HTTP at `http://<podIP>:8080`."""
+    """The V2 repository extension over HTTP at `http://<podIP>:8080` (`address` maps a pod's
+    IP to its server's base URL; a component test points it at servers on 127.0.0.1)."""
+
+    def __init__(self, address: Callable[[str], str] = base_url) -> None:
+        self.address = address
 
     def index(self, pod_ip: str) -> list[dict[str, Any]]:
         """The replica's repository index: every model with its state and the pool's extras."""
-        found = _post(f"{base_url(pod_ip)}/v2/repository/index", {}, INDEX_TIMEOUT)
+        found = _post(f"{self.address(pod_ip)}/v2/repository/index", {}, INDEX_TIMEOUT)
         if not isinstance(found, list):
             raise ReplicaError(f"the index of {pod_ip} is not a list: {str(found)[:200]}")
         return [item for item in found if isinstance(item, dict)]
@@ -91,10 +96,10 @@ class HttpReplicas:
         parameters: dict[str, Any] = {"storage_uri": storage_uri}
         if memory is not None:
             parameters["memory"] = memory
-        url = f"{base_url(pod_ip)}/v2/repository/models/{quote(model, safe='')}/load"
+        url = f"{self.address(pod_ip)}/v2/repository/models/{quote(model, safe='')}/load"
         _post(url, {"parameters": parameters}, timeout)
 
     def unregister(self, pod_ip: str, model: str) -> None:
         """Unload the model and forget it (its pulled files too)."""
-        url = f"{base_url(pod_ip)}/v2/repository/models/{quote(model, safe='')}/unload"
+        url = f"{self.address(pod_ip)}/v2/repository/models/{quote(model, safe='')}/unload"
         _post(url, {"parameters": {"unregister": True}}, UNLOAD_TIMEOUT)
