@@ -91,8 +91,9 @@ class Pools:
         )["items"]
         return items
 
-    def ask(self, name: str) -> tuple[int, float | None, float]:
-        """One request through the Ingress: (status, the answer's value, seconds)."""
+    def ask(self, name: str) -> tuple[int, float | str, float]:
+        """One request through the Ingress: (status, the answer's value or the error body,
+        seconds)."""
         host = names.host(name, NAMESPACE, real_tier.DOMAIN)
         start = time.monotonic()
         reply = self.client.post(
@@ -100,8 +101,30 @@ class Pools:
         )
         took = time.monotonic() - start
         if reply.status_code != 200:
-            return reply.status_code, None, took
+            return reply.status_code, reply.text[:200], took
         return 200, float(reply.json()["outputs"][0]["data"][0]), took
+
+    def routed(self, names_: list[str]) -> None:
+        """Wait until every model answers its own value through the Ingress once: Traefik
+        applies a Service's new endpoints a moment after the pod is labelled (its provider's
+        throttle, about 2 s; docs/e2e.md, canary), and answers 404 until then."""
+        for name in names_:
+            wait_for(
+                lambda n=name: self.ask(n)[1] == answer_of(n),
+                60,
+                1.0,
+                lambda n=name: (
+                    f"{n} answers through the Ingress: {self.ask(n)[:2]}; " + self.operator_log()
+                ),
+            )
+
+    def operator_log(self) -> str:
+        """The operator's last log lines (for a failure's message)."""
+        done = self.cluster.kubectl(
+            "logs", "-n", real_tier.SYSTEM_NAMESPACE, "deploy/modelplane-operator",
+            "--tail=30", check=False,
+        )  # fmt: skip
+        return done.stdout[-4000:]
 
     def index(self, pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """A pool replica's repository index, read from its address on the node."""
@@ -255,6 +278,7 @@ def test_30_inference_services_share_a_2_replica_pool(pools: Pools) -> None:
         replicas = status["modelStatus"]["placement"]["replicas"]
         assert status["modelStatus"]["states"]["activeModelState"] in ("Loaded", "Unloaded")
         placed.setdefault(replicas[0], []).append(name)
+    pools.routed(everyone)
     wrong = {}
     for name in everyone:
         code, value, _ = pools.ask(name)
@@ -294,6 +318,7 @@ def test_an_overcommitted_pool_answers_every_model_and_never_runs_out_of_memory(
     apply(cluster, items)
     everyone = [big(i) for i in range(TIGHT_COUNT)]
     seconds = wait_ready(pools, everyone)
+    pools.routed(everyone)
     (pod,) = pools.pods(TIGHT)
     cold: list[float] = []
     warm: list[float] = []
@@ -311,7 +336,9 @@ def test_an_overcommitted_pool_answers_every_model_and_never_runs_out_of_memory(
         (warm if before["state"] == "READY" else cold).append(took)
         loaded = [i for i in pools.index(pod).values() if i["state"] == "READY"]
         most_loaded = max(most_loaded, len(loaded))
-    assert not wrong, f"models that did not answer their own value: {wrong}"
+    assert not wrong, f"models that did not answer their own value: {wrong}; " + (
+        pools.operator_log()
+    )
     assert cold and warm, (len(cold), len(warm))
     assert most_loaded <= TIGHT_SLOTS + 1, most_loaded
     (pod,) = pools.pods(TIGHT)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from modelplane.operator import names
 
-INDEX_TIMEOUT = 5.0
+INDEX_TIMEOUT = 10.0
 UNLOAD_TIMEOUT = 30.0
 
 

@@ -35,7 +35,7 @@ from modelplane.operator.kinds import ISVC
 from modelplane.operator.kube import Kube
 from modelplane.operator.placement import Model, Replica, place
 from modelplane.operator.pool_client import HttpReplicas, ReplicaClient, ReplicaError
-from modelplane.operator.pool_status import Seen, decode, encode, seen_model
+from modelplane.operator.pool_status import PENDING, Seen, decode, encode, seen_model
 from modelplane.operator.render.pool import render_pool
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ class PoolPass:
         states: dict[str, str] = {}
         indexes: dict[str, Index] = {}
         addresses: dict[str, str] = {}
+        unreachable = False
         for pod in pods:
             pod_name = pod["metadata"]["name"]
             why = pod_ready(pod)
@@ -159,7 +160,19 @@ class PoolPass:
                     addresses[pod_name] = pod["status"]["podIP"]
                 except ReplicaError as error:
                     why = f"unreachable: {error}"
+                    unreachable = True
             states[pod_name] = why or "ready"
+        before_replicas, before = decode(statefulset)
+        names_ = [m.metadata.name or "" for m in members]
+        if unreachable:
+            # A Ready pod that does not answer (busy, or its network): what it holds is not
+            # known, so nothing moves, loads or loses its label on that account; the models
+            # keep what was last seen, and the pass tries again in poolCheckSeconds.
+            waiting = Seen(
+                PENDING, message="waiting for the pool's replicas to answer", reason="PoolNotReady"
+            )
+            kept = {n: before.get(n) or waiting for n in names_}
+            return self._record(namespace, statefulset, states, kept, before_replicas, before)
         replicas = [Replica(p, capacity, p in indexes) for p in states]
         uris = {
             m.metadata.name or "": (m.spec.predictor.model.storage_uri or "")
@@ -188,7 +201,19 @@ class PoolPass:
             found = {p: indexes.get(p, {}).get(name) for p in held}
             seen[name] = seen_model(held, found, errors.get(name, {}), declared[name])
         self._label(pods, indexes, assignment, uris)
-        before_replicas, before = decode(statefulset)
+        return self._record(namespace, statefulset, states, seen, before_replicas, before)
+
+    def _record(
+        self,
+        namespace: str,
+        statefulset: Obj,
+        states: dict[str, str],
+        seen: dict[str, Seen],
+        before_replicas: dict[str, str],
+        before: dict[str, Seen],
+    ) -> PoolOutcome:
+        """Write what was seen to the StatefulSet's annotation; the members whose entry (or
+        the replicas' states) changed are due a status."""
         annotation = encode(states, seen)
         if annotation != (statefulset["metadata"].get("annotations") or {}).get(
             names.PLACEMENT_ANNOTATION

@@ -404,3 +404,20 @@ def test_copies_go_to_distinct_replicas() -> None:
     settle(reconciler, "m")
     placement = status(kube, "m")["modelStatus"]["placement"]
     assert placement["replicas"] == ["pool-pool-0", "pool-pool-1"]
+
+
+def test_a_ready_replica_that_does_not_answer_moves_nothing_and_keeps_its_labels() -> None:
+    kube = world(*(isvc_obj(f"m{i}") for i in range(4)))
+    replicas = FakeReplicas()
+    reconciler = Reconciler(kube, CONFIG, clock=lambda: NOW, replicas=replicas)
+    models = [f"m{i}" for i in range(4)]
+    start_pods(kube)
+    settle(reconciler, *models)
+    labels = {n: dict(p["metadata"]["labels"]) for n, p in kube.of_kind("Pod").items()}
+    calls = len(replicas.calls)
+    replicas.down.add("10.9.0.1")  # busy (or its network), still Ready to the kubelet
+    settle(reconciler, *models)
+    assert {n: p["metadata"]["labels"] for n, p in kube.of_kind("Pod").items()} == labels
+    assert len(replicas.calls) == calls  # nothing loaded elsewhere meanwhile
+    for m in models:
+        assert ready(kube, m)["status"] == "True", ready(kube, m)
