@@ -95,16 +95,20 @@ def pool_members(
     return runtime, sorted(members, key=lambda m: m.metadata.name or "")
 
 
-def pod_ready(pod: Obj) -> str | None:
-    """Why a pool pod cannot take models now, or None when it is ready."""
+def pod_state(pod: Obj) -> tuple[str | None, bool]:
+    """(why the pod's server cannot be asked, or None; whether the kubelet says it is Ready).
+
+    A pod with an address that is not Ready is still asked: a server busy loading may miss a
+    readiness probe, and what it holds has not changed (a starting one does not answer, and
+    is left alone)."""
     meta, status = pod["metadata"], pod.get("status") or {}
-    if meta.get("deletionTimestamp"):
-        return "terminating"
-    if not status.get("podIP"):
-        return "no address yet"
     conditions: list[Obj] = status.get("conditions") or []
     ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
-    return None if ready == "True" else f"phase {status.get('phase', 'Unknown')}, not Ready"
+    if meta.get("deletionTimestamp"):
+        return "terminating", False
+    if not status.get("podIP"):
+        return "no address yet", False
+    return None, ready == "True"
 
 
 def registered(index: Index) -> dict[str, str]:
@@ -152,16 +156,16 @@ class PoolPass:
         unreachable = False
         for pod in pods:
             pod_name = pod["metadata"]["name"]
-            why = pod_ready(pod)
+            why, ready = pod_state(pod)
             if why is None:
                 try:
                     items = self.replicas.index(pod["status"]["podIP"])
                     indexes[pod_name] = {str(i.get("name")): i for i in items}
                     addresses[pod_name] = pod["status"]["podIP"]
                 except ReplicaError as error:
-                    why = f"unreachable: {error}"
-                    unreachable = True
-            states[pod_name] = why or "ready"
+                    why = f"unreachable: {error}" if ready else "starting (not Ready)"
+                    unreachable = unreachable or ready
+            states[pod_name] = why or ("ready" if ready else "answers, not Ready")
         before_replicas, before = decode(statefulset)
         names_ = [m.metadata.name or "" for m in members]
         if unreachable:
@@ -293,10 +297,14 @@ class PoolPass:
         assignment: Mapping[str, tuple[str, ...]],
         uris: Mapping[str, str],
     ) -> None:
-        """Each pod carries the model label of exactly the assigned models registered on it."""
+        """Each pod whose index was read carries the model label of exactly the assigned
+        models registered on it; the others keep theirs (the Service routes to Ready pods only,
+        and a pod that comes back with its models keeps serving them at once)."""
         for pod in pods:
             meta = pod["metadata"]
-            have = registered(indexes.get(meta["name"], {}))
+            if meta["name"] not in indexes:
+                continue
+            have = registered(indexes[meta["name"]])
             want = {
                 names.model_label(m)
                 for m, held in assignment.items()
