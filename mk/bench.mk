@@ -8,3 +8,8 @@ bench-setup: venv
 
 bench: bench-setup
 	$(PY) -m benchmarks.run
+
+# Many models on one overcommitted server: cold (evicted) vs warm p50, printed (not asserted).
+.PHONY: bench-pool
+bench-pool: venv
+	$(PY) -m benchmarks.pool

@@ -139,8 +139,8 @@ class DataPlane:
     async def infer(
         self, name: str, version: str | None, request: InferenceRequest
     ) -> InferenceResponse:
-        """Decode, check, run and encode one request (loading a registered model first when
-        it is not loaded)."""
+        """Decode, check, run and encode one request (loading the model first when it loads on
+        demand: `ModelPool.loads_on_demand`)."""
         try:
             model = self.repository.get(name, version)
         except ModelNotReady:
@@ -194,8 +194,8 @@ class DataPlane:
         return response
 
     async def _load_on_demand(self, name: str, version: str | None) -> LoadedModel:
-        """Hold a request for a registered model that is not loaded while it loads (one load
-        however many wait), within the request timeout; 503 with the reason when it fails."""
+        """Hold a request for a model that loads on demand while it loads (one load however
+        many wait), within the request timeout (504); 503 with the reason when it fails."""
         if not self.pool.loads_on_demand(name):
             return self.repository.get(name, version)  # raises the not-ready answer again
         load = asyncio.shield(self.pool.load(name, trigger="request"))

@@ -42,6 +42,11 @@ class Plan:
     fits: bool
 
 
+def larger(a: Footprint, b: Footprint) -> Footprint:
+    """The larger of two sizes in each dimension."""
+    return Footprint(max(a.host, b.host), max(a.gpu, b.gpu))
+
+
 def fits(used: Footprint, capacity: Footprint) -> bool:
     """Whether `used` is within `capacity` in every limited dimension."""
     return (not capacity.host or used.host <= capacity.host) and (

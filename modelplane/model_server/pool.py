@@ -20,7 +20,13 @@ from pathlib import Path
 
 from modelplane.model_server.config import ModelConfig
 from modelplane.model_server.errors import InvalidInput, ModelLoadFailed, ModelNotReady
-from modelplane.model_server.eviction import Footprint, Resident, misfit, plan_evictions
+from modelplane.model_server.eviction import (
+    Footprint,
+    Resident,
+    larger,
+    misfit,
+    plan_evictions,
+)
 from modelplane.model_server.memory import (
     MemoryProbe,
     give_back_freed_memory,
@@ -62,7 +68,14 @@ class ModelPool:
         self._probe = probe or MemoryProbe(gpu=gpu)
         self._one_load = asyncio.Lock()  # loads run one at a time: each delta is one model's
         self._flights: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()  # models whose running load an inference began
         self._pulls: dict[str, asyncio.Lock] = {}
+        self._primed: set[str] = set()  # backends (and devices) loaded once in this process
+
+    @property
+    def limited(self) -> bool:
+        """Whether a memory capacity is set (the pool mode: loads may evict)."""
+        return self.capacity != Footprint()
 
     # --- registration -------------------------------------------------------------------
 
@@ -90,6 +103,9 @@ class ModelPool:
             directory = store / name
             state = self.repository.known(name)
             pulled = await run_blocking(_pulled_from, store, name)
+            flight = self._flights.get(name)
+            if pulled != uri and flight is not None:
+                await asyncio.wait([flight])  # its files are about to be replaced
             if state is not None and state.versions and state.storage_uri != uri:
                 await self.repository.unload(name, reason=f"replaced by {uri}")
             if pulled != uri:
@@ -103,7 +119,9 @@ class ModelPool:
                     log.error("model pull failed", extra={"model": name, "reason": reason})
                     raise ModelLoadFailed(reason) from exc
             state = self.repository.register(name, directory, uri)
-            if declared is not None:
+            if pulled != uri:  # new files: what was known of the old ones no longer holds
+                state.measured, state.declared = None, declared
+            elif declared is not None:
                 state.declared = declared
             if lazy and not state.versions and not state.reason.startswith(ON_DEMAND_REASONS):
                 state.state, state.reason = UNAVAILABLE, f"{REGISTERED}: loads on its first request"
@@ -143,18 +161,19 @@ class ModelPool:
     # --- loading ------------------------------------------------------------------------
 
     def loads_on_demand(self, name: str) -> bool:
-        """Whether an inference for `name`, not loaded now, should load it (a registered model
-        that was evicted, unloaded or registered lazily, or is loading now)."""
+        """Whether an inference for `name`, not loaded now, should load it: a model that was
+        evicted, a registered one that was unloaded or registered lazily, or one whose load
+        an inference began (the request joins it)."""
         state = self.repository.known(name)
-        if state is None or state.storage_uri is None:
+        if state is None:
             return False
-        if name in self._flights:
+        if name in self._held or (name in self._flights and state.storage_uri is not None):
             return True
-        return (
-            not state.versions
-            and state.state == UNAVAILABLE
-            and state.reason.startswith(ON_DEMAND_REASONS)
-        )
+        if state.versions or state.state != UNAVAILABLE:
+            return False
+        if state.reason.startswith(EVICTED):  # a repository model too: its files are there
+            return True
+        return state.storage_uri is not None and state.reason.startswith(ON_DEMAND_REASONS)
 
     async def load(
         self, name: str, override: ModelConfig | None = None, trigger: str | None = "api"
@@ -178,12 +197,15 @@ class ModelPool:
             return
         task = asyncio.get_running_loop().create_task(self._load(name, override, trigger))
         self._flights[name] = task
+        if trigger == "request":
+            self._held.add(name)
         task.add_done_callback(lambda done: self._landed(name, done))
         await asyncio.shield(task)
 
     def _landed(self, name: str, task: asyncio.Task[None]) -> None:
         if self._flights.get(name) is task:
             del self._flights[name]
+            self._held.discard(name)
         if not task.cancelled():
             task.exception()  # retrieved: a failed load is reported to its callers, not logged
 
@@ -195,12 +217,20 @@ class ModelPool:
             refused = misfit(need, self.capacity)
             if refused is not None:
                 self._refuse(state, refused)
-            plan = plan_evictions(self._residents(), need, self.capacity, keep={name})
+            plan = plan_evictions(self._residents(), need, self.capacity, keep=self._keep(name))
             await self._evict(plan.evict, name)
             if self._metrics is not None and trigger is not None:
                 self._metrics.count_load(name, trigger)
             before = await run_blocking(self._probe.read)
             await self.repository.load(name, override)
+            if self.limited and not _runtimes(state) <= self._primed:
+                # the first load of a backend in this process also paid its one-time setup
+                # (the library's import, its runtime and thread pools, CUDA handles): load it
+                # again and measure that, or the first model would look far bigger than it is
+                self._primed |= _runtimes(state)
+                await self.repository.unload(name, reason="loaded again to measure it")
+                before = await run_blocking(self._probe.read)
+                await self.repository.load(name, override)
             after = await run_blocking(self._probe.read)
             measured = grown(before, after) + (was_loaded or Footprint())
             state.measured = measured
@@ -217,7 +247,9 @@ class ModelPool:
                 self._forget_size(name, keep_measured=True)
                 await run_blocking(give_back_freed_memory)
                 raise ModelLoadFailed(too_big)
-            plan = plan_evictions(self._residents(), Footprint(), self.capacity, keep={name})
+            plan = plan_evictions(
+                self._residents(), Footprint(), self.capacity, keep=self._keep(name)
+            )
             await self._evict(plan.evict, name)
 
     def _refuse(self, state: ModelState, reason: str) -> None:
@@ -226,6 +258,16 @@ class ModelPool:
             self._publish(state)
         log.error("model refused", extra={"model": state.name, "reason": reason})
         raise ModelLoadFailed(reason)
+
+    def _keep(self, name: str) -> set[str]:
+        """Models not to evict: the one loading, and those serving requests right now (their
+        requests would fail); when that leaves no room, the load goes over capacity."""
+        busy = {
+            state.name
+            for state in self.repository.loaded()
+            if any(model.runner.busy() for model in state.versions.values())
+        }
+        return busy | {name}
 
     def _residents(self) -> list[Resident]:
         used = self.repository.last_used
@@ -237,10 +279,17 @@ class ModelPool:
     async def _evict(self, names: tuple[str, ...], incoming: str) -> None:
         for victim in names:
             reason = f"{EVICTED}: least recently used, unloaded to make room for {incoming!r}"
+            before = await run_blocking(self._probe.read)
             try:
                 await self.repository.unload(victim, reason=reason)
             except ModelNotReady:
                 continue  # unloaded meanwhile by someone else
+            freed = grown(await run_blocking(self._probe.read), before)
+            state = self.repository.known(victim)
+            if state is not None:
+                # what unloading gave back also counts what its inferences added since its
+                # load (an arena grown by the first requests): the larger figure is kept
+                state.measured = larger(state.measured or Footprint(), freed)
             self._forget_size(victim, keep_measured=True)
             if self._metrics is not None:
                 self._metrics.count_eviction(victim)
@@ -267,6 +316,16 @@ def _size(state: ModelState) -> Footprint:
     if state.measured is not None:
         return state.measured
     return Footprint(host=state.declared or 0)
+
+
+def _runtimes(state: ModelState) -> set[str]:
+    """The backends (with their device or providers) a loaded model runs on."""
+    kinds = set()
+    for model in state.versions.values():
+        backend = model.backend
+        where = getattr(backend, "device", None) or getattr(backend, "providers", None) or ""
+        kinds.add(f"{type(backend).__name__}:{where}")
+    return kinds
 
 
 def _pulled_from(store: Path, name: str) -> str | None:

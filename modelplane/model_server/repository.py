@@ -45,8 +45,9 @@ class LoadedModel:
 
 @dataclass
 class ModelState:
-    """What the index reports for one model: per-version models, state and reason; and for a
-    model registered with a storage URI (modelplane.model_server.pool), its sizes."""
+    """What the index reports for one model: per-version models, state and reason; its sizes
+    (declared on load, measured by modelplane.model_server.pool) and, for a model registered
+    with a storage URI, where it came from."""
 
     name: str
     directory: Path

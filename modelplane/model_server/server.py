@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Generator, Mapping
@@ -91,6 +92,12 @@ class ModelServer:
         if self.settings.workers == 1:  # with --workers the parent serves the summed metrics
             self._metrics_server = start_metrics_port(self.settings, self.metrics.registry)
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
+        if self.pool.limited:
+            # A pool evicts often, and every unload runs a full collection so that the model's
+            # memory is freed; freezing what startup made (imports, the apps) keeps those
+            # collections to the objects made since (about 25 ms less per eviction, measured)
+            gc.collect()
+            gc.freeze()
         failures = await self._load_startup_models()
         self.dataplane.startup_done = True
         code = 0

@@ -29,5 +29,8 @@ class Runner(Protocol):
     async def infer_request(self, request: InferenceRequest) -> Tensors:
         """Outputs of a model that takes the whole V2 request (`Signature.takes_request`)."""
 
+    def busy(self) -> bool:
+        """Whether requests are queued or running now (an eviction passes such a model over)."""
+
     async def close(self) -> None:
         """Stop accepting work and release what the runner holds (not the backend)."""

@@ -28,6 +28,9 @@ class BatchingRunner:
         """A whole V2 request cannot be merged with others: it goes straight to `inner`."""
         return await self._inner.infer_request(request)
 
+    def busy(self) -> bool:
+        return bool(self._queue.depth or self._queue.busy or self._inner.busy())
+
     async def close(self) -> None:
         await self._queue.drain()
         await self._inner.close()

@@ -86,6 +86,10 @@ class InstancesRunner:
         thread.start()
         self._threads.append(thread)
 
+    def busy(self) -> bool:
+        """Work queued, or a thread not idle (read on the loop; no cost to requests)."""
+        return self._queue.qsize() > 0 or self._idle.count < len(self._threads)
+
     async def close(self) -> None:
         """Cancel work not yet started and let every thread finish its current call and stop."""
         self._closed = True

@@ -131,3 +131,27 @@ async def test_close_cancels_waiting_calls_and_refuses_new_ones() -> None:
 def test_zero_instances_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         InstancesRunner(GatedBackend(), instances=0)
+
+
+async def test_busy_while_a_call_runs_or_waits_and_idle_after() -> None:
+    """What eviction reads to pass over a model serving requests."""
+    from modelplane.model_server.batching.queue import BatchPolicy
+    from modelplane.model_server.runners.batching import BatchingRunner
+
+    backend = GatedBackend()
+    plain = InstancesRunner(backend, instances=1)
+    batched = BatchingRunner(
+        InstancesRunner(backend, instances=1, batched=True),
+        BatchPolicy(max_batch_size=4, max_queue_delay_us=0),
+    )
+    for runner in (plain, batched):
+        assert not runner.busy()
+        backend.gate.clear()
+        calls = [asyncio.ensure_future(runner.infer({"x": np.ones((1, 1))})) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        assert runner.busy()
+        backend.gate.set()
+        await asyncio.gather(*calls)
+        await asyncio.sleep(0.05)  # the thread marks itself idle just before answering
+        assert not runner.busy()
+        await runner.close()
