@@ -5,13 +5,17 @@ or send megabytes of headers), and its `limit_concurrency` answers plain text an
 tasks too. `with_limits` wraps any httptools protocol class so that, per worker:
 
 - a request head (request line and headers) larger than `max_header_size` bytes gets 431;
-- a head not fully received `header_timeout` seconds after the connection opened (or, on
-  a kept-alive connection, after the next request's first byte) gets 408 (checked a few
-  times per timeout, so within 1.25 timeouts);
+- a head not fully received `header_timeout` seconds after its first byte gets 408
+  (checked a few times per timeout, so within 1.25 timeouts);
 - a connection beyond `max_connections` open ones gets 503 to its first request;
 
 each as a JSON `{"error": ...}` body with `connection: close`, after which the connection is
-closed. The settings mixin gives each limit its flag (and MODELPLANE_* variable).
+closed. A connection with no request in progress (new, or kept alive between requests) is
+closed silently after `keep_alive_timeout`, never answered a 408 it did not ask for: a proxy
+in front pools idle connections (Go's transport, under Traefik, dials spares that may sit
+unused), and a request it sends on one the server is closing is lost. Why the timeout is long
+is `modelplane.edge.keepalive`'s; `max_connections` bounds what silent connections can hold.
+The settings mixin gives each limit its flag (and MODELPLANE_* variable).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
 from modelplane.flags import Flag
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
@@ -41,6 +46,12 @@ class EdgeLimitSettings(BaseSettings):
         default=10.0,
         gt=0,
         description="most seconds to receive a request's head; slower gets 408 and is closed",
+    )
+    keep_alive_timeout: Annotated[int, Flag(metavar="SECONDS")] = Field(
+        default=KEEP_ALIVE_SECONDS,
+        ge=1,
+        description="idle seconds before a connection with no request in progress is closed "
+        "(keep it longer than the idle timeout of the proxies in front)",
     )
     max_connections: Annotated[int, Flag(metavar="N")] = Field(
         default=1024,
@@ -60,6 +71,7 @@ class _Limited(HttpToolsProtocol):
     _limits: EdgeLimitSettings
     _sweeping = False  # per subclass, so per server: whether its sweep is scheduled
     _head_since: float | None = None  # loop time the head in progress began
+    _silent_since: float | None = None  # loop time a new connection opened, until a byte came
     _head_bytes = 0
     _rejection: tuple[int, str] | None = None
 
@@ -69,7 +81,7 @@ class _Limited(HttpToolsProtocol):
         if limit and len(self.connections) > limit:
             # Answer the first request with 503 instead of running the app for it.
             self.app = _unavailable(limit)
-        self._head_since = self.loop.time()
+        self._silent_since = self.loop.time()
         cls = type(self)
         if not cls._sweeping:
             cls._sweeping = True
@@ -77,6 +89,7 @@ class _Limited(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._silent_since = None
         self._head_bytes = 0
         if self._head_since is None:
             self._head_since = self.loop.time()
@@ -115,7 +128,14 @@ class _Limited(HttpToolsProtocol):
         return self._limits.header_timeout / _SWEEPS
 
     def _head_late(self, now: float) -> bool:
-        """Refuse the head in progress when it began `header_timeout` ago or more."""
+        """Refuse the head in progress when it began `header_timeout` ago or more; close a
+        new connection that has sent nothing for `keep_alive_timeout` (silently: no request,
+        no answer). Between requests, uvicorn's own keep-alive timer does the same."""
+        silent = self._silent_since
+        if silent is not None and now - silent >= self._limits.keep_alive_timeout:
+            self._silent_since = None
+            self.transport.close()
+            return True
         since = self._head_since
         if since is None or now - since < self._limits.header_timeout:
             return False

@@ -133,7 +133,7 @@ class ModelServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=int(settings.shutdown_timeout),
-            timeout_keep_alive=75,
+            timeout_keep_alive=settings.keep_alive_timeout,
         )
         return _Uvicorn(config)
 

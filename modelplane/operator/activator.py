@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import aiohttp
 from aiohttp import web
 
+from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.kube import Kube
@@ -81,7 +82,8 @@ class Activator:
         self._session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # idle connections outlive the proxy's in front (modelplane.edge.keepalive)
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEP_ALIVE_SECONDS)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         log.info("activator listening on %s:%s", host, port)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from modelplane.router import tensors
+from modelplane.router import jsonio, tensors
 from modelplane.router.chaining import is_v2_response
 from modelplane.router.errors import NotV2
 from modelplane.router.payload import Payload
@@ -40,10 +38,16 @@ def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> 
     document = answer.json_or_none()
     if not is_v2_response(document) or isinstance(document.get("inputs"), list):
         return answer
+    if answer.header_length is not None and not binary:
+        # a chain's last step answered binary (it was fed raw tensors); the client asked JSON
+        decoded = answer.v2()
+        if decoded is not None:
+            _name(decoded, graph, steps)
+            return Payload.of(tensors.to_document(decoded))
     named = {**document, "model_name": graph}
     named.pop("model_version", None)
     named["parameters"] = {**(document.get("parameters") or {}), STEPS_PARAMETER: ",".join(steps)}
-    header = orjson.dumps(named)
+    header = jsonio.dumps(named)
     if answer.header_length is None:
         return Payload(header, named)
     tail = answer.body[answer.header_length :]

@@ -90,7 +90,8 @@ class RouterApp:
     async def startup(self) -> None:
         """Open the pooled transport (unless one was injected); must run inside the loop."""
         if self._executor is None:
-            self._start(H1Transport(self.settings.max_connections))
+            s = self.settings
+            self._start(H1Transport(s.max_connections, s.connect_timeout))
 
     async def shutdown(self) -> None:
         """Stop answering ready and close the transport this app opened."""
@@ -157,7 +158,11 @@ class RouterApp:
                     if merged is not None:
                         result = StepResult(result.status, Payload.of(merged), ran=result.ran)
                 if result.ok:
-                    binary = result.payload.message is not None and wants_binary(request)
+                    # the client's form matters only when the answer is not plain JSON
+                    payload = result.payload
+                    binary = (
+                        payload.message is not None or payload.header_length is not None
+                    ) and wants_binary(request)
                     answer = rest_answer(result.payload, self.graph.name, result.ran, binary)
                     result = StepResult(result.status, answer, False, result.soft_failures)
             status = result.status

@@ -65,6 +65,7 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
     import uvicorn
 
     from modelplane.edge.corked import CorkedHttpToolsProtocol
+    from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
     from modelplane.router.app import RouterApp
     from modelplane.router.grpc_edge import start_grpc_server
 
@@ -87,6 +88,7 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
         lifespan="on",
         http=CorkedHttpToolsProtocol,  # one socket write per answer, as the model server's
         proxy_headers=False,  # the router never reads the client's address
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # longer than the proxy's in front
     )
     http = _Uvicorn(config)
     loop = asyncio.get_running_loop()

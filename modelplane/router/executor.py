@@ -6,6 +6,11 @@ calls, concurrency (Ensemble members run at once), dependency rules and the dead
 Dependencies: a failed ``Hard`` step ends its node with that step's status and error; a failed
 ``Soft`` step is recorded (``soft_failures``, metrics) and its node carries on — a Sequence
 with the last good payload, an Ensemble with the error document as that member's entry.
+
+Failover: a Splitter the graph file lists under ``failover`` (the operator's Splitter over an
+InferenceService's revisions) sends a request whose chosen step could not be reached (502:
+no connection after the retries; 503: the upstream is not serving) to its other steps in
+turn, picked by weight: while one revision's pods are gone, the service still answers.
 """
 
 from __future__ import annotations
@@ -16,9 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-import orjson
-
-from modelplane.router import tensors
+from modelplane.router import jsonio, tensors
 from modelplane.router.chaining import next_request
 from modelplane.router.errors import (
     ChainError,
@@ -33,9 +36,11 @@ from modelplane.router.grpc_transport import GrpcTransport, metadata, with_model
 from modelplane.router.metrics import RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure, upstream_failure
-from modelplane.router.select import select_steps, sequence_continues
+from modelplane.router.select import failover_order, select_steps, sequence_continues
 from modelplane.router.transport import Reply, Transport
 from modelplane.router.upstream import RetryPolicy, call
+
+FAILOVER_STATUSES = frozenset({502, 503})  # a step not reached or not serving, not a wrong answer
 
 
 @dataclass(slots=True)
@@ -143,7 +148,7 @@ class Executor:
             if not result.ok:
                 ctx.soft_failures.append(step.label)
             merged[step.key] = _entry(result.payload)
-        return StepResult(200, Payload(orjson.dumps(merged), merged))
+        return StepResult(200, Payload(jsonio.dumps(merged), merged))
 
     async def _choose(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         document = None
@@ -161,7 +166,16 @@ class Executor:
                 f"conditions: {conditions}",
                 node.name,
             )
-        return await self._step(steps[0], payload, ctx)
+        result = await self._step(steps[0], payload, ctx)
+        if node.failover and not result.ok and result.status in FAILOVER_STATUSES:
+            for other in failover_order(node, steps[0], self.rng):
+                if time.monotonic() >= ctx.deadline:
+                    break
+                self.metrics.step_error(node.name, steps[0].label, "failover")
+                result = await self._step(other, payload, ctx)
+                if result.ok or result.status not in FAILOVER_STATUSES:
+                    break
+        return result
 
     async def _step(
         self, step: Step, payload: Payload, ctx: _Context, previous: Payload | None = None

@@ -8,7 +8,7 @@ named (``nodes.root.steps[1] (classify)``), so a request never meets a bad graph
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +63,7 @@ class Node:
     name: str
     router_type: RouterType
     steps: tuple[Step, ...]
+    failover: bool = False  # a Splitter over one service's revisions: see `failover` in load
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +116,29 @@ def load(document: Any) -> Graph:
     except ValidationError as exc:
         raise GraphError(_describe(exc, raw_nodes)) from exc
     nodes = {n: _node(n, router) for n, router in spec_nodes.items()}
+    for failover in _failover_nodes(document.get("failover"), nodes):
+        nodes[failover] = replace(nodes[failover], failover=True)
     _check_cycles(nodes)
     return Graph(name=name, nodes=nodes, timeout=timeout)
+
+
+def _failover_nodes(value: Any, nodes: Mapping[str, Node]) -> list[str]:
+    """The graph file's `failover`: names of Splitter nodes whose steps are interchangeable
+    (the operator lists the Splitter it makes over an InferenceService's revisions), so a step
+    that cannot be reached hands its request to another step of the node."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise GraphError("graph: 'failover' must be a list of node names")
+    for name in value:
+        node = nodes.get(name)
+        if node is None:
+            raise GraphError(f"graph: failover names {name!r}, which is not a node")
+        if node.router_type != "Splitter":
+            raise GraphError(
+                f"graph: failover node {name!r} is a {node.router_type}, not a Splitter"
+            )
+    return list(value)
 
 
 def _describe(exc: ValidationError, raw_nodes: Mapping[str, Any]) -> str:

@@ -7,8 +7,9 @@ this one writes the request in one ``write`` and parses the answer with httptool
 parser uvicorn uses) in an asyncio Protocol. Each upstream ``host:port`` keeps its own pool
 of idle connections, most recently used first, so a hot path reuses a warm socket.
 
-Errors: a connection that cannot be made, or that closes before a whole answer arrives, is
-``ConnectionFailed`` (the retry policy's business). A pooled connection that the server had
+Errors: a connection that cannot be made (refused, or not opened within the connect
+timeout: a SYN to a pod that is gone gets no answer at all), or that closes before a whole
+answer arrives, is ``ConnectionFailed`` (the retry policy's business). A pooled connection that the server had
 already closed (its keep-alive ran out) is retried once on a fresh one before anything is
 reported, as browsers and aiohttp do. A cancelled call (a timeout) closes its connection.
 """
@@ -26,6 +27,7 @@ from modelplane.router.errors import ConnectionFailed
 from modelplane.router.transport import Reply
 
 IDLE_PER_UPSTREAM = 64  # idle connections kept per upstream; more are closed when released
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection (a SYN to a vanished pod gets no answer)
 JSON = b"application/json"
 
 
@@ -124,8 +126,11 @@ class _Upstream:
 class H1Transport:
     """A Transport: pooled keep-alive HTTP/1.1 connections, one pool per upstream."""
 
-    def __init__(self, idle_per_upstream: int = IDLE_PER_UPSTREAM) -> None:
+    def __init__(
+        self, idle_per_upstream: int = IDLE_PER_UPSTREAM, connect_timeout: float = CONNECT_TIMEOUT
+    ) -> None:
         self.idle_per_upstream = idle_per_upstream
+        self.connect_timeout = connect_timeout
         self._upstreams: dict[str, _Upstream] = {}
 
     def _upstream(self, url: str) -> _Upstream:
@@ -157,7 +162,15 @@ class H1Transport:
 
     async def _connect(self, upstream: _Upstream, loop: asyncio.AbstractEventLoop) -> _Connection:
         try:
-            _, connection = await loop.create_connection(_Connection, upstream.host, upstream.port)
+            async with asyncio.timeout(self.connect_timeout):
+                _, connection = await loop.create_connection(
+                    _Connection, upstream.host, upstream.port
+                )
+        except TimeoutError:
+            raise ConnectionFailed(
+                f"cannot connect to {upstream.host}:{upstream.port}: no answer within "
+                f"{self.connect_timeout:g} s"
+            ) from None
         except OSError as exc:
             raise ConnectionFailed(
                 f"cannot connect to {upstream.host}:{upstream.port}: {exc}"

@@ -56,7 +56,8 @@ class RouterMetrics:
         )
         self._step_errors = Counter(
             "modelplane_router_step_errors",
-            "Failed steps, by reason (an HTTP status code, timeout, unreachable, deadline).",
+            "Failed steps, by reason (an HTTP status code, timeout, unreachable, deadline, chain; "
+            "failover: the failed step's request was handed to another step).",
             ["graph", "node", "step", "reason"],
             registry=self.registry,
         )

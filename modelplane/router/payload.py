@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from modelplane.edge.v2 import HEADER_LENGTH, JSON
-from modelplane.router import tensors
+from modelplane.router import jsonio, tensors
 from modelplane.router.errors import NotJSON
 
 _UNPARSED: Any = object()
@@ -49,7 +47,7 @@ class Payload:
     @classmethod
     def of(cls, value: Any) -> Payload:
         """A payload built from a JSON value."""
-        return cls(orjson.dumps(value), value)
+        return cls(jsonio.dumps(value), value)
 
     @classmethod
     def of_v2(cls, v2: tensors.V2, binary: bool) -> Payload:
@@ -65,7 +63,7 @@ class Payload:
     def body(self) -> bytes:
         """The REST body (a gRPC message is given as JSON, tensors decoded)."""
         if self._body is None:
-            self._body = orjson.dumps(self.json())
+            self._body = jsonio.dumps(self.json())
         return self._body
 
     @property
@@ -94,8 +92,8 @@ class Payload:
             body = self.body
             header = body if self.header_length is None else body[: self.header_length]
             try:
-                self._value = orjson.loads(header)
-            except orjson.JSONDecodeError as exc:
+                self._value = jsonio.loads(header)
+            except jsonio.JSONDecodeError as exc:
                 raise NotJSON(str(exc)) from exc
         return self._value
 

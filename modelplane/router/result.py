@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import orjson
-
+from modelplane.router import jsonio
 from modelplane.router.errors import error_document, is_error_document
 from modelplane.router.payload import Payload
 
@@ -38,8 +37,8 @@ def failure(
 def upstream_failure(status: int, body: bytes, step: str) -> StepResult:
     """A non-2xx answer from a step's upstream, wrapped (or passed through if already ours)."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        document = jsonio.loads(body)
+    except jsonio.JSONDecodeError:
         document = None
     if is_error_document(document):
         return StepResult(status, Payload(body, document))

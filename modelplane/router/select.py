@@ -38,6 +38,18 @@ def pick_weighted(steps: tuple[Step, ...], rng: random.Random) -> Step:
     return next(s for s in reversed(steps) if s.weight)
 
 
+def failover_order(node: Node, failed: Step, rng: random.Random) -> list[Step]:
+    """The other steps of a failover Splitter, to try in turn after `failed` could not be
+    reached: each next one picked by weight among those left (a weight of 0 is never tried)."""
+    left = tuple(s for s in node.steps if s is not failed and s.weight)
+    order: list[Step] = []
+    while left:
+        step = pick_weighted(left, rng)
+        order.append(step)
+        left = tuple(s for s in left if s is not step)
+    return order
+
+
 def sequence_continues(step: Step, current: Any) -> bool:
     """Whether a Sequence goes on to this step, given the current (previous response) document."""
     return step.condition is None or step.condition.matches(current)

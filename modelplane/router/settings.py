@@ -31,6 +31,12 @@ class RouterSettings(LoggingSettings):
     request_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=120.0, gt=0, description="deadline of a request when the graph sets no timeout"
     )
+    connect_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
+        default=3.0,
+        gt=0,
+        description="most seconds to open a connection to a REST upstream (a connection to a "
+        "pod that is gone gets no answer at all); slower counts as a connection error, retried",
+    )
     retries: Annotated[int, Flag(metavar="N")] = Field(
         default=2, ge=0, description="retries on connection errors and 502/503/504"
     )

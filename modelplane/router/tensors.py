@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-import orjson
 
+from modelplane.router import jsonio
 from modelplane.router.errors import ChainError
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
@@ -99,7 +99,10 @@ def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
     if dtype is None:
         raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
     array = np.frombuffer(raw, dtype=dtype)
-    return array.tolist()  # type: ignore[no-any-return]
+    data: list[Any] = array.tolist()
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        return [jsonio.non_finite(x) for x in data]  # written back as NaN, Infinity tokens
+    return data
 
 
 def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
@@ -205,7 +208,7 @@ def to_binary(v2: V2) -> tuple[bytes, int | None]:
             entries.append(_tensor_doc(t, None, {**(t.parameters or {}), BINARY_SIZE: len(t.raw)}))
             chunks.append(t.raw)
     document["inputs" if v2.kind == "request" else "outputs"] = entries
-    header = orjson.dumps(document)
+    header = jsonio.dumps(document)
     if not chunks:
         return header, None
     return b"".join([header, *chunks]), len(header)

@@ -65,7 +65,9 @@ def resolve_graph(
     an InferenceService whose traffic is split between revisions to (revision base URL,
     percent) pairs: a step naming it calls a Splitter node added for it, whose steps are the
     revisions weighted by their percents (over the step's protocol), so the router honours
-    the split with its own Splitter.
+    the split with its own Splitter; the file's `failover` lists those Splitters, so a request
+    whose revision cannot be reached (its pods gone, before the split is redrawn) goes to
+    another revision of the same service.
     """
     missing = [n for n in service_names(graph) if not urls.get(n)]
     if missing:
@@ -108,6 +110,8 @@ def resolve_graph(
             steps.append(wire)
         nodes[node_name] = {"routerType": node.router_type, "steps": steps}
     document: Obj = {"name": graph.metadata.name, "nodes": nodes}
+    if split_nodes:  # revisions of one service are interchangeable: one gone, another answers
+        document["failover"] = sorted(split_nodes.values())
     if graph.spec.timeout is not None:
         document["timeout"] = graph.spec.timeout
     return document

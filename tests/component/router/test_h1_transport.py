@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -134,3 +137,32 @@ async def test_connection_close_answers_are_not_reused_and_refusals_fail_cleanly
     with pytest.raises(ConnectionFailed, match="cannot connect"):
         await client.post(url, b"gone", {})  # the server is closed now
     await client.aclose()
+
+
+async def test_a_connection_nobody_answers_fails_within_the_connect_timeout() -> None:
+    """A SYN that gets no answer (a pod that is gone; here a listener whose accept queue is
+    full, so the kernel drops new SYNs) fails as a connection error, which is retried, rather
+    than holding the request until the step's timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):  # never accepted: they fill the accept queue
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    await asyncio.sleep(0.1)
+    transport = H1Transport(connect_timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionFailed, match=r"no answer within 0\.3 s"):
+            await transport.post(f"http://127.0.0.1:{port}/v2/models/m/infer", b"{}", {})
+        assert time.monotonic() - started < 3
+    finally:
+        await transport.aclose()
+        for filler in fillers:
+            filler.close()
+        listener.close()

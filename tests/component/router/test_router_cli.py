@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -77,11 +78,25 @@ def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -
         r = httpx.post(f"{base}/v2/models/chain/infer", json=V2_IN, timeout=10)
         assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [3.0]
         assert httpx.post(f"{base}/", json=V2_IN, timeout=10).json()["outputs"][0]["data"] == [3.0]
+        _idle_connection_outlives_uvicorns_default(port)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+
+
+def _idle_connection_outlives_uvicorns_default(port: int) -> None:
+    """A kept-alive connection idle for 6 s still serves: a proxy in front (Traefik keeps
+    idle connections 90 s) must never reuse one the router is closing (uvicorn's default
+    closes after 5 s, and the proxy's POST on it is lost)."""
+    request = b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
 
 
 def test_cli_refuses_a_graph_with_a_bad_condition(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -281,3 +282,61 @@ def test_binary_tensors_pass_through_a_switch_unchanged(models: RunningServer) -
     assert two.get_response()["parameters"]["graph_steps"] == "root/1"
     direct = call(models, "embed", request("x", X))["outputs"][0]["data"]
     assert one.as_numpy("y").ravel().tolist() == np.asarray(direct, dtype=np.float32).tolist()
+
+
+NON_FINITE = [[0.5, float("nan"), float("inf"), float("-inf"), 1.0, 2.0, 3.0, 4.0]]
+
+
+def _same_floats(data: list[Any], rows: list[list[float]]) -> bool:
+    """Equal element by element, NaN equal to NaN."""
+    expected = np.array(rows, dtype=np.float32).ravel()
+    return bool(np.array_equal(np.array(data, dtype=np.float32), expected, equal_nan=True))
+
+
+def test_nan_and_infinities_pass_through_every_path_as_json_tokens(models: RunningServer) -> None:
+    """The model server writes NaN, Infinity and -Infinity as bare JSON tokens (as Triton
+    does); the router reads them, chains them (REST and gRPC steps), merges them in an
+    Ensemble, and writes them back as the same tokens, never as null."""
+    body = json.dumps(request("INPUT0", NON_FINITE)).encode()  # NaN, Infinity tokens
+    assert b"NaN" in body
+    chain = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "rest", "serviceUrl": infer_url(models, "echo")},
+                {
+                    "name": "grpc",
+                    "serviceUrl": f"grpc://{models.grpc_target}/v2/models/echo",
+                    "data": "$response",
+                    "mapping": {"OUTPUT0": "INPUT0"},
+                },
+                {
+                    "name": "again",
+                    "serviceUrl": infer_url(models, "echo"),
+                    "data": "$response",
+                    "mapping": {"OUTPUT0": "INPUT0"},
+                },
+            ],
+        }
+    }
+    ensemble = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "a", "serviceUrl": infer_url(models, "echo")},
+                {"name": "b", "serviceUrl": f"grpc://{models.grpc_target}/v2/models/echo"},
+            ],
+        }
+    }
+    with router(chain, name="chain") as c:
+        chained = c.post("/v2/models/chain/infer", content=body)
+    with router(ensemble, name="ens") as c:
+        merged = c.post("/", content=body)
+    for answer in (chained, merged):
+        assert answer.status_code == 200, answer.text
+        assert b"NaN" in answer.content and b"-Infinity" in answer.content
+        assert b"null" not in answer.content
+    assert chained.json()["model_name"] == "chain"
+    assert _same_floats(chained.json()["outputs"][0]["data"], NON_FINITE)
+    assert _same_floats(merged.json()["a"]["outputs"][0]["data"], NON_FINITE)
+    assert _same_floats(merged.json()["b"]["outputs"][0]["data"], NON_FINITE)

@@ -186,6 +186,10 @@ def test_a_graph_step_naming_a_split_service_goes_through_a_weighted_splitter_no
     # the router itself accepts the resolved graph (its own checks: node refs, weights)
     loaded = load_graph(resolved)
     assert loaded.nodes[f"{first}-revisions"].router_type == "Splitter"
+    # revisions are interchangeable: one that cannot be reached hands over to another
+    assert resolved["failover"] == [f"{first}-revisions"]
+    assert loaded.nodes[f"{first}-revisions"].failover
+    assert "failover" not in resolve_graph(graph, urls)
 
 
 def test_a_split_service_called_over_grpc_is_split_over_its_revisions_grpc_ports() -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from modelplane.router.app import RouterApp
+from modelplane.router.errors import GraphError
 from modelplane.router.graph import load
 from modelplane.router.settings import RouterSettings
 from modelplane.router.transport import HttpxTransport
@@ -57,11 +60,21 @@ def graph(nodes: dict[str, Any], timeout: float | None = None) -> Any:
     return load(doc)
 
 
-def client_for(nodes: dict[str, Any], upstreams: Upstreams, **settings: Any) -> httpx.AsyncClient:
+def client_for(
+    nodes: dict[str, Any],
+    upstreams: Upstreams,
+    failover: list[str] | None = None,
+    **settings: Any,
+) -> httpx.AsyncClient:
     upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(upstreams))
     options = {"retry_backoff": 0.0, **settings}
+    loaded = (
+        graph(nodes)
+        if failover is None
+        else load({"name": "g", "nodes": nodes, "failover": failover})
+    )
     app = RouterApp(
-        graph(nodes),
+        loaded,
         RouterSettings(**options),
         transport=HttpxTransport(upstream_client),
         rng=random.Random(3),
@@ -470,3 +483,68 @@ async def test_gzip_request_bodies_are_inflated_and_upstreams_are_asked_for_iden
     assert odd.status_code == 400 and broken.status_code == 400
     assert cut.status_code == 400 and "truncated" in cut.json()["cause"]
     assert len(ups.seen) == 1
+
+
+def _gone(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def _not_serving(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(503, json={"error": "model is not ready"})
+
+
+REVISIONS = {
+    "root": {"routerType": "Sequence", "steps": [{"nodeName": "svc-revisions"}]},
+    "svc-revisions": {
+        "routerType": "Splitter",
+        "steps": [
+            {"serviceUrl": url("stable"), "weight": 80},
+            {"serviceUrl": url("canary"), "weight": 20},
+        ],
+    },
+}
+
+
+async def test_a_failover_splitter_sends_a_request_its_step_cannot_reach_to_another() -> None:
+    """The operator's Splitter over one InferenceService's revisions: while the canary's pods
+    are gone (refused) or not serving (503), its share is answered by the stable revision."""
+    for broken in (_gone, _not_serving):
+        ups = Upstreams(stable=v2_model("stable", lambda x: x + 1), canary=broken)
+        async with client_for(REVISIONS, ups, failover=["svc-revisions"]) as c:
+            answers = [await c.post("/v2/models/g/infer", json=v2_input(1)) for _ in range(40)]
+        assert {r.status_code for r in answers} == {200}
+        assert {r.json()["outputs"][0]["data"][0] for r in answers} == {2}
+        assert "canary" in ups.hosts()  # the canary was chosen, and failed over
+
+
+async def test_without_failover_a_splitter_step_that_cannot_be_reached_fails() -> None:
+    ups = Upstreams(stable=v2_model("stable", lambda x: x + 1), canary=_gone)
+    async with client_for(REVISIONS, ups) as c:
+        answers = [await c.post("/v2/models/g/infer", json=v2_input(1)) for _ in range(40)]
+    assert {r.status_code for r in answers} == {200, 502}
+
+
+async def test_failover_does_not_hide_a_wrong_answer_or_every_step_failing() -> None:
+    bad_input = Upstreams(
+        stable=lambda r: httpx.Response(400, json={"error": "bad input"}), canary=_gone
+    )
+    async with client_for(REVISIONS, bad_input, failover=["svc-revisions"]) as c:
+        statuses = {(await c.post("/", json=v2_input(1))).status_code for _ in range(20)}
+    assert statuses == {400}  # a 400 is the answer, not a reason to try elsewhere
+    all_gone = Upstreams(stable=_gone, canary=_gone)
+    async with client_for(REVISIONS, all_gone, failover=["svc-revisions"]) as c:
+        reply = await c.post("/", json=v2_input(1))
+    assert reply.status_code == 502
+
+
+@pytest.mark.parametrize(
+    ("failover", "message"),
+    [
+        ("svc-revisions", "must be a list of node names"),
+        (["nope"], "'nope', which is not a node"),
+        (["root"], "'root' is a Sequence, not a Splitter"),
+    ],
+)
+def test_a_bad_failover_list_is_refused_at_load(failover: Any, message: str) -> None:
+    with pytest.raises(GraphError, match=re.escape(message)):
+        load({"name": "g", "nodes": REVISIONS, "failover": failover})

@@ -1,0 +1,64 @@
+"""JSON in and out of the router, with the non-finite floats V2 servers write.
+
+Triton and the model server write NaN and the infinities as the bare tokens `NaN`,
+`Infinity` and `-Infinity` (JSON has no spelling for them). orjson, the router's fast
+parser, refuses those tokens, and writes a non-finite float as `null`. So a body orjson
+refuses is read again by the standard library, which takes the tokens, each becoming a
+`NonFinite` float that remembers its token; on the way out orjson hands such a float to
+`_default`, which writes the token back unchanged. Bodies without the tokens never leave
+orjson's path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+JSONDecodeError = orjson.JSONDecodeError
+
+
+class NonFinite(float):
+    """A NaN or an infinity read from a JSON token; written back as the same token."""
+
+    __slots__ = ("token",)
+
+    def __new__(cls, token: str) -> NonFinite:
+        value = super().__new__(cls, token)
+        value.token = orjson.Fragment(token.encode())
+        return value
+
+    token: orjson.Fragment
+
+
+def non_finite(value: float) -> float:
+    """`value`, as a NonFinite when it is NaN or an infinity (so it is written as a token)."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return NonFinite("NaN")
+    return NonFinite("Infinity" if value > 0 else "-Infinity")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON, taking NaN, Infinity and -Infinity; raises JSONDecodeError otherwise."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as first:
+        try:
+            return json.loads(data, parse_constant=NonFinite)
+        except ValueError:
+            raise first from None
+
+
+def dumps(value: Any) -> bytes:
+    """Serialize with orjson; a NonFinite float is written as its token."""
+    return orjson.dumps(value, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, NonFinite):
+        return value.token
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
