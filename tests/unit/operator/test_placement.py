@@ -1,8 +1,8 @@
 """Placement of models on a multi-model pool: goldens for the cases people reason about, and
 properties over generated pools.
 
-The properties run over pools drawn from a seeded generator (hypothesis is not in the dev
-environment): 400 worlds per property, the same ones every run, each failure naming its seed.
+The properties run twice: over 400 pools from a seeded generator (the same every run, each
+failure naming its seed), and searched by hypothesis (which shrinks a failure to a small pool).
 
 Regenerate the goldens after an intended change with MODELPLANE_UPDATE_GOLDENS=1 and review
 the diff.
@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelplane.operator.placement import (
     FILL,
@@ -238,3 +240,59 @@ def test_the_properties_see_pools_that_fit_and_pools_that_do_not() -> None:
         lines = [Replica(r.name, int(r.capacity * FILL), r.ready) for r in replicas]
         outcomes.add(bool(over_capacity(lines, models, place(replicas, models, {}))))
     assert outcomes == {True, False}
+
+
+# --- the same properties, searched by hypothesis (shrinks a failure to a small pool) --------
+
+replica_lists = st.lists(
+    st.tuples(st.one_of(st.just(0), st.integers(1, 4000)), st.booleans()), max_size=6
+).map(lambda rs: [Replica(f"p-{i}", c * MI, ready) for i, (c, ready) in enumerate(rs)])
+model_lists = st.lists(
+    st.tuples(st.one_of(st.none(), st.integers(0, 1500)), st.integers(1, 4), st.floats(0, 100)),
+    max_size=25,
+).map(
+    lambda ms: [
+        Model(f"m{i}", None if s is None else s * MI, c, u) for i, (s, c, u) in enumerate(ms)
+    ]
+)
+
+
+@st.composite
+def pools(draw: st.DrawFn) -> tuple[list[Replica], list[Model], Assignment]:
+    replicas, models = draw(replica_lists), draw(model_lists)
+    where = [r.name for r in replicas] + ["gone-0"]
+    current = {
+        m.name: tuple(draw(st.lists(st.sampled_from(where), max_size=3, unique=True)))
+        for m in models
+        if draw(st.booleans())
+    }
+    return replicas, models, current
+
+
+@settings(max_examples=300, deadline=None)
+@given(pools())
+def test_hypothesis_every_model_on_distinct_ready_replicas_and_stable(
+    world_: tuple[list[Replica], list[Model], Assignment],
+) -> None:
+    replicas, models, current = world_
+    result = place(replicas, models, current)
+    ready = {r.name for r in replicas if r.ready}
+    for m in models:
+        held = result[m.name]
+        assert len(set(held)) == len(held) == min(m.copies, len(ready))
+        assert set(held) <= ready
+    assert place(replicas, models, result) == result
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5), st.integers(100, 4000), st.lists(st.integers(0, 400), max_size=30))
+def test_hypothesis_no_replica_over_capacity_when_the_models_fit(
+    count: int, capacity_mi: int, sizes_mi: list[int]
+) -> None:
+    capacity = capacity_mi * MI
+    replicas = [Replica(f"p-{i}", capacity, True) for i in range(count)]
+    models = [Model(f"m{i}", s * MI) for i, s in enumerate(sizes_mi)]
+    largest = max(sizes_mi, default=0) * MI
+    if sum(sizes_mi) * MI > count * (capacity * FILL - largest):
+        return
+    assert over_capacity(replicas, models, place(replicas, models, {})) == {}
