@@ -28,6 +28,13 @@ from modelplane.api.inference_service import (
     TransformerSpec,
 )
 from modelplane.api.meta import GROUP, Condition, ObjectMeta, Resource, condition_status
+from modelplane.api.multi_model import (
+    STORAGE_SECRET_ANNOTATION,
+    copies,
+    declared_memory,
+    pool_refusals,
+)
+from modelplane.api.quantity import to_int
 from modelplane.api.resources import (
     CUSTOM_RESOURCES,
     AnyResource,
@@ -41,6 +48,7 @@ from modelplane.api.runtime_selection import NoRuntimeError, select_runtime, sup
 from modelplane.api.serving_runtime import (
     GPU_IMAGE_ANNOTATION,
     ClusterServingRuntime,
+    PoolCapacity,
     ServingRuntime,
     ServingRuntimeSpec,
     SupportedModelFormat,
@@ -50,6 +58,7 @@ __all__ = [
     "CUSTOM_RESOURCES",
     "GPU_IMAGE_ANNOTATION",
     "GROUP",
+    "STORAGE_SECRET_ANNOTATION",
     "AnyResource",
     "Batcher",
     "ClusterServingRuntime",
@@ -72,6 +81,7 @@ __all__ = [
     "ModelStatus",
     "NoRuntimeError",
     "ObjectMeta",
+    "PoolCapacity",
     "PredictorSpec",
     "Resource",
     "ResourceRequirements",
@@ -82,10 +92,14 @@ __all__ = [
     "TransformerSpec",
     "UnknownKindError",
     "condition_status",
+    "copies",
+    "declared_memory",
     "iter_documents",
     "kind_of",
     "load_resources",
     "parse_resource",
+    "pool_refusals",
     "select_runtime",
     "supports",
+    "to_int",
 ]

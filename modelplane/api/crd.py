@@ -88,7 +88,8 @@ def convert(node: Schema, defs: dict[str, Schema], core: dict[str, Schema], path
         out["additionalProperties"] = convert(extra, defs, core, f"{path}.*")
     elif extra is True or extra == {}:
         out["x-kubernetes-preserve-unknown-fields"] = True
-    if "type" not in out and "x-kubernetes-preserve-unknown-fields" not in out:
+    untyped = ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string")
+    if "type" not in out and not any(k in out for k in untyped):
         raise SchemaError(f"{path} has no type")
     first = [k for k in ("description", "type") if k in out]
     return {**{k: out[k] for k in first}, **{k: v for k, v in out.items() if k not in first}}

@@ -378,7 +378,8 @@ class ModelRevisionStates(StatusModel):
     active_model_state: str | None = Field(
         default=None,
         description="State of the model serving traffic: Pending, Standby, Loading, Loaded, "
-        "FailedToLoad.",
+        "FailedToLoad; on a multi-model pool also Unloaded (evicted by the pool's LRU: the next "
+        "request loads it again).",
     )
     target_model_state: str | None = Field(
         default=None, description="State of the model being rolled out (same values)."
@@ -408,6 +409,20 @@ class ModelCopies(StatusModel):
     total_copies: int | None = Field(default=None, description="Copies loaded in total.")
 
 
+class PoolPlacement(StatusModel):
+    """Where a model on a multi-model pool is (a modelplane extension of modelStatus)."""
+
+    pool: str | None = Field(default=None, description="The pool's StatefulSet.")
+    replicas: list[str] | None = Field(
+        default=None, description="Pool replicas (pods) the model is registered on."
+    )
+    memory: int | None = Field(
+        default=None,
+        description="The model's size in bytes: measured by the server when it was loaded, "
+        "else as declared (resources.requests.memory).",
+    )
+
+
 class ModelStatus(StatusModel):
     """Observed state of the model."""
 
@@ -420,6 +435,9 @@ class ModelStatus(StatusModel):
         default=None, description="The last failure to load the model."
     )
     copies: ModelCopies | None = Field(default=None, description="Loaded copies of the model.")
+    placement: PoolPlacement | None = Field(
+        default=None, description="On a multi-model pool: the replicas that hold the model."
+    )
 
 
 class InferenceServiceStatus(StatusModel):

@@ -132,6 +132,12 @@ def _plan_service(
         except NoRuntimeError as exc:
             hint = "" if runtimes else " (no runtimes loaded: pass --runtimes DIR or -f a runtime)"
             raise PlanError(f"InferenceService {name}: {exc}{hint}") from exc
+        if runtime.spec.multi_model:
+            raise PlanError(
+                f"InferenceService {name}: runtime {runtime.metadata.name} is a multi-model pool "
+                "(multiModel: true), which local mode does not run: it starts one server per "
+                "model; select a single-model runtime (e.g. modelplane-onnx) to run it here"
+            )
     children = render_inference_service(isvc, runtime, config)
     deployments = {
         o["metadata"]["labels"][names.COMPONENT_LABEL]: o

@@ -100,6 +100,25 @@ class OperatorConfig(BaseSettings):
         "its pods go, so that every proxy (kube-proxy, the Ingress controller) has switched.",
     )
 
+    # Multi-model pools (docs/operator.md, "Multi-model pools").
+    pool_memory_overhead: str = Field(
+        default="512Mi",
+        description="Memory a pool replica's server needs besides its models: added to "
+        "capacity.memory for the container's memory request and limit when the runtime sets "
+        "no memory limit.",
+    )
+    pool_check_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often a pool's placement and its replicas' models are checked again "
+        "(evictions, restarts).",
+    )
+    pool_load_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long the operator waits for one model to load on a pool replica.",
+    )
+
     storage_initializer_image: str = "modelplane/model-server:0.1.0"
     storage_initializer_resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {

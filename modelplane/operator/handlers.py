@@ -25,9 +25,10 @@ from modelplane.operator.config import OperatorConfig
 from modelplane.operator.events import EventRecorder
 from modelplane.operator.identity import current_identity
 from modelplane.operator.idler import Idler
-from modelplane.operator.kinds import GRAPH, ISVC
+from modelplane.operator.kinds import GRAPH, ISVC, POOL
 from modelplane.operator.kube import Kube, credentials
 from modelplane.operator.leader import LeaderElector, LeaseSettings
+from modelplane.operator.pool_client import ReplicaClient
 from modelplane.operator.queue import ReconcileQueue
 from modelplane.operator.reconcile import Key, Reconciler
 
@@ -43,6 +44,8 @@ def owner_of(labels: Mapping[str, str], namespace: str) -> Key | None:
         return (ISVC, namespace, labels[names.ISVC_LABEL])
     if names.GRAPH_LABEL in labels:
         return (GRAPH, namespace, labels[names.GRAPH_LABEL])
+    if names.POOL_LABEL in labels:
+        return (POOL, namespace, labels[names.POOL_LABEL])
     return None
 
 
@@ -98,8 +101,10 @@ class Operator:
         namespaces: Collection[str] = (),
         kube_factory: Callable[[], Kube] = Kube.from_environment,
         lease: LeaseSettings | None = None,
+        replicas: ReplicaClient | None = None,
     ) -> None:
         self.config = config
+        self.replicas = replicas  # how pool passes reach pool pods (HTTP unless a test says)
         self.namespaces = tuple(namespaces)
         self.lease = lease
         self._kube_factory = kube_factory
@@ -141,7 +146,7 @@ class Operator:
             self._elector = LeaderElector(self._kube, self.lease, self._leading_changed)
             self._tasks.append(asyncio.create_task(self._elector.run()))
         events = EventRecorder(self._kube.create, current_identity())
-        reconciler = Reconciler(self._kube, self.config, events=events)
+        reconciler = Reconciler(self._kube, self.config, events=events, replicas=self.replicas)
         self._queue = ReconcileQueue(reconciler, gate=self.leading)
         self._tasks.append(asyncio.create_task(self._resync_forever()))
         if self.config.activator_port:  # scale to zero: hold and wake (every replica), idle
@@ -199,6 +204,15 @@ class Operator:
             for item in self._kube.list(kind, scope)
         ]
 
+    def _pools(self, namespace: str) -> list[Key]:
+        """The multi-model pools in a namespace, by their StatefulSets."""
+        assert self._kube is not None
+        selector = f"{names.MANAGED_BY}={names.MANAGED_BY_VALUE},{names.POOL_LABEL}"
+        return [
+            (POOL, namespace, item["metadata"]["labels"][names.POOL_LABEL])
+            for item in self._kube.list("StatefulSet", namespace, selector)
+        ]
+
     # --- events -----------------------------------------------------------------------
 
     async def owner_event(
@@ -209,6 +223,9 @@ class Operator:
         if type == "DELETED":
             self._seen.pop(key, None)
             self.queue.forget(key)
+            if key[0] == ISVC:  # its pool (if it had one) unloads it
+                for pool in await asyncio.to_thread(self._pools, key[1]):
+                    self.queue.schedule(pool)
             return
         mark = fingerprint(body)
         if type is not None and self._seen.get(key) == mark:

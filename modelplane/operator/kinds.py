@@ -28,6 +28,8 @@ Role = Literal["owner", "runtime", "child", "observed", "lease", "event"]
 
 ISVC = InferenceService.KIND
 GRAPH = InferenceGraph.KIND
+# Not a kind: the key of a multi-model pool's pass (namespace, the pool label's value).
+POOL = "Pool"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,11 @@ TABLE: tuple[ApiKind, ...] = (
     ),
     # A predictor at zero: its Service's endpoints, the activator (`render.activation`).
     ApiKind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", "child", owners=(ISVC,)),
-    # The components' pods (owned by ReplicaSets): read for the status's reasons.
+    # A multi-model pool (`pool_pass`): owned by the InferenceServices on it, applied and
+    # pruned by the pool's own pass, not an owner's (so no owner lists it as a child).
+    ApiKind("StatefulSet", "apps", "v1", "statefulsets", "child"),
+    # The components' pods (owned by ReplicaSets): read for the status's reasons; a pool's
+    # pods are also labelled with the models they hold (`rbac.POOL_RULES`).
     ApiKind("Pod", "", "v1", "pods", "observed"),
     # Transitions of the owners people act on (`events`); never read back.
     ApiKind("Event", "events.k8s.io", "v1", "events", "event"),

@@ -184,12 +184,20 @@ class Kube:
             raise KubeError(404, "PUT", meta["name"], "gone")
         return answer
 
-    def patch(self, kind: str, namespace: str, name: str, body: Obj) -> None:
-        """A JSON merge patch of one object (fields the apply does not own: an annotation)."""
+    def patch(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        body: Obj,
+        field_manager: str = SCALER_FIELD_MANAGER,
+    ) -> None:
+        """A JSON merge patch of one object (fields the apply does not own: an annotation, a
+        pool pod's model labels)."""
         self._call(
             "PATCH",
             BY_KIND[kind].path(namespace, name),
-            query=[("fieldManager", SCALER_FIELD_MANAGER)],
+            query=[("fieldManager", field_manager)],
             body=body,  # JSON-encoded by the REST client
             content_type="application/merge-patch+json",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from modelplane.api import GROUP
+from modelplane.api import STORAGE_SECRET_ANNOTATION as STORAGE_SECRET_ANNOTATION
 from modelplane.operator.kinds import GRAPH
 
 FIELD_MANAGER = "modelplane"
@@ -22,8 +23,6 @@ REVISION_LABEL = f"{GROUP}/revision"
 
 # Pod-template annotation whose change rolls the router when its graph changes.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
-# InferenceService annotation naming a Secret whose keys become the storage puller's env.
-STORAGE_SECRET_ANNOTATION = f"{GROUP}/storage-secret"
 
 # Scale to zero: the label on a component's Service when it may idle to 0 replicas (the
 # activator and the idle clock list these), and the annotations that tell them what to do.
@@ -38,6 +37,18 @@ PARKED_ANNOTATION = f"{GROUP}/parked"
 SLICE_SERVICE_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGER_LABEL = "endpointslice.kubernetes.io/managed-by"
 SLICE_MANAGER_VALUE = f"operator.{GROUP}"
+
+# Multi-model pools (issue 16): the pool's objects and pods carry the pool label (the runtime's
+# name); a pod assigned model NAME also carries `model.serving.modelplane.io/NAME: "true"`, which
+# the model's predictor Service selects. The pool's StatefulSet records what the last pool pass
+# saw of each model (JSON) in the placement annotation, for the models' status.
+POOL_LABEL = f"{GROUP}/pool"
+MODEL_LABEL_PREFIX = f"model.{GROUP}/"
+PLACEMENT_ANNOTATION = f"{GROUP}/placement"
+POOL = "pool"
+# Field manager of the pool pass's own writes (pod labels, the placement annotation), apart
+# from the apply's, so an apply never takes them away.
+POOL_FIELD_MANAGER = "modelplane-pool"
 
 PREDICTOR = "predictor"
 TRANSFORMER = "transformer"
@@ -80,6 +91,33 @@ def router(graph: str) -> str:
 def graph_config(graph: str) -> str:
     """ConfigMap holding an InferenceGraph's resolved graph file."""
     return bounded(graph, "graph")
+
+
+def pool(runtime: str) -> str:
+    """StatefulSet and headless Service of a runtime's pool in one namespace."""
+    return bounded(runtime, POOL)
+
+
+def pool_key(runtime: str) -> str:
+    """The pool label's value for a runtime: its name, hashed when over 63 characters."""
+    if len(runtime) <= _MAX_NAME:
+        return runtime
+    return f"{runtime[:54].rstrip('-.')}-{hashlib.sha256(runtime.encode()).hexdigest()[:8]}"
+
+
+def pool_labels(runtime: str) -> dict[str, str]:
+    """Labels of a pool's objects and pods (also the pool's pod selector)."""
+    return {MANAGED_BY: MANAGED_BY_VALUE, POOL_LABEL: pool_key(runtime), COMPONENT_LABEL: POOL}
+
+
+def model_label(model: str) -> str:
+    """The pod label that says a pool replica holds the model."""
+    return f"{MODEL_LABEL_PREFIX}{model}"
+
+
+def pool_selector(runtime: str) -> str:
+    """Label selector of one pool's objects and pods."""
+    return ",".join(f"{k}={v}" for k, v in pool_labels(runtime).items())
 
 
 def ingress(owner: str) -> str:

@@ -72,11 +72,18 @@ ENDPOINTS_RULES: list[Rule] = [
     {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["delete"]},
 ]
 
+# Multi-model pools: the pool pass labels each pool pod with the models it holds (the models'
+# predictor Services select on those labels); a merge patch of labels, nothing else.
+POOL_RULES: list[Rule] = [
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]},
+]
+
 # Rules on namespaced resources: a ClusterRole bound cluster-wide, or per watched namespace.
 NAMESPACED_RULES: list[Rule] = [
     *rules(k for k in TABLE if k.namespaced and k.role != "lease"),
     *SCALE_RULES,
     *ENDPOINTS_RULES,
+    *POOL_RULES,
     *KOPF_NAMESPACED_RULES,
 ]
 

@@ -21,14 +21,18 @@ from modelplane.api import (
     InferenceService,
     NoRuntimeError,
     ServingRuntime,
+    pool_refusals,
     select_runtime,
 )
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.events import EventRecorder
 from modelplane.operator.health import ready_of
-from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC
+from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC, POOL
 from modelplane.operator.kube import Kube, KubeError
+from modelplane.operator.pool_client import ReplicaClient
+from modelplane.operator.pool_pass import PoolPass
+from modelplane.operator.pool_status import pool_member_status
 from modelplane.operator.render.activation import Activation
 from modelplane.operator.render.graph import (
     NoGrpcTargetError,
@@ -42,6 +46,7 @@ from modelplane.operator.render.isvc import (
     predictor_revision,
     render_inference_service,
 )
+from modelplane.operator.render.pool import pool_problems, render_pool_member
 from modelplane.operator.status import (
     Failure,
     component_readiness,
@@ -100,11 +105,13 @@ class Reconciler:
         config: OperatorConfig,
         clock: Callable[[], str] = utc_now,
         events: EventRecorder | None = None,
+        replicas: ReplicaClient | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
         self.clock = clock
         self.events = events  # Events on the owners' transitions (none in unit tests)
+        self.pools = PoolPass(kube, config, replicas)  # replicas: pool pods' servers
 
     def run(self, key: Key) -> PassResult:
         """One pass for the object behind key."""
@@ -113,6 +120,12 @@ class Reconciler:
             return self.reconcile_isvc(namespace, name)
         if kind == GRAPH:
             return self.reconcile_graph(namespace, name)
+        if kind == POOL:
+            outcome = self.pools.run(namespace, name)
+            return PassResult(
+                retry_after=self.config.pool_check_seconds if outcome.exists else None,
+                follow_up=[(ISVC, namespace, member) for member in outcome.changed],
+            )
         raise ValueError(f"cannot reconcile kind {kind}")
 
     # --- InferenceService -------------------------------------------------------------
@@ -128,6 +141,8 @@ class Reconciler:
             self._write_status(obj, invalid_status(obj, str(error), self.clock()))
             return PassResult()
         failure, runtime = self._runtime_for(isvc)
+        if failure is None and runtime is not None and runtime.spec.multi_model:
+            return self._reconcile_pool_member(obj, isvc, runtime)
         rendered: list[Obj] = []
         plan: TrafficPlan | None = None
         activation: Activation | None = None
@@ -149,6 +164,38 @@ class Reconciler:
         if not self._write_status(obj, status):
             return PassResult()
         return PassResult(follow_up=self._graphs_using(namespace, name))
+
+    def _reconcile_pool_member(
+        self, obj: Obj, isvc: InferenceService, runtime: ServingRuntime
+    ) -> PassResult:
+        """An InferenceService on a multi-model runtime: its Service and route; the pool pass
+        places and loads it, and its status comes from what that pass recorded."""
+        namespace, name = isvc.metadata.namespace or "default", isvc.metadata.name or ""
+        runtime_name = runtime.metadata.name or ""
+        refusals = pool_refusals(isvc) + [
+            f"runtime {runtime_name}: {p}" for p in pool_problems(runtime, self.config)
+        ]
+        failure = (
+            Failure(
+                "InvalidPredictorSpec",
+                f"on multi-model runtime {runtime_name}: " + "; ".join(refusals),
+            )
+            if refusals
+            else None
+        )
+        rendered = [] if failure else render_pool_member(isvc, runtime, self.config)
+        children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        if failure is not None or rejected is not None:
+            status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
+        else:
+            pool = self.kube.get("StatefulSet", namespace, names.pool(runtime_name))
+            status = pool_member_status(
+                isvc, children, runtime_name, pool, self.config, self.clock()
+            )
+        pool_key = (POOL, namespace, names.pool_key(runtime_name))
+        if not self._write_status(obj, status):
+            return PassResult(follow_up=[pool_key])
+        return PassResult(follow_up=[pool_key, *self._graphs_using(namespace, name)])
 
     def _plan(self, obj: Obj, isvc: InferenceService, latest: str) -> TrafficPlan:
         """The predictor's traffic plan from the live revisions and the status's memory."""

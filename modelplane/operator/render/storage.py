@@ -53,16 +53,23 @@ def model_storage(
     return ModelStorage(model_dir=uri.key)  # file:// or a bare path
 
 
+def storage_env(config: OperatorConfig) -> list[Obj]:
+    """The puller's settings from the operator's configuration (S3 and GCS endpoints), as env
+    of the init container or of a pool's server, which pulls in its own process."""
+    return [
+        {"name": key, "value": value}
+        for key, value in (
+            ("MODELPLANE_STORAGE_S3_ENDPOINT", config.storage_s3_endpoint),
+            ("MODELPLANE_STORAGE_S3_REGION", config.storage_s3_region),
+            ("MODELPLANE_STORAGE_GCS_ENDPOINT", config.storage_gcs_endpoint),
+        )
+        if value
+    ]
+
+
 def puller(storage_uri: str, config: OperatorConfig, secret: str | None) -> Obj:
     """The init container that downloads the model into the shared emptyDir."""
-    env: list[Obj] = []
-    for key, value in (
-        ("MODELPLANE_STORAGE_S3_ENDPOINT", config.storage_s3_endpoint),
-        ("MODELPLANE_STORAGE_S3_REGION", config.storage_s3_region),
-        ("MODELPLANE_STORAGE_GCS_ENDPOINT", config.storage_gcs_endpoint),
-    ):
-        if value:
-            env.append({"name": key, "value": value})
+    env = storage_env(config)
     container: Obj = {
         "name": "storage-initializer",
         "image": config.storage_initializer_image,

@@ -17,6 +17,7 @@ from kopf.testing import KopfRunner
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.handlers import Operator
 from modelplane.operator.leader import LeaseSettings
+from modelplane.operator.pool_client import ReplicaClient, ReplicaError
 from tests.support.sample_storage import sample_storage
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -94,14 +95,38 @@ def kubectl(k8s_cluster: Any) -> Kubectl:
     return run
 
 
+class KwokReplicas:
+    """Pool replicas on kwok: the pods are only records, so no call reaches a server."""
+
+    WHY = "kwok pods run no server"
+
+    def index(self, pod_ip: str) -> list[dict[str, Any]]:
+        raise ReplicaError(self.WHY)
+
+    def load(
+        self, pod_ip: str, model: str, storage_uri: str, memory: int | None, timeout: float
+    ) -> None:
+        raise ReplicaError(self.WHY)
+
+    def unregister(self, pod_ip: str, model: str) -> None:
+        raise ReplicaError(self.WHY)
+
+
 @contextlib.contextmanager
 def running_operator(
-    cluster: Any, config: OperatorConfig = TEST_CONFIG, lease: LeaseSettings | None = None
+    cluster: Any,
+    config: OperatorConfig = TEST_CONFIG,
+    lease: LeaseSettings | None = None,
+    replicas: ReplicaClient | None = None,
 ) -> Iterator[KopfRunner]:
-    """The operator in a thread via kopf's runner, cluster-wide, until the block ends."""
+    """The operator in a thread via kopf's runner, cluster-wide, until the block ends.
+
+    `replicas`: how pool passes reach pool pods; kwok's pods have made-up addresses that
+    must not be called (they may be a real pod of the real tier, or leave the machine), so
+    the tests of pools pass a client that answers for kwok."""
     previous = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
-    operator = Operator(config, lease=lease)
+    operator = Operator(config, lease=lease, replicas=replicas or KwokReplicas())
     settings = kopf.OperatorSettings()
     try:
         with KopfRunner(

@@ -11,6 +11,7 @@ ISVC = "serving.modelplane.io/v1beta1"
 ALPHA = "serving.modelplane.io/v1alpha1"
 MODEL: dict[str, Any] = {"modelFormat": {"name": "onnx"}, "storageUri": "pvc://models/m"}
 CONTAINER: dict[str, Any] = {"name": "server", "image": "modelplane/model-server:0.1.0"}
+POOL: dict[str, Any] = {"capacity": {"memory": "1Gi"}}
 
 
 def isvc(predictor: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -483,9 +484,57 @@ CASES: list[Case] = [
     ),
     Case(
         "runtime-unknown-field",
-        runtime({"containers": [CONTAINER], "replicas": 2}, "ClusterServingRuntime"),
+        runtime({"containers": [CONTAINER], "minReplicas": 2}, "ClusterServingRuntime"),
+        "spec.minReplicas",
+        "schema",
+    ),
+    Case(
+        "runtime-pool-replicas-zero",
+        runtime({"containers": [CONTAINER], "multiModel": True, "replicas": 0, **POOL}),
         "spec.replicas",
         "schema",
+    ),
+    # ServingRuntime / ClusterServingRuntime: CEL (the multi-model pool's fields)
+    Case(
+        "runtime-replicas-without-multimodel",
+        runtime({"containers": [CONTAINER], "replicas": 2}, "ClusterServingRuntime"),
+        "spec.replicas",
+        "cel",
+        "replicas is a setting of a shared pool: it needs multiModel: true",
+    ),
+    Case(
+        "runtime-capacity-without-multimodel",
+        runtime({"containers": [CONTAINER], **POOL}),
+        "spec.capacity",
+        "cel",
+        "capacity is a setting of a shared pool: it needs multiModel: true",
+    ),
+    Case(
+        "runtime-multimodel-without-capacity",
+        runtime({"containers": [CONTAINER], "multiModel": True}),
+        "spec.multiModel",
+        "cel",
+        "multiModel: true needs capacity.memory",
+    ),
+    Case(
+        "runtime-pool-memory-not-a-quantity",
+        runtime({"containers": [CONTAINER], "multiModel": True, "capacity": {"memory": "lots"}}),
+        "spec.capacity.memory",
+        "cel",
+        "must be a positive quantity",
+    ),
+    Case(
+        "runtime-pool-gpu-memory-zero",
+        runtime(
+            {
+                "containers": [CONTAINER],
+                "multiModel": True,
+                "capacity": {"memory": "1Gi", "gpuMemory": 0},
+            }
+        ),
+        "spec.capacity.gpuMemory",
+        "cel",
+        "must be a positive quantity",
     ),
     Case(
         "runtime-protocol-unknown",

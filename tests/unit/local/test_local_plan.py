@@ -200,3 +200,15 @@ def test_no_servable_resource_is_an_error() -> None:
 def test_without_runtimes_the_error_says_where_they_come_from() -> None:
     with pytest.raises(PlanError, match="--runtimes DIR"):
         build_plan(resources("isvc-onnx-cpu.yaml"), [], OperatorConfig(), ports(), LAYOUT)
+
+
+def test_a_multi_model_runtime_is_refused_naming_what_to_use(tmp_path: Path) -> None:
+    path = tmp_path / "pooled.yaml"
+    path.write_text(
+        "apiVersion: serving.modelplane.io/v1beta1\nkind: InferenceService\n"
+        "metadata: {name: pooled}\nspec:\n  predictor:\n    model:\n"
+        "      modelFormat: {name: onnx}\n      runtime: modelplane-onnx-pool\n"
+        "      storageUri: s3://models/pooled\n"
+    )
+    with pytest.raises(PlanError, match=r"multi-model pool .* select a single-model runtime"):
+        build_plan(load_resources(path), runtimes(), OperatorConfig(), ports(), LAYOUT)

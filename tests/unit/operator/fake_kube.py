@@ -35,6 +35,8 @@ class FakeKube:
     objects: dict[Ref, Obj] = field(default_factory=dict)
     writes: list[tuple[str, str, str]] = field(default_factory=list)
     refuse: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, name) -> HTTP
+    # labels and annotations written by `patch` (another field manager): an apply keeps them
+    patched: dict[Ref, dict[str, dict[str, str]]] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def _ref(self, kind: str, namespace: str | None, name: str) -> Ref:
@@ -88,6 +90,11 @@ class FakeKube:
         if status is not None:
             raise KubeError(status, "PATCH", obj["metadata"]["name"], '{"message": "refused"}')
         self.writes.append(("apply", obj["kind"], obj["metadata"]["name"]))
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        ref = self._ref(obj["kind"], meta.get("namespace") or "default", meta["name"])
+        for part, values in self.patched.get(ref, {}).items():
+            meta[part] = {**values, **(meta.get(part) or {})}
         return self.put(obj)
 
     def apply_status(self, obj: Obj) -> None:
@@ -96,6 +103,24 @@ class FakeKube:
         self.writes.append(("status", obj["kind"], meta["name"]))
         self.objects[ref]["status"] = copy.deepcopy(obj["status"])
         self.objects[ref]["metadata"]["resourceVersion"] = str(next(self._counter))
+
+    def patch(
+        self, kind: str, namespace: str, name: str, body: Obj, field_manager: str = ""
+    ) -> None:
+        """A JSON merge patch of metadata labels and annotations (None removes a key)."""
+        ref = self._ref(kind, namespace, name)
+        self.writes.append(("patch", kind, name))
+        meta = self.objects[ref]["metadata"]
+        for part in ("labels", "annotations"):
+            for key, value in ((body.get("metadata") or {}).get(part) or {}).items():
+                owned = self.patched.setdefault(ref, {}).setdefault(part, {})
+                if value is None:
+                    meta.setdefault(part, {}).pop(key, None)
+                    owned.pop(key, None)
+                else:
+                    meta.setdefault(part, {})[key] = value
+                    owned[key] = value
+        meta["resourceVersion"] = str(next(self._counter))
 
     def delete(self, kind: str, namespace: str | None, name: str, uid: str | None = None) -> None:
         ref = self._ref(kind, namespace, name)

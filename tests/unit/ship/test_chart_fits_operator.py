@@ -17,6 +17,7 @@ from modelplane.operator.rbac import (
     KOPF_NAMESPACED_RULES,
     LEASE_RULES,
     NAMESPACED_RULES,
+    POOL_RULES,
     SCALE_RULES,
 )
 from tests.support.client_tools import ClientTools
@@ -109,6 +110,7 @@ def test_rbac_grants_every_call_the_operator_makes(client_tools: ClientTools) ->
     children = {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler", "Ingress"}
     children.add("HTTPRoute")  # Gateway mode
     children.add("EndpointSlice")  # scale to zero: a Service at zero goes to the activator
+    children.add("StatefulSet")  # multi-model pools
     assert {k.kind for k in TABLE if k.role == "child"} == children
     for kind in (k for k in TABLE if k.role not in ("lease", "event")):  # it reads, it watches
         verbs = {"get", "list", "watch"}
@@ -129,7 +131,8 @@ def test_rbac_names_no_resource_outside_the_table_of_kinds(client_tools: ClientT
     """A kind the chart grants but the table lacks (or kopf does not need) is a drift."""
     known = {(k.group, k.plural) for k in TABLE if k.role != "lease"}
     known |= {(k.group, f"{k.plural}/status") for k in TABLE if k.role == "owner"}
-    for rule in (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES, *SCALE_RULES, *ENDPOINTS_RULES):
+    extras = (*KOPF_NAMESPACED_RULES, *KOPF_CLUSTER_RULES, *SCALE_RULES, *ENDPOINTS_RULES)
+    for rule in (*extras, *POOL_RULES):
         known |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
     granted_resources = {
         (group, resource) for group, resource, _ in granted(helm_template(client_tools))
@@ -137,13 +140,14 @@ def test_rbac_names_no_resource_outside_the_table_of_kinds(client_tools: ClientT
     assert granted_resources == known
 
 
-def test_rbac_grants_nothing_on_secrets_no_pod_writes_or_wildcards(
+def test_rbac_grants_nothing_on_secrets_only_pod_labels_and_no_wildcards(
     client_tools: ClientTools,
 ) -> None:
     rules = granted(helm_template(client_tools))
     assert not [r for r in rules if r[1] == "secrets" or "*" in r]
-    # Pods are read for the status's reasons, never written.
-    assert {r[2] for r in rules if r[1] == "pods"} == {"get", "list", "watch"}
+    # Pods are read for the status's reasons; a pool's pods are labelled (a patch) with the
+    # models they hold; never created or deleted.
+    assert {r[2] for r in rules if r[1] == "pods"} == {"get", "list", "watch", "patch"}
     # Reading custom resources only: the operator writes their status, never their spec.
     assert not [
         r for r in rules if r[0] == "serving.modelplane.io" and "/" not in r[1] and r[2] in WRITES
