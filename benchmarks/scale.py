@@ -14,13 +14,15 @@ One InferenceService of the samples' iris classifier with `minReplicas: 0` and a
    requests per second for 60 s through the Ingress: when Prometheus and prometheus-adapter
    first served its rate, when the HPA saw it and decided to scale, when the replicas were
    ready, how many, and when it was back at 1 replica after the load
-   (e2e/scale_under_load.py).
+   (e2e/scale_under_load.py);
+5. `concurrency`: the same for an InferenceService scaled on requests in flight (1 per
+   replica) over a Python model that answers in 0.2 s (`scale_under_load.concurrency_isvc`).
 
 Prints JSON and writes `~/.cache/modelplane/reports/scale.json`; asserts nothing about time.
 Every request goes to local addresses only; every loop is bounded.
 
     python -m benchmarks.scale            # starts (and tears down) the real node
-    python -m benchmarks.scale --only rps # one part: zero (1-3) or rps (4)
+    python -m benchmarks.scale --only rps # one part: zero (1-3), rps (4), concurrency (5)
     MODELPLANE_REUSE_CLUSTER=1 python -m benchmarks.scale   # the `make cluster-up REAL=1` one
 """
 
@@ -55,9 +57,9 @@ REQUEST = {
 }
 WAKE_TIMEOUT = 180.0  # the client's; the activator holds for its wakeTimeoutSeconds (120 s)
 RPS_SAMPLE = real_tier.SAMPLES / "isvc-autoscaled-rps.yaml"
-RPS_LOAD = scale_under_load.Load(rate=20, seconds=60)
-RPS_SETTLE_SECONDS = 180.0
-PARTS = ("zero", "rps")
+LOAD = scale_under_load.Load(rate=20, seconds=60)
+SETTLE_SECONDS = 180.0
+PARTS = ("zero", "rps", "concurrency")
 
 
 def isvc() -> dict[str, Any]:
@@ -224,6 +226,11 @@ def diagnose(cluster: RealCluster) -> dict[str, Any]:
 
 def run(cluster: RealCluster, work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
     models = sample_models.build(work / "models")
+    sample_models.slow_model(
+        models.claim / scale_under_load.SLOW_MODEL_DIR,
+        scale_under_load.SLOW_SECONDS,
+        scale_under_load.SLOW_INSTANCES,
+    )
     real_tier.open_permissions(work / "models")
     real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
     results: dict[str, Any] = {}
@@ -234,34 +241,39 @@ def run(cluster: RealCluster, work: Path, parts: tuple[str, ...] = PARTS) -> dic
             results["failed"] = f"{type(failure).__name__}: {failure}"
             results["diagnosis"] = diagnose(cluster)
         cluster.kubectl("delete", "isvc", NAME, "-n", NAMESPACE, "--wait=false", check=False)
-    if "rps" in parts:
-        try:
-            results["rps"] = rps_phase(cluster)
-        except (TimeoutError, ValueError, CommandFailed) as failure:
-            results["rps"] = {"failed": f"{type(failure).__name__}: {failure}"}
+    scaled = {
+        "rps": lambda: real_tier.test_overlay(yaml.safe_load(RPS_SAMPLE.read_text())),
+        "concurrency": lambda: scale_under_load.concurrency_isvc("iris-inflight"),
+    }
+    for metric, document in scaled.items():
+        if metric in parts:
+            try:
+                results[metric] = load_phase(cluster, document(), metric)
+            except (TimeoutError, ValueError, CommandFailed) as failure:
+                results[metric] = {"failed": f"{type(failure).__name__}: {failure}"}
     return results
 
 
-def rps_phase(cluster: RealCluster) -> dict[str, Any]:
-    """The rps-scaled sample from 1 replica to more under bounded load, and back."""
-    doc = real_tier.test_overlay(yaml.safe_load(RPS_SAMPLE.read_text()))
+def load_phase(cluster: RealCluster, doc: dict[str, Any], metric: str) -> dict[str, Any]:
+    """An InferenceService scaled on `metric` from 1 replica to more under bounded load, and
+    back."""
     name = str(doc["metadata"]["name"])
     cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(doc))
 
-    def rps_ready() -> bool:
+    def is_ready() -> bool:
         found = get(cluster, "isvc", name)
         return bool(real_tier.ready_condition(found).get("status") == "True")
 
-    wait(rps_ready, 300, f"{name} Ready")
-    timeline = scale_under_load.run(
-        cluster, NAMESPACE, name, "rps", REQUEST, RPS_LOAD, RPS_SETTLE_SECONDS
-    )
+    wait(is_ready, 300, f"{name} Ready")
+    timeline = scale_under_load.run(cluster, NAMESPACE, name, metric, REQUEST, LOAD, SETTLE_SECONDS)
     cluster.kubectl("delete", "isvc", name, "-n", NAMESPACE, "--wait=false", check=False)
     report = timeline.report()
-    report["sample"] = {
+    predictor = doc["spec"]["predictor"]
+    report["isvc"] = {
         "name": name,
-        "scaleTarget_rps_per_replica": doc["spec"]["predictor"]["scaleTarget"],
-        "maxReplicas": doc["spec"]["predictor"]["maxReplicas"],
+        "scaleMetric": metric,
+        "scaleTarget": predictor["scaleTarget"],
+        "maxReplicas": predictor["maxReplicas"],
     }
     return report
 
@@ -328,7 +340,7 @@ def phases(cluster: RealCluster, results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=PARTS, help="run one part (default: both)")
+    parser.add_argument("--only", choices=PARTS, help="run one part (default: all)")
     args = parser.parse_args(argv)
     parts = (args.only,) if args.only else PARTS
     reuse = os.environ.get("MODELPLANE_REUSE_CLUSTER", "") not in ("", "0", "false")

@@ -15,7 +15,8 @@ moving part acted, in seconds from the first request:
 - `load_end`, then `back_to_min`: the Deployment's spec.replicas back at 1.
 
 Used by e2e/test_samples_real_autoscale.py (asserts replicas rose above 1 and came back) and
-`make bench-scale` (prints the timeline). Every request goes to the node's ingress address;
+`make bench-scale` (prints the timeline). `concurrency_isvc` is the concurrency-scaled
+InferenceService both use, on `sample_models.slow_model`. Every request goes to the node's ingress address;
 the count, the concurrency and every wait are bounded.
 """
 
@@ -81,8 +82,10 @@ class Timeline:
             "seconds_from_load_start": dict(sorted(self.marks.items(), key=lambda kv: kv[1])),
             "max_replicas": self.max_replicas,
             "max_ready_replicas": self.max_ready,
-            "hpa_metric_values": _thinned(self.metric_values),
-            "replicas_over_time": _changes(self.replicas),
+            "hpa_metric_values": [f"{at} s: {v}" for at, v in _thinned(self.metric_values)],
+            "replicas_over_time": [
+                f"{at} s: {spec} ({ready} ready)" for at, spec, ready in _changes(self.replicas)
+            ],
         }
 
 
@@ -173,6 +176,37 @@ async def _send_load(url: str, host: str, body: dict[str, Any], load: Load) -> C
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
     return answers
+
+
+SLOW_MODEL_DIR = "iris-slow"  # under the models claim
+SLOW_SECONDS = 0.2
+SLOW_INSTANCES = 8
+
+
+def concurrency_isvc(name: str) -> dict[str, Any]:
+    """1 to 4 replicas on requests in flight, 1 per replica; its model answers in 0.2 s on 8
+    threads, so 20 requests per second keep about 4 in flight."""
+    return {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {
+            "predictor": {
+                "minReplicas": 1,
+                "maxReplicas": 4,
+                "scaleMetric": "concurrency",
+                "scaleTarget": 1,
+                "model": {
+                    "modelFormat": {"name": "python"},
+                    "storageUri": f"pvc://models/{SLOW_MODEL_DIR}",
+                    "resources": {
+                        "requests": {"cpu": real_tier.TEST_CPU_REQUEST, "memory": "64Mi"},
+                        "limits": {"cpu": "1", "memory": "1Gi"},
+                    },
+                },
+            }
+        },
+    }
 
 
 def run(
