@@ -22,7 +22,7 @@ Prints JSON and writes `~/.cache/modelplane/reports/scale.json`; asserts nothing
 Every request goes to local addresses only; every loop is bounded.
 
     python -m benchmarks.scale            # starts (and tears down) the real node
-    python -m benchmarks.scale --only rps # one part: zero (1-3), rps (4), concurrency (5)
+    python -m benchmarks.scale --only rps # parts: zero (1-3), rps (4), concurrency (5)
     MODELPLANE_REUSE_CLUSTER=1 python -m benchmarks.scale   # the `make cluster-up REAL=1` one
 """
 
@@ -340,9 +340,11 @@ def phases(cluster: RealCluster, results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=PARTS, help="run one part (default: all)")
+    parser.add_argument(
+        "--only", choices=PARTS, action="append", help="run this part (repeatable; default: all)"
+    )
     args = parser.parse_args(argv)
-    parts = (args.only,) if args.only else PARTS
+    parts = tuple(args.only) if args.only else PARTS
     reuse = os.environ.get("MODELPLANE_REUSE_CLUSTER", "") not in ("", "0", "false")
     work = controlplane.temp_state_dir()
     started_cluster: RealCluster | None = None
