@@ -1,13 +1,16 @@
 """Bounded load through the Ingress and what the HPA makes of it, on the real-pod tier.
 
-An InferenceService scaled on `rps` (or `concurrency`) gets requests at a fixed rate for a
-fixed time through Traefik; meanwhile the API is read every half second (the HPA, its
-Deployment, and the custom metrics API that prometheus-adapter serves), and after the load the
-reading goes on until the Deployment is back at its minimum. The timeline says when each
-moving part acted, in seconds from the first request:
+An InferenceService scaled on `rps` (or `concurrency`), once one request through Traefik has
+been answered, gets requests at a fixed rate for a fixed time there; meanwhile the API is
+read every half second (the HPA, its Deployment, and the custom metrics API that
+prometheus-adapter serves), and after the load the reading goes on until the Deployment is
+back at its minimum. The timeline says when each moving part acted, in seconds from the
+first request of the load:
 
 - `metric_served`: the adapter first serves the Pods metric for the component's pods (the
-  model server counted a request, Prometheus scraped it, the adapter relisted its series);
+  model server counted a request, Prometheus scraped it, the adapter had listed its series:
+  the request that found the route made the counter's series, the gauge's exists once the
+  pod has been scraped);
 - `hpa_saw_metric`: the HPA's status first carries a value of it;
 - `scale_decision`: the HPA's desiredReplicas first rises above 1;
 - `deployment_scaled`: the Deployment's spec.replicas first rises above 1;
@@ -65,6 +68,7 @@ class Timeline:
     answers: Counter[str] = field(default_factory=Counter)
     max_replicas: int = 0
     max_ready: int = 0
+    routed_after: float = 0.0  # seconds from the call until the Ingress first answered 200
     metric_values: list[tuple[float, str]] = field(default_factory=list)  # as the HPA saw it
     replicas: list[tuple[float, int, int]] = field(default_factory=list)  # (t, spec, ready)
 
@@ -78,6 +82,7 @@ class Timeline:
                 "seconds": self.load.seconds,
                 "requests": self.load.count,
             },
+            "ingress_answered_after_seconds": self.routed_after,
             "answers": dict(self.answers),
             "seconds_from_load_start": dict(sorted(self.marks.items(), key=lambda kv: kv[1])),
             "max_replicas": self.max_replicas,
@@ -209,6 +214,21 @@ def concurrency_isvc(name: str) -> dict[str, Any]:
     }
 
 
+def wait_routed(url: str, host: str, body: dict[str, Any], timeout: float = 60.0) -> float:
+    """Seconds until one request through the Ingress is answered 200: a Ready
+    InferenceService's Ingress reaches Traefik's routes a moment later (its provider
+    throttles updates), and until then Traefik answers 404."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if httpx.post(url, json=body, headers={"Host": host}, timeout=5).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{host}: no answer through the Ingress within {timeout:.0f} s")
+
+
 def run(
     cluster: RealCluster,
     namespace: str,
@@ -219,13 +239,14 @@ def run(
     settle_timeout: float,
     minimum: int = 1,
 ) -> Timeline:
-    """Send `load` to the InferenceService `name` through the Ingress while watching its HPA,
-    then watch until its Deployment is back at `minimum` replicas (at most `settle_timeout`
-    seconds after the load ends)."""
+    """Once the InferenceService `name` answers through the Ingress, send `load` to it
+    there while watching its HPA, then watch until its Deployment is back at `minimum`
+    replicas (at most `settle_timeout` seconds after the load ends)."""
     api = Api(cluster)
     timeline = Timeline(load)
     url = f"{cluster.ingress}/v2/models/{name}/infer"
     host = names.host(name, namespace, real_tier.DOMAIN)
+    timeline.routed_after = round(wait_routed(url, host, body), 1)
     done = threading.Event()
 
     def drive() -> None:
