@@ -12,7 +12,8 @@ first request of the load:
   the request that found the route made the counter's series, the gauge's exists once the
   pod has been scraped);
 - `hpa_saw_metric`: the HPA's status first carries a value of it;
-- `scale_decision`: the HPA's desiredReplicas first rises above 1;
+- `scale_decision`: the HPA's desiredReplicas (or the Deployment's replicas, which only the
+  HPA sets, when read first) first rises above 1;
 - `deployment_scaled`: the Deployment's spec.replicas first rises above 1;
 - `replicas_ready`: the Deployment first has more than 1 ready replica;
 - `load_end`, then `back_to_min`: the Deployment's spec.replicas back at 1.
@@ -284,7 +285,8 @@ def run(
                 timeline.replicas.append((now, spec, ready))
                 timeline.max_replicas = max(timeline.max_replicas, spec)
                 timeline.max_ready = max(timeline.max_ready, ready)
-                if spec > minimum:
+                if spec > minimum:  # only the HPA sets it: its decision, if not seen yet
+                    timeline.mark("scale_decision", now)
                     timeline.mark("deployment_scaled", now)
                 if ready > minimum:
                     timeline.mark("replicas_ready", now)
