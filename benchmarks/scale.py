@@ -9,12 +9,20 @@ One InferenceService of the samples' iris classifier with `minReplicas: 0` and a
    time went (the woken pod's scheduled / started / ready times, second precision);
    then how long until the Service has its selector back (warm: no extra hop);
 3. 20 concurrent requests at zero (after idling again): how many were answered, the
-   fastest and slowest wake.
+   fastest and slowest wake;
+4. `rps`: the rps-scaled sample (manifests/samples/isvc-autoscaled-rps.yaml) under 20
+   requests per second for 60 s through the Ingress: when Prometheus and prometheus-adapter
+   first served its rate, when the HPA saw it and decided to scale, when the replicas were
+   ready, how many, and when it was back at 1 replica after the load
+   (e2e/scale_under_load.py);
+5. `concurrency`: the same for an InferenceService scaled on requests in flight (1 per
+   replica) over a Python model that answers in 0.2 s (`scale_under_load.concurrency_isvc`).
 
 Prints JSON and writes `~/.cache/modelplane/reports/scale.json`; asserts nothing about time.
 Every request goes to local addresses only; every loop is bounded.
 
     python -m benchmarks.scale            # starts (and tears down) the real node
+    python -m benchmarks.scale --only rps # parts: zero (1-3), rps (4), concurrency (5)
     MODELPLANE_REUSE_CLUSTER=1 python -m benchmarks.scale   # the `make cluster-up REAL=1` one
 """
 
@@ -32,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
-from e2e import real_tier, sample_models
+from e2e import real_tier, sample_models, scale_under_load
 from tests.support import controlplane, realnode
 from tests.support.controlplane import CommandFailed
 from tests.support.node_cluster import RealCluster
@@ -47,6 +56,10 @@ REQUEST = {
     ]
 }
 WAKE_TIMEOUT = 180.0  # the client's; the activator holds for its wakeTimeoutSeconds (120 s)
+RPS_SAMPLE = real_tier.SAMPLES / "isvc-autoscaled-rps.yaml"
+LOAD = scale_under_load.Load(rate=20, seconds=60)
+SETTLE_SECONDS = 180.0
+PARTS = ("zero", "rps", "concurrency")
 
 
 def isvc() -> dict[str, Any]:
@@ -211,20 +224,61 @@ def diagnose(cluster: RealCluster) -> dict[str, Any]:
     }
 
 
-def run(cluster: RealCluster, work: Path) -> dict[str, Any]:
+def run(cluster: RealCluster, work: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    models = sample_models.build(work / "models")
+    sample_models.slow_model(
+        models.claim / scale_under_load.SLOW_MODEL_DIR,
+        scale_under_load.SLOW_SECONDS,
+        scale_under_load.SLOW_INSTANCES,
+    )
+    real_tier.open_permissions(work / "models")
+    real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
     results: dict[str, Any] = {}
-    try:
-        phases(cluster, work, results)
-    except (TimeoutError, httpx.HTTPError, ValueError, CommandFailed) as failure:
-        results["failed"] = f"{type(failure).__name__}: {failure}"
-        results["diagnosis"] = diagnose(cluster)
+    if "zero" in parts:
+        try:
+            phases(cluster, results)
+        except (TimeoutError, httpx.HTTPError, ValueError, CommandFailed) as failure:
+            results["failed"] = f"{type(failure).__name__}: {failure}"
+            results["diagnosis"] = diagnose(cluster)
+        cluster.kubectl("delete", "isvc", NAME, "-n", NAMESPACE, "--wait=false", check=False)
+    scaled = {
+        "rps": lambda: real_tier.test_overlay(yaml.safe_load(RPS_SAMPLE.read_text())),
+        "concurrency": lambda: scale_under_load.concurrency_isvc("iris-inflight"),
+    }
+    for metric, document in scaled.items():
+        if metric in parts:
+            try:
+                results[metric] = load_phase(cluster, document(), metric)
+            except (TimeoutError, ValueError, CommandFailed) as failure:
+                results[metric] = {"failed": f"{type(failure).__name__}: {failure}"}
     return results
 
 
-def phases(cluster: RealCluster, work: Path, results: dict[str, Any]) -> None:
-    models = sample_models.build(work / "models")
-    real_tier.open_permissions(work / "models")
-    real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
+def load_phase(cluster: RealCluster, doc: dict[str, Any], metric: str) -> dict[str, Any]:
+    """An InferenceService scaled on `metric` from 1 replica to more under bounded load, and
+    back."""
+    name = str(doc["metadata"]["name"])
+    cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(doc))
+
+    def is_ready() -> bool:
+        found = get(cluster, "isvc", name)
+        return bool(real_tier.ready_condition(found).get("status") == "True")
+
+    wait(is_ready, 300, f"{name} Ready")
+    timeline = scale_under_load.run(cluster, NAMESPACE, name, metric, REQUEST, LOAD, SETTLE_SECONDS)
+    cluster.kubectl("delete", "isvc", name, "-n", NAMESPACE, "--wait=false", check=False)
+    report = timeline.report()
+    predictor = doc["spec"]["predictor"]
+    report["isvc"] = {
+        "name": name,
+        "scaleMetric": metric,
+        "scaleTarget": predictor["scaleTarget"],
+        "maxReplicas": predictor["maxReplicas"],
+    }
+    return report
+
+
+def phases(cluster: RealCluster, results: dict[str, Any]) -> None:
     applied = time.monotonic()
     cluster.kubectl("apply", "-f", "-", input=json.dumps(isvc()))
     # Ready, then answered: it may already be at zero (scaleToZeroAfterSeconds is short), so
@@ -286,7 +340,11 @@ def phases(cluster: RealCluster, work: Path, results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--only", choices=PARTS, action="append", help="run this part (repeatable; default: all)"
+    )
+    args = parser.parse_args(argv)
+    parts = tuple(args.only) if args.only else PARTS
     reuse = os.environ.get("MODELPLANE_REUSE_CLUSTER", "") not in ("", "0", "false")
     work = controlplane.temp_state_dir()
     started_cluster: RealCluster | None = None
@@ -302,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             started_cluster = cluster = realnode.start(
                 work / "cluster", built(realnode.TIER_IMAGES), tied=True
             )
-        results = run(cluster, work)
+        results = run(cluster, work, parts)
     finally:
         if started_cluster is not None:
             problems = realnode.stop(started_cluster)

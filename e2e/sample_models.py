@@ -62,6 +62,22 @@ class Model:
 '''
 
 
+SLOW_MODEL = '''
+import time
+
+import numpy as np
+
+
+class Model:
+    """The sum of the features, after SECONDS of waiting: requests stay in flight a while."""
+
+    def predict(self, inputs):
+        time.sleep(SECONDS)
+        features = np.asarray(inputs["features"], dtype=np.float32)
+        return {"total": features.sum(axis=1, keepdims=True)}
+'''
+
+
 @dataclass(frozen=True)
 class SampleModels:
     """Where the models are."""
@@ -158,3 +174,16 @@ def upload(endpoint: str, files: dict[str, Path], timeout: float = 60.0) -> None
 def files_under(root: Path) -> dict[str, Path]:
     """Every file under `root`, keyed by its path relative to it."""
     return {str(p.relative_to(root)): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def slow_model(directory: Path, seconds: float, instances: int) -> None:
+    """A Python model that answers after `seconds` on each of `instances` threads (a load of
+    R requests per second keeps about R x `seconds` of them in flight): the concurrency-scaled
+    InferenceService's model."""
+    _python(
+        directory,
+        SLOW_MODEL.replace("SECONDS", repr(seconds)),
+        inputs=[{"name": "features", "datatype": "FP32", "shape": [-1, 4]}],
+        outputs=[{"name": "total", "datatype": "FP32", "shape": [-1, 1]}],
+        instances=instances,
+    )

@@ -5,8 +5,9 @@ TEST_PREREQS += k8s-bin
 k8s-bin:
 	bash tools/k8s/build.sh
 
-# REAL=1: the real-pod cluster (kubelet, containerd, CoreDNS, Traefik, metrics-server) instead
-# of the kwok one; it needs root, the node add-ons and the tier's images.
+# REAL=1: the real-pod cluster (kubelet, containerd, CoreDNS, Traefik, metrics-server,
+# Prometheus, prometheus-adapter) instead of the kwok one; it needs root, the node add-ons and
+# the tier's images.
 ifeq ($(REAL),1)
 cluster-up: venv k8s-bin node-bin tier-images
 	@$(PY) -m tests.support.realnode up

@@ -10,11 +10,11 @@ from modelplane.api.core import Affinity, ResourceRequirements, Toleration
 from modelplane.api.inference_service import (
     NO_ZERO_RULE,
     REPLICAS_RULE,
-    SCALE_METRIC_RULE,
+    SCALE_TARGET_RULE,
     ScaleMetric,
     check_not_zero,
     check_replicas,
-    check_scale_metric,
+    check_scale_target,
 )
 from modelplane.api.meta import (
     DNS_LABEL_RULE,
@@ -214,7 +214,7 @@ class InferenceGraphSpec(ApiModel):
 
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
-            ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE, SCALE_METRIC_RULE, NO_ZERO_RULE
+            ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE, SCALE_TARGET_RULE, NO_ZERO_RULE
         )
     )
 
@@ -248,7 +248,9 @@ class InferenceGraphSpec(ApiModel):
         default=None, ge=1, description="Most router replicas; autoscaling when above minReplicas."
     )
     scale_metric: ScaleMetric | None = Field(
-        default=None, description="Metric the router's autoscaler follows (see InferenceService)."
+        default=None,
+        description="Metric the router's autoscaler follows (see InferenceService); rps and "
+        "concurrency are read from the router's own request metrics.",
     )
     scale_target: int | None = Field(
         default=None, ge=1, description="Target value of scaleMetric per router replica."
@@ -265,7 +267,7 @@ class InferenceGraphSpec(ApiModel):
                         f"{NODE_REF_RULE['message']}; unknown: {step.node_name} (in node {name})"
                     )
         check_replicas(self.min_replicas, self.max_replicas)
-        check_scale_metric(self.scale_metric)
+        check_scale_target(self.scale_metric, self.scale_target)
         check_not_zero(self.min_replicas)
         return self
 

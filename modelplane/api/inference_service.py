@@ -38,13 +38,29 @@ REPLICAS_RULE = {
     "message": "minReplicas must be less than or equal to maxReplicas",
     "fieldPath": ".minReplicas",
 }
-# rps and concurrency name Pods metrics that only a custom metrics pipeline serves, and none
-# is installed yet (docs/operator.md, Autoscaling): refused rather than accepted and ignored.
-SCALE_METRIC_RULE = {
-    "rule": "!has(self.scaleMetric) || self.scaleMetric == 'cpu' || self.scaleMetric == 'memory'",
-    "message": "scaleMetric rps and concurrency need a custom metrics pipeline that modelplane "
-    "does not install yet; use cpu or memory",
+# rps and concurrency are Pods metrics that prometheus-adapter serves from the model server's
+# /metrics (docs/operator.md, Autoscaling). Only a model predictor's container is the model
+# server: custom containers and a transformer have no such metrics, so they are refused there.
+RESOURCE_METRIC = (
+    "!has(self.scaleMetric) || self.scaleMetric == 'cpu' || self.scaleMetric == 'memory'"
+)
+METRIC_NEEDS_MODEL_RULE = {
+    "rule": f"{RESOURCE_METRIC} || has(self.model)",
+    "message": "scaleMetric rps and concurrency read the model server's request metrics: they "
+    "need a model predictor (custom containers scale on cpu or memory)",
     "fieldPath": ".scaleMetric",
+}
+TRANSFORMER_METRIC_RULE = {
+    "rule": RESOURCE_METRIC,
+    "message": "a transformer scales on cpu or memory: rps and concurrency read the model "
+    "server's request metrics, which a transformer's containers do not serve",
+    "fieldPath": ".scaleMetric",
+}
+SCALE_TARGET_RULE = {
+    "rule": f"{RESOURCE_METRIC} || has(self.scaleTarget)",
+    "message": "scaleMetric rps and concurrency need scaleTarget: requests per second, or "
+    "requests in flight, per replica",
+    "fieldPath": ".scaleTarget",
 }
 SCALE_TO_ZERO_RULE = {
     "rule": "!has(self.scaleToZeroAfterSeconds) || (has(self.minReplicas) && self.minReplicas == 0)",
@@ -88,10 +104,15 @@ def check_replicas(min_replicas: int | None, max_replicas: int | None) -> None:
         raise ValueError("minReplicas must be less than or equal to maxReplicas")
 
 
-def check_scale_metric(metric: str | None) -> None:
-    """Raise for a metric nothing serves yet (mirrors SCALE_METRIC_RULE)."""
-    if metric not in (None, "cpu", "memory"):
-        raise ValueError(str(SCALE_METRIC_RULE["message"]))
+def is_pods_metric(metric: str | None) -> bool:
+    """rps or concurrency: a Pods metric read from the servers' /metrics (not cpu or memory)."""
+    return metric not in (None, "cpu", "memory")
+
+
+def check_scale_target(metric: str | None, target: int | None) -> None:
+    """Raise for rps or concurrency without a target (mirrors SCALE_TARGET_RULE)."""
+    if is_pods_metric(metric) and target is None:
+        raise ValueError(str(SCALE_TARGET_RULE["message"]))
 
 
 def check_not_zero(min_replicas: int | None) -> None:
@@ -184,12 +205,16 @@ class ComponentSpec(ApiModel):
     scale_metric: ScaleMetric | None = Field(
         default=None,
         description="Metric the autoscaler follows: cpu or memory (utilization percent), "
-        "concurrency (in-flight requests per replica) or rps (requests per second per replica).",
+        "concurrency (in-flight requests per replica) or rps (requests per second per replica); "
+        "rps and concurrency only on a model predictor, served to the HPA by prometheus-adapter "
+        "from the model server's metrics, and with scaleTarget.",
     )
     scale_target: int | None = Field(
         default=None,
         ge=1,
-        description="Target value of scaleMetric per replica (cpu default 80 percent).",
+        description="Target value of scaleMetric per replica: percent of the request for cpu "
+        "and memory (default 80), requests per second for rps, requests in flight for "
+        "concurrency (required for these two).",
     )
     container_concurrency: int | None = Field(
         default=None,
@@ -235,7 +260,7 @@ class ComponentSpec(ApiModel):
     @model_validator(mode="after")
     def _replicas(self) -> ComponentSpec:
         check_replicas(self.min_replicas, self.max_replicas)
-        check_scale_metric(self.scale_metric)
+        check_scale_target(self.scale_metric, self.scale_target)
         return self
 
 
@@ -247,7 +272,8 @@ class PredictorSpec(ComponentSpec):
             PREDICTOR_RULE,
             REPLICAS_RULE,
             CANARY_RANGE_RULE,
-            SCALE_METRIC_RULE,
+            METRIC_NEEDS_MODEL_RULE,
+            SCALE_TARGET_RULE,
             SCALE_TO_ZERO_RULE,
             ZERO_NEEDS_MODEL_RULE,
         )
@@ -283,6 +309,8 @@ class PredictorSpec(ComponentSpec):
             raise ValueError(SCALE_TO_ZERO_RULE["message"])
         if self.min_replicas == 0 and self.model is None:
             raise ValueError(ZERO_NEEDS_MODEL_RULE["message"])
+        if is_pods_metric(self.scale_metric) and self.model is None:
+            raise ValueError(METRIC_NEEDS_MODEL_RULE["message"])
         return self
 
     @property
@@ -300,7 +328,9 @@ class TransformerSpec(ComponentSpec):
     """Pre/post-processing in front of the predictor: custom containers."""
 
     model_config = ConfigDict(
-        json_schema_extra=cel_rules(REPLICAS_RULE, NO_CANARY_RULE, SCALE_METRIC_RULE, NO_ZERO_RULE)
+        json_schema_extra=cel_rules(
+            REPLICAS_RULE, NO_CANARY_RULE, TRANSFORMER_METRIC_RULE, NO_ZERO_RULE
+        )
     )
 
     containers: list[Container] = Field(
@@ -317,6 +347,8 @@ class TransformerSpec(ComponentSpec):
     def _transformer_rules(self) -> TransformerSpec:
         if self.canary_traffic_percent is not None:
             raise ValueError(NO_CANARY_RULE["message"])
+        if is_pods_metric(self.scale_metric):
+            raise ValueError(TRANSFORMER_METRIC_RULE["message"])
         check_not_zero(self.min_replicas)
         return self
 

@@ -1,12 +1,15 @@
 """The real test node itself: nothing can leave the machine, pods resolve cluster names and
-nothing else, Services route, and metrics-server serves the metrics HPAs act on."""
+nothing else, Services route, metrics-server serves the metrics HPAs act on, and
+prometheus-adapter serves the custom metrics API from a Prometheus that stays on the node."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import dns, node_egress, node_plan
 from tests.support.k8s_components import NODE_NAME, SERVICE_IP
@@ -105,3 +108,22 @@ def test_metrics_server_reports_the_node(real_cluster: RealCluster) -> None:
 
     line = wait_for(top, timeout=120, interval=2, message="kubectl top node")
     assert line.split()[0] == NODE_NAME
+
+
+def test_custom_metrics_api_is_served_and_prometheus_stays_on_the_node(
+    real_cluster: RealCluster,
+) -> None:
+    def served() -> bool:
+        raw = "/apis/custom.metrics.k8s.io/v1beta1"
+        result = real_cluster.kubectl("get", "--raw", raw, check=False)
+        return result.returncode == 0 and json.loads(result.stdout)["kind"] == "APIResourceList"
+
+    wait_for(served, timeout=120, interval=2, message="custom.metrics.k8s.io served")
+    # both run in the node's cgroup, whose egress rule rejects anything off the machine
+    for name in ("prometheus", "prometheus-adapter"):
+        lines = Path(f"/proc/{real_cluster.pids[name]}/cgroup").read_text().splitlines()
+        assert f"0::/{node_plan.CGROUP}" in lines, (name, lines)
+    config = yaml.safe_load((real_cluster.paths.state / "prometheus.yml").read_text())
+    assert set(config) == {"global", "scrape_configs"}  # no remote write or read, no alerting
+    (job,) = config["scrape_configs"]
+    assert [sd["role"] for sd in job["kubernetes_sd_configs"]] == ["pod"]

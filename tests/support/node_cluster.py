@@ -25,7 +25,8 @@ class NodeError(RuntimeError):
 
 
 def node_bin_dir() -> Path:
-    """Where `tools/node/build.sh` puts CoreDNS, Traefik, metrics-server and crictl."""
+    """Where `tools/node/build.sh` puts CoreDNS, Traefik, metrics-server, Prometheus,
+    prometheus-adapter and crictl."""
     return controlplane.cache_dir() / "node" / "bin"
 
 

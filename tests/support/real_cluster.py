@@ -1,5 +1,6 @@
 """pytest fixture for the real-pod tier: `real_cluster` (session), a one-node cluster with a
-real kubelet, containerd, CoreDNS, Traefik and metrics-server (tests.support.realnode)."""
+real kubelet, containerd, CoreDNS, Traefik, metrics-server, Prometheus and prometheus-adapter
+(tests.support.realnode)."""
 
 from __future__ import annotations
 

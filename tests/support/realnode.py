@@ -1,8 +1,8 @@
 """Launch and stop a one-node Kubernetes cluster that runs real pods (the real-pod tier).
 
 The control plane of `tests.support.controlplane`, bound to a node address, plus a real node:
-containerd + runc + CNI bridge, kubelet, kube-proxy, CoreDNS, Traefik and metrics-server, all
-host processes. Images come from archives imported into containerd; nothing is pulled.
+containerd + runc + CNI bridge, kubelet, kube-proxy, CoreDNS, Traefik, metrics-server,
+Prometheus and prometheus-adapter (the chart's adapter rules), all host processes. Images come from archives imported into containerd; nothing is pulled.
 The layout is `tests.support.node_plan`; host changes go through `tests.support.node_host`'s
 journal so teardown undoes exactly them. One such cluster per machine (host-wide state).
 
@@ -44,6 +44,7 @@ from tests.support.local_processes import (
     stop_recorded,
 )
 from tests.support.node_cluster import (
+    REPO_ROOT,
     STATE_FILE,
     NodeError,
     RealCluster,
@@ -56,13 +57,19 @@ from tests.support.node_plan import NodePaths
 from tests.support.ports import free_port
 from tests.support.wait import wait_for
 
-NODE_BINARIES = ("coredns", "traefik", "metrics-server", "crictl")
+NODE_BINARIES = (
+    "coredns", "traefik", "metrics-server", "prometheus", "prometheus-adapter", "crictl",
+)  # fmt: skip
 K8S_NODE_BINARIES = ("kubelet", "kube-proxy")
 HOST_TOOLS = ("containerd", "ctr", "runc", "ip", "iptables", "ip6tables", "ss")
 # The one running real cluster on this machine (host-wide state allows one).
 MACHINE_LOCK = Path("/run/modelplane-realnode.json")
 START_TIMEOUT = float(os.environ.get("MODELPLANE_NODE_START_TIMEOUT", "240"))
-ADDON_ORDER = ("metrics-server", "traefik", "coredns", "kube-proxy", "kubelet", "containerd")
+ADDON_ORDER = (
+    "prometheus-adapter", "prometheus", "metrics-server", "traefik", "coredns", "kube-proxy",
+    "kubelet", "containerd",
+)  # fmt: skip
+CHART = REPO_ROOT / "charts" / "modelplane"
 
 
 def missing_prerequisites(k8s_bin: Path, node_bin: Path) -> list[str]:
@@ -204,12 +211,55 @@ def _start_node_components(cluster: RealCluster, tied: bool) -> None:
         "items": node_addons.cluster_objects(metrics_port),
     }
     cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(objects))
+    _start_custom_metrics(cluster, addons_kubeconfig, tied)
 
     _await(cluster, lambda: _node_ready(cp), f"node {node_plan.NODE_NAME} Ready")
     _await(cluster, node_egress.kube_proxy_synced, "kube-proxy's iptables rules")
     node_egress.pin_egress_first(cluster)
     _await(cluster, lambda: http_ok(f"http://127.0.0.1:{ping_port}/ping"), "traefik /ping")
     _await(cluster, lambda: _dns_answers(), "CoreDNS answering kubernetes.default")
+
+
+def adapter_rules(cp: ControlPlane) -> str:
+    """The chart's prometheus-adapter rules (monitoring.adapterRules), with the node's
+    window: the adapter runs what a user of the chart would give it."""
+    rendered = cp.helm(
+        "template", "modelplane", str(CHART), "--show-only", "templates/adapter-rules.yaml",
+        "--set", "monitoring.adapterRules.enabled=true",
+        "--set", f"monitoring.adapterRules.window={node_addons.RATE_WINDOW}",
+    ).stdout  # fmt: skip
+    return str(yaml.safe_load(rendered)["data"]["config.yaml"])
+
+
+def _start_custom_metrics(cluster: RealCluster, kubeconfig: Path, tied: bool) -> None:
+    """Prometheus scraping the operator's pods, and prometheus-adapter serving
+    `custom.metrics.k8s.io` from it with the chart's rules (the HPAs' rps and concurrency)."""
+    cp, state = cluster.cp, cluster.paths.state
+    config = state / "prometheus.yml"
+    config.write_text(node_plan.dump_yaml(node_addons.prometheus_config(kubeconfig)))
+    prometheus_port = free_port()
+    argv = node_addons.prometheus_argv(
+        cluster.node_bin, config, state / "prometheus-data", prometheus_port
+    )
+    _spawn(cluster, "prometheus", argv, tied)
+    prometheus = f"http://127.0.0.1:{prometheus_port}"
+    _await(cluster, lambda: http_ok(f"{prometheus}/-/ready"), "prometheus ready")
+
+    rules = state / "adapter-rules.yaml"
+    rules.write_text(adapter_rules(cp))
+    cert_dir = state / "prometheus-adapter-certs"
+    cert_dir.mkdir(exist_ok=True)
+    adapter_port = free_port()
+    argv = node_addons.adapter_argv(
+        cluster.node_bin, kubeconfig, cert_dir, adapter_port, prometheus, rules
+    )
+    _spawn(cluster, "prometheus-adapter", argv, tied)
+    objects = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": node_addons.custom_metrics_objects(adapter_port),
+    }
+    cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(objects))
 
 
 def _node_ready(cp: ControlPlane) -> bool:

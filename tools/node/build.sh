@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the real test node's add-ons from the Go module proxy into
 # ${MODELPLANE_CACHE:-~/.cache/modelplane}/node/bin: CoreDNS (cluster DNS), Traefik (Ingress and
-# Gateway API), metrics-server (CPU/memory for HPAs) and crictl. kubelet and kube-proxy come
+# Gateway API), metrics-server (CPU/memory for HPAs), Prometheus and prometheus-adapter (the
+# model servers' rps and concurrency for HPAs) and crictl. kubelet and kube-proxy come
 # from the control plane's wrapper module (tools/k8s/build.sh). Skips what is there; one build
 # at a time per cache (flock); binaries are renamed into place when complete.
 # --print-bin-dir prints where they go; --packages installs the node's Debian packages.
@@ -11,7 +12,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${MODELPLANE_CACHE:-$HOME/.cache/modelplane}"
 # shellcheck source=versions.env
 source "$HERE/versions.env"
-TRAEFIK_VERSION="$(awk '$1 == "require" && $2 == "github.com/traefik/traefik/v3" {print $3}' "$HERE/traefik/go.mod")"
+wrapped_version() { # wrapper-dir module: the version its go.mod requires
+  awk -v m="$2" '$1 == "require" && $2 == m {print $3}' "$HERE/$1/go.mod"
+}
+TRAEFIK_VERSION="$(wrapped_version traefik github.com/traefik/traefik/v3)"
+PROMETHEUS_VERSION="$(wrapped_version prometheus github.com/prometheus/prometheus)"
+PROMETHEUS_ADAPTER_VERSION="$(wrapped_version prometheus-adapter sigs.k8s.io/prometheus-adapter)"
 BIN="$CACHE/node/bin"
 # containerd, runc, CNI plugins, iptables, conntrack: the node; mmdebstrap: the image builder;
 # skopeo and umoci: independent readers of the built images (tests).
@@ -40,6 +46,8 @@ need() { [[ ! -x "$BIN/$1" || ! -e "$(stamp "$1" "$2")" ]]; }
 
 if ! need coredns "$COREDNS_VERSION" && ! need traefik "$TRAEFIK_VERSION" \
   && ! need metrics-server "$METRICS_SERVER_VERSION" && ! need crictl "$CRICTL_VERSION" \
+  && ! need prometheus "$PROMETHEUS_VERSION" \
+  && ! need prometheus-adapter "$PROMETHEUS_ADAPTER_VERSION" \
   && [[ -e "$CRDS/.complete" ]]; then
   exit 0
 fi
@@ -68,11 +76,11 @@ go_install() { # name package version
   install_atomic "$WORK/gobin/$1" "$1" "$3"
 }
 
-build_traefik() {
-  need traefik "$TRAEFIK_VERSION" || return 0
-  echo "node: building traefik $TRAEFIK_VERSION (about 5 min, 3 GB of memory)" >&2
-  (cd "$HERE/traefik" && go build -trimpath -ldflags "-s -w" -o "$WORK/traefik" github.com/traefik/traefik/v3/cmd/traefik)
-  install_atomic "$WORK/traefik" traefik "$TRAEFIK_VERSION"
+wrapped_build() { # name wrapper-dir package version note: go build in a wrapper module
+  need "$1" "$4" || return 0
+  echo "node: building $1 $4 ($5)" >&2
+  (cd "$HERE/$2" && go build -trimpath -ldflags "-s -w" -o "$WORK/$1" "$3")
+  install_atomic "$WORK/$1" "$1" "$4"
 }
 
 go_install crictl sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
@@ -92,6 +100,11 @@ gateway_crds() {
   touch "$CRDS/.complete"
 }
 
-build_traefik
+wrapped_build traefik traefik github.com/traefik/traefik/v3/cmd/traefik "$TRAEFIK_VERSION" \
+  "about 5 min, 3 GB of memory"
+wrapped_build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus \
+  "$PROMETHEUS_VERSION" "about 6 min"
+wrapped_build prometheus-adapter prometheus-adapter sigs.k8s.io/prometheus-adapter/cmd/adapter \
+  "$PROMETHEUS_ADAPTER_VERSION" "about 6 min"
 gateway_crds
 echo "node: ready in $BIN" >&2

@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from modelplane.api import Resource
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render.meta import Obj, child
 
+Server = Literal["model", "router"]
+
+# The Pods metrics prometheus-adapter serves to the HPA, by server and scaleMetric: a rate of
+# the request counter and the in-flight gauge of the pods' /metrics (docs/metrics.md). The
+# adapter's rules that make them are the chart's (charts/modelplane/templates/
+# adapter-rules.yaml); a test holds the two together.
+POD_METRICS: dict[tuple[Server, str], str] = {
+    ("model", "rps"): "modelplane_inference_requests_per_second",
+    ("model", "concurrency"): "modelplane_inference_in_flight",
+    ("router", "rps"): "modelplane_router_requests_per_second",
+    ("router", "concurrency"): "modelplane_router_in_flight_requests",
+}
+
 
 @dataclass(frozen=True)
 class Scaling:
-    """Replica bounds and the metric to follow, as written in a spec (None = unset)."""
+    """Replica bounds and the metric to follow, as written in a spec (None = unset), and
+    which server's metrics the pods serve."""
 
     min_replicas: int | None
     max_replicas: int | None
     metric: str | None
     target: int | None
+    server: Server
 
     @property
     def low(self) -> int:
@@ -41,14 +57,25 @@ class Scaling:
 
 
 def metric_spec(scaling: Scaling, config: OperatorConfig) -> Obj:
-    """The HPA metric: resource utilization (cpu, memory).
+    """The HPA metric: resource utilization (cpu, memory), or the average over the pods of
+    a Pods metric (rps, concurrency) with scaleTarget per pod.
 
-    rps and concurrency are refused by the API's validation (no custom metrics pipeline is
-    installed yet, docs/operator.md); a spec that got past it anyway is an error here too.
+    The API refuses rps and concurrency without scaleTarget, and where the pods do not run
+    the model server or the router; a spec that got past it anyway is an error here too.
     """
     metric = scaling.metric or "cpu"
+    if metric in ("rps", "concurrency"):
+        if scaling.target is None:
+            raise ValueError(f"scaleMetric {metric} needs scaleTarget")
+        return {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": POD_METRICS[(scaling.server, metric)]},
+                "target": {"type": "AverageValue", "averageValue": str(scaling.target)},
+            },
+        }
     if metric not in ("cpu", "memory"):
-        raise ValueError(f"scaleMetric {metric} is not supported; use cpu or memory")
+        raise ValueError(f"scaleMetric {metric} is not supported")
     return {
         "type": "Resource",
         "resource": {

@@ -205,7 +205,9 @@ def render_inference_graph(
             "enableServiceLinks": False,
         }
     )
-    scaling = Scaling(spec.min_replicas, spec.max_replicas, spec.scale_metric, spec.scale_target)
+    scaling = Scaling(
+        spec.min_replicas, spec.max_replicas, spec.scale_metric, spec.scale_target, "router"
+    )
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     deployment = pod.deployment(
         name,

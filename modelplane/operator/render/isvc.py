@@ -187,7 +187,9 @@ def component(
     annotations = pod.merge_dicts(
         runtime_spec.annotations if runtime_spec else None, spec.annotations
     )
-    scaling = Scaling(spec.min_replicas, spec.max_replicas, spec.scale_metric, spec.scale_target)
+    scaling = Scaling(
+        spec.min_replicas, spec.max_replicas, spec.scale_metric, spec.scale_target, "model"
+    )
     envelope = child("apps/v1", "Deployment", name, isvc, labels)
     deployment = pod.deployment(
         name,

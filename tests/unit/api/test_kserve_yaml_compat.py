@@ -20,7 +20,7 @@ spec:
   predictor:
     minReplicas: 0
     maxReplicas: 3
-    scaleMetric: cpu  # rps and concurrency are refused until a metrics pipeline serves them
+    scaleMetric: rps
     scaleTarget: 50
     serviceAccountName: sa
     model:

@@ -223,12 +223,61 @@ def test_autoscaled_sample_gets_a_cpu_hpa_and_no_fixed_replicas() -> None:
     assert "replicas" not in one(objects, "Deployment")["spec"]
 
 
+def test_rps_sample_gets_an_hpa_on_the_adapters_rate() -> None:
+    hpa = one(render_sample(SAMPLE["isvc-autoscaled-rps"]), "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 4)
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["pods"]["metric"]["name"] == "modelplane_inference_requests_per_second"
+    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "5"}
+
+
+@pytest.mark.parametrize(
+    ("metric", "model_metric", "router_metric"),
+    [
+        (
+            "rps",
+            "modelplane_inference_requests_per_second",
+            "modelplane_router_requests_per_second",
+        ),
+        ("concurrency", "modelplane_inference_in_flight", "modelplane_router_in_flight_requests"),
+    ],
+)
+def test_rps_and_concurrency_name_the_pods_metric_of_their_server(
+    metric: str, model_metric: str, router_metric: str
+) -> None:
+    scaling = {"minReplicas": 1, "maxReplicas": 3, "scaleMetric": metric, "scaleTarget": 7}
+    routed = graph(SEQUENCE, **scaling)
+    for objects, name in (
+        (render(isvc({"model": onnx(), **scaling})), model_metric),
+        (
+            render_inference_graph(
+                routed, resolve_graph(routed, {"first": "http://a"}), OperatorConfig()
+            ),
+            router_metric,
+        ),
+    ):
+        assert one(objects, "HorizontalPodAutoscaler")["spec"]["metrics"] == [
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": name},
+                    "target": {"type": "AverageValue", "averageValue": "7"},
+                },
+            }
+        ]
+
+
 @pytest.mark.parametrize("metric", ["rps", "concurrency"])
-def test_pods_metrics_nothing_serves_are_refused_not_ignored(metric: str) -> None:
-    with pytest.raises(ValidationError, match="custom metrics pipeline"):
-        isvc({"model": onnx(), "minReplicas": 1, "maxReplicas": 3, "scaleMetric": metric})
-    with pytest.raises(ValidationError, match="custom metrics pipeline"):
-        graph(SEQUENCE, minReplicas=1, maxReplicas=3, scaleMetric=metric)
+def test_pods_metrics_are_refused_where_no_server_serves_them(metric: str) -> None:
+    scaling = {"maxReplicas": 3, "scaleMetric": metric, "scaleTarget": 5}
+    with pytest.raises(ValidationError, match="need a model predictor"):
+        isvc({"containers": [{"name": "c", "image": "x"}], **scaling})
+    with pytest.raises(ValidationError, match="a transformer scales on cpu or memory"):
+        isvc(
+            {"model": onnx()}, transformer={"containers": [{"name": "c", "image": "x"}], **scaling}
+        )
+    with pytest.raises(ValidationError, match="need scaleTarget"):
+        isvc({"model": onnx(), "maxReplicas": 3, "scaleMetric": metric})
 
 
 @pytest.mark.parametrize(

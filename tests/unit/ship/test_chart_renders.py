@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from modelplane.operator.render.autoscaling import POD_METRICS
 from tests.support.client_tools import ClientTools
 from tests.unit.ship.rendered import CHART, NAMESPACE, Obj, config_data, helm_template, index
 
@@ -150,9 +152,37 @@ def test_monitors_select_what_the_operator_labels(client_tools: ClientTools) -> 
     assert "ServiceMonitor" not in kinds(helm_template(client_tools))
 
 
+def test_adapter_rules_serve_the_pods_metrics_the_operator_names(client_tools: ClientTools) -> None:
+    assert "ConfigMap" not in {  # off by default: only for clusters that run the adapter
+        o["kind"] for o in helm_template(client_tools) if "adapter" in o["metadata"]["name"]
+    }
+    objs = helm_template(
+        client_tools,
+        "--set",
+        "monitoring.adapterRules.enabled=true",
+        "--set",
+        "monitoring.adapterRules.namespace=monitoring",
+        "--set",
+        "monitoring.adapterRules.window=30s",
+    )
+    (rules,) = [o for o in objs if o["metadata"]["name"] == "modelplane-adapter-rules"]
+    assert rules["metadata"]["namespace"] == "monitoring"
+    config = yaml.safe_load(rules["data"]["config.yaml"])
+    served = {rule["name"]["as"] for rule in config["rules"]}
+    assert served == set(POD_METRICS.values())
+    for rule in config["rules"]:
+        assert rule["resources"]["overrides"] == {
+            "namespace": {"resource": "namespace"},
+            "pod": {"resource": "pod"},
+        }
+        assert "[30s]" in rule["metricsQuery"]
+        assert "<<.LabelMatchers>>" in rule["metricsQuery"]
+
+
 @pytest.mark.parametrize(
     ("setting", "field"),
     [
+        ("monitoring.adapterRules.window=soon", "window"),
         ("operator.logLevel=loud", "logLevel"),
         ("operator.logFormat=xml", "logFormat"),
         ("operator.replicas=3", "replicas"),
