@@ -11,13 +11,11 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,31 +27,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.file_server import serve_files  # noqa: E402
 from tests.support.models import onnx_add_constant_weighted  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 WEIGHTS = 1_000_000
-
-
-@contextmanager
-def storage(root: Path) -> Iterator[str]:
-    """A plain HTTP server on 127.0.0.1 serving `root`."""
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -131,7 +109,7 @@ def main() -> None:
         root = Path(tmp)
         for i, name in enumerate(names):
             onnx_add_constant_weighted(root / "www" / name / "model.onnx", float(i), WEIGHTS)
-        with storage(root / "www") as store:
+        with serve_files(root / "www") as store:
             (root / "probe").mkdir()
             with serve(root / "probe") as (url, _):
                 for name in names[:6]:

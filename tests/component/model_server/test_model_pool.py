@@ -3,10 +3,8 @@ least recently used within a measured memory capacity (issue 16, server side).""
 
 from __future__ import annotations
 
-import http.server
 import io
 import tarfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ import pytest
 import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
 
+from tests.support.file_server import serve_files
 from tests.support.model_server import RunningServer, server_in_thread, server_process
 from tests.support.models import broken_onnx, onnx_add_constant_weighted, python_model
 
@@ -47,27 +46,11 @@ class Storage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.gets: Counter[str] = Counter()
-        gets = self.gets
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def do_GET(self) -> None:
-                gets[self.path] += 1
-                super().do_GET()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._served = serve_files(root, self.gets)
+        self.url = self._served.__enter__()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._served.__exit__(None, None, None)
 
 
 def _tar_gz(directory: Path) -> bytes:

@@ -6,9 +6,6 @@ served over real HTTP, pulled by the servers themselves.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from modelplane.operator.kinds import ISVC, POOL
 from modelplane.operator.pool_client import HttpReplicas
 from modelplane.operator.reconcile import Reconciler
 from tests.support import models
+from tests.support.file_server import serve_files
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.unit.operator.fake_kube import FakeKube
 from tests.unit.operator.samples import CONFIG
@@ -36,15 +34,8 @@ def storage(tmp_path: Path) -> Iterator[str]:
     """Model i adds i + 1, served over HTTP on 127.0.0.1."""
     for i in range(COUNT):
         models.onnx_add_constant(tmp_path / f"m{i}" / "model.onnx", i + 1.0)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_files(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

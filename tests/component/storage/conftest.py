@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from tests.support.file_server import serve_files, serve_handler
 from tests.support.ports import free_port
 
 
@@ -73,28 +73,13 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A plain HTTP server on a random port serving a fresh directory."""
     root = tmp_path / "www"
     root.mkdir()
 
-    class Handler(_Quiet):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-    for url in _serve(Handler):
+    with serve_files(root) as url:
         yield url, root
 
 
@@ -142,7 +127,7 @@ def fake_gcs(tmp_path: Path) -> Iterator[tuple[str, dict[str, bytes], list[str]]
             self.end_headers()
             self.wfile.write(data)
 
-    for url in _serve(Handler):
+    with serve_handler(Handler) as url:
         yield url, objects, auth_seen
 
 
