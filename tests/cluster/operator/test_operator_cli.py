@@ -49,7 +49,12 @@ def test_operator_command_serves_one_namespace(
         sample = str(ROOT / "manifests" / "samples" / "isvc-onnx-cpu.yaml")
         kubectl("apply", "-n", watched, "-f", sample)
         kubectl("apply", "-n", ignored, "-f", sample)
-        eventually(lambda: kubectl.ready("isvc", "iris-onnx", watched), 90, "iris-onnx Ready")
+        try:  # 90 s was once not enough on a machine busy with other work; say why if so
+            eventually(lambda: kubectl.ready("isvc", "iris-onnx", watched), 180, "iris-onnx Ready")
+        except AssertionError as exc:
+            pods = kubectl("get", "pods", "-n", watched, "-o", "wide", check=False)
+            status = (kubectl.get("isvc", "iris-onnx", watched) or {}).get("status")
+            raise AssertionError(f"{exc}\npods:\n{pods}\nstatus: {status}") from None
         isvc = kubectl.get("isvc", "iris-onnx", watched) or {}
         assert isvc["status"]["url"] == f"http://iris-onnx-{watched}.cli.example.com"
         selector = "serving.modelplane.io/inferenceservice=iris-onnx"
