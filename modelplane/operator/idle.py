@@ -42,6 +42,15 @@ def metric_sums(text: str, wanted: tuple[str, ...] = (REQUESTS, IN_FLIGHT)) -> d
     return sums
 
 
+def served_since(reference: Sample, sample: Sample) -> bool:
+    """During a handover (parked, pods still up): did the component serve since `reference`?
+
+    A changed reading (a request answered, a pod came or went) or a request in flight is
+    service; the clock's own restarts (an operator restart, an unknown reading) are not.
+    """
+    return sample.in_flight > 0 or sample != reference
+
+
 class IdleClock:
     """Per component: since when nothing changed. `observe` says how long it has been idle."""
 

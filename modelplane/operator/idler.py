@@ -18,7 +18,14 @@ import aiohttp
 
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.idle import IN_FLIGHT, REQUESTS, IdleClock, Sample, metric_sums
+from modelplane.operator.idle import (
+    IN_FLIGHT,
+    REQUESTS,
+    IdleClock,
+    Sample,
+    metric_sums,
+    served_since,
+)
 from modelplane.operator.kube import Kube
 from modelplane.operator.reconcile import activator_addresses
 from modelplane.operator.targets import Target, target_of
@@ -43,7 +50,8 @@ class Idler:
         self.leading = leading
         self.namespaces = tuple(namespaces)
         self.clock = IdleClock()
-        self._parked: dict[tuple[str, str], float] = {}  # when this replica parked each
+        # per parked component: its reading when parked, and when (this replica's view)
+        self._parked: dict[tuple[str, str], tuple[Sample, float]] = {}
 
     async def run_forever(self) -> None:
         """Check every idleCheckSeconds while leading; a failed check is logged and retried."""
@@ -84,13 +92,21 @@ class Idler:
         sample = await self._sample(session, target, deployment)
         idle = self.clock.observe(target.key, sample, time.monotonic())
         if names.PARKED_ANNOTATION in notes:
-            parked_at = self._parked.setdefault(target.key, time.monotonic())
-            if idle < target.idle_seconds:  # a request came while handing over: back
+            if sample is None:  # unknown reading: no evidence either way, stays parked
+                return
+            # first reading since parking (or since this replica started leading)
+            reference, parked_at = self._parked.setdefault(target.key, (sample, time.monotonic()))
+            if served_since(reference, sample):  # a request came while handing over: back
                 log.info("unparking %s/%s: it served a request", namespace, name)
                 await self._annotate(target, None)
                 self._parked.pop(target.key, None)
             elif time.monotonic() - parked_at >= self.config.handover_seconds:
-                log.info("scaling %s/%s to zero: no requests for %.0f s", namespace, name, idle)
+                log.info(
+                    "scaling %s/%s to zero: no requests in its %.0f s handover",
+                    namespace,
+                    name,
+                    time.monotonic() - parked_at,
+                )
                 body = {
                     "metadata": {"annotations": {names.PARKED_ANNOTATION: None}},
                     "spec": {"replicas": 0},
@@ -111,7 +127,8 @@ class Idler:
             idle,
         )
         await self._annotate(target, "true")
-        self._parked[target.key] = time.monotonic()
+        if sample is not None:
+            self._parked[target.key] = (sample, time.monotonic())
 
     async def _annotate(self, target: Target, value: str | None) -> None:
         namespace, name = target.key

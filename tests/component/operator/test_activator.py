@@ -104,6 +104,8 @@ async def model_pod() -> Any:
         return web.json_response({"model_name": "iris", "echo": body, "host": request.host})
 
     async def metrics(_: web.Request) -> web.Response:
+        if state.get("metrics_broken"):
+            return web.Response(status=500)
         text = (
             "# TYPE modelplane_inference_requests_total counter\n"
             f'modelplane_inference_requests_total{{model="iris",outcome="success"}} {state["requests"]}\n'
@@ -246,3 +248,41 @@ async def test_idle_clock_keeps_a_model_up_while_the_activator_has_no_address(
         await asyncio.sleep(1.1)
         await idler.check_once(session)
     assert world.scaled == []
+
+
+async def test_a_parked_model_stays_parked_across_an_operator_restart_and_unknown_readings(
+    model_pod: Any,
+) -> None:
+    # A new leader (or a restarted operator) finds a Deployment parked by another: its idle
+    # clock starts at 0, which is no request; only a changed reading unparks.
+    port, state = model_pod
+    world = World(port, start_delay=0.0, idle_seconds=3600)
+    world.replicas, world.pod_ready = 1, True
+    world.annotations = {names.PARKED_ANNOTATION: "true"}
+    config = OperatorConfig(activator_port=1, activator_service="sys/act", handover_seconds=0.5)
+    idler = Idler(world, config, leading=lambda: True)  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as session:
+        await idler.check_once(session)  # the first reading is the reference
+        assert world.annotations == {names.PARKED_ANNOTATION: "true"} and world.scaled == []
+        state["metrics_broken"] = 1  # an unknown reading: no evidence, no decision
+        await asyncio.sleep(0.6)
+        await idler.check_once(session)
+        assert world.annotations == {names.PARKED_ANNOTATION: "true"} and world.scaled == []
+        state["metrics_broken"] = 0
+        await idler.check_once(session)  # unchanged since the reference, handover over
+    assert world.scaled == [0] and world.annotations == {}
+
+
+async def test_a_parked_model_that_serves_after_a_restart_is_unparked(model_pod: Any) -> None:
+    port, state = model_pod
+    world = World(port, start_delay=0.0, idle_seconds=3600)
+    world.replicas, world.pod_ready = 1, True
+    world.annotations = {names.PARKED_ANNOTATION: "true"}
+    config = OperatorConfig(activator_port=1, activator_service="sys/act", handover_seconds=60)
+    idler = Idler(world, config, leading=lambda: True)  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as session:
+        await idler.check_once(session)
+        assert world.annotations == {names.PARKED_ANNOTATION: "true"}
+        state["in_flight"] = 1  # a request on a connection opened before the handover
+        await idler.check_once(session)
+    assert world.annotations == {} and world.scaled == []
