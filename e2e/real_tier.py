@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from e2e import sample_models
@@ -366,6 +367,33 @@ def labelled(
 def listed(cluster: RealCluster, namespace: str) -> dict[str, dict[str, Any]]:
     items = json.loads(cluster.kubectl("get", "isvc,ig", "-n", namespace, "-o", "json").stdout)
     return {item["metadata"]["name"]: item for item in items["items"]}
+
+
+def traefik_own(status: int, text: str) -> bool:
+    """Traefik's own answer for a host it does not route yet: 404 "page not found" (no router:
+    its provider skips a Service without ready endpoints) or 503 "no available server"."""
+    return (status == 404 and text.startswith("404 page not found")) or (
+        status == 503 and "no available server" in text.lower()
+    )
+
+
+def wait_routed(ingress: str, host: str, path: str, body: Any, timeout: float = 60.0) -> float:
+    """Seconds until Traefik routes `host`: the first answer to POST `path` it did not make
+    itself. A Ready InferenceService reaches Traefik's routes a moment later (its provider
+    throttles updates, about 2 s, and first needs the Service's ready endpoints)."""
+    started = time.monotonic()
+    last = "no answer"
+    while time.monotonic() - started < timeout:
+        try:
+            answer = httpx.post(f"{ingress}{path}", json=body, headers={"Host": host}, timeout=5)
+        except httpx.HTTPError as error:
+            last = repr(error)
+        else:
+            if not traefik_own(answer.status_code, answer.text):
+                return time.monotonic() - started
+            last = f"{answer.status_code} {answer.text[:80]!r}"
+        time.sleep(0.5)
+    raise TimeoutError(f"{host}: not routed by the Ingress within {timeout:.0f} s; last: {last}")
 
 
 def wait_ready(tier: Tier, names: list[str], timeout: float) -> dict[str, str]:

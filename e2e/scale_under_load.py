@@ -215,21 +215,6 @@ def concurrency_isvc(name: str) -> dict[str, Any]:
     }
 
 
-def wait_routed(url: str, host: str, body: dict[str, Any], timeout: float = 60.0) -> float:
-    """Seconds until one request through the Ingress is answered 200: a Ready
-    InferenceService's Ingress reaches Traefik's routes a moment later (its provider
-    throttles updates), and until then Traefik answers 404."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            if httpx.post(url, json=body, headers={"Host": host}, timeout=5).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{host}: no answer through the Ingress within {timeout:.0f} s")
-
-
 def run(
     cluster: RealCluster,
     namespace: str,
@@ -245,9 +230,10 @@ def run(
     replicas (at most `settle_timeout` seconds after the load ends)."""
     api = Api(cluster)
     timeline = Timeline(load)
-    url = f"{cluster.ingress}/v2/models/{name}/infer"
+    path = f"/v2/models/{name}/infer"
+    url = f"{cluster.ingress}{path}"
     host = names.host(name, namespace, real_tier.DOMAIN)
-    timeline.routed_after = round(wait_routed(url, host, body), 1)
+    timeline.routed_after = round(real_tier.wait_routed(cluster.ingress, host, path, body), 1)
     done = threading.Event()
 
     def drive() -> None:

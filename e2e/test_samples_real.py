@@ -173,8 +173,12 @@ def test_gpu_samples_say_why_they_are_not_scheduled(ready: Tier) -> None:
 @pytest.mark.parametrize("name", cpu_names())
 def test_sample_answers_through_the_ingress(ready: Tier, name: str) -> None:
     host = f"{name}-{ready.namespace}.{real_tier.DOMAIN}"
+    path = f"/v2/models/{name}/infer"
+    # Ready, but Traefik may not route it yet (404 "page not found" for a few seconds)
+    lag = real_tier.wait_routed(ready.cluster.ingress, host, path, request_for(name))
+    print(f"\n{name}: waited {lag:.1f}s for the Ingress to route it")
     answer = httpx.post(
-        f"{ready.cluster.ingress}/v2/models/{name}/infer",
+        f"{ready.cluster.ingress}{path}",
         json=request_for(name),
         headers={"Host": host},
         timeout=30,
