@@ -1,4 +1,4 @@
-"""The activator: holds HTTP requests for a component at zero, wakes it, forwards to its pod.
+"""The activator: holds requests for a component at zero, wakes it, forwards to its pod.
 
 A predictor with minReplicas 0 that the idle clock sent to zero has a Service without a
 selector whose EndpointSlice points here (`render.activation`). A request arriving here is
@@ -9,12 +9,15 @@ back, so warm traffic never passes here.
 
 Bounded: at most `maxHeldRequests` requests are held per component, each for at most
 `wakeTimeoutSeconds`; beyond either the answer is 503 with a message that the model is
-starting. Runs in the operator process (every replica, leader or not: waking is idempotent).
+starting. gRPC arrives on the component's own relay port (`relay`), is held under the same
+bounds and relayed to the woken pod. Runs in the operator process (every replica, leader or
+not: waking is idempotent).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -27,7 +30,8 @@ from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.kube import Kube
-from modelplane.operator.targets import Target, ready_pod_ip, resolve, target_of
+from modelplane.operator.relay import Relay
+from modelplane.operator.targets import Target, ready_pod_ip, relayed, resolve, target_of
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,15 @@ HOP_BY_HOP = frozenset(
 )
 TARGETS_TTL = 1.0  # seconds a listing of the marked Services is reused
 POLL = 0.25  # seconds between looks at a waking component's pods
+RELAY_SYNC = 1.0  # seconds between looks at which relay ports to listen on
+
+
+class Refused(Exception):
+    """A held request the activator gives up on: the HTTP status and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def error(status: int, message: str, retry_after: int | None = None) -> web.Response:
@@ -73,6 +86,8 @@ class Activator:
         self._held: dict[tuple[str, str], int] = {}
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
+        self._relay: Relay | None = None
+        self._relay_sync: asyncio.Task[None] | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -87,9 +102,17 @@ class Activator:
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         log.info("activator listening on %s:%s", host, port)
+        self._relay = Relay(host, self.wake_connection)
+        self._relay_sync = asyncio.create_task(self._sync_relay_forever())
 
     async def close(self) -> None:
         """Stop listening; cancel wakes; close the upstream connections."""
+        if self._relay_sync is not None:
+            self._relay_sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_sync
+        if self._relay is not None:
+            await self._relay.close()
         for task in self._wakes.values():
             task.cancel()
         if self._runner is not None:
@@ -104,24 +127,48 @@ class Activator:
         target = resolve(request.host, await self._targets())
         if target is None:
             return error(404, f"no scale-to-zero model is served as host {request.host}")
+        body = await request.read()
+        try:
+            address = await self._hold(target)
+        except Refused as refused:
+            return error(refused.status, str(refused), 5 if refused.status == 503 else None)
+        return await self._forward(request, body, f"{address}:{target.port}")
+
+    async def wake_connection(self, target: Target) -> str | None:
+        """A relayed gRPC connection's hold: the woken pod's IP, None when refused."""
+        try:
+            return await self._hold(target)
+        except Refused as refused:
+            log.warning("closing a gRPC connection to %s/%s: %s", *target.key, refused)
+            return None
+
+    async def _hold(self, target: Target) -> str:
+        """Hold one request (within the bounds) until the component's pod is Ready."""
         key = target.key
         if self._held.get(key, 0) >= self.config.max_held_requests:
-            return error(503, self._starting(target, "too many requests are waiting"), 5)
+            raise Refused(503, self._starting(target, "too many requests are waiting"))
         self._held[key] = self._held.get(key, 0) + 1
         try:
-            body = await request.read()
-            try:
-                address = await asyncio.wait_for(
-                    asyncio.shield(self._wake(target)), self.config.wake_timeout_seconds
-                )
-            except TimeoutError:
-                waited = f"no replica was ready within {self.config.wake_timeout_seconds:g} s"
-                return error(503, self._starting(target, waited), 5)
-            except LookupError as missing:
-                return error(404, str(missing))
+            return await asyncio.wait_for(
+                asyncio.shield(self._wake(target)), self.config.wake_timeout_seconds
+            )
+        except TimeoutError:
+            waited = f"no replica was ready within {self.config.wake_timeout_seconds:g} s"
+            raise Refused(503, self._starting(target, waited)) from None
+        except LookupError as missing:
+            raise Refused(404, str(missing)) from None
         finally:
             self._held[key] -= 1
-        return await self._forward(request, body, f"{address}:{target.port}")
+
+    async def _sync_relay_forever(self) -> None:
+        """Keep a relay listener on every claimed relay port (a failed look is retried)."""
+        assert self._relay is not None
+        while True:
+            try:
+                await self._relay.sync(relayed(await self._targets()))
+            except Exception:
+                log.exception("relay ports not synced; next look in %ss", RELAY_SYNC)
+            await asyncio.sleep(RELAY_SYNC)
 
     @staticmethod
     def _starting(target: Target, why: str) -> str:

@@ -146,7 +146,13 @@ class Operator:
             self._elector = LeaderElector(self._kube, self.lease, self._leading_changed)
             self._tasks.append(asyncio.create_task(self._elector.run()))
         events = EventRecorder(self._kube.create, current_identity())
-        reconciler = Reconciler(self._kube, self.config, events=events, replicas=self.replicas)
+        reconciler = Reconciler(
+            self._kube,
+            self.config,
+            events=events,
+            replicas=self.replicas,
+            namespaces=self.namespaces,
+        )
         self._queue = ReconcileQueue(reconciler, gate=self.leading)
         self._tasks.append(asyncio.create_task(self._resync_forever()))
         if self.config.activator_port:  # scale to zero: hold and wake (every replica), idle

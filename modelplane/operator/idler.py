@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from modelplane.operator import names
+from modelplane.operator.activation_pass import activator_addresses
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.idle import (
     IN_FLIGHT,
@@ -27,7 +28,6 @@ from modelplane.operator.idle import (
     served_since,
 )
 from modelplane.operator.kube import Kube
-from modelplane.operator.reconcile import activator_addresses
 from modelplane.operator.targets import Target, target_of
 
 log = logging.getLogger(__name__)

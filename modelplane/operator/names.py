@@ -30,6 +30,8 @@ SCALE_TO_ZERO_LABEL = f"{GROUP}/scale-to-zero"
 SCALE_TARGET_ANNOTATION = f"{GROUP}/scale-target"  # the Deployment to wake or idle
 IDLE_AFTER_ANNOTATION = f"{GROUP}/scale-to-zero-after"  # seconds without requests
 HOSTS_ANNOTATION = f"{GROUP}/hosts"  # Host headers that mean this Service (comma-separated)
+# The activator port that relays its gRPC at zero (`relay_ports`).
+RELAY_PORT_ANNOTATION = f"{GROUP}/activator-grpc-port"
 # On a Deployment the idle clock is handing to the activator: its Service already points at
 # the activator while its pods still serve, so the proxies switch before the pods go.
 PARKED_ANNOTATION = f"{GROUP}/parked"

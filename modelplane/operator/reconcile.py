@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from modelplane.api import (
     select_runtime,
 )
 from modelplane.operator import names
+from modelplane.operator.activation_pass import ActivationPass
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.events import EventRecorder
 from modelplane.operator.health import ready_of
@@ -55,7 +56,6 @@ from modelplane.operator.status import (
     isvc_status,
     revision_splits,
 )
-from modelplane.operator.targets import ready_addresses
 from modelplane.operator.traffic import TrafficPlan, plan_traffic
 
 log = logging.getLogger(__name__)
@@ -71,21 +71,6 @@ REFUSALS = {400: "ApplyRejected", 403: "ApplyForbidden", 422: "ApplyRejected"}
 def utc_now() -> str:
     """Current time in RFC 3339, second precision (as Kubernetes writes it)."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def activator_addresses(kube: Kube, config: OperatorConfig) -> tuple[str, ...]:
-    """Ready IPs behind the activator's Service (config `activatorService`), sorted."""
-    if not config.activator_service or "/" not in config.activator_service:
-        return ()
-    namespace, name = config.activator_service.split("/", 1)
-    selector = f"{names.SLICE_SERVICE_LABEL}={name}"
-    return ready_addresses(kube.list("EndpointSlice", namespace, selector))
-
-
-def is_activator_slice(item: Obj) -> bool:
-    """An EndpointSlice the operator wrote for a Service at zero (not the controller's)."""
-    labels = item["metadata"].get("labels") or {}
-    return labels.get(names.SLICE_MANAGER_LABEL) == names.SLICE_MANAGER_VALUE
 
 
 @dataclass
@@ -106,9 +91,11 @@ class Reconciler:
         clock: Callable[[], str] = utc_now,
         events: EventRecorder | None = None,
         replicas: ReplicaClient | None = None,
+        namespaces: Sequence[str] = (),
     ) -> None:
         self.kube = kube
         self.config = config
+        self.activations = ActivationPass(kube, config, namespaces)  # scale to zero
         self.clock = clock
         self.events = events  # Events on the owners' transitions (none in unit tests)
         self.pools = PoolPass(kube, config, replicas)  # replicas: pool pods' servers
@@ -150,7 +137,7 @@ class Reconciler:
             try:
                 latest, _ = predictor_revision(isvc, runtime, self.config)
                 plan = self._plan(obj, isvc, latest)
-                activation = self._activation(isvc, latest)
+                activation = self.activations.live(isvc, latest)
                 rendered = render_inference_service(isvc, runtime, self.config, plan, activation)
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
@@ -159,7 +146,7 @@ class Reconciler:
             ISVC, obj, rendered, apply=failure is None, keep=keep
         )
         if activation is not None and activation.at_zero and rejected is None:
-            self._drop_controller_slices(isvc)
+            self.activations.drop_controller_slices(isvc)
         status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected, plan)
         if not self._write_status(obj, status):
             return PassResult()
@@ -224,49 +211,6 @@ class Reconciler:
             remembered.get("previousRolledoutRevision"),
             ready,
         )
-
-    def _activation(self, isvc: InferenceService, revision: str) -> Activation | None:
-        """For a predictor that scales to zero: is its revision's Deployment at zero (or
-        parked), where is the activator."""
-        if not isvc.spec.predictor.scales_to_zero:
-            return None
-        namespace = isvc.metadata.namespace or "default"
-        name = names.component(isvc.metadata.name or "", names.PREDICTOR)
-        live = self.kube.get("Deployment", namespace, revision)
-        parked = names.PARKED_ANNOTATION in ((live or {}).get("metadata") or {}).get(
-            "annotations", {}
-        )
-        if live is not None and (parked or (live.get("spec") or {}).get("replicas") == 0):
-            return Activation(at_zero=True, addresses=activator_addresses(self.kube, self.config))
-        # Woken: the activator's slice goes only once the controller's slice has a ready pod.
-        slices = self.kube.list("EndpointSlice", namespace, f"{names.SLICE_SERVICE_LABEL}={name}")
-        ours = [s for s in slices if is_activator_slice(s)]
-        routed = any(ready_addresses([s]) for s in slices if not is_activator_slice(s))
-        if ours and not routed:
-            return Activation(bridging=True, addresses=activator_addresses(self.kube, self.config))
-        return Activation()
-
-    def _drop_controller_slices(self, isvc: InferenceService) -> None:
-        """At zero, the endpoints of the predictor's Service are the activator's slice only.
-
-        The EndpointSlice controller leaves its slices behind when a Service loses its
-        selector (it stops managing them; their endpoints would go stale), and the endpoints
-        controller its v1 Endpoints, which the mirroring controller would turn into another
-        stale slice: delete them all.
-        """
-        namespace = isvc.metadata.namespace or "default"
-        service = names.component(isvc.metadata.name or "", names.PREDICTOR)
-        # the v1 Endpoints the endpoints controller leaves: mirrored into a stale slice otherwise
-        self.kube.delete_endpoints(namespace, service)
-        selector = f"{names.SLICE_SERVICE_LABEL}={service}"
-        for item in self.kube.list("EndpointSlice", namespace, selector):
-            if not is_activator_slice(item):
-                log.info(
-                    "deleting EndpointSlice %s: %s is at zero", item["metadata"]["name"], service
-                )
-                self.kube.delete(
-                    "EndpointSlice", namespace, item["metadata"]["name"], item["metadata"]["uid"]
-                )
 
     def _runtime_for(self, isvc: InferenceService) -> tuple[Failure | None, ServingRuntime | None]:
         model = isvc.spec.predictor.model

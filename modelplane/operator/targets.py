@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelplane.operator import names
+from modelplane.operator import names, relay_ports
 
 Obj = dict[str, Any]
 
@@ -27,6 +27,8 @@ class Target:
     hosts: tuple[str, ...]
     cluster_ip: str | None
     port: int  # the pods' http port (the Service's http targetPort)
+    grpc_port: int = names.GRPC_PORT  # the pods' grpc port (the Service's grpc targetPort)
+    relay_port: int | None = None  # the activator port relaying its gRPC at zero
 
     @property
     def key(self) -> tuple[str, str]:
@@ -42,10 +44,10 @@ def target_of(service: Mapping[str, Any]) -> Target | None:
     if not deployment or (meta.get("labels") or {}).get(names.SCALE_TO_ZERO_LABEL) != "true":
         return None
     spec = service.get("spec") or {}
-    port = names.HTTP_PORT
+    ports = {"http": names.HTTP_PORT, "grpc": names.GRPC_PORT}
     for item in spec.get("ports") or []:
-        if item.get("name") == "http" and isinstance(item.get("targetPort"), int):
-            port = item["targetPort"]
+        if item.get("name") in ports and isinstance(item.get("targetPort"), int):
+            ports[item["name"]] = item["targetPort"]
     try:
         idle = int(notes.get(names.IDLE_AFTER_ANNOTATION) or 0)
     except ValueError:
@@ -59,8 +61,25 @@ def target_of(service: Mapping[str, Any]) -> Target | None:
         idle_seconds=idle,
         hosts=hosts,
         cluster_ip=ip if ip and ip != "None" else None,
-        port=port,
+        port=ports["http"],
+        grpc_port=ports["grpc"],
+        relay_port=relay_ports.parse(notes.get(names.RELAY_PORT_ANNOTATION)),
     )
+
+
+def relayed(targets: Iterable[Target]) -> dict[int, Target]:
+    """Relay port -> the component it relays: of two claiming a port, the one whose key sorts
+    first (the rule the operator's passes follow, `relay_ports`)."""
+    found: dict[int, Target] = {}
+    for target in targets:
+        port = target.relay_port
+        if port is None:
+            continue
+        key = relay_ports.service_key(target.namespace, target.service)
+        holder = found.get(port)
+        if holder is None or key < relay_ports.service_key(holder.namespace, holder.service):
+            found[port] = target
+    return found
 
 
 def host_name(header: str) -> str:

@@ -19,12 +19,14 @@ class Activation:
     `at_zero`: its Deployment has 0 replicas; `bridging`: it has replicas again but the
     EndpointSlice controller has not yet published a ready pod for its Service, so the
     activator's slice stays beside the selector (no moment without endpoints);
-    `addresses`: the ready activator pods' IPs.
+    `addresses`: the ready activator pods' IPs; `relay_port`: the activator port that
+    relays its gRPC at zero (`relay_ports`), None where the pass has not picked one.
     """
 
     at_zero: bool = False
     bridging: bool = False
     addresses: tuple[str, ...] = ()
+    relay_port: int | None = None
 
 
 def require_activator(config: OperatorConfig) -> int:
@@ -37,7 +39,9 @@ def require_activator(config: OperatorConfig) -> int:
     return config.activator_port
 
 
-def mark(service: Obj, deployment: str, hosts: list[str], idle_seconds: int) -> None:
+def mark(
+    service: Obj, deployment: str, hosts: list[str], idle_seconds: int, relay_port: int | None
+) -> None:
     """Label and annotate a scale-to-zero Service for the idle clock and the activator."""
     meta = service["metadata"]
     meta["labels"] = {**meta.get("labels", {}), names.SCALE_TO_ZERO_LABEL: "true"}
@@ -47,6 +51,8 @@ def mark(service: Obj, deployment: str, hosts: list[str], idle_seconds: int) -> 
         names.IDLE_AFTER_ANNOTATION: str(idle_seconds),
         names.HOSTS_ANNOTATION: ",".join(hosts),
     }
+    if relay_port is not None:
+        meta["annotations"][names.RELAY_PORT_ANNOTATION] = str(relay_port)
 
 
 def park(service: Obj) -> None:
@@ -55,12 +61,14 @@ def park(service: Obj) -> None:
 
 
 def activator_slice(
-    service: str, owner: Resource, labels: dict[str, str], addresses: tuple[str, ...], port: int
+    service: str,
+    owner: Resource,
+    labels: dict[str, str],
+    activation: Activation,
+    port: int,
 ) -> Obj:
-    """EndpointSlice of a Service at zero: its http port on every ready activator pod.
-
-    gRPC (8081) gets no endpoint: the activator holds HTTP requests only.
-    """
+    """EndpointSlice of a Service at zero: its http port on every ready activator pod at the
+    activator's port, and its grpc port at the component's relay port (when it has one)."""
     slice_labels = {
         **labels,
         names.SLICE_SERVICE_LABEL: service,
@@ -71,7 +79,10 @@ def activator_slice(
     )
     obj["addressType"] = "IPv4"
     obj["endpoints"] = [
-        {"addresses": [address], "conditions": {"ready": True}} for address in sorted(addresses)
+        {"addresses": [address], "conditions": {"ready": True}}
+        for address in sorted(activation.addresses)
     ]
     obj["ports"] = [{"name": "http", "port": port, "protocol": "TCP"}]
+    if activation.relay_port is not None:
+        obj["ports"].append({"name": "grpc", "port": activation.relay_port, "protocol": "TCP"})
     return obj

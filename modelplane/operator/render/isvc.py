@@ -157,13 +157,13 @@ def scale_to_zero(
     (service_obj,) = [
         o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == service_name
     ]
-    mark(service_obj, revision, hosts, isvc.spec.predictor.idle_seconds)
+    mark(service_obj, revision, hosts, isvc.spec.predictor.idle_seconds, activation.relay_port)
     if not (activation.at_zero or activation.bridging):
         return []
     if activation.at_zero:
         park(service_obj)
     labels = names.component_labels(name, names.PREDICTOR)
-    return [activator_slice(service_name, isvc, labels, activation.addresses, port)]
+    return [activator_slice(service_name, isvc, labels, activation, port)]
 
 
 def owner_labels(isvc_name: str) -> dict[str, str]:

@@ -153,7 +153,14 @@ def test_at_zero_the_service_goes_to_the_activator_and_back(
             ]
             (ours,) = found
             assert ours["endpoints"][0]["addresses"] == [ACTIVATOR_IP]
-            assert ours["ports"] == [{"name": "http", "port": port, "protocol": "TCP"}]
+            # gRPC: the component's own relay port on the activator, claimed on its Service
+            notes = (kubectl.get("service", service, namespace) or {})["metadata"]["annotations"]
+            relay = int(notes["serving.modelplane.io/activator-grpc-port"])
+            assert 20000 <= relay < 30000
+            assert ours["ports"] == [
+                {"name": "http", "port": port, "protocol": "TCP"},
+                {"name": "grpc", "port": relay, "protocol": "TCP"},
+            ]
             stalled = kubectl.condition("isvc", "iris-zero", namespace, "Stalled")
             assert stalled is None or stalled["status"] != "True"
 

@@ -101,6 +101,22 @@ def test_at_zero_the_service_goes_to_the_activator() -> None:
     assert endpoints["ports"] == [{"name": "http", "port": 8082, "protocol": "TCP"}]
 
 
+def test_at_zero_grpc_goes_to_the_components_own_relay_port() -> None:
+    at_zero = Activation(at_zero=True, addresses=("10.0.0.7",), relay_port=20417)
+    objects = kinds(render(isvc({"minReplicas": 0, "model": ONNX}), at_zero))
+    assert objects["EndpointSlice"]["ports"] == [
+        {"name": "http", "port": 8082, "protocol": "TCP"},
+        {"name": "grpc", "port": 20417, "protocol": "TCP"},  # the Service's grpc port's name
+    ]
+    grpc = next(p for p in objects["Service"]["spec"]["ports"] if p["name"] == "grpc")
+    assert grpc["targetPort"] == names.GRPC_PORT  # what the relay connects to once woken
+    notes = objects["Service"]["metadata"]["annotations"]
+    assert notes[names.RELAY_PORT_ANNOTATION] == "20417"  # the activator listens there
+    warm = kinds(render(isvc({"minReplicas": 0, "model": ONNX}), Activation(relay_port=20417)))
+    assert warm["Service"]["metadata"]["annotations"][names.RELAY_PORT_ANNOTATION] == "20417"
+    assert "EndpointSlice" not in warm
+
+
 def test_min_zero_with_room_gets_an_hpa_from_one() -> None:
     objects = kinds(render(isvc({"minReplicas": 0, "maxReplicas": 4, "model": ONNX})))
     assert objects["HorizontalPodAutoscaler"]["spec"]["minReplicas"] == 1

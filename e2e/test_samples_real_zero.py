@@ -1,0 +1,213 @@
+"""gRPC at zero on real pods: a `minReplicas: 0` InferenceService idled to zero is woken by
+gRPC requests to its Service's grpc port (the activator's per-component relay port), and by a
+graph whose step calls it over gRPC; every request is answered.
+
+The HTTP side of scale to zero (one request and 20 concurrent ones through the Ingress, with
+their times) is `make bench-scale` (benchmarks/scale.py). Run with -s for the wake times.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from e2e import real_tier, sample_models
+from modelplane.operator import names
+from tests.support import dns, node_plan
+from tests.support.node_cluster import RealCluster
+from tests.support.wait import wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.real, pytest.mark.timeout(900)]
+
+NAMESPACE = "zero"
+NAME = "iris-zero"
+GRAPH = "iris-zero-graph"
+IDLE_SECONDS = 10
+WAKE_TIMEOUT = 180.0  # the client's; the activator holds for its wakeTimeoutSeconds (120 s)
+FEATURES = [5.1, 3.5, 1.4, 0.2]
+CONCURRENT = 20
+
+
+def isvc() -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "predictor": {
+                "minReplicas": 0,
+                "scaleToZeroAfterSeconds": IDLE_SECONDS,
+                "model": {
+                    "modelFormat": {"name": "onnx"},
+                    "storageUri": "pvc://models/iris-onnx",
+                    "resources": {
+                        "requests": {"cpu": real_tier.TEST_CPU_REQUEST, "memory": "128Mi"},
+                        "limits": {"cpu": "1", "memory": "1Gi"},
+                    },
+                },
+            }
+        },
+    }
+
+
+def graph() -> dict[str, Any]:
+    """One gRPC step to the model that scales to zero."""
+    return real_tier.test_overlay(
+        {
+            "apiVersion": "serving.modelplane.io/v1alpha1",
+            "kind": "InferenceGraph",
+            "metadata": {"name": GRAPH, "namespace": NAMESPACE},
+            "spec": {
+                "nodes": {
+                    "root": {
+                        "routerType": "Sequence",
+                        "steps": [{"name": "classify", "serviceName": NAME, "protocol": "grpc"}],
+                    }
+                }
+            },
+        }
+    )
+
+
+def get(cluster: RealCluster, *args: str) -> Any:
+    return json.loads(cluster.kubectl("get", *args, "-n", NAMESPACE, "-o", "json").stdout)
+
+
+def ready(cluster: RealCluster, kind: str, name: str) -> dict[str, Any]:
+    return real_tier.ready_condition(get(cluster, kind, name))
+
+
+def at_zero(cluster: RealCluster) -> bool:
+    """0 replicas, no pod (not even a terminating one), ScaledToZero, the Service without a selector and its gRPC sent to
+    the activator's relay port."""
+    label = f"serving.modelplane.io/inferenceservice={NAME}"
+    (deployment,) = get(cluster, "deployments", "-l", label)["items"]
+    # no pod at all: a terminating pod still serves the connections it has (its preStop)
+    pods = get(cluster, "pods", "-l", label)["items"]
+    service = get(cluster, "service", f"{NAME}-predictor")
+    slice_ = json.loads(
+        cluster.kubectl(
+            "get", "endpointslice", names.activator_slice(f"{NAME}-predictor"),
+            "-n", NAMESPACE, "-o", "json", check=False,
+        ).stdout or "{}"
+    )  # fmt: skip
+    relay = service["metadata"].get("annotations", {}).get(names.RELAY_PORT_ANNOTATION)
+    return (
+        deployment["spec"].get("replicas") == 0
+        and not pods
+        and ready(cluster, "isvc", NAME).get("reason") == "ScaledToZero"
+        and not service["spec"].get("selector")
+        and relay is not None
+        and {"name": "grpc", "port": int(relay), "protocol": "TCP"} in (slice_.get("ports") or [])
+    )
+
+
+def wait_at_zero(cluster: RealCluster) -> float:
+    started = time.monotonic()
+    wait_for(lambda: at_zero(cluster), IDLE_SECONDS + 150, 1.0, f"{NAME} at zero")
+    return time.monotonic() - started
+
+
+def service_ip(cluster: RealCluster) -> str:
+    host = names.cluster_host(f"{NAME}-predictor", NAMESPACE)
+    addresses = dns.resolve_a(node_plan.DNS_IP, host)
+    assert addresses, f"CoreDNS does not resolve {host}"
+    return addresses[0]
+
+
+def grpc_infer(address: str) -> tuple[float, list[float]]:
+    """One V2 gRPC infer on its own connection (tritonclient): seconds and probabilities."""
+    client = grpcclient.InferenceServerClient(f"{address}:8081")
+    try:
+        tensor = grpcclient.InferInput("features", [1, 4], "FP32")
+        tensor.set_data_from_numpy(np.asarray([FEATURES], dtype=np.float32))
+        sent = time.monotonic()
+        result = client.infer(NAME, [tensor], client_timeout=WAKE_TIMEOUT)
+        took = time.monotonic() - sent
+        return took, result.as_numpy("probabilities").ravel().tolist()
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def installed(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) -> RealCluster:
+    work = tmp_path_factory.mktemp("zero")
+    root = real_cluster.paths.state / "zero-models"
+    models = sample_models.build(root)
+    real_tier.open_permissions(root)
+    real_tier.install(real_cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
+    return real_cluster
+
+
+@pytest.fixture(scope="module")
+def zero(installed: RealCluster) -> Iterator[RealCluster]:
+    """The scale-to-zero InferenceService, Ready."""
+    installed.kubectl("apply", "-f", "-", input=json.dumps(isvc()))
+    try:
+        wait_for(
+            lambda: ready(installed, "isvc", NAME).get("status") == "True",
+            300,
+            1.0,
+            f"{NAME} Ready",
+        )
+        yield installed
+    finally:
+        installed.kubectl("delete", "isvc,ig", "--all", "-n", NAMESPACE, "--wait=false")
+
+
+def test_grpc_requests_at_zero_are_held_and_all_answered(zero: RealCluster) -> None:
+    print(f"\n{NAME} at zero after {wait_at_zero(zero):.1f}s")
+    address = service_ip(zero)
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        outcomes = list(pool.map(grpc_infer, [address] * CONCURRENT))
+    times = sorted(took for took, _ in outcomes)
+    print(f"{CONCURRENT} gRPC requests at zero answered in {times[0]:.2f}-{times[-1]:.2f}s")
+    for _, probabilities in outcomes:
+        assert len(probabilities) == 3 and np.isclose(sum(probabilities), 1.0, atol=1e-5)
+    label = f"serving.modelplane.io/inferenceservice={NAME}"
+    (deployment,) = get(zero, "deployments", "-l", label)["items"]
+    assert deployment["spec"]["replicas"] == 1  # one wake for all of them
+    # warm: the Service has its selector back, and new connections go to the pod directly
+    wait_for(
+        lambda: bool(get(zero, "service", f"{NAME}-predictor")["spec"].get("selector")),
+        60,
+        1.0,
+        "the selector back",
+    )
+    took, _ = grpc_infer(address)
+    print(f"a warm gRPC request: {took * 1000:.1f} ms")
+
+
+def test_a_graph_step_over_grpc_wakes_its_model_at_zero(zero: RealCluster) -> None:
+    zero.kubectl("apply", "-f", "-", input=json.dumps(graph()))
+    wait_for(lambda: ready(zero, "ig", GRAPH).get("status") == "True", 300, 1.0, f"{GRAPH} Ready")
+    host = names.host(GRAPH, NAMESPACE, real_tier.DOMAIN)
+    path = f"/v2/models/{GRAPH}/infer"
+    body = {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": FEATURES}]}
+    real_tier.wait_routed(zero.ingress, host, path, body, timeout=WAKE_TIMEOUT)
+    print(f"\n{NAME} at zero again after {wait_at_zero(zero):.1f}s")
+    sent = time.monotonic()
+    answer = httpx.post(
+        f"{zero.ingress}{path}", json=body, headers={"Host": host}, timeout=WAKE_TIMEOUT
+    )
+    took = time.monotonic() - sent
+    assert answer.status_code == 200, answer.text
+    outputs = {o["name"]: o for o in answer.json()["outputs"]}
+    assert np.isclose(sum(outputs["probabilities"]["data"]), 1.0, atol=1e-5), answer.json()
+    print(f"the graph's gRPC step woke {NAME}: answered in {took:.2f}s")
+    label = f"serving.modelplane.io/inferenceservice={NAME}"
+    (deployment,) = get(zero, "deployments", "-l", label)["items"]
+    logs = zero.kubectl(
+        "logs", "-n", real_tier.SYSTEM_NAMESPACE, "deploy/modelplane-operator", "--tail=200",
+        check=False,
+    ).stdout  # fmt: skip
+    print("\n".join(line for line in logs.splitlines() if "wak" in line or "relay" in line))
+    assert deployment["spec"]["replicas"] == 1  # woken by the step
