@@ -2,6 +2,9 @@
 gRPC requests to its Service's grpc port (the activator's per-component relay port), and by a
 graph whose step calls it over gRPC; every request is answered.
 
+A graph whose router scales to zero too is woken by REST through the Ingress (its router, then
+its step at zero) and by gRPC to its router's Service.
+
 The HTTP side of scale to zero (one request and 20 concurrent ones through the Ingress, with
 their times) is `make bench-scale` (benchmarks/scale.py). Run with -s for the wake times.
 """
@@ -30,6 +33,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.real, pytest.mark.timeout(900)]
 NAMESPACE = "zero"
 NAME = "iris-zero"
 GRAPH = "iris-zero-graph"
+ROUTED = "iris-zero-router"  # a graph whose router scales to zero too
 IDLE_SECONDS = 10
 WAKE_TIMEOUT = 180.0  # the client's; the activator holds for its wakeTimeoutSeconds (120 s)
 FEATURES = [5.1, 3.5, 1.4, 0.2]
@@ -58,21 +62,15 @@ def isvc() -> dict[str, Any]:
     }
 
 
-def graph() -> dict[str, Any]:
-    """One gRPC step to the model that scales to zero."""
+def graph(name: str = GRAPH, protocol: str = "grpc", **spec: Any) -> dict[str, Any]:
+    """One step to the model that scales to zero."""
+    step = {"name": "classify", "serviceName": NAME, "protocol": protocol}
     return real_tier.test_overlay(
         {
             "apiVersion": "serving.modelplane.io/v1alpha1",
             "kind": "InferenceGraph",
-            "metadata": {"name": GRAPH, "namespace": NAMESPACE},
-            "spec": {
-                "nodes": {
-                    "root": {
-                        "routerType": "Sequence",
-                        "steps": [{"name": "classify", "serviceName": NAME, "protocol": "grpc"}],
-                    }
-                }
-            },
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {**spec, "nodes": {"root": {"routerType": "Sequence", "steps": [step]}}},
         }
     )
 
@@ -85,52 +83,62 @@ def ready(cluster: RealCluster, kind: str, name: str) -> dict[str, Any]:
     return real_tier.ready_condition(get(cluster, kind, name))
 
 
-def at_zero(cluster: RealCluster) -> bool:
-    """0 replicas, no pod (not even a terminating one), ScaledToZero, the Service without a selector and its gRPC sent to
-    the activator's relay port."""
-    label = f"serving.modelplane.io/inferenceservice={NAME}"
-    (deployment,) = get(cluster, "deployments", "-l", label)["items"]
+def at_zero(cluster: RealCluster, kind: str = "isvc", name: str = NAME) -> bool:
+    """0 replicas, no pod (not even a terminating one), ScaledToZero, the Service without a
+    selector and its gRPC sent to the activator's relay port."""
+    if kind == "isvc":
+        label = f"serving.modelplane.io/inferenceservice={name}"
+        service_name = f"{name}-predictor"
+    else:
+        label = f"{names.GRAPH_LABEL}={name}"
+        service_name = names.router(name)
     # no pod at all: a terminating pod still serves the connections it has (its preStop)
     pods = get(cluster, "pods", "-l", label)["items"]
-    service = get(cluster, "service", f"{NAME}-predictor")
+    service = get(cluster, "service", service_name)
     slice_ = json.loads(
         cluster.kubectl(
-            "get", "endpointslice", names.activator_slice(f"{NAME}-predictor"),
+            "get", "endpointslice", names.activator_slice(service_name),
             "-n", NAMESPACE, "-o", "json", check=False,
         ).stdout or "{}"
     )  # fmt: skip
     relay = service["metadata"].get("annotations", {}).get(names.RELAY_PORT_ANNOTATION)
     return (
-        deployment["spec"].get("replicas") == 0
+        replicas(cluster, label) == 0
         and not pods
-        and ready(cluster, "isvc", NAME).get("reason") == "ScaledToZero"
+        and ready(cluster, kind, name).get("reason") == "ScaledToZero"
         and not service["spec"].get("selector")
         and relay is not None
         and {"name": "grpc", "port": int(relay), "protocol": "TCP"} in (slice_.get("ports") or [])
     )
 
 
-def wait_at_zero(cluster: RealCluster) -> float:
+def wait_at_zero(cluster: RealCluster, kind: str = "isvc", name: str = NAME) -> float:
     started = time.monotonic()
-    wait_for(lambda: at_zero(cluster), IDLE_SECONDS + 150, 1.0, f"{NAME} at zero")
+    wait_for(lambda: at_zero(cluster, kind, name), IDLE_SECONDS + 150, 1.0, f"{name} at zero")
     return time.monotonic() - started
 
 
-def service_ip(cluster: RealCluster) -> str:
-    host = names.cluster_host(f"{NAME}-predictor", NAMESPACE)
+def replicas(cluster: RealCluster, label: str) -> int:
+    """spec.replicas of the one Deployment with `label` (-1 when unset)."""
+    (deployment,) = get(cluster, "deployments", "-l", label)["items"]
+    return int(deployment["spec"].get("replicas", -1))
+
+
+def service_ip(cluster: RealCluster, service: str = f"{NAME}-predictor") -> str:
+    host = names.cluster_host(service, NAMESPACE)
     addresses = dns.resolve_a(node_plan.DNS_IP, host)
     assert addresses, f"CoreDNS does not resolve {host}"
     return addresses[0]
 
 
-def grpc_infer(address: str) -> tuple[float, list[float]]:
+def grpc_infer(address: str, model: str = NAME) -> tuple[float, list[float]]:
     """One V2 gRPC infer on its own connection (tritonclient): seconds and probabilities."""
     client = grpcclient.InferenceServerClient(f"{address}:8081")
     try:
         tensor = grpcclient.InferInput("features", [1, 4], "FP32")
         tensor.set_data_from_numpy(np.asarray([FEATURES], dtype=np.float32))
         sent = time.monotonic()
-        result = client.infer(NAME, [tensor], client_timeout=WAKE_TIMEOUT)
+        result = client.infer(model, [tensor], client_timeout=WAKE_TIMEOUT)
         took = time.monotonic() - sent
         return took, result.as_numpy("probabilities").ravel().tolist()
     finally:
@@ -211,3 +219,36 @@ def test_a_graph_step_over_grpc_wakes_its_model_at_zero(zero: RealCluster) -> No
     ).stdout  # fmt: skip
     print("\n".join(line for line in logs.splitlines() if "wak" in line or "relay" in line))
     assert deployment["spec"]["replicas"] == 1  # woken by the step
+
+
+def test_a_graph_router_at_zero_wakes_on_rest_and_grpc_and_wakes_its_step(
+    zero: RealCluster,
+) -> None:
+    doc = graph(ROUTED, "rest", minReplicas=0, scaleToZeroAfterSeconds=IDLE_SECONDS)
+    zero.kubectl("apply", "-f", "-", input=json.dumps(doc))
+    wait_for(lambda: ready(zero, "ig", ROUTED).get("status") == "True", 300, 1.0, f"{ROUTED} Ready")
+    host = names.host(ROUTED, NAMESPACE, real_tier.DOMAIN)
+    path = f"/v2/models/{ROUTED}/infer"
+    body = {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": FEATURES}]}
+    real_tier.wait_routed(zero.ingress, host, path, body, timeout=WAKE_TIMEOUT)
+    router_label = f"{names.GRAPH_LABEL}={ROUTED}"
+    model_label = f"serving.modelplane.io/inferenceservice={NAME}"
+    # both at zero: the router and the model it calls
+    print(f"\n{ROUTED} at zero after {wait_at_zero(zero, 'ig', ROUTED):.1f}s")
+    wait_at_zero(zero)
+    sent = time.monotonic()
+    answer = httpx.post(
+        f"{zero.ingress}{path}", json=body, headers={"Host": host}, timeout=WAKE_TIMEOUT
+    )
+    took = time.monotonic() - sent
+    assert answer.status_code == 200, answer.text
+    outputs = {o["name"]: o for o in answer.json()["outputs"]}
+    assert np.isclose(sum(outputs["probabilities"]["data"]), 1.0, atol=1e-5), answer.json()
+    assert (replicas(zero, router_label), replicas(zero, model_label)) == (1, 1)
+    print(f"REST through the Ingress woke the router, then its step: answered in {took:.2f}s")
+    # gRPC to the router's Service at zero (the model may be warm or at zero by then)
+    print(f"{ROUTED} at zero again after {wait_at_zero(zero, 'ig', ROUTED):.1f}s")
+    took, probabilities = grpc_infer(service_ip(zero, names.router(ROUTED)), ROUTED)
+    assert np.isclose(sum(probabilities), 1.0, atol=1e-5)
+    assert replicas(zero, router_label) == 1
+    print(f"gRPC to the router's Service at zero: answered in {took:.2f}s")

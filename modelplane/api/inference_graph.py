@@ -8,11 +8,11 @@ from pydantic import ConfigDict, Field, model_validator
 
 from modelplane.api.core import Affinity, ResourceRequirements, Toleration
 from modelplane.api.inference_service import (
-    NO_ZERO_RULE,
+    DEFAULT_SCALE_TO_ZERO_AFTER,
     REPLICAS_RULE,
     SCALE_TARGET_RULE,
+    SCALE_TO_ZERO_RULE,
     ScaleMetric,
-    check_not_zero,
     check_replicas,
     check_scale_target,
 )
@@ -214,7 +214,7 @@ class InferenceGraphSpec(ApiModel):
 
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
-            ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE, SCALE_TARGET_RULE, NO_ZERO_RULE
+            ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE, SCALE_TARGET_RULE, SCALE_TO_ZERO_RULE
         )
     )
 
@@ -242,7 +242,10 @@ class InferenceGraphSpec(ApiModel):
         f"protocol: rest or grpc (default {DEFAULT_PROTOCOL}). modelplane extension.",
     )
     min_replicas: int | None = Field(
-        default=None, ge=0, description="Fewest router replicas (default 1)."
+        default=None,
+        ge=0,
+        description="Fewest router replicas (default 1); 0 scales the router to zero when idle "
+        "and wakes it on request, as an InferenceService's predictor.",
     )
     max_replicas: int | None = Field(
         default=None, ge=1, description="Most router replicas; autoscaling when above minReplicas."
@@ -254,6 +257,12 @@ class InferenceGraphSpec(ApiModel):
     )
     scale_target: int | None = Field(
         default=None, ge=1, description="Target value of scaleMetric per router replica."
+    )
+    scale_to_zero_after_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="With minReplicas 0: seconds without requests after which the router goes "
+        f"to 0 replicas (default {DEFAULT_SCALE_TO_ZERO_AFTER}); the next request wakes it.",
     )
 
     @model_validator(mode="after")
@@ -268,8 +277,19 @@ class InferenceGraphSpec(ApiModel):
                     )
         check_replicas(self.min_replicas, self.max_replicas)
         check_scale_target(self.scale_metric, self.scale_target)
-        check_not_zero(self.min_replicas)
+        if self.scale_to_zero_after_seconds is not None and self.min_replicas != 0:
+            raise ValueError(SCALE_TO_ZERO_RULE["message"])
         return self
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """minReplicas 0: the router idles to 0 replicas and wakes on request."""
+        return self.min_replicas == 0
+
+    @property
+    def idle_seconds(self) -> int:
+        """Seconds without requests before the router scales to zero."""
+        return self.scale_to_zero_after_seconds or DEFAULT_SCALE_TO_ZERO_AFTER
 
 
 class InferenceGraphStatus(StatusModel):

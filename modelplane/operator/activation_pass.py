@@ -8,7 +8,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from modelplane.api import InferenceService
 from modelplane.operator import names, relay_ports
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.kube import Kube
@@ -43,15 +42,11 @@ class ActivationPass:
         self.config = config
         self.namespaces = tuple(namespaces)  # the operator's scope (all when empty)
 
-    def live(self, isvc: InferenceService, revision: str) -> Activation | None:
-        """For a predictor that scales to zero: is its revision's Deployment at zero (or
-        parked), where is the activator."""
-        if not isvc.spec.predictor.scales_to_zero:
-            return None
-        namespace = isvc.metadata.namespace or "default"
-        name = names.component(isvc.metadata.name or "", names.PREDICTOR)
+    def live(self, namespace: str, name: str, deployment: str) -> Activation:
+        """For a component that scales to zero (its Service `name`, the Deployment the idle
+        clock and the activator scale): is it at zero (or parked), where is the activator."""
         relay = self._relay_port(namespace, name)
-        live = self.kube.get("Deployment", namespace, revision)
+        live = self.kube.get("Deployment", namespace, deployment)
         parked = names.PARKED_ANNOTATION in ((live or {}).get("metadata") or {}).get(
             "annotations", {}
         )
@@ -89,16 +84,14 @@ class ActivationPass:
                 annotated.append((other, value))
         return relay_ports.relay_port(key, current, relay_ports.claims(annotated))
 
-    def drop_controller_slices(self, isvc: InferenceService) -> None:
-        """At zero, the endpoints of the predictor's Service are the activator's slice only.
+    def drop_controller_slices(self, namespace: str, service: str) -> None:
+        """At zero, the endpoints of the component's Service are the activator's slice only.
 
         The EndpointSlice controller leaves its slices behind when a Service loses its
         selector (it stops managing them; their endpoints would go stale), and the endpoints
         controller its v1 Endpoints, which the mirroring controller would turn into another
         stale slice: delete them all.
         """
-        namespace = isvc.metadata.namespace or "default"
-        service = names.component(isvc.metadata.name or "", names.PREDICTOR)
         # the v1 Endpoints the endpoints controller leaves: mirrored into a stale slice otherwise
         self.kube.delete_endpoints(namespace, service)
         selector = f"{names.SLICE_SERVICE_LABEL}={service}"

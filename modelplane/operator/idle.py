@@ -1,7 +1,8 @@
 """The idle clock of scale-to-zero components: when did a component last serve (pure).
 
 A sample is what the component's ready pods say on /metrics: the sum of
-`modelplane_inference_requests_total` and of `modelplane_inference_in_flight`. The clock
+`modelplane_inference_requests_total` and of `modelplane_inference_in_flight` (a graph's
+router: `modelplane_router_requests_total` and `modelplane_router_in_flight_requests`). The clock
 restarts whenever the sample changes (a request was answered, a pod came or went) or a
 request is in flight; a component idle for its `scaleToZeroAfterSeconds` goes to zero.
 Times are `time.monotonic()` seconds; an operator restart restarts every clock (never early).
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 
 REQUESTS = "modelplane_inference_requests_total"
 IN_FLIGHT = "modelplane_inference_in_flight"
+# a graph's router says the same in its own names
+ROUTER_REQUESTS = "modelplane_router_requests_total"
+ROUTER_IN_FLIGHT = "modelplane_router_in_flight_requests"
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,13 @@ class Sample:
     pods: tuple[str, ...]
     requests: float
     in_flight: float
+
+
+def reading(text: str) -> tuple[float, float]:
+    """(requests answered, requests in flight) of one pod's /metrics: a model server's or a
+    router's, whichever it serves."""
+    sums = metric_sums(text, (REQUESTS, IN_FLIGHT, ROUTER_REQUESTS, ROUTER_IN_FLIGHT))
+    return sums[REQUESTS] + sums[ROUTER_REQUESTS], sums[IN_FLIGHT] + sums[ROUTER_IN_FLIGHT]
 
 
 def metric_sums(text: str, wanted: tuple[str, ...] = (REQUESTS, IN_FLIGHT)) -> dict[str, float]:

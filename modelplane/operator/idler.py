@@ -19,14 +19,7 @@ import aiohttp
 from modelplane.operator import names
 from modelplane.operator.activation_pass import activator_addresses
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.idle import (
-    IN_FLIGHT,
-    REQUESTS,
-    IdleClock,
-    Sample,
-    metric_sums,
-    served_since,
-)
+from modelplane.operator.idle import IdleClock, Sample, reading, served_since
 from modelplane.operator.kube import Kube
 from modelplane.operator.targets import Target, target_of
 
@@ -146,7 +139,7 @@ class Idler:
         live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         if not live:
             return None
-        sums = {REQUESTS: 0.0, IN_FLIGHT: 0.0}
+        requests = in_flight = 0.0
         for pod in live:
             ip = (pod.get("status") or {}).get("podIP")
             if not ip:
@@ -158,7 +151,8 @@ class Idler:
                     text = await answer.text()
             except (aiohttp.ClientError, TimeoutError):
                 return None
-            for metric, value in metric_sums(text).items():
-                sums[metric] += value
+            answered, busy = reading(text)
+            requests += answered
+            in_flight += busy
         names_ = tuple(sorted(p["metadata"]["name"] for p in live))
-        return Sample(pods=names_, requests=sums[REQUESTS], in_flight=sums[IN_FLIGHT])
+        return Sample(pods=names_, requests=requests, in_flight=in_flight)

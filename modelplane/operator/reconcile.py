@@ -137,7 +137,10 @@ class Reconciler:
             try:
                 latest, _ = predictor_revision(isvc, runtime, self.config)
                 plan = self._plan(obj, isvc, latest)
-                activation = self.activations.live(isvc, latest)
+                if isvc.spec.predictor.scales_to_zero:
+                    activation = self.activations.live(
+                        namespace, names.component(name, names.PREDICTOR), latest
+                    )
                 rendered = render_inference_service(isvc, runtime, self.config, plan, activation)
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
@@ -146,7 +149,9 @@ class Reconciler:
             ISVC, obj, rendered, apply=failure is None, keep=keep
         )
         if activation is not None and activation.at_zero and rejected is None:
-            self.activations.drop_controller_slices(isvc)
+            self.activations.drop_controller_slices(
+                namespace, names.component(name, names.PREDICTOR)
+            )
         status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected, plan)
         if not self._write_status(obj, status):
             return PassResult()
@@ -261,15 +266,25 @@ class Reconciler:
             return PassResult()
         urls, grpc_targets, splits, waiting = self._dependencies(namespace, service_names(graph))
         rendered: list[Obj] = []
+        rejected: Failure | None = None
+        router = names.router(name)
+        activation = (
+            self.activations.live(namespace, router, router) if graph.spec.scales_to_zero else None
+        )
         # Unresolved: keep whatever runs now; the status says what is missing.
         try:
             resolved = resolve_graph(graph, urls, grpc_targets, splits)
-            rendered = render_inference_graph(graph, resolved, self.config)
+            rendered = render_inference_graph(graph, resolved, self.config, activation)
         except UnresolvedServicesError:
             pass
         except NoGrpcTargetError as error:
             waiting = waiting or Failure("GrpcUnavailable", str(error))
-        children, rejected = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
+        except ValueError as error:  # minReplicas 0 that this operator cannot serve
+            rejected = Failure("InvalidGraphSpec", str(error))
+        children, refused = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
+        rejected = rejected or refused
+        if activation is not None and activation.at_zero and rejected is None and rendered:
+            self.activations.drop_controller_slices(namespace, router)
         status = graph_status(graph, children, self.config, self.clock(), waiting, rejected)
         self._write_status(obj, status)
         retry = self.config.dependency_retry_seconds if waiting is not None else None

@@ -438,12 +438,13 @@ def graph_status(
     router_ready = (
         condition(ROUTER_READY, "False", rejected.reason, rejected.message)
         if rejected is not None
-        else deployment_condition(
+        else component_readiness(
             ROUTER_READY,
             router,
             waiting if dependencies else None,
             component_pods(children, names.ROUTER),
-        )
+            scales_to_zero=graph.spec.scales_to_zero,
+        )[0]
     )
     conditions = [deps, router_ready, ingress_condition(graph, children, config)]
     conditions.append(ready_condition(conditions))

@@ -86,3 +86,30 @@ def activator_slice(
     if activation.relay_port is not None:
         obj["ports"].append({"name": "grpc", "port": activation.relay_port, "protocol": "TCP"})
     return obj
+
+
+def scale_to_zero(
+    service: Obj,
+    owner: Resource,
+    labels: dict[str, str],
+    deployment: str,
+    hosts: list[str],
+    idle_seconds: int,
+    activation: Activation,
+    config: OperatorConfig,
+) -> list[Obj]:
+    """Mark a component's Service for the idle clock and the activator (`deployment` is what
+    they scale); at zero, send it to the activator (no selector, an EndpointSlice). The extra
+    objects to apply."""
+    port = require_activator(config)
+    if config.gateway is not None:
+        raise ValueError(
+            "minReplicas 0 needs the Ingress mode: with a gateway the HTTPRoute sends traffic "
+            "to the components' Services, which the activator does not stand in for yet"
+        )
+    mark(service, deployment, hosts, idle_seconds, activation.relay_port)
+    if not (activation.at_zero or activation.bridging):
+        return []
+    if activation.at_zero:
+        park(service)
+    return [activator_slice(service["metadata"]["name"], owner, labels, activation, port)]

@@ -20,8 +20,9 @@ from modelplane.api.inference_graph import DEFAULT_PROTOCOL
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
+from modelplane.operator.render.activation import Activation, scale_to_zero
 from modelplane.operator.render.autoscaling import Scaling, hpa
-from modelplane.operator.render.meta import Obj, child
+from modelplane.operator.render.meta import Obj, child, namespace_of
 from modelplane.operator.render.network import entry_route, service
 
 GRAPH_DIR = "/etc/modelplane/graph"
@@ -153,11 +154,17 @@ def graph_file(document: Obj) -> str:
 
 
 def render_inference_graph(
-    graph: InferenceGraph, resolved: Obj, config: OperatorConfig
+    graph: InferenceGraph,
+    resolved: Obj,
+    config: OperatorConfig,
+    activation: Activation | None = None,
 ) -> list[Obj]:
     """ConfigMap with the resolved graph, router Deployment, Service, HPA and Ingress.
 
     The pod template carries the graph's hash, so a changed graph rolls the router.
+    `activation` is the live state of a router with minReplicas 0 (at zero, parked or
+    bridging; its relay port): its Service is marked for the idle clock and the activator,
+    and at zero sent to the activator.
     """
     graph_name = graph.metadata.name or ""
     name = names.router(graph_name)
@@ -218,7 +225,23 @@ def render_inference_graph(
         scaling.fixed_replicas,
         config.pre_stop_seconds,
     )
-    objects = [config_map, deployment, service(name, graph, labels)]
+    router_service = service(name, graph, labels)
+    objects = [config_map, deployment, router_service]
+    if spec.scales_to_zero:
+        namespace = namespace_of(graph)
+        hosts = names.service_hosts(name, namespace)
+        if config.ingress_domain:
+            hosts.append(names.host(graph_name, namespace, config.ingress_domain))
+        objects += scale_to_zero(
+            router_service,
+            graph,
+            labels,
+            name,
+            hosts,
+            spec.idle_seconds,
+            activation or Activation(),
+            config,
+        )
     autoscaler = hpa(name, graph, labels, scaling, config)
     if autoscaler is not None:
         objects.append(autoscaler)

@@ -20,13 +20,7 @@ from modelplane.api import (
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.render import pod
-from modelplane.operator.render.activation import (
-    Activation,
-    activator_slice,
-    mark,
-    park,
-    require_activator,
-)
+from modelplane.operator.render.activation import Activation, require_activator, scale_to_zero
 from modelplane.operator.render.autoscaling import Scaling, hpa
 from modelplane.operator.render.gpu import gpu_taint_keys, requested_resources, toleration
 from modelplane.operator.render.meta import Obj, child, namespace_of
@@ -69,7 +63,7 @@ def render_inference_service(
         raise ValueError(f"the plan is for revision {plan.latest}, the spec renders {latest}")
     entry = names.component(name, names.PREDICTOR)
     if isvc.spec.predictor.scales_to_zero:
-        objects += scale_to_zero(isvc, latest, objects, activation or Activation(), config)
+        objects += predictor_to_zero(isvc, latest, objects, activation or Activation(), config)
     backends = [(revision, percent) for revision, percent in plan.targets if percent > 0]
     transformer = isvc.spec.transformer
     if transformer is not None:
@@ -130,24 +124,18 @@ def kept_revision_objects(plan: TrafficPlan) -> set[tuple[str, str]]:
     }
 
 
-def scale_to_zero(
+def predictor_to_zero(
     isvc: InferenceService,
     revision: str,
     objects: list[Obj],
     activation: Activation,
     config: OperatorConfig,
 ) -> list[Obj]:
-    """Mark the predictor's Service for the idle clock and the activator (the revision's
-    Deployment is what they scale); at zero, send it to the activator (no selector, an
-    EndpointSlice). The extra objects to apply."""
-    port = require_activator(config)
+    """Scale to zero of the predictor: its Service marked, the revision's Deployment the one
+    the idle clock and the activator scale (`activation.scale_to_zero`)."""
+    require_activator(config)
     if isvc.spec.predictor.canary_traffic_percent is not None:
         raise ValueError("minReplicas 0 cannot be combined with canaryTrafficPercent yet")
-    if config.gateway is not None:
-        raise ValueError(
-            "minReplicas 0 needs the Ingress mode: with a gateway the HTTPRoute sends traffic "
-            "to the revisions' Services, which the activator does not stand in for yet"
-        )
     name = isvc.metadata.name or ""
     namespace = namespace_of(isvc)
     service_name = names.component(name, names.PREDICTOR)
@@ -157,13 +145,9 @@ def scale_to_zero(
     (service_obj,) = [
         o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == service_name
     ]
-    mark(service_obj, revision, hosts, isvc.spec.predictor.idle_seconds, activation.relay_port)
-    if not (activation.at_zero or activation.bridging):
-        return []
-    if activation.at_zero:
-        park(service_obj)
     labels = names.component_labels(name, names.PREDICTOR)
-    return [activator_slice(service_name, isvc, labels, activation, port)]
+    idle = isvc.spec.predictor.idle_seconds
+    return scale_to_zero(service_obj, isvc, labels, revision, hosts, idle, activation, config)
 
 
 def owner_labels(isvc_name: str) -> dict[str, str]:

@@ -258,11 +258,11 @@ CASES: list[Case] = [
         "must contain a node named root",
     ),
     Case(
-        "router-at-zero",
-        graph(root("Sequence", {"serviceName": "a"}), minReplicas=0),
-        "spec.minReplicas",
+        "router-idle-seconds-without-zero",
+        graph(root("Sequence", {"serviceName": "a"}), scaleToZeroAfterSeconds=30),
+        "spec.scaleToZeroAfterSeconds",
         "cel",
-        "only a predictor scales to zero",
+        "scaleToZeroAfterSeconds needs minReplicas: 0",
     ),
     Case(
         "router-concurrency-needs-a-target",

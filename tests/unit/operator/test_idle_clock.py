@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelplane.operator.idle import IdleClock, Sample, metric_sums, served_since
+from modelplane.operator.idle import IdleClock, Sample, metric_sums, reading, served_since
 
 TEXT = """# TYPE modelplane_inference_requests_total counter
 modelplane_inference_requests_total{model="a",outcome="success"} 3
@@ -39,3 +39,19 @@ def test_served_since_is_a_changed_reading_or_a_request_in_flight() -> None:
     assert served_since(parked, Sample(("p",), 5, 0))
     assert served_since(parked, Sample(("p",), 4, 1))
     assert served_since(parked, Sample(("p", "q"), 4, 0))  # a pod came
+
+
+def test_a_reading_comes_from_a_model_server_or_a_router() -> None:
+    model = (
+        'modelplane_inference_requests_total{model="a",outcome="success"} 3\n'
+        'modelplane_inference_in_flight{model="a"} 1\n'
+    )
+    router = (
+        "# TYPE modelplane_router_requests counter\n"
+        'modelplane_router_requests_total{graph="g",code="200"} 7\n'
+        'modelplane_router_requests_total{graph="g",code="503"} 2\n'
+        'modelplane_router_requests_created{graph="g",code="200"} 1.7e9\n'
+        'modelplane_router_in_flight_requests{graph="g"} 0\n'
+    )
+    assert reading(model) == (3.0, 1.0)
+    assert reading(router) == (9.0, 0.0)

@@ -9,11 +9,12 @@ from pydantic import ValidationError
 
 from modelplane.api import InferenceGraph, InferenceService
 from modelplane.operator import names
-from modelplane.operator.config import OperatorConfig
+from modelplane.operator.config import GatewayRef, OperatorConfig
 from modelplane.operator.render.activation import Activation
+from modelplane.operator.render.graph import render_inference_graph
 from modelplane.operator.render.isvc import render_inference_service
 from modelplane.operator.render.meta import Obj
-from modelplane.operator.status import isvc_status
+from modelplane.operator.status import graph_status, isvc_status
 from tests.unit.operator.samples import runtimes
 
 CONFIG = OperatorConfig(
@@ -159,21 +160,81 @@ def test_scale_to_zero_fields_that_cannot_work_are_refused(
         isvc(predictor, **spec)
 
 
-def test_a_graph_router_cannot_scale_to_zero_yet() -> None:
-    with pytest.raises(ValidationError, match="only a predictor scales to zero"):
-        InferenceGraph.model_validate(
-            {
-                "apiVersion": "serving.modelplane.io/v1alpha1",
-                "kind": "InferenceGraph",
-                "metadata": {"name": "g", "namespace": "ns"},
-                "spec": {
-                    "minReplicas": 0,
-                    "nodes": {
-                        "root": {"routerType": "Sequence", "steps": [{"serviceUrl": "http://a"}]}
-                    },
+def graph(**spec: Any) -> InferenceGraph:
+    return InferenceGraph.model_validate(
+        {
+            "apiVersion": "serving.modelplane.io/v1alpha1",
+            "kind": "InferenceGraph",
+            "metadata": {"name": "g", "namespace": "ns", "uid": "g1", "generation": 1},
+            "spec": {
+                **spec,
+                "nodes": {
+                    "root": {"routerType": "Sequence", "steps": [{"serviceUrl": "http://a"}]}
                 },
-            }
-        )
+            },
+        }
+    )
+
+
+RESOLVED = {"name": "g", "nodes": {"root": {"routerType": "Sequence", "steps": []}}}
+
+
+def graph_kinds(resource: InferenceGraph, activation: Activation | None = None) -> dict[str, Obj]:
+    return {o["kind"]: o for o in render_inference_graph(resource, RESOLVED, CONFIG, activation)}
+
+
+def test_a_graph_router_scales_to_zero_like_a_predictor() -> None:
+    warm = graph_kinds(
+        graph(minReplicas=0, scaleToZeroAfterSeconds=45), Activation(relay_port=21000)
+    )
+    assert "replicas" not in warm["Deployment"]["spec"]  # the idle clock and activator own it
+    assert "EndpointSlice" not in warm and "HorizontalPodAutoscaler" not in warm
+    service = warm["Service"]
+    assert service["metadata"]["name"] == "g-router"
+    assert service["spec"]["selector"]  # warm: straight to the router's pods
+    assert service["metadata"]["labels"][names.SCALE_TO_ZERO_LABEL] == "true"
+    notes = service["metadata"]["annotations"]
+    assert notes[names.SCALE_TARGET_ANNOTATION] == "g-router"  # its Deployment
+    assert notes[names.IDLE_AFTER_ANNOTATION] == "45"
+    assert notes[names.RELAY_PORT_ANNOTATION] == "21000"
+    assert notes[names.HOSTS_ANNOTATION].split(",") == [
+        "g-router",
+        "g-router.ns",
+        "g-router.ns.svc",
+        "g-router.ns.svc.cluster.local",
+        "g-ns.models.test",  # the graph's Ingress host
+    ]
+    at_zero = Activation(at_zero=True, addresses=("10.0.0.7",), relay_port=21000)
+    parked = graph_kinds(graph(minReplicas=0), at_zero)
+    assert "selector" not in parked["Service"]["spec"]
+    assert parked["EndpointSlice"]["metadata"]["name"] == "g-router-activator"
+    assert parked["EndpointSlice"]["ports"] == [
+        {"name": "http", "port": 8082, "protocol": "TCP"},
+        {"name": "grpc", "port": 21000, "protocol": "TCP"},
+    ]
+    assert parked["Service"]["metadata"]["annotations"][names.IDLE_AFTER_ANNOTATION] == "300"
+
+
+def test_a_graph_router_at_zero_is_ready_scaled_to_zero() -> None:
+    resource = graph(minReplicas=0)
+    router = {**deployment(0, 0), "metadata": {"name": "g-router"}}
+    children = {("Deployment", "g-router"): router, ("Ingress", "g"): {"kind": "Ingress"}}
+    found = {c["type"]: c for c in graph_status(resource, children, CONFIG, "t")["conditions"]}
+    assert found["RouterReady"]["reason"] == "ScaledToZero"
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("True", "ScaledToZero")
+    fixed = graph()  # a router without minReplicas 0 is not scaled to zero at 0 replicas
+    found = {c["type"]: c for c in graph_status(fixed, children, CONFIG, "t")["conditions"]}
+    assert found["RouterReady"].get("reason") != "ScaledToZero"
+
+
+def test_graph_scale_to_zero_that_cannot_work_is_refused() -> None:
+    with pytest.raises(ValidationError, match="scaleToZeroAfterSeconds needs minReplicas: 0"):
+        graph(scaleToZeroAfterSeconds=30)
+    with pytest.raises(ValueError, match="needs the activator"):
+        render_inference_graph(graph(minReplicas=0), RESOLVED, OperatorConfig())
+    gateway = CONFIG.model_copy(update={"gateway": GatewayRef(namespace="gw", name="edge")})
+    with pytest.raises(ValueError, match="needs the Ingress mode"):
+        render_inference_graph(graph(minReplicas=0), RESOLVED, gateway)
 
 
 def deployment(replicas: int, ready: int) -> Obj:
