@@ -18,11 +18,11 @@ from modelplane.api import InferenceService
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.health import kstatus_conditions
+from modelplane.operator.ingress_status import ingress_condition
 from modelplane.operator.render.network import external_url, service_url
-from modelplane.operator.status import (
+from modelplane.operator.status_parts import (
     PREDICTOR_READY,
     condition,
-    ingress_condition,
     ready_condition,
     with_transition_times,
 )

@@ -48,14 +48,9 @@ from modelplane.operator.render.isvc import (
     render_inference_service,
 )
 from modelplane.operator.render.pool import pool_problems, render_pool_member
-from modelplane.operator.status import (
-    Failure,
-    component_readiness,
-    graph_status,
-    invalid_status,
-    isvc_status,
-    revision_splits,
-)
+from modelplane.operator.revision_status import revision_splits
+from modelplane.operator.status import graph_status, invalid_status, isvc_status
+from modelplane.operator.status_parts import Failure, component_readiness
 from modelplane.operator.traffic import TrafficPlan, plan_traffic
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ import pytest
 
 from modelplane.api import InferenceService, InferenceServiceStatus
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.status import isvc_status, revision_splits
+from modelplane.operator.revision_status import revision_splits
+from modelplane.operator.status import isvc_status
 from modelplane.operator.traffic import TrafficPlan
 
 NOW = "2026-01-01T00:00:00Z"

@@ -13,11 +13,10 @@ from modelplane.api import (
     InferenceServiceStatus,
 )
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.status import (
+from modelplane.operator.status import graph_status, isvc_status
+from modelplane.operator.status_parts import (
     Failure,
     deployment_condition,
-    graph_status,
-    isvc_status,
     ready_condition,
     with_transition_times,
 )

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from modelplane.operator.config import OperatorConfig
-from modelplane.operator.status import Failure, graph_status, isvc_status
+from modelplane.operator.status import graph_status, isvc_status
+from modelplane.operator.status_parts import Failure
 from tests.support.argocd import SCRIPT, health, lua_available, lua_literal
 from tests.unit.operator.test_pod_reasons import LOAD, PULL, UNSCHEDULABLE
 from tests.unit.operator.test_status_table import (
