@@ -63,25 +63,7 @@ PARTS = ("zero", "rps", "concurrency")
 
 
 def isvc() -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.modelplane.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "predictor": {
-                "minReplicas": 0,
-                "scaleToZeroAfterSeconds": IDLE_SECONDS,
-                "model": {
-                    "modelFormat": {"name": "onnx"},
-                    "storageUri": "pvc://models/iris-onnx",
-                    "resources": {
-                        "requests": {"cpu": real_tier.TEST_CPU_REQUEST, "memory": "128Mi"},
-                        "limits": {"cpu": "1", "memory": "1Gi"},
-                    },
-                },
-            }
-        },
-    }
+    return real_tier.zero_isvc(NAME, NAMESPACE, IDLE_SECONDS)
 
 
 def get(cluster: RealCluster, *args: str) -> Any:

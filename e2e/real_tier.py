@@ -369,6 +369,30 @@ def listed(cluster: RealCluster, namespace: str) -> dict[str, dict[str, Any]]:
     return {item["metadata"]["name"]: item for item in items["items"]}
 
 
+def zero_isvc(name: str, namespace: str, idle_seconds: int) -> dict[str, Any]:
+    """The iris classifier with minReplicas 0 (scale to zero after `idle_seconds`), as the
+    scale-to-zero test and `make bench-scale` apply it."""
+    return {
+        "apiVersion": "serving.modelplane.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "predictor": {
+                "minReplicas": 0,
+                "scaleToZeroAfterSeconds": idle_seconds,
+                "model": {
+                    "modelFormat": {"name": "onnx"},
+                    "storageUri": "pvc://models/iris-onnx",
+                    "resources": {
+                        "requests": {"cpu": TEST_CPU_REQUEST, "memory": "128Mi"},
+                        "limits": {"cpu": "1", "memory": "1Gi"},
+                    },
+                },
+            }
+        },
+    }
+
+
 def traefik_own(status: int, text: str) -> bool:
     """Traefik's own answer for a host it does not route yet: 404 "page not found" (no router:
     its provider skips a Service without ready endpoints) or 503 "no available server"."""

@@ -38,28 +38,14 @@ IDLE_SECONDS = 10
 WAKE_TIMEOUT = 180.0  # the client's; the activator holds for its wakeTimeoutSeconds (120 s)
 FEATURES = [5.1, 3.5, 1.4, 0.2]
 CONCURRENT = 20
+MODEL_LABEL = f"{names.ISVC_LABEL}={NAME}"
+GRAPH_BODY = {
+    "inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": FEATURES}]
+}
 
 
 def isvc() -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.modelplane.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "predictor": {
-                "minReplicas": 0,
-                "scaleToZeroAfterSeconds": IDLE_SECONDS,
-                "model": {
-                    "modelFormat": {"name": "onnx"},
-                    "storageUri": "pvc://models/iris-onnx",
-                    "resources": {
-                        "requests": {"cpu": real_tier.TEST_CPU_REQUEST, "memory": "128Mi"},
-                        "limits": {"cpu": "1", "memory": "1Gi"},
-                    },
-                },
-            }
-        },
-    }
+    return real_tier.zero_isvc(NAME, NAMESPACE, IDLE_SECONDS)
 
 
 def graph(name: str = GRAPH, protocol: str = "grpc", **spec: Any) -> dict[str, Any]:
@@ -87,8 +73,8 @@ def at_zero(cluster: RealCluster, kind: str = "isvc", name: str = NAME) -> bool:
     """0 replicas, no pod (not even a terminating one), ScaledToZero, the Service without a
     selector and its gRPC sent to the activator's relay port."""
     if kind == "isvc":
-        label = f"serving.modelplane.io/inferenceservice={name}"
-        service_name = f"{name}-predictor"
+        label = f"{names.ISVC_LABEL}={name}"
+        service_name = names.component(name, names.PREDICTOR)
     else:
         label = f"{names.GRAPH_LABEL}={name}"
         service_name = names.router(name)
@@ -180,9 +166,7 @@ def test_grpc_requests_at_zero_are_held_and_all_answered(zero: RealCluster) -> N
     print(f"{CONCURRENT} gRPC requests at zero answered in {times[0]:.2f}-{times[-1]:.2f}s")
     for _, probabilities in outcomes:
         assert len(probabilities) == 3 and np.isclose(sum(probabilities), 1.0, atol=1e-5)
-    label = f"serving.modelplane.io/inferenceservice={NAME}"
-    (deployment,) = get(zero, "deployments", "-l", label)["items"]
-    assert deployment["spec"]["replicas"] == 1  # one wake for all of them
+    assert replicas(zero, MODEL_LABEL) == 1  # one wake for all of them
     # warm: the Service has its selector back, and new connections go to the pod directly
     wait_for(
         lambda: bool(get(zero, "service", f"{NAME}-predictor")["spec"].get("selector")),
@@ -194,61 +178,56 @@ def test_grpc_requests_at_zero_are_held_and_all_answered(zero: RealCluster) -> N
     print(f"a warm gRPC request: {took * 1000:.1f} ms")
 
 
-def test_a_graph_step_over_grpc_wakes_its_model_at_zero(zero: RealCluster) -> None:
-    zero.kubectl("apply", "-f", "-", input=json.dumps(graph()))
-    wait_for(lambda: ready(zero, "ig", GRAPH).get("status") == "True", 300, 1.0, f"{GRAPH} Ready")
-    host = names.host(GRAPH, NAMESPACE, real_tier.DOMAIN)
-    path = f"/v2/models/{GRAPH}/infer"
-    body = {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": FEATURES}]}
-    real_tier.wait_routed(zero.ingress, host, path, body, timeout=WAKE_TIMEOUT)
-    print(f"\n{NAME} at zero again after {wait_at_zero(zero):.1f}s")
+def applied_graph(cluster: RealCluster, doc: dict[str, Any]) -> str:
+    """Apply a graph, wait until it is Ready and routed by the Ingress; its name."""
+    name = str(doc["metadata"]["name"])
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(doc))
+    wait_for(lambda: ready(cluster, "ig", name).get("status") == "True", 300, 1.0, f"{name} Ready")
+    host, path = names.host(name, NAMESPACE, real_tier.DOMAIN), f"/v2/models/{name}/infer"
+    real_tier.wait_routed(cluster.ingress, host, path, GRAPH_BODY, timeout=WAKE_TIMEOUT)
+    return name
+
+
+def ask_graph(cluster: RealCluster, name: str) -> float:
+    """One REST request to the graph through the Ingress, answered correctly; its seconds."""
     sent = time.monotonic()
     answer = httpx.post(
-        f"{zero.ingress}{path}", json=body, headers={"Host": host}, timeout=WAKE_TIMEOUT
+        f"{cluster.ingress}/v2/models/{name}/infer",
+        json=GRAPH_BODY,
+        headers={"Host": names.host(name, NAMESPACE, real_tier.DOMAIN)},
+        timeout=WAKE_TIMEOUT,
     )
     took = time.monotonic() - sent
     assert answer.status_code == 200, answer.text
     outputs = {o["name"]: o for o in answer.json()["outputs"]}
     assert np.isclose(sum(outputs["probabilities"]["data"]), 1.0, atol=1e-5), answer.json()
+    return took
+
+
+def test_a_graph_step_over_grpc_wakes_its_model_at_zero(zero: RealCluster) -> None:
+    name = applied_graph(zero, graph())
+    print(f"\n{NAME} at zero again after {wait_at_zero(zero):.1f}s")
+    took = ask_graph(zero, name)
     print(f"the graph's gRPC step woke {NAME}: answered in {took:.2f}s")
-    label = f"serving.modelplane.io/inferenceservice={NAME}"
-    (deployment,) = get(zero, "deployments", "-l", label)["items"]
-    logs = zero.kubectl(
-        "logs", "-n", real_tier.SYSTEM_NAMESPACE, "deploy/modelplane-operator", "--tail=200",
-        check=False,
-    ).stdout  # fmt: skip
-    print("\n".join(line for line in logs.splitlines() if "wak" in line or "relay" in line))
-    assert deployment["spec"]["replicas"] == 1  # woken by the step
+    assert replicas(zero, MODEL_LABEL) == 1  # woken by the step
 
 
 def test_a_graph_router_at_zero_wakes_on_rest_and_grpc_and_wakes_its_step(
     zero: RealCluster,
 ) -> None:
-    doc = graph(ROUTED, "rest", minReplicas=0, scaleToZeroAfterSeconds=IDLE_SECONDS)
-    zero.kubectl("apply", "-f", "-", input=json.dumps(doc))
-    wait_for(lambda: ready(zero, "ig", ROUTED).get("status") == "True", 300, 1.0, f"{ROUTED} Ready")
-    host = names.host(ROUTED, NAMESPACE, real_tier.DOMAIN)
-    path = f"/v2/models/{ROUTED}/infer"
-    body = {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": FEATURES}]}
-    real_tier.wait_routed(zero.ingress, host, path, body, timeout=WAKE_TIMEOUT)
-    router_label = f"{names.GRAPH_LABEL}={ROUTED}"
-    model_label = f"serving.modelplane.io/inferenceservice={NAME}"
-    # both at zero: the router and the model it calls
-    print(f"\n{ROUTED} at zero after {wait_at_zero(zero, 'ig', ROUTED):.1f}s")
-    wait_at_zero(zero)
-    sent = time.monotonic()
-    answer = httpx.post(
-        f"{zero.ingress}{path}", json=body, headers={"Host": host}, timeout=WAKE_TIMEOUT
+    name = applied_graph(
+        zero, graph(ROUTED, "rest", minReplicas=0, scaleToZeroAfterSeconds=IDLE_SECONDS)
     )
-    took = time.monotonic() - sent
-    assert answer.status_code == 200, answer.text
-    outputs = {o["name"]: o for o in answer.json()["outputs"]}
-    assert np.isclose(sum(outputs["probabilities"]["data"]), 1.0, atol=1e-5), answer.json()
-    assert (replicas(zero, router_label), replicas(zero, model_label)) == (1, 1)
+    router_label = f"{names.GRAPH_LABEL}={name}"
+    # both at zero: the router and the model it calls
+    print(f"\n{name} at zero after {wait_at_zero(zero, 'ig', name):.1f}s")
+    wait_at_zero(zero)
+    took = ask_graph(zero, name)
+    assert (replicas(zero, router_label), replicas(zero, MODEL_LABEL)) == (1, 1)
     print(f"REST through the Ingress woke the router, then its step: answered in {took:.2f}s")
     # gRPC to the router's Service at zero (the model may be warm or at zero by then)
-    print(f"{ROUTED} at zero again after {wait_at_zero(zero, 'ig', ROUTED):.1f}s")
-    took, probabilities = grpc_infer(service_ip(zero, names.router(ROUTED)), ROUTED)
+    print(f"{name} at zero again after {wait_at_zero(zero, 'ig', name):.1f}s")
+    took, probabilities = grpc_infer(service_ip(zero, names.router(name)), name)
     assert np.isclose(sum(probabilities), 1.0, atol=1e-5)
     assert replicas(zero, router_label) == 1
     print(f"gRPC to the router's Service at zero: answered in {took:.2f}s")

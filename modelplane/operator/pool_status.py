@@ -22,13 +22,12 @@ from modelplane.operator.ingress_status import ingress_condition
 from modelplane.operator.render.network import external_url, service_url
 from modelplane.operator.status_parts import (
     PREDICTOR_READY,
+    Children,
+    Obj,
     condition,
     ready_condition,
     with_transition_times,
 )
-
-Obj = dict[str, Any]
-Children = Mapping[tuple[str, str], Obj]
 
 LOADED = "Loaded"
 LOADING = "Loading"
