@@ -9,7 +9,8 @@ One InferenceService of the samples' iris classifier with `minReplicas: 0` and a
    time went (the woken pod's scheduled / started / ready times, second precision);
    then how long until the Service has its selector back (warm: no extra hop);
 3. 20 concurrent requests at zero (after idling again): how many were answered, the
-   fastest and slowest wake;
+   fastest and slowest wake; then, at zero a third time, one V2 gRPC request to the
+   Service's ClusterIP:8081 (the activator's relay for it) and its wake time;
 4. `rps`: the rps-scaled sample (manifests/samples/isvc-autoscaled-rps.yaml) under 20
    requests per second for 60 s through the Ingress: when Prometheus and prometheus-adapter
    first served its rate, when the HPA saw it and decided to scale, when the replicas were
@@ -318,6 +319,35 @@ def phases(cluster: RealCluster, results: dict[str, Any]) -> None:
         "slowest_seconds": round(max(o[0] for o in outcomes), 2),
         "pods_after": predictor(cluster)[1],
     }
+
+    last = time.monotonic()
+    wait(lambda: at_zero(cluster), IDLE_SECONDS + 120, "scaled to zero a third time", interval=0.5)
+    results["grpc_at_zero"] = grpc_at_zero(cluster)
+    results["grpc_at_zero"]["idle_seconds"] = round(time.monotonic() - last, 1)
+
+
+def grpc_at_zero(cluster: RealCluster) -> dict[str, Any]:
+    """One V2 gRPC request (tritonclient) to the Service's ClusterIP:8081 at zero: held by
+    the activator's relay for this component while it wakes, then relayed to the pod."""
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    address = get(cluster, "service", f"{NAME}-predictor")["spec"]["clusterIP"]
+    client = grpcclient.InferenceServerClient(f"{address}:8081")
+    try:
+        tensor = grpcclient.InferInput("features", [1, 4], "FP32")
+        tensor.set_data_from_numpy(np.asarray([REQUEST["inputs"][0]["data"]], dtype=np.float32))
+        sent = time.monotonic()
+        result = client.infer(NAME, [tensor], client_timeout=WAKE_TIMEOUT)
+        took = time.monotonic() - sent
+    finally:
+        client.close()
+    answer = {
+        "outputs": [
+            {"name": "probabilities", "data": result.as_numpy("probabilities").ravel().tolist()}
+        ]
+    }
+    return {"wake_seconds": round(took, 2), "answer": real_tier.summarize(answer)}
 
 
 def main(argv: list[str] | None = None) -> int:
