@@ -49,9 +49,9 @@ class Relay:
         that cannot be bound now is logged and tried again on the next sync."""
         self._targets = dict(targets)
         for port in [p for p in self._servers if p not in targets]:
-            server = self._servers.pop(port)
-            server.close()
-            await server.wait_closed()
+            # stop accepting; connections being relayed go on (Python 3.12's wait_closed
+            # would wait for them, so it is not awaited here)
+            self._servers.pop(port).close()
         for port, target in targets.items():
             if port in self._servers:
                 continue
@@ -66,12 +66,15 @@ class Relay:
 
     async def close(self) -> None:
         """Stop listening and drop the connections being relayed."""
+        servers = list(self._servers.values())
         await self.sync({})
         for task in list(self._connections):
             task.cancel()
         for task in list(self._connections):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for server in servers:
+            await server.wait_closed()
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
