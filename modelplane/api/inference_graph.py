@@ -13,6 +13,7 @@ from modelplane.api.inference_service import (
     SCALE_TARGET_RULE,
     SCALE_TO_ZERO_RULE,
     ScaleMetric,
+    ScalesToZero,
     check_replicas,
     check_scale_target,
 )
@@ -209,7 +210,7 @@ class InferenceRouter(ApiModel):
         return self
 
 
-class InferenceGraphSpec(ApiModel):
+class InferenceGraphSpec(ApiModel, ScalesToZero):
     """Desired state of an InferenceGraph."""
 
     model_config = ConfigDict(
@@ -277,19 +278,8 @@ class InferenceGraphSpec(ApiModel):
                     )
         check_replicas(self.min_replicas, self.max_replicas)
         check_scale_target(self.scale_metric, self.scale_target)
-        if self.scale_to_zero_after_seconds is not None and self.min_replicas != 0:
-            raise ValueError(SCALE_TO_ZERO_RULE["message"])
+        self.check_idle_seconds()
         return self
-
-    @property
-    def scales_to_zero(self) -> bool:
-        """minReplicas 0: the router idles to 0 replicas and wakes on request."""
-        return self.min_replicas == 0
-
-    @property
-    def idle_seconds(self) -> int:
-        """Seconds without requests before the router scales to zero."""
-        return self.scale_to_zero_after_seconds or DEFAULT_SCALE_TO_ZERO_AFTER
 
 
 class InferenceGraphStatus(StatusModel):

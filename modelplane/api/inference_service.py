@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -102,6 +102,31 @@ def check_replicas(min_replicas: int | None, max_replicas: int | None) -> None:
     """Raise when minReplicas exceeds maxReplicas (mirrors REPLICAS_RULE)."""
     if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
         raise ValueError("minReplicas must be less than or equal to maxReplicas")
+
+
+class ScalesToZero:
+    """minReplicas 0 and scaleToZeroAfterSeconds, read the same way on a predictor and on a
+    graph's spec (its router): the mixin gives both the same two properties and check."""
+
+    if TYPE_CHECKING:
+        min_replicas: int | None
+        scale_to_zero_after_seconds: int | None
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """minReplicas 0: idles to 0 replicas and wakes on request."""
+        return self.min_replicas == 0
+
+    @property
+    def idle_seconds(self) -> int:
+        """Seconds without requests before scaling to zero."""
+        return self.scale_to_zero_after_seconds or DEFAULT_SCALE_TO_ZERO_AFTER
+
+    def check_idle_seconds(self) -> None:
+        """Raise for scaleToZeroAfterSeconds without minReplicas 0 (mirrors
+        SCALE_TO_ZERO_RULE)."""
+        if self.scale_to_zero_after_seconds is not None and self.min_replicas != 0:
+            raise ValueError(SCALE_TO_ZERO_RULE["message"])
 
 
 def is_pods_metric(metric: str | None) -> bool:
@@ -264,7 +289,7 @@ class ComponentSpec(ApiModel):
         return self
 
 
-class PredictorSpec(ComponentSpec):
+class PredictorSpec(ComponentSpec, ScalesToZero):
     """The model-serving component: a model on a runtime, or custom containers."""
 
     model_config = ConfigDict(
@@ -305,23 +330,12 @@ class PredictorSpec(ComponentSpec):
     def _model_or_containers(self) -> PredictorSpec:
         if (self.model is None) == (self.containers is None):
             raise ValueError("predictor must set exactly one of model or containers")
-        if self.scale_to_zero_after_seconds is not None and self.min_replicas != 0:
-            raise ValueError(SCALE_TO_ZERO_RULE["message"])
+        self.check_idle_seconds()
         if self.min_replicas == 0 and self.model is None:
             raise ValueError(ZERO_NEEDS_MODEL_RULE["message"])
         if is_pods_metric(self.scale_metric) and self.model is None:
             raise ValueError(METRIC_NEEDS_MODEL_RULE["message"])
         return self
-
-    @property
-    def scales_to_zero(self) -> bool:
-        """minReplicas 0: idles to 0 replicas and wakes on request."""
-        return self.min_replicas == 0
-
-    @property
-    def idle_seconds(self) -> int:
-        """Seconds without requests before scaling to zero."""
-        return self.scale_to_zero_after_seconds or DEFAULT_SCALE_TO_ZERO_AFTER
 
 
 class TransformerSpec(ComponentSpec):
