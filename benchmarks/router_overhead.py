@@ -86,32 +86,25 @@ def upstream_app() -> Any:
     return app
 
 
-def proxy_app(target: str) -> Any:
-    """The floor: a bare pass-through proxy on the router's stack (uvicorn + one aiohttp session)."""
-    import aiohttp
+async def serve_proxy(port: int, target: str) -> None:
+    """The floor: a bare pass-through on the router's own stack (its HTTP edge and its
+    upstream client), with no graph, metrics or headers: what any hop on it costs."""
+    from modelplane.edge.asgi import read_body, send_response
+    from modelplane.edge.h1server import LeanServer
+    from modelplane.router.h1 import H1Transport
 
-    session: list[aiohttp.ClientSession] = []
+    client = H1Transport()
+    headers = {"content-type": "application/json"}
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if not session:
-            session.append(aiohttp.ClientSession())
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {"content-type": "application/json", "accept-encoding": "identity"}
-        async with session[0].post(target, data=body, headers=headers) as response:
-            answer = await response.read()
-        start = {"type": "http.response.start", "status": response.status,
-                 "headers": [(b"content-type", b"application/json")]}  # fmt: skip
-        await send(start)
-        await send({"type": "http.response.body", "body": answer})
+        body = await read_body(scope, receive, 1 << 26)
+        reply = await client.post(target, body, headers) if body else None
+        answer = reply.body if reply is not None else b"{}"
+        await send_response(send, 200, answer, [(b"content-type", b"application/json")])
 
-    return app
+    server = LeanServer(app)
+    await server.start("127.0.0.1", port)
+    await asyncio.Event().wait()  # until the benchmark terminates this process
 
 
 def router_logic_us(requests: int) -> float:
@@ -126,7 +119,7 @@ def router_logic_us(requests: int) -> float:
         {"name": "y", "datatype": "FP32", "shape": [1, 16], "data": [0.0] * 16}]}).encode()  # fmt: skip
 
     class Instant:
-        async def post(self, url: str, body: bytes, headers: Any) -> Reply:
+        async def post(self, url: str, body: bytes, headers: Any, limit: Any = None) -> Reply:
             return Reply(200, answer, b"application/json")
 
         async def aclose(self) -> None:
@@ -318,11 +311,9 @@ def main() -> int:
     p.add_argument("--proxy", nargs=2, metavar=("PORT", "TARGET"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.proxy:
-        import uvicorn
+        import uvloop
 
-        uvicorn.run(proxy_app(args.proxy[1]), host="127.0.0.1", port=int(args.proxy[0]),
-                    log_level="warning", access_log=False, http="httptools", loop="uvloop",
-                    lifespan="off")  # fmt: skip
+        uvloop.run(serve_proxy(int(args.proxy[0]), args.proxy[1]))
         return 0
     if args.upstream:
         import uvicorn
@@ -355,7 +346,9 @@ async def measure(n: int, width: int, logic: float) -> int:
             f"http://127.0.0.1:{sp}{infer}",
             f"grpc://127.0.0.1:{sg}/v2/models/ident",
         )
-        stack.enter_context(process([py, __file__, "--proxy", str(pp), rest_url], pp, "/x"))
+        proxy_pid = stack.enter_context(
+            process([py, __file__, "--proxy", str(pp), rest_url], pp, "/x")
+        )
         routers: dict[str, tuple[int, int, int]] = {}  # graph -> (http port, grpc port, pid)
         ens = {"root": {"routerType": "Ensemble", "steps": [
             {"name": f"m{d}", "serviceUrl": f"http://127.0.0.1:{up}/v2/models/m{d}/infer"}
@@ -384,8 +377,8 @@ async def measure(n: int, width: int, logic: float) -> int:
                 session, f"http://127.0.0.1:{hp_grpc}/v2/models/viagrpc/infer", body), pid_grpc),
             Client("router gRPC in / REST out",
                    grpc_call(channels[gp_rest], "viarest", width), pid_rest),
-            Client("bare aiohttp proxy (floor)",
-                   rest_call(session, f"http://127.0.0.1:{pp}/", body)),
+            Client("bare pass-through (floor)",
+                   rest_call(session, f"http://127.0.0.1:{pp}/", body), proxy_pid),
         ]  # fmt: skip
         for clients in CLIENTS:
             await interleaved(hop_cases, n, clients)

@@ -32,7 +32,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from modelplane.model_server.fastmetrics import FastCounter, FastGauge, FastHistogram
+from modelplane.fastmetrics import FastCounter, FastGauge, FastHistogram
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MODEL_STATES = ("loading", "ready", "unloading", "unavailable")

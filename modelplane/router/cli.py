@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from modelplane import logs
@@ -61,43 +60,34 @@ def main(argv: Sequence[str]) -> int:
 
 
 async def serve(graph: Graph, settings: RouterSettings) -> None:
-    """HTTP (uvicorn) and gRPC (grpc.aio) on one loop until SIGTERM or SIGINT."""
-    import uvicorn
-
-    from modelplane.edge.corked import CorkedHttpToolsProtocol
-    from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
+    """HTTP (the lean edge) and gRPC (grpc.aio) on one loop until SIGTERM or SIGINT."""
+    from modelplane.edge.h1server import LeanServer
     from modelplane.router.app import RouterApp
     from modelplane.router.grpc_edge import start_grpc_server
 
-    class _Uvicorn(uvicorn.Server):  # this function owns the signals
-        @contextlib.contextmanager
-        def capture_signals(self) -> Generator[None, None, None]:
-            yield
-
     app = RouterApp(graph, settings)
+    await app.startup()
+    http = LeanServer(app)
     grpc_server: Any = None
-    if settings.grpc_port >= 0:
-        grpc_server, port = await start_grpc_server(app, settings.host, settings.grpc_port)
-        log.info("gRPC listening", extra={"grpc_port": port})
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # logging is set up in main, the same way in every process
-        access_log=False,
-        lifespan="on",
-        http=CorkedHttpToolsProtocol,  # one socket write per answer, as the model server's
-        proxy_headers=False,  # the router never reads the client's address
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # longer than the proxy's in front
-    )
-    http = _Uvicorn(config)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, http.handle_exit, sig, None)
     try:
-        await http.serve()
+        try:
+            port = await http.start(settings.host, settings.port)
+        except OSError as exc:
+            where = f"{settings.host}:{settings.port}"
+            raise OSError(f"HTTP server could not listen on {where}: {exc}") from exc
+        log.info("HTTP listening", extra={"port": port})
+        if settings.grpc_port >= 0:
+            grpc_server, grpc_port = await start_grpc_server(app, settings.host, settings.grpc_port)
+            log.info("gRPC listening", extra={"grpc_port": grpc_port})
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping")
     finally:
+        app.ready = False  # readiness fails first, so a proxy stops sending new requests
+        await http.close()
         if grpc_server is not None:
             await grpc_server.stop(5)
-    if not http.started:
-        raise OSError(f"HTTP server could not listen on {settings.host}:{settings.port}")
+        await app.shutdown()

@@ -232,18 +232,19 @@ class Executor:
 
     def _sender(
         self, step: Step, payload: Payload, ctx: _Context
-    ) -> Callable[[], Awaitable[Reply]]:
-        """One attempt at a step in its protocol, the body converted to that protocol's form."""
+    ) -> Callable[[float], Awaitable[Reply]]:
+        """One attempt at a step in its protocol (given its timeout), the body converted to that
+        protocol's form."""
         if step.grpc_target is not None:
             request = with_model_name(_grpc_request(payload), step.model or "")
             target, meta = step.grpc_target, ctx.metadata
-            return lambda: self.grpc.infer(target, request, meta)
+            return lambda limit: self.grpc.infer(target, request, meta, limit)
         if payload.message is not None:  # a gRPC message goes on in the binary extension
             v2 = tensors.from_message(payload.message)
             payload = Payload.of_v2(v2, binary=True)
         url, body = step.service_url or "", payload.body
         headers = ctx.headers if payload.plain else {**ctx.headers, **payload.headers()}
-        return lambda: self.transport.post(url, body, headers)
+        return lambda limit: self.transport.post(url, body, headers, limit)
 
 
 def _grpc_request(payload: Payload) -> bytes:

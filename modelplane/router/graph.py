@@ -44,11 +44,12 @@ class Step:
     mapping: Mapping[str, str] | None = None
     grpc_target: str | None = None  # host:port of a grpc:// serviceUrl
     model: str | None = None  # the model a grpc:// serviceUrl names
+    label: str = field(init=False, compare=False, repr=False)
+    """Name used in errors and metrics: ``node/step-name`` (or ``node/index``); read per call."""
 
-    @property
-    def label(self) -> str:
-        """Name used in errors and metrics: ``node/step-name`` (or ``node/index``)."""
-        return f"{self.node}/{self.name if self.name is not None else self.index}"
+    def __post_init__(self) -> None:
+        label = f"{self.node}/{self.name if self.name is not None else self.index}"
+        object.__setattr__(self, "label", label)
 
     @property
     def key(self) -> str:

@@ -10,6 +10,7 @@ answer, turned into the HTTP status the retry and dependency rules use (`codes`)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -76,10 +77,21 @@ class GrpcTransport:
             self._calls[target] = call
         return call
 
-    async def infer(self, target: str, request: bytes, meta: tuple[tuple[str, str], ...]) -> Reply:
-        """ModelInfer on one upstream; the reply carries the response message or the error."""
+    async def infer(
+        self,
+        target: str,
+        request: bytes,
+        meta: tuple[tuple[str, str], ...],
+        limit: float | None = None,
+    ) -> Reply:
+        """ModelInfer on one upstream; the reply carries the response message or the error.
+
+        TimeoutError when no answer came within `limit` seconds (an upstream's own
+        DEADLINE_EXCEEDED is its answer, 504).
+        """
         try:
-            message = await self._call(target)(request, metadata=meta)
+            async with asyncio.timeout(limit):
+                message = await self._call(target)(request, metadata=meta)
         except grpc.aio.AioRpcError as exc:
             code, details = exc.code(), exc.details() or ""
             if code == grpc.StatusCode.UNAVAILABLE and _NO_CONNECTION in details.lower():

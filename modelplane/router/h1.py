@@ -11,7 +11,9 @@ Errors: a connection that cannot be made (refused, or not opened within the conn
 timeout: a SYN to a pod that is gone gets no answer at all), or that closes before a whole
 answer arrives, is ``ConnectionFailed`` (the retry policy's business). A pooled connection that the server had
 already closed (its keep-alive ran out) is retried once on a fresh one before anything is
-reported, as browsers and aiohttp do. A cancelled call (a timeout) closes its connection.
+reported, as browsers and aiohttp do. A call given a time limit arms one timer on its connection
+and raises TimeoutError when it fires; a call that times out or is cancelled closes its
+connection (its answer may still come).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Reply] | None = None
+        self.timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.received = False
         self._body: list[bytes] = []
@@ -83,17 +86,29 @@ class _Connection(asyncio.Protocol):
             self.close()
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
+            self._disarm()
             waiter.set_result(reply)
 
     # -- use
-    def send(self, data: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Reply]:
+    def send(
+        self, data: bytes, loop: asyncio.AbstractEventLoop, limit: float | None
+    ) -> asyncio.Future[Reply]:
+        """Write a request; the future gets its answer, or TimeoutError after `limit` s."""
         assert self.transport is not None
         self.received = False
         self.waiter = loop.create_future()
+        if limit is not None:
+            self.timer = loop.call_later(limit, self._fail, TimeoutError())
         self.transport.write(data)
         return self.waiter
 
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
     def _fail(self, exc: Exception) -> None:
+        self._disarm()
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
@@ -139,7 +154,9 @@ class H1Transport:
             upstream = self._upstreams[url] = _Upstream(url)
         return upstream
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], limit: float | None = None
+    ) -> Reply:
         try:
             upstream = self._upstream(url)
         except ValueError as exc:
@@ -151,22 +168,34 @@ class H1Transport:
             connection = upstream.idle.pop()
             if connection.closed:
                 continue
+            start = loop.time()
             try:
-                return await self._exchange(upstream, connection, data, loop)
+                return await self._exchange(upstream, connection, data, loop, limit)
             except ConnectionFailed:
                 if connection.received:
                     raise
+            if limit is not None:
+                limit -= loop.time() - start
             break
-        connection = await self._connect(upstream, loop)
-        return await self._exchange(upstream, connection, data, loop)
+        end = None if limit is None else loop.time() + limit
+        connection = await self._connect(upstream, loop, limit)
+        remaining = None if end is None else max(end - loop.time(), 0.0)
+        return await self._exchange(upstream, connection, data, loop, remaining)
 
-    async def _connect(self, upstream: _Upstream, loop: asyncio.AbstractEventLoop) -> _Connection:
+    async def _connect(
+        self, upstream: _Upstream, loop: asyncio.AbstractEventLoop, limit: float | None
+    ) -> _Connection:
+        """A new connection within the connect timeout (ConnectionFailed after it), and within
+        the attempt's `limit` (TimeoutError when that is the shorter)."""
+        attempt_binds = limit is not None and limit < self.connect_timeout
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout(limit if attempt_binds else self.connect_timeout):
                 _, connection = await loop.create_connection(
                     _Connection, upstream.host, upstream.port
                 )
         except TimeoutError:
+            if attempt_binds:
+                raise
             raise ConnectionFailed(
                 f"cannot connect to {upstream.host}:{upstream.port}: no answer within "
                 f"{self.connect_timeout:g} s"
@@ -183,9 +212,10 @@ class H1Transport:
         connection: _Connection,
         data: bytes,
         loop: asyncio.AbstractEventLoop,
+        limit: float | None,
     ) -> Reply:
         try:
-            reply = await connection.send(data, loop)
+            reply = await connection.send(data, loop, limit)
         except BaseException:
             connection.close()  # a timeout or a failure: its answer may still come; never reuse
             raise

@@ -1,14 +1,16 @@
 """Prometheus metrics of one router: latency per node and per step, errors, retries, in-flight.
 
 Each router owns its registry (tests run several in one process), and label children for
-every node and step are bound once at start so the request path only observes.
+every node and step are bound once at start so the request path only observes. They are
+`modelplane.fastmetrics`' lock-free ones: the router updates them from its event loop only.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from modelplane.fastmetrics import CountChild, FastCounter, FastGauge, FastHistogram
 from modelplane.router.graph import Graph
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -21,47 +23,47 @@ class RouterMetrics:
     def __init__(self, graph: Graph, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         g = graph.name
-        self._requests = Counter(
+        self._requests = FastCounter(
             "modelplane_router_requests",
             "Graph requests answered, by HTTP status code.",
             ["graph", "code"],
             registry=self.registry,
         )
-        self._request_latency = Histogram(
+        self._request_latency = FastHistogram(
             "modelplane_router_request_duration_seconds",
             "Time to answer a graph request.",
             ["graph"],
             buckets=BUCKETS,
             registry=self.registry,
         ).labels(g)
-        self.in_flight = Gauge(
+        self.in_flight = FastGauge(
             "modelplane_router_in_flight_requests",
             "Graph requests being processed.",
             ["graph"],
             registry=self.registry,
         ).labels(g)
-        node_latency = Histogram(
+        node_latency = FastHistogram(
             "modelplane_router_node_duration_seconds",
             "Time spent executing a node.",
             ["graph", "node", "router_type"],
             buckets=BUCKETS,
             registry=self.registry,
         )
-        step_latency = Histogram(
+        step_latency = FastHistogram(
             "modelplane_router_step_duration_seconds",
             "Time spent executing a step (all attempts).",
             ["graph", "node", "step"],
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self._step_errors = Counter(
+        self._step_errors = FastCounter(
             "modelplane_router_step_errors",
             "Failed steps, by reason (an HTTP status code, timeout, unreachable, deadline, chain; "
             "failover: the failed step's request was handed to another step).",
             ["graph", "node", "step", "reason"],
             registry=self.registry,
         )
-        self._retries = Counter(
+        self._retries = FastCounter(
             "modelplane_router_step_retries",
             "Retried attempts of a step.",
             ["graph", "node", "step"],
@@ -76,7 +78,7 @@ class RouterMetrics:
             for s in n.steps
         }
         self._graph = g
-        self._codes: dict[int, Counter] = {}
+        self._codes: dict[int, CountChild] = {}
 
     def request_done(self, status: int, seconds: float) -> None:
         """Count one answered request."""

@@ -4,12 +4,15 @@ The production client is `h1.H1Transport` (keep-alive pools per upstream), chose
 measurement over aiohttp and httpx (docs/router.md). ``HttpxTransport`` wraps an injected
 ``httpx.AsyncClient``; unit tests give it an ``httpx.MockTransport``.
 
-Both raise only ``TimeoutError`` (for client-side timeouts) and ``ConnectionFailed`` (could
+``post`` takes the attempt's time limit (``limit`` seconds): a transport that can arm it on its own connection does
+so (one timer, where ``asyncio.timeout`` costs a task cancellation's bookkeeping per call).
+Both raise only ``TimeoutError`` (no answer within ``limit``) and ``ConnectionFailed`` (could
 not connect, connection dropped: worth a retry); every HTTP status is an answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,8 +37,10 @@ class Reply:
 class Transport(Protocol):
     """Sends one POST and reads the whole answer."""
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
-        """POST body to url."""
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], limit: float | None = None
+    ) -> Reply:
+        """POST body to url; TimeoutError when no whole answer came within `limit` seconds."""
         ...
 
     async def aclose(self) -> None:
@@ -49,9 +54,12 @@ class HttpxTransport:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], limit: float | None = None
+    ) -> Reply:
         try:
-            response = await self.client.post(url, content=body, headers=headers)
+            async with asyncio.timeout(limit):
+                response = await self.client.post(url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise TimeoutError(str(exc)) from exc
         except httpx.TransportError as exc:

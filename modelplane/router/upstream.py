@@ -40,7 +40,7 @@ class Answer:
 
 
 async def call(
-    send: Callable[[], Awaitable[Reply]],
+    send: Callable[[float], Awaitable[Reply]],
     *,
     step_timeout: float,
     policy: RetryPolicy,
@@ -48,8 +48,9 @@ async def call(
 ) -> Answer:
     """Send one request (REST or gRPC): retry refusals and 502/503/504, within the deadline.
 
-    ``deadline`` is a ``time.monotonic()`` instant. Timeouts are not retried: a slow model
-    asked again is only slower.
+    ``send(limit)`` makes one attempt and raises TimeoutError when no answer came within
+    ``limit`` seconds. ``deadline`` is a ``time.monotonic()`` instant. Timeouts are not
+    retried: a slow model asked again is only slower.
     """
     attempt = 0
     while True:
@@ -58,8 +59,7 @@ async def call(
             raise GraphDeadlineExceeded()
         limit = min(step_timeout, remaining)
         try:
-            async with asyncio.timeout(limit):
-                reply = await send()
+            reply = await send(limit)
         except TimeoutError as exc:
             if limit < step_timeout:
                 raise GraphDeadlineExceeded() from exc

@@ -95,35 +95,39 @@ class DroppingServer:
 
 @contextlib.contextmanager
 def serve_router(app: Any) -> Iterator[tuple[str, str]]:
-    """A RouterApp on HTTP and gRPC, one event loop in a thread: (base URL, gRPC target)."""
+    """A RouterApp on its own edges (HTTP and gRPC), one event loop in a thread: (base URL,
+    gRPC target)."""
+    from modelplane.edge.h1server import LeanServer
     from modelplane.router.grpc_edge import start_grpc_server
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", http="httptools"
-    )
-    http = uvicorn.Server(config)
-    grpc_port: list[int] = []
+    ports: list[tuple[int, int]] = []
+    stop: list[asyncio.Event] = []
 
     async def main() -> None:
-        grpc_server, port = await start_grpc_server(app, "127.0.0.1", 0)
-        grpc_port.append(port)
+        stop.append(asyncio.Event())
+        await app.startup()
+        http = LeanServer(app)
+        port = await http.start("127.0.0.1", 0)
+        grpc_server, grpc_port = await start_grpc_server(app, "127.0.0.1", 0)
+        ports.append((port, grpc_port))
         try:
-            await http.serve(sockets=[sock])
+            await stop[0].wait()
         finally:
+            await http.close(grace=5)
             await grpc_server.stop(None)
+            await app.shutdown()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while not (http.started and grpc_port):
+    while not ports:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the router did not start within 10s")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", f"127.0.0.1:{grpc_port[0]}"
+        yield f"http://127.0.0.1:{ports[0][0]}", f"127.0.0.1:{ports[0][1]}"
     finally:
-        http.should_exit = True
+        loop.call_soon_threadsafe(stop[0].set)
         thread.join(timeout=10)
-        sock.close()
+        loop.close()

@@ -89,7 +89,11 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() ->
     assert connections == [1, 2]
 
 
-async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next() -> None:
+@pytest.mark.parametrize("own_timer", [True, False], ids=["timeout-argument", "cancelled"])
+async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next(own_timer: bool) -> None:
+    """Timed out by its own timer (the router's path) or cancelled from outside, the late
+    answer's connection is closed."""
+
     async def slow_first(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
         if body == b"slow":
             await asyncio.sleep(0.3)
@@ -98,10 +102,15 @@ async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next() -> No
 
     client = H1Transport()
     async with raw_server(slow_first) as (url, connections):
+        started = time.monotonic()
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.1):
-                await client.post(url, b"slow", {})
-        fast = await client.post(url, b"fast", {})
+            if own_timer:
+                await client.post(url, b"slow", {}, limit=0.1)
+            else:
+                async with asyncio.timeout(0.1):
+                    await client.post(url, b"slow", {})
+        assert time.monotonic() - started < 0.25
+        fast = await client.post(url, b"fast", {}, limit=5)
     await client.aclose()
     assert fast.body == b"fast"
     assert connections == [1, 2]  # the timed-out connection was closed, not reused
@@ -156,11 +165,15 @@ async def test_a_connection_nobody_answers_fails_within_the_connect_timeout() ->
         fillers.append(filler)
     await asyncio.sleep(0.1)
     transport = H1Transport(connect_timeout=0.3)
+    url = f"http://127.0.0.1:{port}/v2/models/m/infer"
     started = time.monotonic()
     try:
         with pytest.raises(ConnectionFailed, match=r"no answer within 0\.3 s"):
-            await transport.post(f"http://127.0.0.1:{port}/v2/models/m/infer", b"{}", {})
+            await transport.post(url, b"{}", {}, limit=5)
         assert time.monotonic() - started < 3
+        # an attempt's timeout shorter than the connect timeout is the step's timeout
+        with pytest.raises(TimeoutError):
+            await transport.post(url, b"{}", {}, limit=0.1)
     finally:
         await transport.aclose()
         for filler in fillers:

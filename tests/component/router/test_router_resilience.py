@@ -15,7 +15,7 @@ import pytest
 from modelplane.router.app import RouterApp
 from modelplane.router.graph import load
 from modelplane.router.settings import RouterSettings
-from tests.component.router.servers import DroppingServer, serve_asgi
+from tests.component.router.servers import DroppingServer, serve_asgi, serve_router
 from tests.component.router.upstream_app import Upstream
 from tests.support.ports import free_port
 
@@ -42,7 +42,7 @@ def router(
         doc["timeout"] = timeout
     app = RouterApp(load(doc), RouterSettings(**{"retry_backoff": 0.01, **settings}))
     with ExitStack() as stack:
-        base = stack.enter_context(serve_asgi(app))
+        base, _ = stack.enter_context(serve_router(app))
         yield stack.enter_context(httpx.Client(base_url=base, timeout=10))
 
 

@@ -18,7 +18,7 @@ from modelplane.router.app import RouterApp
 from modelplane.router.graph import load
 from modelplane.router.select import select_steps
 from modelplane.router.settings import RouterSettings
-from tests.component.router.servers import serve_asgi
+from tests.component.router.servers import serve_router
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import onnx_identity, onnx_matmul
 
@@ -61,7 +61,7 @@ def router(
 ) -> Iterator[httpx.Client]:
     rng = random.Random(seed) if seed is not None else None
     app = RouterApp(load({"name": name, "nodes": nodes}), RouterSettings(), rng=rng)
-    with serve_asgi(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with serve_router(app) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
         yield client
 
 

@@ -1,9 +1,10 @@
 """Lock-free counters, gauges and histograms for one process, exposed through a registry.
 
 prometheus_client takes a lock per update and walks the buckets in Python; a request touches
-about ten metrics, which made up several per cent of a small model's request. These update
-plain numbers instead, and must only be updated from one thread (the event loop's). With
-several workers the server uses prometheus_client's multiprocess metrics instead.
+about ten metrics, which made up several per cent of a small model's request and of a router
+hop. These update plain numbers instead, and must only be updated from one thread (the event
+loop's): the router's metrics, and the model server's with one worker. With several workers
+the model server uses prometheus_client's multiprocess metrics instead.
 """
 
 from __future__ import annotations

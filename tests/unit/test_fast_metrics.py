@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelplane.model_server.fastmetrics import FastCounter, FastGauge, FastHistogram
+from modelplane.fastmetrics import FastCounter, FastGauge, FastHistogram
 
 
 def test_fast_families_render_like_prometheus_client() -> None:
