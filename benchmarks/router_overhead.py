@@ -89,27 +89,28 @@ def upstream_app() -> Any:
 async def serve_proxy(port: int, target: str) -> None:
     """The floor: a bare pass-through on the router's own stack (its HTTP edge and its
     upstream client), with no graph, metrics or headers: what any hop on it costs."""
-    from modelplane.edge.asgi import read_body, send_response
-    from modelplane.edge.h1server import LeanServer
+    from modelplane.edge.h1server import LeanServer, Request, Response
     from modelplane.router.h1 import H1Transport
 
     client = H1Transport()
     headers = {"content-type": "application/json"}
+    json = [(b"content-type", b"application/json")]
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        body = await read_body(scope, receive, 1 << 26)
-        reply = await client.post(target, body, headers) if body else None
-        answer = reply.body if reply is not None else b"{}"
-        await send_response(send, 200, answer, [(b"content-type", b"application/json")])
+    async def handle(request: Request) -> Response:
+        if not request.body:
+            return 200, json, b"{}"
+        reply = await client.post(target, request.body, headers)
+        return reply.status, json, reply.body
 
-    server = LeanServer(app)
+    server = LeanServer(handle)
     await server.start("127.0.0.1", port)
     await asyncio.Event().wait()  # until the benchmark terminates this process
 
 
 def router_logic_us(requests: int) -> float:
-    """Microseconds of the router's own work per request: its ASGI app called in-process with
+    """Microseconds of the router's own work per request: its handler called in-process with
     a transport that answers at once (no sockets, no other processes)."""
+    from modelplane.edge.h1server import Request
     from modelplane.router.app import RouterApp
     from modelplane.router.graph import load
     from modelplane.router.settings import RouterSettings
@@ -129,22 +130,15 @@ def router_logic_us(requests: int) -> float:
         "root": {"routerType": "Sequence", "steps": [{"serviceUrl": "http://m/v2/models/m/infer"}]}
     }
     app = RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings(), transport=Instant())
-    body = v2_body([1, 16])
-    scope = {"type": "http", "method": "POST", "path": "/v2/models/g/infer",
-             "headers": [(b"content-type", b"application/json"), (b"traceparent", b"00-1-2-01")]}  # fmt: skip
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Any) -> None:
-        return None
+    headers = [(b"content-type", b"application/json"), (b"traceparent", b"00-1-2-01")]
+    request = Request("POST", "/v2/models/g/infer", b"", headers, v2_body([1, 16]))
 
     async def run() -> float:
         for _ in range(500):
-            await app(scope, receive, send)
+            await app.handle(request)
         start = time.process_time()
         for _ in range(requests):
-            await app(scope, receive, send)
+            await app.handle(request)
         return (time.process_time() - start) / requests * 1e6
 
     return asyncio.run(run())

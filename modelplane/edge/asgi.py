@@ -32,9 +32,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     grows past it while arriving or while inflating (BodyTooLarge). A client that leaves
     raises ClientDisconnected; a body that does not decode raises BadEncoding.
     """
-    declared = header(scope, b"content-length")
+    declared = encoding = None
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            declared = value
+        elif key == b"content-encoding":
+            encoding = value.decode("latin-1")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
+        size = declared.decode("latin-1")
+        raise BodyTooLarge(f"request body of {size} bytes exceeds the limit of {limit}")
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -49,7 +55,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return decode_body(body, header(scope, b"content-encoding"), limit)
+    return body if encoding is None else decode_body(body, encoding, limit)
 
 
 async def send_response(

@@ -1,9 +1,12 @@
-"""The router's HTTP edge: a raw ASGI app over one Executor and one pooled transport.
+"""The router's HTTP app: whole requests in, answers out, over one Executor and one pooled
+transport.
 
 Routes: ``POST /`` and ``POST /v2/models/{graph}/infer`` run the graph; ``GET /healthz``,
 ``/readyz``, ``/v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{graph}``,
-``/v2/models/{graph}/ready`` and ``/metrics``. Raw ASGI keeps the router's own cost small:
-request bytes go upstream untouched unless a decision needs to look inside them.
+``/v2/models/{graph}/ready`` and ``/metrics``. `handle` serves `modelplane.edge.h1server`
+(the router's own server: no ASGI on the hot path); the ASGI ``__call__`` answers the same
+for embedding and tests. Request bytes go upstream untouched unless a decision needs to look
+inside them.
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 
 from modelplane import __version__
 from modelplane.edge import asgi
-from modelplane.edge.asgi import Headers, Receive, Scope, Send
-from modelplane.edge.errors import BodyRejected, ClientDisconnected
+from modelplane.edge.asgi import Receive, Scope, Send
+from modelplane.edge.encoding import decode_body
+from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnected
+from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.chaining import merge_ensemble
@@ -36,7 +42,6 @@ from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
 SOFT_FAILURES = b"x-modelplane-soft-failures"
-CLIENT_CLOSED = 499  # counted in the metrics; nothing is sent to a client that left
 log = logging.getLogger("modelplane.router")
 
 
@@ -101,38 +106,58 @@ class RouterApp:
             if self._own_transport:
                 await self._executor.transport.aclose()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await asgi.lifespan(receive, send, self.startup, self.shutdown)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"], scope["method"]
+    async def handle(self, request: Request) -> Response:
+        """Answer one whole HTTP request (the router's edge, `modelplane.edge.h1server`)."""
+        path, method = request.path, request.method
         if method == "POST":
             v2 = self._infer_paths.get(path)
             if v2 is not None:
-                await self._infer(scope, receive, send, v2)
-                return
+                return await self._infer(request, v2)
             if path.startswith("/v2/models/"):
                 error = (
                     f"graph {path.split('/')[3]!r} is not served here; this is {self.graph.name!r}"
                 )
-                await _send_error(send, 404, error, "unknown model")
-                return
+                return _error(404, error, "unknown model")
         elif method in ("GET", "HEAD"):
             route = self._get_routes.get(path)
             if route is not None:
                 status, body, content_type = route()
-                await _send(send, status, body, content_type, head=method == "HEAD")
-                return
-        known = path in self._get_routes or path in self._infer_paths
-        if known:
-            await _send_error(send, 405, f"method {method} not allowed on {path}", "")
-        else:
-            await _send_error(send, 404, f"no route {method} {path}", "")
+                return status, [(b"content-type", content_type)], body
+        if path in self._get_routes or path in self._infer_paths:
+            return _error(405, f"method {method} not allowed on {path}", "")
+        return _error(404, f"no route {method} {path}", "")
 
-    async def _infer(self, scope: Scope, receive: Receive, send: Send, v2: bool) -> None:
+    def refused(self, status: int, message: str) -> bytes:
+        """A request the edge refused before routing (413, 431, 400...): counted among the
+        answered requests, its body in the router's error format."""
+        self.metrics.request_done(status, 0.0)
+        error = BodyTooLarge.summary if status == 413 else HTTPStatus(status).phrase.lower()
+        return orjson.dumps(error_document(error, message, None))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI, for embedding and for tests over httpx's ASGI transport: the same answers."""
+        if scope["type"] == "lifespan":
+            await asgi.lifespan(receive, send, self.startup, self.shutdown)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            body = await asgi.read_body(scope, receive, self.settings.max_request_size)
+        except ClientDisconnected:
+            return
+        except BodyRejected as exc:
+            status, headers, answer = exc.status, [(b"content-type", JSON)], b""
+            answer = orjson.dumps(error_document(exc.summary, str(exc), None))
+            self.metrics.request_done(status, 0.0)
+        else:
+            # read_body inflated it: the request handle sees has no content coding left
+            plain = [h for h in scope["headers"] if h[0] != b"content-encoding"]
+            query = scope.get("query_string", b"")
+            request = Request(scope["method"], scope["path"], query, plain, body)
+            status, headers, answer = await self.handle(request)
+        await asgi.send_response(send, status, answer, list(headers), scope["method"] == "HEAD")
+
+    async def _infer(self, request: Request, v2: bool) -> Response:
         start = time.perf_counter()
         status = 500
         metrics = self.metrics
@@ -141,38 +166,36 @@ class RouterApp:
             if self._executor is None:
                 await self.startup()
             assert self._executor is not None
-            headers = self.header_policy.forward(scope["headers"])
-            limit = self.settings.max_request_size
+            headers = self.header_policy.forward(request.headers)
             try:
-                body = await asgi.read_body(scope, receive, limit)
-            except ClientDisconnected:
-                status = CLIENT_CLOSED
-                return
+                payload = _request_payload(request, self.settings.max_request_size)
             except BodyRejected as exc:
                 result = failure(exc.status, exc.summary, str(exc), None)
             else:
-                request = _request_payload(body, scope["headers"])
-                result = await self._run(request, headers)
+                result = await self._run(payload, headers)
                 if v2 and result.ok and result.payload.parsed:
                     merged = merge_ensemble(result.payload.json(), self.graph.name)
                     if merged is not None:
                         result = StepResult(result.status, Payload.of(merged), ran=result.ran)
                 if result.ok:
                     # the client's form matters only when the answer is not plain JSON
-                    payload = result.payload
+                    answer = result.payload
                     binary = (
-                        payload.message is not None or payload.header_length is not None
-                    ) and wants_binary(request)
-                    answer = rest_answer(result.payload, self.graph.name, result.ran, binary)
+                        answer.message is not None or answer.header_length is not None
+                    ) and wants_binary(payload)
+                    answer = rest_answer(answer, self.graph.name, result.ran, binary)
                     result = StepResult(result.status, answer, False, result.soft_failures)
             status = result.status
             answer = result.payload
-            extra = [(b"x-request-id", headers[REQUEST_ID].encode("latin-1"))]
+            out = [
+                (b"content-type", answer.content_type),
+                (b"x-request-id", headers[REQUEST_ID].encode("latin-1")),
+            ]
             if answer.header_length is not None:
-                extra.append((HEADER_LENGTH_BYTES, str(answer.header_length).encode()))
+                out.append((HEADER_LENGTH_BYTES, str(answer.header_length).encode()))
             if result.soft_failures:
-                extra.append((SOFT_FAILURES, ",".join(result.soft_failures).encode()))
-            await _send(send, status, answer.body, answer.content_type, extra)
+                out.append((SOFT_FAILURES, ",".join(result.soft_failures).encode()))
+            return status, out, answer.body
         finally:
             metrics.in_flight.dec()
             metrics.request_done(status, time.perf_counter() - start)
@@ -253,34 +276,25 @@ class RouterApp:
         return 200, orjson.dumps(doc), JSON
 
 
-def _request_payload(body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> Payload:
+def _request_payload(request: Request, limit: int) -> Payload:
     """The client's body; a V2 binary-extension body keeps its content type and header length.
 
-    Any other body is sent upstream as JSON, whatever the client called it (``curl -d``).
+    A gzip or deflate body is inflated (under the size limit; BodyRejected when it cannot
+    be). Any other body is sent upstream as JSON, whatever the client called it (``curl -d``).
     """
-    content_type, length = JSON, None
-    for name, value in raw_headers:
-        lower = name.lower()
-        if lower == b"content-type":
+    content_type, length, encoding = JSON, None, None
+    for name, value in request.headers:  # lower case, as the edge and ASGI give them
+        if name == b"content-type":
             content_type = value
-        elif lower == HEADER_LENGTH_BYTES and value.isdigit():
+        elif name == HEADER_LENGTH_BYTES and value.isdigit():
             length = int(value)
+        elif name == b"content-encoding":
+            encoding = value.decode("latin-1")
+    body = request.body if encoding is None else decode_body(request.body, encoding, limit)
     if length is None:
         return Payload(body)
     return Payload(body, content_type=content_type, header_length=length)
 
 
-async def _send(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: bytes,
-    extra: Headers | None = None,
-    head: bool = False,
-) -> None:
-    headers = [(b"content-type", content_type), *(extra or ())]
-    await asgi.send_response(send, status, body, headers, head)
-
-
-async def _send_error(send: Send, status: int, error: str, cause: str) -> None:
-    await _send(send, status, orjson.dumps(error_document(error, cause, None)), JSON)
+def _error(status: int, error: str, cause: str) -> Response:
+    return status, [(b"content-type", JSON)], orjson.dumps(error_document(error, cause, None))

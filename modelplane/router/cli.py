@@ -67,7 +67,7 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
 
     app = RouterApp(graph, settings)
     await app.startup()
-    http = LeanServer(app)
+    http = LeanServer(app.handle, max_body=settings.max_request_size, error_body=app.refused)
     grpc_server: Any = None
     try:
         try:

@@ -1,5 +1,5 @@
 """The lean HTTP/1.1 server on real sockets: raw clients for the protocol's corners, httpx as an
-independent client, and an app that records what it was given."""
+independent client, and a handler that records what it was given."""
 
 from __future__ import annotations
 
@@ -10,58 +10,37 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
-from modelplane.edge.asgi import read_body, send_response
-from modelplane.edge.errors import BodyTooLarge, ClientDisconnected
-from modelplane.edge.h1server import HIGH_WATER, LeanServer
+from modelplane.edge.h1server import LeanServer, Request, Response
 
-LIMIT = 8 << 20
+LIMIT = 1 << 20
 
 
 class Recorder:
-    """Echoes the request body; `/slow` waits, `/fail` raises, `/stream` streams its answer,
-    `/wait-disconnect` reads until the client leaves."""
+    """Echoes the body's length and first bytes; `/slow` waits, `/fail` raises, `/empty`
+    answers 204."""
 
     def __init__(self) -> None:
-        self.scopes: list[dict[str, Any]] = []
-        self.disconnects = 0
+        self.requests: list[Request] = []
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        self.scopes.append(scope)
-        path = scope["path"]
-        if path == "/fail":
+    async def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        if request.path == "/fail":
             raise RuntimeError("boom")
-        if path == "/wait-disconnect":
-            try:
-                await read_body(scope, receive, LIMIT)
-            except ClientDisconnected:
-                self.disconnects += 1
-            return
-        try:
-            body = await read_body(scope, receive, LIMIT)
-        except BodyTooLarge as exc:
-            await send_response(send, 413, str(exc).encode(), [])
-            return
-        if path == "/slow":
+        if request.path == "/slow":
             await asyncio.sleep(0.3)
-        if path.startswith("/stream"):
-            headers = [(b"content-length", b"6")] if path == "/stream-sized" else []
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            for part in (b"ab", b"cd", b"ef"):
-                await send({"type": "http.response.body", "body": part, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        answer = b"%d:" % len(body) + body[:64]
-        await send_response(
-            send, 200, answer, [(b"x-path", path.encode())], scope["method"] == "HEAD"
-        )
+        if request.path == "/empty":
+            return 204, [], b""
+        answer = b"%d:" % len(request.body) + request.body[:64]
+        return 200, [(b"x-path", request.path.encode())], answer
 
 
 @asynccontextmanager
 async def serving(**options: Any) -> AsyncIterator[tuple[LeanServer, Recorder, int]]:
     app = Recorder()
-    server = LeanServer(app, **options)
+    server = LeanServer(app, max_body=LIMIT, **options)
     port = await server.start("127.0.0.1", 0)
     try:
         yield server, app, port
@@ -70,7 +49,7 @@ async def serving(**options: Any) -> AsyncIterator[tuple[LeanServer, Recorder, i
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, dict[bytes, bytes], bytes]:
-    """One response: status line, headers (lower-case names), body (content-length or chunked)."""
+    """One response: status line, headers (lower-case names), body (by its content-length)."""
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     lines = head.split(b"\r\n")
     headers = {}
@@ -78,19 +57,8 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, dict[bytes
         if line:
             name, _, value = line.partition(b":")
             headers[name.strip().lower()] = value.strip()
-    if b"content-length" in headers:
-        length = int(headers[b"content-length"])
-        body = await asyncio.wait_for(reader.readexactly(length), 5) if length else b""
-    elif headers.get(b"transfer-encoding") == b"chunked":
-        body = b""
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-            chunk = await reader.readexactly(size + 2)
-            if size == 0:
-                break
-            body += chunk[:-2]
-    else:
-        body = b""
+    length = int(headers.get(b"content-length", b"0"))
+    body = await asyncio.wait_for(reader.readexactly(length), 5) if length else b""
     return lines[0], headers, body
 
 
@@ -114,11 +82,12 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None
         status, headers, body = await read_response(reader)
         assert (status, body) == (b"HTTP/1.1 200 OK", b"3:one")
         assert headers[b"x-path"] == b"/a" and b"date" in headers
+        assert b"connection" not in headers
         writer.write(post("/slow", b"two") + post("/b", b"three!"))  # pipelined in one write
         assert (await read_response(reader))[2] == b"3:two"
         assert (await read_response(reader))[2] == b"6:three!"
         writer.close()
-    assert [s["path"] for s in app.scopes] == ["/a", "/slow", "/b"]
+    assert [r.path for r in app.requests] == ["/a", "/slow", "/b"]
 
 
 async def test_an_independent_client_reads_what_it_sent() -> None:
@@ -128,15 +97,13 @@ async def test_an_independent_client_reads_what_it_sent() -> None:
     ):
         r = await client.post("/v2/models/m%20x/infer?q=1", content=b"x" * 1000)
         head = await client.head("/h")
+        empty = await client.get("/empty")
     assert (r.status_code, r.content) == (200, b"1000:" + b"x" * 64)
-    scope = app.scopes[0]
-    assert (scope["path"], scope["raw_path"], scope["query_string"]) == (
-        "/v2/models/m x/infer",
-        b"/v2/models/m%20x/infer",
-        b"q=1",
-    )
-    assert scope["client"][0] == "127.0.0.1" and scope["server"][1] == port
+    request = app.requests[0]
+    assert (request.method, request.path, request.query) == ("POST", "/v2/models/m x/infer", b"q=1")
+    assert (b"content-length", b"1000") in request.headers  # names in lower case
     assert (head.status_code, head.headers["content-length"], head.content) == (200, "2", b"")
+    assert (empty.status_code, "content-length" in empty.headers) == (204, False)
 
 
 async def test_expect_100_continue_and_a_chunked_request_body() -> None:
@@ -158,17 +125,28 @@ async def test_expect_100_continue_and_a_chunked_request_body() -> None:
         writer.close()
 
 
-async def test_streamed_answers_are_chunked_unless_their_length_is_known() -> None:
-    async with serving() as (_, _app, port):
+async def test_a_body_at_the_limit_is_whole_and_one_past_it_is_refused_unread() -> None:
+    async with serving() as (_, app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(post("/stream", b""))
-        _, headers, body = await read_response(reader)
-        assert (headers[b"transfer-encoding"], body) == (b"chunked", b"abcdef")
-        writer.write(post("/stream-sized", b""))
-        _, headers, body = await read_response(reader)
-        assert (headers[b"content-length"], body) == (b"6", b"abcdef")
-        assert b"transfer-encoding" not in headers
+        writer.write(post("/big", b"z" * LIMIT))
+        assert (await read_response(reader))[2].startswith(b"%d:zzz" % LIMIT)
+        # declared too large: answered at once, before a byte of the body, then closed
+        writer.write(b"POST /a HTTP/1.1\r\nhost: t\r\ncontent-length: %d\r\n\r\n" % (LIMIT + 1))
+        line, headers, body = await read_response(reader)
+        assert (line.split()[1], headers[b"connection"]) == (b"413", b"close")
+        assert orjson.loads(body)["error"] == f"request body of {LIMIT + 1} bytes exceeds {LIMIT}"
+        assert await closed(reader)
         writer.close()
+        # chunked, growing past the limit as it arrives
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        chunk = b"y" * (LIMIT // 2 + 1)
+        writer.write(b"POST /a HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) * 2)
+        line, _, _ = await read_response(reader)
+        assert line.split()[1] == b"413"
+        assert await closed(reader)
+        writer.close()
+    assert [r.path for r in app.requests] == ["/big"]  # the handler never saw the others
 
 
 @pytest.mark.parametrize(
@@ -199,7 +177,7 @@ async def test_a_client_that_asks_to_close_gets_its_answer_then_the_close(
         (b"GET / HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n", b"400"),
         (post("/fail", b"x"), b"500"),
     ],
-    ids=["head-too-large", "malformed", "upgrade", "app-fails"],
+    ids=["head-too-large", "malformed", "upgrade", "handler-fails"],
 )
 async def test_requests_that_cannot_be_served_get_a_json_error_and_a_close(
     data: bytes, status: bytes
@@ -209,29 +187,22 @@ async def test_requests_that_cannot_be_served_get_a_json_error_and_a_close(
         writer.write(data)
         line, headers, body = await read_response(reader)
         assert line.split()[1] == status
-        assert headers[b"content-type"] == b"application/json" and body.startswith(b'{"error":')
+        assert headers[b"content-type"] == b"application/json"
+        assert isinstance(orjson.loads(body)["error"], str)
         assert await closed(reader)
         writer.close()
 
 
-async def test_an_answer_before_the_whole_body_arrived_closes_the_connection() -> None:
-    """The app refuses a body over its limit by the declared length; the rest is never read."""
-    async with serving() as (_, _app, port):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST /a HTTP/1.1\r\nhost: t\r\ncontent-length: %d\r\n\r\nxx" % (LIMIT + 1))
-        line, headers, _ = await read_response(reader)
-        assert (line.split()[1], headers[b"connection"]) == (b"413", b"close")
-        assert await closed(reader)
-        writer.close()
-
-
-async def test_a_large_body_streams_to_the_app_under_the_high_water_mark() -> None:
-    size = 3 * HIGH_WATER + 17
-    async with serving() as (_, _app, port):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(post("/big", b"z" * size))
-        assert (await read_response(reader))[2].startswith(b"%d:zzz" % size)
-        writer.close()
+async def test_the_app_formats_the_servers_own_refusals() -> None:
+    server = LeanServer(
+        Recorder(), max_body=4, error_body=lambda s, m: b"<%d %s>" % (s, m.encode())
+    )
+    port = await server.start("127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(post("/a", b"12345"))
+    assert (await read_response(reader))[2] == b"<413 request body of 5 bytes exceeds 4>"
+    writer.close()
+    await server.close()
 
 
 async def test_idle_connections_close_silently_after_the_keep_alive() -> None:
@@ -245,17 +216,18 @@ async def test_idle_connections_close_silently_after_the_keep_alive() -> None:
         writer.close()
 
 
-async def test_a_client_that_leaves_mid_body_is_seen_by_the_app() -> None:
+async def test_a_client_that_leaves_mid_body_never_reaches_the_handler() -> None:
     async with serving() as (_, app, port):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST /wait-disconnect HTTP/1.1\r\nhost: t\r\ncontent-length: 100\r\n\r\nab")
+        writer.write(b"POST /gone HTTP/1.1\r\nhost: t\r\ncontent-length: 100\r\n\r\nab")
         await asyncio.sleep(0.1)
         writer.close()
-        for _ in range(50):
-            if app.disconnects:
-                break
-            await asyncio.sleep(0.02)
-    assert app.disconnects == 1
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/after", b"ok"))
+        assert (await read_response(reader))[2] == b"2:ok"
+        writer.close()
+    assert [r.path for r in app.requests] == ["/after"]
 
 
 async def test_close_finishes_requests_in_progress_and_refuses_new_ones() -> None:

@@ -106,7 +106,9 @@ def serve_router(app: Any) -> Iterator[tuple[str, str]]:
     async def main() -> None:
         stop.append(asyncio.Event())
         await app.startup()
-        http = LeanServer(app)
+        http = LeanServer(
+            app.handle, max_body=app.settings.max_request_size, error_body=app.refused
+        )
         port = await http.start("127.0.0.1", 0)
         grpc_server, grpc_port = await start_grpc_server(app, "127.0.0.1", 0)
         ports.append((port, grpc_port))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -70,6 +71,8 @@ def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -
         "127.0.0.1",
         "--port",
         str(port),
+        "--max-request-size",
+        "4096",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -78,12 +81,32 @@ def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -
         r = httpx.post(f"{base}/v2/models/chain/infer", json=V2_IN, timeout=10)
         assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [3.0]
         assert httpx.post(f"{base}/", json=V2_IN, timeout=10).json()["outputs"][0]["data"] == [3.0]
+        _bodies_are_read_as_the_model_server_reads_them(base)
         _idle_connection_outlives_uvicorns_default(port)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stderr:
             proc.stderr.close()
+
+
+def _bodies_are_read_as_the_model_server_reads_them(base: str) -> None:
+    """On the router's own edge: a gzip body is inflated; a body over --max-request-size is
+    refused 413 in the router's error format (declared: before it is read; inflated: after),
+    and counted among the answered requests."""
+    url = f"{base}/v2/models/chain/infer"
+    packed = gzip.compress(json.dumps(V2_IN).encode())
+    r = httpx.post(url, content=packed, headers={"content-encoding": "gzip"}, timeout=10)
+    assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [3.0]
+    for body, headers in (
+        (b"x" * 5000, {}),
+        (gzip.compress(b" " * 5000), {"content-encoding": "gzip"}),
+    ):
+        r = httpx.post(url, content=body, headers=headers, timeout=10)
+        assert r.status_code == 413 and set(r.json()) == {"error", "cause", "step"}
+        assert r.json()["error"] == "request body too large"
+    metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    assert 'modelplane_router_requests_total{code="413",graph="chain"} 2.0' in metrics
 
 
 def _idle_connection_outlives_uvicorns_default(port: int) -> None:
