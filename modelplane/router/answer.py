@@ -44,9 +44,14 @@ def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> 
         if decoded is not None:
             _name(decoded, graph, steps)
             return Payload.of(tensors.to_document(decoded))
-    named = {**document, "model_name": graph}
+    named = document  # parsed for this answer alone: renamed in place
+    named["model_name"] = graph
     named.pop("model_version", None)
-    named["parameters"] = {**(document.get("parameters") or {}), STEPS_PARAMETER: ",".join(steps)}
+    parameters = named.get("parameters")
+    ran = steps[0] if len(steps) == 1 else ",".join(steps)
+    named["parameters"] = (
+        {**parameters, STEPS_PARAMETER: ran} if parameters else {STEPS_PARAMETER: ran}
+    )
     header = jsonio.dumps(named)
     if answer.header_length is None:
         return Payload(header, named)

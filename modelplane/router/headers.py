@@ -43,8 +43,9 @@ class HeaderPolicy:
     def forward(self, raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         """Headers for every upstream call: the forwarded ones, a request id, JSON, no gzip."""
         out: dict[str, str] = {}
+        cache = self._cache
         for raw_name, raw_value in raw_headers:
-            name = self._name(raw_name)
+            name = cache[raw_name] if raw_name in cache else self._name(raw_name)
             if name is not None:
                 value = raw_value.decode("latin-1")
                 out[name] = f"{out[name]}, {value}" if name in out else value

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from modelplane.router.errors import (
     ConnectionFailed,
@@ -31,8 +32,7 @@ class RetryPolicy:
         return float(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """An upstream's answer and how many attempts it took."""
 
     reply: Reply
