@@ -1,4 +1,5 @@
-"""Stopping a benchmarked server: its whole process group, politely first."""
+"""Benchmarked processes: stopping a server's whole process group, politely first; keeping
+the CPUs awake for a pass that measures a loaded machine."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
+from collections.abc import Iterator
 
 
 def stop_group(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
@@ -21,3 +24,26 @@ def stop_group(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
         process.wait(timeout=grace)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def busy_cpus(seconds: float = 900.0) -> Iterator[list[int]]:
+    """One lowest-priority (nice 19) spinning process per CPU for the block, ended by PID.
+
+    On a virtual machine an idle vCPU halts, and waking it for the next request costs tens of
+    microseconds (an exit to the hypervisor and back), several times a request's own work on a
+    hop. Spinners at nice 19 keep the vCPUs awake while yielding to everything else, as a
+    loaded machine would. Each spinner also stops by itself after `seconds`.
+    """
+    code = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    procs = [
+        subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", code])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)

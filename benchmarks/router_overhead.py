@@ -3,12 +3,14 @@ and an Ensemble of 3 versus its slowest member. Prints a table; asserts nothing.
 
 Every server is a separate process on 127.0.0.1; the client is one keep-alive connection
 sending requests back to back, so the client's own cost is the same on both sides of each
-comparison. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
+comparison. It runs twice: on the machine as it is, then with its vCPUs kept awake
+(`processes.busy_cpus`), because on a virtual machine waking a halted vCPU costs more than a
+hop's own work. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
 1-step Sequence), and a minimal V2 app whose models sleep 2, 5 and 10 ms (the Ensemble, where
 members need known, different service times). The router's own CPU per request is read from
 /proc, which a busy shared machine disturbs far less than wall-clock latency.
 
-    python benchmarks/router_overhead.py [--requests 2000] [--payload 16]
+    python -m benchmarks.router_overhead [--requests 2000] [--payload 16]
 """
 
 from __future__ import annotations
@@ -317,11 +319,18 @@ def main() -> int:
         return 0
     import uvloop
 
+    from benchmarks.processes import busy_cpus
+
     logic = router_logic_us(5000)  # before the servers start, on its own loop
-    return uvloop.run(measure(args.requests, args.payload, logic))
+    print("\n## Pass 1: an otherwise idle machine (its vCPUs halt between requests)")
+    uvloop.run(measure(args.requests, args.payload, logic))
+    print("\n## Pass 2: vCPUs kept awake (one nice-19 spinner per CPU, as on a loaded machine)")
+    with busy_cpus():
+        uvloop.run(measure(args.requests, args.payload, logic))
+    return 0
 
 
-async def measure(n: int, width: int, logic: float) -> int:
+async def measure(n: int, width: int, logic: float) -> None:
     import aiohttp
     import grpc
 
@@ -428,7 +437,6 @@ async def measure(n: int, width: int, logic: float) -> int:
         f"(+{ens_p50 - slowest:.3f} ms); sum of members would be {total:.3f} ms; the client "
         f"calling all 3 at once itself {stats['all 3 at once, no router'][0]:.3f} ms"
     )
-    return 0
 
 
 if __name__ == "__main__":

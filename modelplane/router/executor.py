@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from modelplane.router import jsonio, tensors
+from modelplane.router import tensors
 from modelplane.router.chaining import next_request
 from modelplane.router.errors import (
     ChainError,
@@ -148,7 +148,7 @@ class Executor:
             if not result.ok:
                 ctx.soft_failures.append(step.label)
             merged[step.key] = _entry(result.payload)
-        return StepResult(200, Payload(jsonio.dumps(merged), merged))
+        return StepResult(200, Payload.of(merged))
 
     async def _choose(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         document = None

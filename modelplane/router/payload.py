@@ -46,8 +46,11 @@ class Payload:
 
     @classmethod
     def of(cls, value: Any) -> Payload:
-        """A payload built from a JSON value."""
-        return cls(jsonio.dumps(value), value)
+        """A payload built from a JSON value, serialized when its body is first asked for
+        (an Ensemble's map is renamed for the graph before it is ever written)."""
+        payload = cls(b"", value)
+        payload._body = None
+        return payload
 
     @classmethod
     def of_v2(cls, v2: tensors.V2, binary: bool) -> Payload:
