@@ -59,56 +59,6 @@ def onnx_identity(directory: Path, width: int) -> None:
     onnx.save(model, str(directory / "model.onnx"))
 
 
-def upstream_app() -> Any:
-    """A V2 'model' that sleeps the number of ms in its name (m0, m5...) and echoes its input."""
-    import orjson
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        name = scope["path"].split("/")[3]
-        if scope["method"] == "GET":
-            answer = b"{}"
-        else:
-            delay = int(name[1:]) / 1000
-            if delay:
-                await asyncio.sleep(delay)
-            tensor = orjson.loads(body)["inputs"][0]
-            answer = orjson.dumps({"model_name": name, "outputs": [{**tensor, "name": "y"}]})
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-
-    return app
-
-
-async def serve_proxy(port: int, target: str) -> None:
-    """The floor: a bare pass-through on the router's own stack (its HTTP edge and its
-    upstream client), with no graph, metrics or headers: what any hop on it costs."""
-    from modelplane.edge.h1server import LeanServer, Request, Response
-    from modelplane.router.h1 import H1Transport
-
-    client = H1Transport()
-    headers = {"content-type": "application/json"}
-    json = [(b"content-type", b"application/json")]
-
-    async def handle(request: Request) -> Response:
-        if not request.body:
-            return 200, json, b"{}"
-        reply = await client.post(target, request.body, headers)
-        return reply.status, json, reply.body
-
-    server = LeanServer(handle)
-    await server.start("127.0.0.1", port)
-    await asyncio.Event().wait()  # until the benchmark terminates this process
-
-
 def router_logic_us(requests: int) -> float:
     """Microseconds of the router's own work per request: its handler called in-process with
     a transport that answers at once (no sockets, no other processes)."""
@@ -303,20 +253,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--requests", type=int, default=2000, help="timed requests per case")
     p.add_argument("--payload", type=int, default=16, help="FP32 elements in the input tensor")
-    p.add_argument("--upstream", type=int, help=argparse.SUPPRESS)  # child mode: serve on port
-    p.add_argument("--proxy", nargs=2, metavar=("PORT", "TARGET"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.proxy:
-        import uvloop
-
-        uvloop.run(serve_proxy(int(args.proxy[0]), args.proxy[1]))
-        return 0
-    if args.upstream:
-        import uvicorn
-
-        uvicorn.run(upstream_app(), host="127.0.0.1", port=args.upstream, log_level="warning",
-                    access_log=False, http="httptools", loop="uvloop", lifespan="off")  # fmt: skip
-        return 0
     import uvloop
 
     from benchmarks.processes import busy_cpus
@@ -343,14 +280,18 @@ async def measure(n: int, width: int, logic: float) -> None:
                  str(tmp / "ident"), "--host", "127.0.0.1", "--http-port", str(sp),
                  "--grpc-port", str(sg), "--log-level", "warning"]  # fmt: skip
         server_pid = stack.enter_context(process(serve, sp, "/v2/health/ready"))
-        stack.enter_context(process([py, __file__, "--upstream", str(up)], up, "/v2/models/m0/x"))
+        stack.enter_context(
+            process(
+                [py, "-m", "benchmarks.router_servers", "upstream", str(up)], up, "/v2/models/m0/x"
+            )
+        )
         infer = "/v2/models/ident/infer"
         rest_url, grpc_url = (
             f"http://127.0.0.1:{sp}{infer}",
             f"grpc://127.0.0.1:{sg}/v2/models/ident",
         )
         proxy_pid = stack.enter_context(
-            process([py, __file__, "--proxy", str(pp), rest_url], pp, "/x")
+            process([py, "-m", "benchmarks.router_servers", "floor", str(pp), rest_url], pp, "/x")
         )
         routers: dict[str, tuple[int, int, int]] = {}  # graph -> (http port, grpc port, pid)
         ens = {"root": {"routerType": "Ensemble", "steps": [

@@ -1,29 +1,29 @@
 """A lean HTTP/1.1 server for whole requests: an asyncio Protocol over httptools, no framework.
 
 On a proxy hop whose own work is tens of microseconds, a general server's per-request
-machinery (uvicorn's response cycle, ASGI's message dicts and callables, streaming both ways)
-was most of the router's CPU; and Python's cost per line grows several times over when the
-kernel's network work between requests leaves the caches cold. This server keeps what a hop
-needs and nothing else. Its handler takes a whole `Request` and returns a whole `Response`:
+machinery (uvicorn's response cycle, ASGI's message dicts, streaming both ways) was most of
+the router's CPU, and Python's cost per line grows several times over when the kernel's
+network work between requests leaves the caches cold. The handler takes a whole `Request`
+and returns a whole `Response`; the server keeps what a hop needs:
 
 - keep-alive and pipelining: requests on one connection run one at a time, in order, and
   reading pauses while a request waits behind another;
-- the body is read whole before the handler runs, never more than ``max_body`` bytes: a
-  larger declared length is answered 413 at once (the body is never read), a chunked body
-  that grows past it too; ``Expect: 100-continue`` is answered when the request is next;
-- a response goes out as one write (head and body), with its content-length (none on
-  1xx, 204 and 304), a ``date``, and no body bytes for HEAD;
+- the body is read whole, never more than ``max_body`` bytes: a larger declared length is
+  answered 413 at once (the body is never read), a chunked body growing past it too;
+  ``Expect: 100-continue`` is answered when the request is next;
+- one write per response (head and body), with its content-length (none on 1xx, 204 and
+  304), a ``date``, no body bytes for HEAD;
 - a head over ``max_header_size`` gets 431, a malformed request or an upgrade 400, a handler
-  that raises 500; each closes the connection. A client that sends ``connection: close``, or
-  speaks HTTP/1.0 without keep-alive, gets ``connection: close`` and is closed after its answer;
+  that raises 500; each closes the connection, as does ``connection: close`` or HTTP/1.0
+  without keep-alive (an HTTP/1.0 client that asks for it is told ``keep-alive``);
 - an idle connection (no request in progress) is closed silently after ``keep_alive``
   seconds (``modelplane.edge.keepalive`` says why it is long); one timer per connection;
 - a client that leaves before its body is whole never reaches the handler; one that leaves
   while its request runs gets nothing written.
 
-The server's own refusals carry ``error_body(status, message)``, so they speak the app's
-error format. ``close`` stops accepting, closes idle connections, lets requests in progress
-finish (at most ``grace`` seconds), then closes the rest.
+Refusals carry ``error_body(status, message)``, the app's error format. ``close`` stops
+accepting, closes idle connections, lets requests in progress finish (at most ``grace``
+seconds), then closes the rest.
 """
 
 from __future__ import annotations
@@ -74,15 +74,7 @@ def json_error(status: int, message: str) -> bytes:
     return b'{"error":"' + escaped.encode() + b'"}'
 
 
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
-
-
-_STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
+_STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
 
 
 class _Date:
@@ -100,9 +92,9 @@ class _Date:
         return cls.line
 
 
-def _response(status: int, headers: Headers, body: bytes, head: bool, close: bool) -> bytes:
+def _response(status: int, headers: Headers, body: bytes, head: bool, close: bool | None) -> bytes:
     """One response's bytes: status line, headers, length, date, connection, body."""
-    lines = [_STATUS_LINES.get(status) or _status_line(status)]
+    lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
     for name, value in headers:
         lines += (name, b": ", value, b"\r\n")
     if status >= 200 and status not in (204, 304):  # RFC 9110: those have no content-length
@@ -110,6 +102,8 @@ def _response(status: int, headers: Headers, body: bytes, head: bool, close: boo
     lines.append(_Date.now())
     if close:
         lines.append(b"connection: close\r\n")
+    elif close is None:  # an HTTP/1.0 client keeps the connection only when told so
+        lines.append(b"connection: keep-alive\r\n")
     lines.append(b"\r\n")
     if not head:
         lines.append(body)
@@ -124,6 +118,7 @@ class _Pending:
         "complete",
         "continue_",
         "head",
+        "http10",
         "keep_alive",
         "refusal",
         "request",
@@ -134,6 +129,7 @@ class _Pending:
         self.request = request
         self.keep_alive = keep_alive
         self.head = request.method == "HEAD"
+        self.http10 = False
         self.body: list[bytes] = []
         self.size = 0
         self.complete = False  # the whole body has arrived
@@ -217,6 +213,7 @@ class _Connection(asyncio.Protocol):
         method = self.parser.get_method().decode("ascii")
         request = Request(method, path, url.query or b"", self._headers, b"")
         pending = _Pending(request, self.parser.should_keep_alive() and not self.server.closing)
+        pending.http10 = self.parser.get_http_version() == "1.0"
         if self.parser.should_upgrade():
             pending.refusal = (400, "protocol upgrades are not supported")
         limit = self.server.max_body
@@ -293,7 +290,8 @@ class _Connection(asyncio.Protocol):
         if self.lost:
             return
         keep = pending.keep_alive and not self.server.closing
-        self._write(_response(status, headers, body, pending.head, not keep))
+        close = None if keep and pending.http10 else not keep
+        self._write(_response(status, headers, body, pending.head, close))
         self.queue.popleft()
         if not keep:
             self._close()
@@ -345,10 +343,6 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
-    def close_if_idle(self) -> None:
-        if self.task is None:
-            self._close()
-
 
 _JSON: Headers = [(b"content-type", b"application/json")]
 
@@ -389,7 +383,8 @@ class LeanServer:
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):
-            conn.close_if_idle()
+            if conn.task is None:
+                conn._close()
         tasks = [c.task for c in self.connections if c.task is not None]
         if tasks:
             with contextlib.suppress(TimeoutError):

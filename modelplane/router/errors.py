@@ -12,9 +12,9 @@ RouterError                            status: the HTTP answer it becomes
     ├── StepTimeout               504  one attempt took longer than the step's timeout
     └── GraphDeadlineExceeded     504  the graph's deadline passed: the whole graph stops
 
-Reading the request body is the shared HTTP edge's (`modelplane.edge`): its BodyRejected
-(400, or 413 when too large) is answered in the format below, and a ClientDisconnected is
-counted as 499 with nothing sent.
+Reading the request body is the HTTP edge's (`modelplane.edge`): its refusals (413 too
+large, 431, 400; a content coding that does not decode, BodyRejected) are answered in the
+format below and counted; a client that leaves before its body is whole is never answered.
 
 Every answer the router gives that is not 2xx has the body ``{"error", "cause", "step"}``
 (`error_document`); an upstream's own error is wrapped with its status kept, and an error

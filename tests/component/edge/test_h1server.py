@@ -90,6 +90,19 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None
     assert [r.path for r in app.requests] == ["/a", "/slow", "/b"]
 
 
+async def test_an_http_1_0_client_that_asks_for_keep_alive_is_told_it_is_kept() -> None:
+    async with serving() as (_, _app, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for body in (b"a", b"bc"):
+            writer.write(
+                b"POST /k HTTP/1.0\r\nconnection: keep-alive\r\ncontent-length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
+            _, headers, answer = await read_response(reader)
+            assert (headers[b"connection"], answer) == (b"keep-alive", b"%d:%s" % (len(body), body))
+        writer.close()
+
+
 async def test_an_independent_client_reads_what_it_sent() -> None:
     async with (
         serving() as (_, app, port),
