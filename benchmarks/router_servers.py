@@ -9,36 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
 
 
-def upstream_app() -> Any:
-    """A V2 'model' that sleeps the number of ms in its name (m0, m5...) and echoes its input."""
+async def serve_upstream(port: int) -> None:
+    """V2 'models' that sleep the number of ms in their name (m0, m5...) and echo their input."""
     import orjson
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        name = scope["path"].split("/")[3]
-        if scope["method"] == "GET":
-            answer = b"{}"
-        else:
-            delay = int(name[1:]) / 1000
-            if delay:
-                await asyncio.sleep(delay)
-            tensor = orjson.loads(body)["inputs"][0]
-            answer = orjson.dumps({"model_name": name, "outputs": [{**tensor, "name": "y"}]})
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
+    from modelplane.edge.h1server import LeanServer, Request, Response
 
-    return app
+    json = [(b"content-type", b"application/json")]
+
+    async def handle(request: Request) -> Response:
+        name = request.path.split("/")[3]
+        if request.method == "GET":
+            return 200, json, b"{}"
+        delay = int(name[1:]) / 1000
+        if delay:
+            await asyncio.sleep(delay)
+        tensor = orjson.loads(request.body)["inputs"][0]
+        return 200, json, orjson.dumps({"model_name": name, "outputs": [{**tensor, "name": "y"}]})
+
+    server = LeanServer(handle)
+    await server.start("127.0.0.1", port)
+    await asyncio.Event().wait()  # until the benchmark terminates this process
 
 
 async def serve_proxy(port: int, target: str) -> None:
@@ -66,10 +59,7 @@ def main(argv: list[str]) -> int:
     import uvloop
 
     if argv[0] == "upstream":
-        import uvicorn
-
-        uvicorn.run(upstream_app(), host="127.0.0.1", port=int(argv[1]), log_level="warning",
-                    access_log=False, http="httptools", loop="uvloop", lifespan="off")  # fmt: skip
+        uvloop.run(serve_upstream(int(argv[1])))
     else:
         uvloop.run(serve_proxy(int(argv[1]), argv[2]))
     return 0
