@@ -17,15 +17,17 @@ from modelplane.api.inference_graph import (
 from modelplane.api.inference_service import (
     Batcher,
     ComponentSpec,
-    ComponentStatus,
     InferenceService,
     InferenceServiceSpec,
-    InferenceServiceStatus,
     ModelFormat,
     ModelSpec,
-    ModelStatus,
     PredictorSpec,
     TransformerSpec,
+)
+from modelplane.api.inference_service_status import (
+    ComponentStatus,
+    InferenceServiceStatus,
+    ModelStatus,
 )
 from modelplane.api.meta import GROUP, Condition, ObjectMeta, Resource, condition_status
 from modelplane.api.multi_model import (

@@ -7,16 +7,6 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from modelplane.api.core import Affinity, ResourceRequirements, Toleration
-from modelplane.api.inference_service import (
-    DEFAULT_SCALE_TO_ZERO_AFTER,
-    REPLICAS_RULE,
-    SCALE_TARGET_RULE,
-    SCALE_TO_ZERO_RULE,
-    ScaleMetric,
-    ScalesToZero,
-    check_replicas,
-    check_scale_target,
-)
 from modelplane.api.meta import (
     DNS_LABEL_RULE,
     GROUP,
@@ -27,6 +17,16 @@ from modelplane.api.meta import (
     cel_rules,
     check_dns_label,
     list_map,
+)
+from modelplane.api.scaling import (
+    DEFAULT_SCALE_TO_ZERO_AFTER,
+    REPLICAS_RULE,
+    SCALE_TARGET_RULE,
+    SCALE_TO_ZERO_RULE,
+    ScaleMetric,
+    ScalesToZero,
+    check_replicas,
+    check_scale_target,
 )
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]

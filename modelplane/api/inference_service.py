@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -15,70 +15,37 @@ from modelplane.api.core import (
     Toleration,
     check_unique_names,
 )
+from modelplane.api.inference_service_status import InferenceServiceStatus
 from modelplane.api.meta import (
     DNS_LABEL_RULE,
     GROUP,
     ApiModel,
-    Condition,
     Resource,
-    StatusModel,
     cel_rules,
     check_dns_label,
     list_map,
 )
+from modelplane.api.scaling import (
+    DEFAULT_SCALE_TO_ZERO_AFTER,
+    METRIC_NEEDS_MODEL_RULE,
+    NO_ZERO_RULE,
+    REPLICAS_RULE,
+    SCALE_TARGET_RULE,
+    SCALE_TO_ZERO_RULE,
+    TRANSFORMER_METRIC_RULE,
+    ZERO_NEEDS_MODEL_RULE,
+    ScaleMetric,
+    ScalesToZero,
+    check_not_zero,
+    check_replicas,
+    check_scale_target,
+    is_pods_metric,
+)
 
-ScaleMetric = Literal["cpu", "memory", "concurrency", "rps"]
 ProtocolVersion = Literal["v2", "grpc-v2"]
 
 STORAGE_URI_PATTERN = r"^(pvc|s3|gs|https?|file)://.+"
 
-REPLICAS_RULE = {
-    "rule": "!has(self.minReplicas) || !has(self.maxReplicas)"
-    " || self.minReplicas <= self.maxReplicas",
-    "message": "minReplicas must be less than or equal to maxReplicas",
-    "fieldPath": ".minReplicas",
-}
-# rps and concurrency are Pods metrics that prometheus-adapter serves from the model server's
-# /metrics (docs/operator.md, Autoscaling). Only a model predictor's container is the model
-# server: custom containers and a transformer have no such metrics, so they are refused there.
-RESOURCE_METRIC = (
-    "!has(self.scaleMetric) || self.scaleMetric == 'cpu' || self.scaleMetric == 'memory'"
-)
-METRIC_NEEDS_MODEL_RULE = {
-    "rule": f"{RESOURCE_METRIC} || has(self.model)",
-    "message": "scaleMetric rps and concurrency read the model server's request metrics: they "
-    "need a model predictor (custom containers scale on cpu or memory)",
-    "fieldPath": ".scaleMetric",
-}
-TRANSFORMER_METRIC_RULE = {
-    "rule": RESOURCE_METRIC,
-    "message": "a transformer scales on cpu or memory: rps and concurrency read the model "
-    "server's request metrics, which a transformer's containers do not serve",
-    "fieldPath": ".scaleMetric",
-}
-SCALE_TARGET_RULE = {
-    "rule": f"{RESOURCE_METRIC} || has(self.scaleTarget)",
-    "message": "scaleMetric rps and concurrency need scaleTarget: requests per second, or "
-    "requests in flight, per replica",
-    "fieldPath": ".scaleTarget",
-}
-SCALE_TO_ZERO_RULE = {
-    "rule": "!has(self.scaleToZeroAfterSeconds) || (has(self.minReplicas) && self.minReplicas == 0)",
-    "message": "scaleToZeroAfterSeconds needs minReplicas: 0",
-    "fieldPath": ".scaleToZeroAfterSeconds",
-}
-ZERO_NEEDS_MODEL_RULE = {
-    "rule": "!has(self.minReplicas) || self.minReplicas > 0 || has(self.model)",
-    "message": "minReplicas: 0 (scale to zero) needs a model predictor: the idle clock reads the "
-    "model server's request metrics",
-    "fieldPath": ".minReplicas",
-}
-NO_ZERO_RULE = {
-    "rule": "!has(self.minReplicas) || self.minReplicas > 0",
-    "message": "only a predictor scales to zero: minReplicas must be at least 1 here",
-    "fieldPath": ".minReplicas",
-}
-DEFAULT_SCALE_TO_ZERO_AFTER = 300
 CANARY_RANGE_RULE = {
     "rule": "!has(self.canaryTrafficPercent)"
     " || (self.canaryTrafficPercent >= 0 && self.canaryTrafficPercent <= 100)",
@@ -96,54 +63,6 @@ PREDICTOR_RULE = {
     "rule": "has(self.model) != has(self.containers)",
     "message": "predictor must set exactly one of model or containers",
 }
-
-
-def check_replicas(min_replicas: int | None, max_replicas: int | None) -> None:
-    """Raise when minReplicas exceeds maxReplicas (mirrors REPLICAS_RULE)."""
-    if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
-        raise ValueError("minReplicas must be less than or equal to maxReplicas")
-
-
-class ScalesToZero:
-    """minReplicas 0 and scaleToZeroAfterSeconds, read the same way on a predictor and on a
-    graph's spec (its router): the mixin gives both the same two properties and check."""
-
-    if TYPE_CHECKING:
-        min_replicas: int | None
-        scale_to_zero_after_seconds: int | None
-
-    @property
-    def scales_to_zero(self) -> bool:
-        """minReplicas 0: idles to 0 replicas and wakes on request."""
-        return self.min_replicas == 0
-
-    @property
-    def idle_seconds(self) -> int:
-        """Seconds without requests before scaling to zero."""
-        return self.scale_to_zero_after_seconds or DEFAULT_SCALE_TO_ZERO_AFTER
-
-    def check_idle_seconds(self) -> None:
-        """Raise for scaleToZeroAfterSeconds without minReplicas 0 (mirrors
-        SCALE_TO_ZERO_RULE)."""
-        if self.scale_to_zero_after_seconds is not None and self.min_replicas != 0:
-            raise ValueError(SCALE_TO_ZERO_RULE["message"])
-
-
-def is_pods_metric(metric: str | None) -> bool:
-    """rps or concurrency: a Pods metric read from the servers' /metrics (not cpu or memory)."""
-    return metric not in (None, "cpu", "memory")
-
-
-def check_scale_target(metric: str | None, target: int | None) -> None:
-    """Raise for rps or concurrency without a target (mirrors SCALE_TARGET_RULE)."""
-    if is_pods_metric(metric) and target is None:
-        raise ValueError(str(SCALE_TARGET_RULE["message"]))
-
-
-def check_not_zero(min_replicas: int | None) -> None:
-    """Raise for minReplicas 0 where scale to zero is not offered (mirrors NO_ZERO_RULE)."""
-    if min_replicas == 0:
-        raise ValueError(NO_ZERO_RULE["message"])
 
 
 class ModelFormat(ApiModel):
@@ -377,134 +296,6 @@ class InferenceServiceSpec(ApiModel):
     )
 
 
-class Addressable(StatusModel):
-    """An address inside the cluster."""
-
-    url: str | None = Field(default=None, description="URL reachable inside the cluster.")
-
-
-class TrafficTarget(StatusModel):
-    """Share of traffic a revision receives."""
-
-    revision_name: str | None = Field(default=None, description="Name of the revision.")
-    percent: int | None = Field(default=None, description="Percent of traffic it receives.")
-    latest_revision: bool | None = Field(
-        default=None, description="Whether this is the latest revision."
-    )
-    tag: str | None = Field(default=None, description="Tag of the revision (prev, latest).")
-    url: str | None = Field(default=None, description="In-cluster URL of the revision.")
-
-
-class ComponentStatus(StatusModel):
-    """Observed state of one component (predictor or transformer)."""
-
-    url: str | None = Field(default=None, description="URL of the component.")
-    grpc_url: str | None = Field(default=None, description="gRPC URL of the component.")
-    address: Addressable | None = Field(default=None, description="In-cluster address.")
-    latest_created_revision: str | None = Field(
-        default=None, description="Latest revision created."
-    )
-    latest_ready_revision: str | None = Field(
-        default=None, description="Latest revision that became ready."
-    )
-    latest_rolledout_revision: str | None = Field(
-        default=None, description="Latest revision that received all its traffic."
-    )
-    previous_rolledout_revision: str | None = Field(
-        default=None, description="Revision rolled out before the latest one."
-    )
-    traffic: list[TrafficTarget] | None = Field(
-        default=None, description="Traffic split between revisions."
-    )
-
-
-class ModelRevisionStates(StatusModel):
-    """Active and target state of the model."""
-
-    active_model_state: str | None = Field(
-        default=None,
-        description="State of the model serving traffic: Pending, Standby, Loading, Loaded, "
-        "FailedToLoad; on a multi-model pool also Unloaded (evicted by the pool's LRU: the next "
-        "request loads it again).",
-    )
-    target_model_state: str | None = Field(
-        default=None, description="State of the model being rolled out (same values)."
-    )
-
-
-class FailureInfo(StatusModel):
-    """The last failure to load the model."""
-
-    location: str | None = Field(default=None, description="Pod or node where it failed.")
-    reason: str | None = Field(
-        default=None,
-        description="Why: a spec reason (NoSupportingRuntime, RuntimeNotRecognized, "
-        "InvalidPredictorSpec) or a pod's (Unschedulable, ImagePullBackOff, CrashLoopBackOff, "
-        "StorageInitializerFailed, ModelLoadFailed, ProgressDeadlineExceeded).",
-    )
-    message: str | None = Field(default=None, description="Details of the failure.")
-    model_revision_id: str | None = Field(default=None, description="Revision that failed.")
-    time: str | None = Field(default=None, description="When it failed (RFC 3339).")
-    exit_code: int | None = Field(default=None, description="Exit code of the failed container.")
-
-
-class ModelCopies(StatusModel):
-    """How many copies of the model are loaded."""
-
-    failed_copies: int | None = Field(default=None, description="Copies that failed to load.")
-    total_copies: int | None = Field(default=None, description="Copies loaded in total.")
-
-
-class PoolPlacement(StatusModel):
-    """Where a model on a multi-model pool is (a modelplane extension of modelStatus)."""
-
-    pool: str | None = Field(default=None, description="The pool's StatefulSet.")
-    replicas: list[str] | None = Field(
-        default=None, description="Pool replicas (pods) the model is registered on."
-    )
-    memory: int | None = Field(
-        default=None,
-        description="The model's size in bytes: measured by the server when it was loaded, "
-        "else as declared (resources.requests.memory).",
-    )
-
-
-class ModelStatus(StatusModel):
-    """Observed state of the model."""
-
-    transition_status: str | None = Field(
-        default=None,
-        description="UpToDate, InProgress, BlockedByFailedLoad or InvalidSpec.",
-    )
-    states: ModelRevisionStates | None = Field(default=None, description="Model states.")
-    last_failure_info: FailureInfo | None = Field(
-        default=None, description="The last failure to load the model."
-    )
-    copies: ModelCopies | None = Field(default=None, description="Loaded copies of the model.")
-    placement: PoolPlacement | None = Field(
-        default=None, description="On a multi-model pool: the replicas that hold the model."
-    )
-
-
-class InferenceServiceStatus(StatusModel):
-    """Observed state of an InferenceService."""
-
-    url: str | None = Field(default=None, description="URL clients call (the ingress when set).")
-    address: Addressable | None = Field(default=None, description="In-cluster address.")
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        json_schema_extra=list_map("type"),
-        description="PredictorReady, TransformerReady, IngressReady and Ready.",
-    )
-    components: dict[str, ComponentStatus] | None = Field(
-        default=None, description="Status of each component by name: predictor, transformer."
-    )
-    model_status: ModelStatus | None = Field(default=None, description="State of the model.")
-    observed_generation: int | None = Field(
-        default=None, description="metadata.generation this status describes."
-    )
-
-
 class InferenceService(Resource):
     """A model served behind an endpoint speaking the Open Inference Protocol (V2)."""
 
@@ -527,13 +318,10 @@ class InferenceService(Resource):
 __all__ = [
     "Batcher",
     "ComponentSpec",
-    "ComponentStatus",
     "InferenceService",
     "InferenceServiceSpec",
-    "InferenceServiceStatus",
     "ModelFormat",
     "ModelSpec",
-    "ModelStatus",
     "PredictorSpec",
     "TransformerSpec",
 ]
