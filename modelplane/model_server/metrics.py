@@ -8,13 +8,10 @@ run, set by the parent before workers start) and every scrape adds them up.
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -29,23 +26,16 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge as PromGauge
 from prometheus_client import Histogram as PromHistogram
 from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
 
 from modelplane.fastmetrics import FastCounter, FastGauge, FastHistogram
+from modelplane.model_server.worker_metrics import exposition_registry, multiprocess_dir
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MODEL_STATES = ("loading", "ready", "unloading", "unavailable")
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0, 30.0,
 )  # fmt: skip
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-
-
-def multiprocess_dir() -> str | None:
-    """The shared directory of worker metric files, when running with several workers."""
-    return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower())
 
 
 class Countable(Protocol):
@@ -391,62 +381,3 @@ class Metered:
         if self._metrics is not None:
             ok = kind is None
             self._metrics.end(self._model, self.version, self._protocol, ok, self._started)
-
-
-def exposition_registry(own: CollectorRegistry, multiproc: str | None) -> CollectorRegistry:
-    """The registry to scrape: this process's own, or one adding up all workers' files."""
-    if multiproc is None:
-        return own
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=multiproc)  # type: ignore[no-untyped-call]
-    registry.register(WorkerProcessCollector(Path(multiproc)))
-    return registry
-
-
-def _constant(pid: int) -> Callable[[], int]:
-    return lambda: pid
-
-
-_PID = re.compile(r"_(\d+)\.db$")
-
-
-class WorkerProcessCollector(Collector):
-    """Process metrics (CPU, memory, fds) of every live worker, labelled by pid."""
-
-    def __init__(self, directory: Path) -> None:
-        self._directory = directory
-
-    def collect(self) -> Iterable[Metric]:
-        families: dict[str, Metric] = {}
-        for pid in sorted(live_worker_pids(self._directory)):
-            collector = ProcessCollector(pid=_constant(pid), registry=None)
-            for family in collector.collect():
-                merged = families.setdefault(
-                    family.name, Metric(family.name, family.documentation, family.type)
-                )
-                for sample in family.samples:
-                    labels = {**sample.labels, "pid": str(pid)}
-                    merged.add_sample(sample.name, labels, sample.value)
-        return list(families.values())
-
-
-def live_worker_pids(directory: Path) -> Iterator[int]:
-    """Pids that wrote metric files into the directory and are still running."""
-    seen: set[int] = set()
-    for path in directory.glob("*.db"):
-        match = _PID.search(path.name)
-        if match is None:
-            continue
-        pid = int(match.group(1))
-        if pid not in seen and Path(f"/proc/{pid}").exists():
-            seen.add(pid)
-            yield pid
-
-
-def worker_exited(pid: int) -> None:
-    """Forget an exited worker's live gauges (in flight, model state) in multiprocess mode."""
-    directory = multiprocess_dir()
-    if directory is not None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]

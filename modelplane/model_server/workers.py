@@ -23,9 +23,13 @@ from prometheus_client import CollectorRegistry
 
 from modelplane import logs
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
-from modelplane.model_server.metrics import MULTIPROC_ENV, exposition_registry, worker_exited
 from modelplane.model_server.server import serve_one
 from modelplane.model_server.settings import ServerSettings
+from modelplane.model_server.worker_metrics import (
+    MULTIPROC_ENV,
+    exposition_registry,
+    worker_exited,
+)
 
 log = logging.getLogger(__name__)
 

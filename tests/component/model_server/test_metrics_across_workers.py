@@ -76,7 +76,7 @@ def test_two_workers_counts_add_up_and_an_exited_worker_leaves_the_live_gauges(
         first.stdin.close()
         first.wait(timeout=30)
         env_code = (
-            "from modelplane.model_server.metrics import worker_exited\n"
+            "from modelplane.model_server.worker_metrics import worker_exited\n"
             f"worker_exited({first.pid})\n"
         )
         subprocess.run([sys.executable, "-c", env_code], env=env, check=True, timeout=60)
