@@ -6,7 +6,8 @@ known size (measured at its last load, else declared), unloads them, loads the m
 two memory readings (so the difference is this model's), and, when the measured size leaves
 the server over capacity, evicts more (never the model just loaded). A model bigger than the
 capacity is refused with a reason starting "does not fit:", before its load when its size is
-known, else right after it. Loads of one model are single-flight: whoever asks while it
+known, else right after it (a first reading over capacity is measured once more: other
+threads' allocations can inflate one). Loads of one model are single-flight: whoever asks while it
 loads (an API call, held inference requests) waits for the same load.
 """
 
@@ -233,6 +234,8 @@ class ModelPool:
                 await self.repository.load(name, override)
             after = await run_blocking(self._probe.read)
             measured = grown(before, after) + (was_loaded or Footprint())
+            if was_loaded is None and misfit(measured, self.capacity) is not None:
+                measured = await self._measure_again(name, override, measured)
             state.measured = measured
             self.repository.last_used[name] = time.time()
             if self._metrics is not None:
@@ -251,6 +254,24 @@ class ModelPool:
                 self._residents(), Footprint(), self.capacity, keep=self._keep(name)
             )
             await self._evict(plan.evict, name)
+
+    async def _measure_again(
+        self, name: str, override: ModelConfig | None, first: Footprint
+    ) -> Footprint:
+        """A reading over capacity, measured once more before the model is refused.
+
+        The process's memory is one figure: what other threads allocated while the model
+        loaded (another model's first requests growing its runtime's arenas) lands in this
+        model's difference too, and a refused model keeps its size, so one such reading would
+        refuse it for good. Noise only adds, so the smaller of the two readings is kept.
+        """
+        log.info("model measured again", extra={"model": name, "memory": first.host})
+        await self.repository.unload(name, reason="measured again: its first reading did not fit")
+        await run_blocking(give_back_freed_memory)
+        before = await run_blocking(self._probe.read)
+        await self.repository.load(name, override)
+        second = grown(before, await run_blocking(self._probe.read))
+        return Footprint(min(first.host, second.host), min(first.gpu, second.gpu))
 
     def _refuse(self, state: ModelState, reason: str) -> None:
         if not state.versions:
@@ -288,8 +309,12 @@ class ModelPool:
             state = self.repository.known(victim)
             if state is not None:
                 # what unloading gave back also counts what its inferences added since its
-                # load (an arena grown by the first requests): the larger figure is kept
-                state.measured = larger(state.measured or Footprint(), freed)
+                # load (an arena grown by the first requests): the larger figure is kept,
+                # unless it would never fit: a model that was loaded and served fits, and
+                # what other threads freed meanwhile is in the same reading
+                kept = larger(state.measured or Footprint(), freed)
+                if misfit(kept, self.capacity) is None:
+                    state.measured = kept
             self._forget_size(victim, keep_measured=True)
             if self._metrics is not None:
                 self._metrics.count_eviction(victim)

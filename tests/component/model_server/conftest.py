@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.component.model_server.pool_support import model_size, pool, storage
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import onnx_add_sub, onnx_identity, onnx_matmul
 
@@ -32,3 +33,6 @@ def onnx_server(onnx_repository: Path) -> Iterator[RunningServer]:
     """A server in this process over `onnx_repository`, on OS-picked ports."""
     with server_in_thread(model_repository=onnx_repository, max_request_size=1 << 20) as running:
         yield running
+
+
+__all__ = ["model_size", "pool", "storage"]  # the pool's fixtures, offered to the directory
