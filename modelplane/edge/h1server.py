@@ -13,8 +13,9 @@ and returns a whole `Response`; the server keeps what a hop needs:
   ``Expect: 100-continue`` is answered when the request is next;
 - one write per response (head and body), with its content-length (none on 1xx, 204 and
   304), a ``date``, no body bytes for HEAD;
-- a head over ``max_header_size`` gets 431, a malformed request or an upgrade 400, a handler
-  that raises 500; each closes the connection, as does ``connection: close`` or HTTP/1.0
+- a head over ``max_header_size`` gets 431, one not whole ``header_timeout`` seconds after
+  its first byte 408, a malformed request or an upgrade 400, a handler that raises 500;
+  each closes the connection, as does ``connection: close`` or HTTP/1.0
   without keep-alive (an HTTP/1.0 client that asks for it is told ``keep-alive``);
 - an idle connection (no request in progress) is closed silently after ``keep_alive``
   seconds (``modelplane.edge.keepalive`` says why it is long); one timer per connection;
@@ -31,22 +32,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from email.utils import formatdate
-from http import HTTPStatus
 from urllib.parse import unquote
 
 import httptools
 
+from modelplane.edge.h1wire import Headers, json_error, response
 from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
 
 MAX_HEADER_SIZE = 64 * 1024
+HEADER_TIMEOUT = 10.0  # seconds from a head's first byte to its end (as the model server's)
 MAX_BODY = 64 * 1024 * 1024
 log = logging.getLogger("modelplane.edge")
 
-Headers = list[tuple[bytes, bytes]]
 Response = tuple[int, Headers, bytes]
 """Status, headers (without content-length, date or connection: the server writes those), body."""
 
@@ -66,48 +65,6 @@ class Request:
 
 Handler = Callable[[Request], Awaitable[Response]]
 ErrorBody = Callable[[int, str], bytes]
-
-
-def json_error(status: int, message: str) -> bytes:
-    """The default refusal body: ``{"error": message}``."""
-    escaped = message.replace("\\", "\\\\").replace('"', '\\"')
-    return b'{"error":"' + escaped.encode() + b'"}'
-
-
-_STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
-
-
-class _Date:
-    """The ``date`` header line, formatted at most once a second."""
-
-    second = 0
-    line = b""
-
-    @classmethod
-    def now(cls) -> bytes:
-        second = int(time.time())
-        if second != cls.second:
-            cls.second = second
-            cls.line = b"date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
-        return cls.line
-
-
-def _response(status: int, headers: Headers, body: bytes, head: bool, close: bool | None) -> bytes:
-    """One response's bytes: status line, headers, length, date, connection, body."""
-    lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
-    for name, value in headers:
-        lines += (name, b": ", value, b"\r\n")
-    if status >= 200 and status not in (204, 304):  # RFC 9110: those have no content-length
-        lines.append(b"content-length: %d\r\n" % len(body))
-    lines.append(_Date.now())
-    if close:
-        lines.append(b"connection: close\r\n")
-    elif close is None:  # an HTTP/1.0 client keeps the connection only when told so
-        lines.append(b"connection: keep-alive\r\n")
-    lines.append(b"\r\n")
-    if not head:
-        lines.append(body)
-    return b"".join(lines)
 
 
 class _Pending:
@@ -154,6 +111,8 @@ class _Connection(asyncio.Protocol):
         self._head_size = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_since: float | None = None  # None while a request is in progress
+        self._in_head = False  # a request's head has begun and is not whole yet
+        self._head_timer: asyncio.TimerHandle | None = None
         self._paused = False
 
     # -- asyncio.Protocol
@@ -166,6 +125,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
+            if self._in_head and self._head_timer is None:  # a head split across reads
+                wait = self.server.header_timeout
+                self._head_timer = self.loop.call_later(wait, self._head_late)
         except httptools.HttpParserUpgrade:
             self._refuse(400, "protocol upgrades are not supported")
         except httptools.HttpParserError:
@@ -179,6 +141,8 @@ class _Connection(asyncio.Protocol):
         self.server.connections.discard(self)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
 
     def pause_writing(self) -> None:
         self._pause()
@@ -190,6 +154,7 @@ class _Connection(asyncio.Protocol):
     # -- httptools callbacks
     def on_message_begin(self) -> None:
         self._idle_since = None
+        self._in_head = True
         self._url = b""
         self._headers = []
         self._head_size = 0
@@ -207,6 +172,10 @@ class _Connection(asyncio.Protocol):
             raise httptools.HttpParserError("head too large")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         url = httptools.parse_url(self._url)
         raw = url.path or b"/"
         path = unquote(raw.decode("latin-1")) if b"%" in raw else raw.decode("latin-1")
@@ -263,7 +232,7 @@ class _Connection(asyncio.Protocol):
             self.parsing = None
             status, message = pending.refusal
             self._write(
-                _response(status, _JSON, self.server.error_body(status, message), False, True)
+                response(status, _JSON, self.server.error_body(status, message), False, True)
             )
             self._close()
             return
@@ -291,7 +260,7 @@ class _Connection(asyncio.Protocol):
             return
         keep = pending.keep_alive and not self.server.closing
         close = None if keep and pending.http10 else not keep
-        self._write(_response(status, headers, body, pending.head, close))
+        self._write(response(status, headers, body, pending.head, close))
         self.queue.popleft()
         if not keep:
             self._close()
@@ -311,9 +280,15 @@ class _Connection(asyncio.Protocol):
         closing = self.transport is None or self.transport.is_closing()
         if self.task is None and not closing:  # never cut a running request's answer
             self._write(
-                _response(status, _JSON, self.server.error_body(status, message), False, True)
+                response(status, _JSON, self.server.error_body(status, message), False, True)
             )
         self._close()
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.lost:
+            limit = self.server.header_timeout
+            self._refuse(408, f"request head not received within {limit:g} s")
 
     def _idle_check(self) -> None:
         """One timer per connection, re-armed when it fires early (cheaper than one per request):
@@ -358,8 +333,10 @@ class LeanServer:
         error_body: ErrorBody = json_error,
         keep_alive: float = KEEP_ALIVE_SECONDS,
         max_header_size: int = MAX_HEADER_SIZE,
+        header_timeout: float = HEADER_TIMEOUT,
     ) -> None:
         self.handler = handler
+        self.header_timeout = header_timeout
         self.max_body = max_body
         self.error_body = error_body
         self.keep_alive = keep_alive

@@ -206,6 +206,24 @@ async def test_requests_that_cannot_be_served_get_a_json_error_and_a_close(
         writer.close()
 
 
+async def test_a_head_that_trickles_past_the_header_timeout_gets_408() -> None:
+    async with serving(header_timeout=0.3) as (_, app, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /split HTTP/1.1\r\nhost: t\r\n")  # a head in two parts, in time
+        await asyncio.sleep(0.1)
+        writer.write(b"content-length: 2\r\n\r\nok")
+        assert (await read_response(reader))[2] == b"2:ok"
+        started = time.monotonic()
+        writer.write(b"POST /slow-head HTTP/1.1\r\nhost: t\r\n")  # and never the rest
+        line, headers, body = await read_response(reader)
+        assert (line.split()[1], headers[b"connection"]) == (b"408", b"close")
+        assert orjson.loads(body)["error"] == "request head not received within 0.3 s"
+        assert 0.25 < time.monotonic() - started < 2
+        assert await closed(reader)
+        writer.close()
+    assert [r.path for r in app.requests] == ["/split"]
+
+
 async def test_the_app_formats_the_servers_own_refusals() -> None:
     server = LeanServer(
         Recorder(), max_body=4, error_body=lambda s, m: b"<%d %s>" % (s, m.encode())
