@@ -25,12 +25,13 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int, decode: bool = True) -> bytes:
     """The whole request body with its content-encoding undone, never more than `limit` bytes.
 
     A declared Content-Length over the limit is refused before reading; so is a body that
     grows past it while arriving or while inflating (BodyTooLarge). A client that leaves
-    raises ClientDisconnected; a body that does not decode raises BadEncoding.
+    raises ClientDisconnected; a body that does not decode raises BadEncoding. With
+    ``decode=False`` the body is returned as sent, for a caller that undoes the coding itself.
     """
     declared = encoding = None
     for key, value in scope["headers"]:
@@ -55,7 +56,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return body if encoding is None else decode_body(body, encoding, limit)
+    return body if encoding is None or not decode else decode_body(body, encoding, limit)
 
 
 async def send_response(

@@ -132,7 +132,7 @@ class RouterApp:
         answered requests, its body in the router's error format."""
         self.metrics.request_done(status, 0.0)
         error = BodyTooLarge.summary if status == 413 else HTTPStatus(status).phrase.lower()
-        return orjson.dumps(error_document(error, message, None))
+        return _error(status, error, message)[2]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI, for embedding and for tests over httpx's ASGI transport: the same answers."""
@@ -141,19 +141,17 @@ class RouterApp:
             return
         if scope["type"] != "http":
             return
-        try:
-            body = await asgi.read_body(scope, receive, self.settings.max_request_size)
+        limit = self.settings.max_request_size
+        try:  # read as sent: handle undoes a content coding, as it does for the lean edge
+            body = await asgi.read_body(scope, receive, limit, decode=False)
         except ClientDisconnected:
             return
         except BodyRejected as exc:
-            status, headers, answer = exc.status, [(b"content-type", JSON)], b""
-            answer = orjson.dumps(error_document(exc.summary, str(exc), None))
+            status, headers, answer = _error(exc.status, exc.summary, str(exc))
             self.metrics.request_done(status, 0.0)
         else:
-            # read_body inflated it: the request handle sees has no content coding left
-            plain = [h for h in scope["headers"] if h[0] != b"content-encoding"]
             query = scope.get("query_string", b"")
-            request = Request(scope["method"], scope["path"], query, plain, body)
+            request = Request(scope["method"], scope["path"], query, scope["headers"], body)
             status, headers, answer = await self.handle(request)
         await asgi.send_response(send, status, answer, list(headers), scope["method"] == "HEAD")
 

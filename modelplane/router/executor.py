@@ -182,15 +182,11 @@ class Executor:
     ) -> StepResult:
         """Run one step on the node's input (and the previous answer, in a Sequence)."""
         start = time.perf_counter()
-        if step.mapping is None and (previous is None or step.data != "$response"):
-            request = payload  # the node's input as it came (next_request's first rule, inline)
-        else:
-            try:
-                request = next_request(step, payload, previous)
-            except ChainError as exc:
-                self.metrics.step_error(step.node, step.label, "chain")
-                cause = str(exc)
-                return failure(exc.status, "cannot build the input of this step", cause, step.label)
+        try:
+            request = next_request(step, payload, previous)
+        except ChainError as exc:
+            self.metrics.step_error(step.node, step.label, "chain")
+            return failure(exc.status, "cannot build the input of this step", str(exc), step.label)
         if step.node_name is not None:
             result = await self._node(self.graph.nodes[step.node_name], request, ctx)
         else:

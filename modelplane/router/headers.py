@@ -43,15 +43,13 @@ class HeaderPolicy:
     def forward(self, raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         """Headers for every upstream call: the forwarded ones, a request id, JSON, no gzip."""
         out: dict[str, str] = {}
-        cache = self._cache
         for raw_name, raw_value in raw_headers:
-            name = cache[raw_name] if raw_name in cache else self._name(raw_name)
+            name = self._name(raw_name)
             if name is not None:
                 value = raw_value.decode("latin-1")
                 out[name] = f"{out[name]}, {value}" if name in out else value
-        if (
-            REQUEST_ID not in out
-        ):  # 128 random bits as uuid4().hex spells them, at a tenth of its cost
+        if REQUEST_ID not in out:
+            # 128 random bits, spelled as uuid4().hex spells them, at a tenth of its cost
             out[REQUEST_ID] = f"{random.getrandbits(128):032x}"
         out["content-type"] = "application/json"
         out["accept-encoding"] = "identity"  # compressing for the router is wasted work
