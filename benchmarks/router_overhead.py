@@ -8,9 +8,11 @@ comparison. It runs twice: on the machine as it is, then with its vCPUs kept awa
 hop's own work. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
 1-step Sequence), and a minimal V2 app whose models sleep 2, 5 and 10 ms (the Ensemble, where
 members need known, different service times). The router's own CPU per request is read from
-/proc, which a busy shared machine disturbs far less than wall-clock latency.
+/proc, which a busy shared machine disturbs far less than wall-clock latency. With
+``--kserve-router`` (as `make bench-router` runs it), KServe's own router is measured on the
+same graphs, in a private network namespace (`router_peers`).
 
-    python -m benchmarks.router_overhead [--requests 2000] [--payload 16]
+    python -m benchmarks.router_overhead [--requests 2000] [--payload 16] [--kserve-router BIN]
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from benchmarks import router_peers
+from benchmarks.router_clients import (
+    Client,
+    ConcurrentTarget,
+    grpc_call,
+    interleaved,
+    pct,
+    rest_call,
+)
 
 DELAYS_MS = (2, 5, 10)  # ensemble members' service times
 
@@ -110,111 +121,18 @@ def wait_up(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"server on {port} did not come up")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (Linux /proc), 0 where unavailable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @contextlib.contextmanager
-def process(cmd: list[str], port: int, ready_path: str) -> Iterator[int]:
+def process(cmd: list[str], port: int, ready_path: str, kill: bool = False) -> Iterator[int]:
+    """A server for the block, ended by PID: SIGTERM, or SIGKILL (`kill`) for a server whose
+    SIGTERM only starts a long drain."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_up(port, ready_path, proc)
         yield proc.pid
     finally:
-        proc.terminate()
+        proc.kill() if kill else proc.terminate()
         proc.wait(timeout=10)
-
-
-class Client:
-    """One case to time: an async call on its own connections (REST: aiohttp; gRPC: grpc.aio)."""
-
-    def __init__(self, label: str, call: Any, pid: int | None = None) -> None:
-        self.label, self.call, self.pid = label, call, pid
-        self.latencies: dict[int, list[float]] = {}
-        self.cpu = 0.0  # seconds of the serving process (pid) while this case ran
-        self.sent = 0
-
-    async def run(self, n: int, clients: int, keep: bool = True) -> None:
-        """n requests from `clients` concurrent clients, each sending back to back."""
-        out = self.latencies.setdefault(clients, [])
-        per_client = max(n // clients, 1)
-        before = cpu_seconds(self.pid) if self.pid else 0.0
-        try:
-            await self._run(out, per_client, clients, keep)
-        finally:
-            if self.pid:
-                self.cpu += cpu_seconds(self.pid) - before
-            self.sent += per_client * clients
-
-    async def _run(self, out: list[float], per_client: int, clients: int, keep: bool) -> None:
-
-        async def one_client() -> None:
-            for _ in range(per_client):
-                start = time.perf_counter()
-                await self.call()
-                if keep:
-                    out.append((time.perf_counter() - start) * 1000)
-
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-
-
-def rest_call(session: Any, url: str, body: bytes) -> Any:
-    headers = {"content-type": "application/json"}
-
-    async def call() -> None:
-        async with session.post(url, data=body, headers=headers) as response:
-            await response.read()
-            if response.status != 200:
-                raise SystemExit(f"POST {url} answered {response.status}")
-
-    return call
-
-
-def grpc_call(channel: Any, model: str, width: int) -> Any:
-    """ModelInfer with the input in raw contents, serialized once (the client's cost is flat)."""
-    import numpy as np
-
-    from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
-
-    request = pb.ModelInferRequest(model_name=model)
-    request.inputs.add(name="x", datatype="FP32", shape=[1, width])
-    request.raw_input_contents.append(np.arange(width, dtype=np.float32).tobytes())
-    data = request.SerializeToString()
-    method = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
-
-    async def call() -> None:
-        await method(data)
-
-    return call
-
-
-class ConcurrentTarget:
-    """The Ensemble's floor: the client itself calls several models at once (aiohttp)."""
-
-    def __init__(self, session: Any, urls: list[str], body: bytes) -> None:
-        self.calls = [rest_call(session, u, body) for u in urls]
-
-    async def __call__(self) -> None:
-        await asyncio.gather(*(c() for c in self.calls))
-
-
-async def interleaved(cases: list[Client], n: int, clients: int, rounds: int = 10) -> None:
-    """n requests per case, sent in alternating rounds so all see the same machine load."""
-    for case in cases:
-        await case.run(max(n // 10, 2 * clients), clients, keep=False)  # warm-up: pools, caches
-    for _ in range(rounds):
-        for case in cases:
-            await case.run(max(n // rounds, clients), clients)
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def v2_body(shape: list[int]) -> bytes:
@@ -236,6 +154,12 @@ def router_cmd(graph: Path, port: int, grpc_port: int) -> list[str]:
             "--log-level", "warning"]  # fmt: skip
 
 
+def kserve_router(binary: str, nodes: dict[str, Any]) -> contextlib.AbstractContextManager[int]:
+    """KServe's router on its fixed port (SIGKILL at the end: its SIGTERM sleeps 30 s)."""
+    cmd = router_peers.command(binary, nodes)
+    return process(cmd, router_peers.PORT, router_peers.READY_PATH, kill=True)
+
+
 def write_graph(directory: Path, name: str, nodes: Any) -> Path:
     path = directory / f"{name}.json"
     path.write_text(json.dumps({"name": name, "nodes": nodes}))
@@ -253,21 +177,30 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--requests", type=int, default=2000, help="timed requests per case")
     p.add_argument("--payload", type=int, default=16, help="FP32 elements in the input tensor")
+    p.add_argument("--kserve-router", metavar="BINARY",
+                   help="also measure KServe's router (benchmarks/peers/kserve_router.sh builds "
+                        "it); the run then moves into a private network namespace")  # fmt: skip
     args = p.parse_args()
+    if args.kserve_router and not router_peers.inside_private_netns():
+        status = router_peers.rerun_in_private_netns("benchmarks.router_overhead", sys.argv[1:])
+        if status is not None:
+            return status
+        args.kserve_router = None
     import uvloop
 
     from benchmarks.processes import busy_cpus
 
     logic = router_logic_us(5000)  # before the servers start, on its own loop
+    peer = args.kserve_router
     print("\n## Pass 1: an otherwise idle machine (its vCPUs halt between requests)")
-    uvloop.run(measure(args.requests, args.payload, logic))
+    uvloop.run(measure(args.requests, args.payload, logic, peer))
     print("\n## Pass 2: vCPUs kept awake (one nice-19 spinner per CPU, as on a loaded machine)")
     with busy_cpus():
-        uvloop.run(measure(args.requests, args.payload, logic))
+        uvloop.run(measure(args.requests, args.payload, logic, peer))
     return 0
 
 
-async def measure(n: int, width: int, logic: float) -> None:
+async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
     import aiohttp
     import grpc
 
@@ -324,8 +257,14 @@ async def measure(n: int, width: int, logic: float) -> None:
             Client("bare pass-through (floor)",
                    rest_call(session, f"http://127.0.0.1:{pp}/", body), proxy_pid),
         ]  # fmt: skip
-        for clients in CLIENTS:
-            await interleaved(hop_cases, n, clients)
+        peer = f"KServe router {router_peers.version()}"
+        kserve_url = f"http://127.0.0.1:{router_peers.PORT}/"
+        with contextlib.ExitStack() as hop_stack:
+            if kserve:
+                pid = hop_stack.enter_context(kserve_router(kserve, one_step(rest_url)))
+                hop_cases.append(Client(peer, rest_call(session, kserve_url, body), pid))
+            for clients in CLIENTS:
+                await interleaved(hop_cases, n, clients)
 
         n_ens = max(n // 4, 100)
         members = [Client(f"model m{d} direct", rest_call(
@@ -338,7 +277,13 @@ async def measure(n: int, width: int, logic: float) -> None:
         ensemble = Client("router Ensemble(m2,m5,m10)", rest_call(
             session, f"http://127.0.0.1:{routers['ens3'][0]}/v2/models/ens3/infer",
             v2_body([width])))  # fmt: skip
-        await interleaved([*members, together, ensemble], n_ens, 1)
+        ensembles = [ensemble]
+        with contextlib.ExitStack() as ens_stack:
+            if kserve:
+                pid = ens_stack.enter_context(kserve_router(kserve, ens))
+                ensembles.append(Client(f"KServe {router_peers.version()} Ensemble", rest_call(
+                    session, kserve_url, v2_body([width])), pid))  # fmt: skip
+            await interleaved([*members, together, *ensembles], n_ens, 1)
         await session.close()
         for channel in channels.values():
             await channel.close()
@@ -366,7 +311,7 @@ async def measure(n: int, width: int, logic: float) -> None:
             print(f"  {case.label:<28} {case.cpu / case.sent * 1000:.3f} ms")
     print(f"router's own work per request (in-process REST, no sockets): {logic:.0f} us CPU")
     stats = {c.label: (pct(c.latencies[1], 50), pct(c.latencies[1], 99))
-             for c in [*members, together, ensemble]}  # fmt: skip
+             for c in [*members, together, *ensembles]}  # fmt: skip
     print()
     for label, (a, b) in stats.items():
         print(f"| {label:<28} | {1:7d} | {a:8.3f} | {b:8.3f} | {'':>8} |")
@@ -378,6 +323,9 @@ async def measure(n: int, width: int, logic: float) -> None:
         f"(+{ens_p50 - slowest:.3f} ms); sum of members would be {total:.3f} ms; the client "
         f"calling all 3 at once itself {stats['all 3 at once, no router'][0]:.3f} ms"
     )
+    if kserve:
+        theirs = stats[ensembles[1].label][0]
+        print(f"{ensembles[1].label} p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
 
 
 if __name__ == "__main__":
