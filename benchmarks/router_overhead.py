@@ -8,7 +8,8 @@ comparison. It runs twice: on the machine as it is, then with its vCPUs kept awa
 hop's own work. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
 1-step Sequence), and a minimal V2 app whose models sleep 2, 5 and 10 ms (the Ensemble, where
 members need known, different service times). The router's own CPU per request is read from
-/proc, which a busy shared machine disturbs far less than wall-clock latency. With
+/proc, which a busy shared machine disturbs far less than wall-clock latency. Where socat is
+installed, a C byte relay in front of the model server shows what any hop costs here. With
 ``--kserve-router`` (as `make bench-router` runs it), KServe's own router is measured on the
 same graphs, in a private network namespace (`router_peers`).
 
@@ -23,6 +24,8 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -123,15 +126,18 @@ def wait_up(port: int, path: str, proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def process(cmd: list[str], port: int, ready_path: str, kill: bool = False) -> Iterator[int]:
-    """A server for the block, ended by PID: SIGTERM, or SIGKILL (`kill`) for a server whose
-    SIGTERM only starts a long drain."""
+    """A server for the block in a process group of its own, ended by its PID: SIGTERM to the
+    group (a forking server's children too), or SIGKILL (`kill`) for a server whose SIGTERM
+    only starts a long drain."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
     try:
         wait_up(port, ready_path, proc)
         yield proc.pid
     finally:
-        proc.kill() if kill else proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
         proc.wait(timeout=10)
 
 
@@ -226,6 +232,12 @@ async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
         proxy_pid = stack.enter_context(
             process([py, "-m", "benchmarks.router_servers", "floor", str(pp), rest_url], pp, "/x")
         )
+        relay = shutil.which("socat")  # a byte relay in C: what any hop costs on this machine
+        if relay:
+            rp = free_port()
+            relay_cmd = [relay, f"TCP-LISTEN:{rp},bind=127.0.0.1,reuseaddr,fork",
+                         f"TCP:127.0.0.1:{sp}"]  # fmt: skip
+            stack.enter_context(process(relay_cmd, rp, "/v2/health/ready"))
         routers: dict[str, tuple[int, int, int]] = {}  # graph -> (http port, grpc port, pid)
         ens = {"root": {"routerType": "Ensemble", "steps": [
             {"name": f"m{d}", "serviceUrl": f"http://127.0.0.1:{up}/v2/models/m{d}/infer"}
@@ -257,6 +269,11 @@ async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
             Client("bare pass-through (floor)",
                    rest_call(session, f"http://127.0.0.1:{pp}/", body), proxy_pid),
         ]  # fmt: skip
+        if relay:  # no CPU figure: each connection is a forked child
+            hop_cases.append(Client("C byte relay (socat)", rest_call(
+                session, f"http://127.0.0.1:{rp}{infer}", body)))  # fmt: skip
+        else:
+            print("C byte relay left out: no socat here (make bench-router installs it)")
         peer = f"KServe router {router_peers.version()}"
         kserve_url = f"http://127.0.0.1:{router_peers.PORT}/"
         with contextlib.ExitStack() as hop_stack:
