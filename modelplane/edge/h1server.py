@@ -19,6 +19,8 @@ and returns a whole `Response`; the server keeps what a hop needs:
   without keep-alive (an HTTP/1.0 client that asks for it is told ``keep-alive``);
 - an idle connection (no request in progress) is closed silently after ``keep_alive``
   seconds (``modelplane.edge.keepalive`` says why it is long); one timer per connection;
+- a connection beyond ``max_connections`` open ones (0: no limit) gets 503 to its first
+  request and is closed, so idle or slow clients cannot hold the process's descriptors;
 - a client that leaves before its body is whole never reaches the handler; one that leaves
   while its request runs gets nothing written.
 
@@ -40,9 +42,8 @@ import httptools
 
 from modelplane.edge.h1wire import Headers, json_error, response
 from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
+from modelplane.edge.limit_settings import HEADER_TIMEOUT, MAX_HEADER_SIZE
 
-MAX_HEADER_SIZE = 64 * 1024
-HEADER_TIMEOUT = 10.0  # seconds from a head's first byte to its end (as the model server's)
 MAX_BODY = 64 * 1024 * 1024
 log = logging.getLogger("modelplane.edge")
 
@@ -114,11 +115,14 @@ class _Connection(asyncio.Protocol):
         self._in_head = False  # a request's head has begun and is not whole yet
         self._head_timer: asyncio.TimerHandle | None = None
         self._paused = False
+        self._over_limit = False  # beyond max_connections: its first request gets 503
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-        self.server.connections.add(self)
+        connections, limit = self.server.connections, self.server.max_connections
+        connections.add(self)
+        self._over_limit = 0 < limit < len(connections)
         self._idle_since = self.loop.time()
         self._idle_timer = self.loop.call_later(self.server.keep_alive, self._idle_check)
 
@@ -183,12 +187,15 @@ class _Connection(asyncio.Protocol):
         request = Request(method, path, url.query or b"", self._headers, b"")
         pending = _Pending(request, self.parser.should_keep_alive() and not self.server.closing)
         pending.http10 = self.parser.get_http_version() == "1.0"
-        if self.parser.should_upgrade():
+        if self._over_limit:
+            limit = self.server.max_connections
+            pending.refusal = (503, f"too many connections: this server serves at most {limit}")
+        elif self.parser.should_upgrade():
             pending.refusal = (400, "protocol upgrades are not supported")
         limit = self.server.max_body
         for name, value in self._headers:
             if name == b"content-length":
-                if value.isdigit() and int(value) > limit:
+                if value.isdigit() and int(value) > limit and pending.refusal is None:
                     pending.refusal = (413, f"request body of {int(value)} bytes exceeds {limit}")
             elif name == b"expect" and value.lower() == b"100-continue":
                 pending.continue_ = True
@@ -334,8 +341,10 @@ class LeanServer:
         keep_alive: float = KEEP_ALIVE_SECONDS,
         max_header_size: int = MAX_HEADER_SIZE,
         header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int = 0,
     ) -> None:
         self.handler = handler
+        self.max_connections = max_connections
         self.header_timeout = header_timeout
         self.max_body = max_body
         self.error_body = error_body

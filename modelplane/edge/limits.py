@@ -15,49 +15,20 @@ closed silently after `keep_alive_timeout`, never answered a 408 it did not ask 
 in front pools idle connections (Go's transport, under Traefik, dials spares that may sit
 unused), and a request it sends on one the server is closing is lost. Why the timeout is long
 is `modelplane.edge.keepalive`'s; `max_connections` bounds what silent connections can hold.
-The settings mixin gives each limit its flag (and MODELPLANE_* variable).
+`limit_settings.EdgeLimitSettings` gives each limit its flag (and MODELPLANE_* variable).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from pydantic import Field
-from pydantic_settings import BaseSettings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
-from modelplane.flags import Flag
+from modelplane.edge.limit_settings import EdgeLimitSettings
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
-
-
-class EdgeLimitSettings(BaseSettings):
-    """Flags for the limits below; mixed into a part's settings class."""
-
-    max_header_size: Annotated[int, Flag(metavar="BYTES")] = Field(
-        default=64 * 1024,
-        gt=0,
-        description="largest request head (request line and headers); larger gets 431",
-    )
-    header_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
-        default=10.0,
-        gt=0,
-        description="most seconds to receive a request's head; slower gets 408 and is closed",
-    )
-    keep_alive_timeout: Annotated[int, Flag(metavar="SECONDS")] = Field(
-        default=KEEP_ALIVE_SECONDS,
-        ge=1,
-        description="idle seconds before a connection with no request in progress is closed "
-        "(keep it longer than the idle timeout of the proxies in front)",
-    )
-    max_connections: Annotated[int, Flag(metavar="N")] = Field(
-        default=1024,
-        ge=0,
-        description="open connections per worker; beyond it a request gets 503 (0 = unlimited)",
-    )
 
 
 class _Limited(HttpToolsProtocol):

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from modelplane.edge.limits import EdgeLimitSettings
+from modelplane.edge.limit_settings import EdgeLimitSettings
 from modelplane.flags import Flag
 from modelplane.logs import LoggingSettings
 from modelplane.termination import DEFAULT_PATH

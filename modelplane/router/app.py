@@ -96,7 +96,7 @@ class RouterApp:
         """Open the pooled transport (unless one was injected); must run inside the loop."""
         if self._executor is None:
             s = self.settings
-            self._start(H1Transport(s.max_connections, s.connect_timeout))
+            self._start(H1Transport(s.upstream_connections, s.connect_timeout))
 
     async def shutdown(self) -> None:
         """Stop answering ready and close the transport this app opened."""

@@ -67,7 +67,15 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
 
     app = RouterApp(graph, settings)
     await app.startup()
-    http = LeanServer(app.handle, max_body=settings.max_request_size, error_body=app.refused)
+    http = LeanServer(
+        app.handle,
+        max_body=settings.max_request_size,
+        error_body=app.refused,
+        keep_alive=settings.keep_alive_timeout,
+        max_header_size=settings.max_header_size,
+        header_timeout=settings.header_timeout,
+        max_connections=settings.max_connections,
+    )
     grpc_server: Any = None
     try:
         try:

@@ -7,13 +7,15 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from modelplane.edge.limit_settings import EdgeLimitSettings
 from modelplane.flags import Flag
 from modelplane.logs import LoggingSettings
 from modelplane.router.headers import DEFAULT_PROPAGATE
 
 
-class RouterSettings(LoggingSettings):
-    """How the router listens, calls upstreams and what it forwards."""
+class RouterSettings(EdgeLimitSettings, LoggingSettings):
+    """How the router listens (its HTTP edge's limits as the model server's), calls upstreams
+    and what it forwards."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPLANE_", extra="ignore")
 
@@ -43,8 +45,8 @@ class RouterSettings(LoggingSettings):
     retry_backoff: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=0.05, ge=0, description="first pause before a retry, doubling"
     )
-    max_connections: Annotated[int, Flag(metavar="N")] = Field(
-        default=64, gt=0, description="idle keep-alive connections kept per upstream"
+    upstream_connections: Annotated[int, Flag(metavar="N")] = Field(
+        default=64, gt=0, description="idle keep-alive connections kept per REST upstream"
     )
     max_request_size: Annotated[int, Flag(metavar="BYTES")] = Field(
         default=64 * 1024 * 1024, gt=0, description="largest request body"

@@ -247,6 +247,32 @@ async def test_idle_connections_close_silently_after_the_keep_alive() -> None:
         writer.close()
 
 
+async def test_a_connection_beyond_the_limit_gets_503_and_a_freed_place_is_served() -> None:
+    async with serving(max_connections=2) as (server, app, port):
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/third", b"x"))
+        status, headers, body = await read_response(reader)
+        assert (status, headers[b"connection"]) == (b"HTTP/1.1 503 Service Unavailable", b"close")
+        assert orjson.loads(body)["error"] == "too many connections: this server serves at most 2"
+        assert await closed(reader)
+        writer.close()
+        for held_reader, held_writer in held:  # the two within the limit are served as usual
+            held_writer.write(post("/held", b"ok"))
+            assert (await read_response(held_reader))[2] == b"2:ok"
+        held[0][1].close()
+        for _ in range(500):  # until the server has seen the close (bounded: 5 s)
+            if len(server.connections) == 1:
+                break
+            await asyncio.sleep(0.01)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/freed", b"ok"))
+        assert (await read_response(reader))[2] == b"2:ok"
+        writer.close()
+        held[1][1].close()
+    assert [r.path for r in app.requests] == ["/held", "/held", "/freed"]
+
+
 async def test_a_client_that_leaves_mid_body_never_reaches_the_handler() -> None:
     async with serving() as (_, app, port):
         _, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -73,6 +73,10 @@ def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -
         str(port),
         "--max-request-size",
         "4096",
+        "--max-connections",
+        "3",
+        "--max-header-size",
+        "2048",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -83,6 +87,7 @@ def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -
         assert httpx.post(f"{base}/", json=V2_IN, timeout=10).json()["outputs"][0]["data"] == [3.0]
         _bodies_are_read_as_the_model_server_reads_them(base)
         _idle_connection_outlives_uvicorns_default(port)
+        _client_limits_are_the_flags(base, port)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -107,6 +112,33 @@ def _bodies_are_read_as_the_model_server_reads_them(base: str) -> None:
         assert r.json()["error"] == "request body too large"
     metrics = httpx.get(f"{base}/metrics", timeout=10).text
     assert 'modelplane_router_requests_total{code="413",graph="chain"} 2.0' in metrics
+
+
+def _client_limits_are_the_flags(base: str, port: int) -> None:
+    """--max-connections and --max-header-size, answered in the router's error format and
+    counted: a fourth open connection gets 503 and is closed, a head over 2048 bytes 431."""
+    time.sleep(0.2)  # the test's earlier connections are closed on the router's side too
+    ping = b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+    try:
+        for sock in held:
+            sock.sendall(ping)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+            extra.sendall(ping)
+            head, _, body = extra.recv(65536).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503") and b"connection: close" in head
+            assert json.loads(body)["cause"] == "too many connections: this server serves at most 3"
+            assert extra.recv(1) == b""
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.2)
+    r = httpx.get(f"{base}/readyz", headers={"x-big": "y" * 3000}, timeout=10)
+    assert r.status_code == 431 and set(r.json()) == {"error", "cause", "step"}
+    metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    for code in ("503", "431"):
+        assert f'modelplane_router_requests_total{{code="{code}",graph="chain"}} 1.0' in metrics
 
 
 def _idle_connection_outlives_uvicorns_default(port: int) -> None:
