@@ -121,14 +121,30 @@ def grpc_infer(address: str, model: str = NAME) -> tuple[float, list[float]]:
     """One V2 gRPC infer on its own connection (tritonclient): seconds and probabilities."""
     client = grpcclient.InferenceServerClient(f"{address}:8081")
     try:
-        tensor = grpcclient.InferInput("features", [1, 4], "FP32")
-        tensor.set_data_from_numpy(np.asarray([FEATURES], dtype=np.float32))
-        sent = time.monotonic()
-        result = client.infer(model, [tensor], client_timeout=WAKE_TIMEOUT)
-        took = time.monotonic() - sent
-        return took, result.as_numpy("probabilities").ravel().tolist()
+        return infer_on(client, model)
     finally:
         client.close()
+
+
+def infer_on(
+    client: grpcclient.InferenceServerClient, model: str = NAME
+) -> tuple[float, list[float]]:
+    """One V2 gRPC infer on a client's channel: seconds and probabilities."""
+    tensor = grpcclient.InferInput("features", [1, 4], "FP32")
+    tensor.set_data_from_numpy(np.asarray([FEATURES], dtype=np.float32))
+    sent = time.monotonic()
+    result = client.infer(model, [tensor], client_timeout=WAKE_TIMEOUT)
+    took = time.monotonic() - sent
+    return took, result.as_numpy("probabilities").ravel().tolist()
+
+
+def handed_back(cluster: RealCluster) -> int:
+    """How many relayed gRPC connections the activator (in the operator's pod) handed back."""
+    done = cluster.kubectl(
+        "logs", "-n", real_tier.SYSTEM_NAMESPACE, "deploy/modelplane-operator", "--tail=-1",
+        check=False,
+    )  # fmt: skip
+    return done.stdout.count("connection handed back to the pods (GOAWAY)")
 
 
 @pytest.fixture(scope="module")
@@ -160,20 +176,32 @@ def zero(installed: RealCluster) -> Iterator[RealCluster]:
 def test_grpc_requests_at_zero_are_held_and_all_answered(zero: RealCluster) -> None:
     print(f"\n{NAME} at zero after {wait_at_zero(zero):.1f}s")
     address = service_ip(zero)
-    with ThreadPoolExecutor(CONCURRENT) as pool:
-        outcomes = list(pool.map(grpc_infer, [address] * CONCURRENT))
-    times = sorted(took for took, _ in outcomes)
-    print(f"{CONCURRENT} gRPC requests at zero answered in {times[0]:.2f}-{times[-1]:.2f}s")
-    for _, probabilities in outcomes:
-        assert len(probabilities) == 3 and np.isclose(sum(probabilities), 1.0, atol=1e-5)
-    assert replicas(zero, MODEL_LABEL) == 1  # one wake for all of them
-    # warm: the Service has its selector back, and new connections go to the pod directly
-    wait_for(
-        lambda: bool(get(zero, "service", f"{NAME}-predictor")["spec"].get("selector")),
-        60,
-        1.0,
-        "the selector back",
-    )
+    before = handed_back(zero)
+    keeper = grpcclient.InferenceServerClient(f"{address}:8081")  # one channel kept throughout
+    try:
+        with ThreadPoolExecutor(CONCURRENT + 1) as pool:
+            kept = pool.submit(infer_on, keeper)
+            outcomes = [*pool.map(grpc_infer, [address] * CONCURRENT), kept.result()]
+        times = sorted(took for took, _ in outcomes)
+        print(f"{len(outcomes)} gRPC requests at zero answered in {times[0]:.2f}-{times[-1]:.2f}s")
+        for _, probabilities in outcomes:
+            assert len(probabilities) == 3 and np.isclose(sum(probabilities), 1.0, atol=1e-5)
+        assert replicas(zero, MODEL_LABEL) == 1  # one wake for all of them
+        # warm: the Service has its selector back, and new connections go to the pod directly
+        wait_for(
+            lambda: bool(get(zero, "service", f"{NAME}-predictor")["spec"].get("selector")),
+            60,
+            1.0,
+            "the selector back",
+        )
+        # the channel opened at zero is handed back to the pods (one GOAWAY), and goes on
+        wait_for(lambda: handed_back(zero) > before, 30, 0.5, "the kept channel handed back")
+        for _ in range(3):
+            _, probabilities = infer_on(keeper)
+            assert np.isclose(sum(probabilities), 1.0, atol=1e-5)
+        print(f"handed back to the pods: {handed_back(zero) - before} relayed connection(s)")
+    finally:
+        keeper.close()
     took, _ = grpc_infer(address)
     print(f"a warm gRPC request: {took * 1000:.1f} ms")
 

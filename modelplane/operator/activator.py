@@ -105,6 +105,11 @@ class Activator:
         self._relay = Relay(host, self.wake_connection)
         self._relay_sync = asyncio.create_task(self._sync_relay_forever())
 
+    @property
+    def relay(self) -> Relay | None:
+        """The gRPC relay (once started)."""
+        return self._relay
+
     async def close(self) -> None:
         """Stop listening; cancel wakes; close the upstream connections."""
         if self._relay_sync is not None:

@@ -29,6 +29,7 @@ class Target:
     port: int  # the pods' http port (the Service's http targetPort)
     grpc_port: int = names.GRPC_PORT  # the pods' grpc port (the Service's grpc targetPort)
     relay_port: int | None = None  # the activator port relaying its gRPC at zero
+    parked: bool = False  # the Service has no selector: its traffic goes to the activator
 
     @property
     def key(self) -> tuple[str, str]:
@@ -64,6 +65,7 @@ def target_of(service: Mapping[str, Any]) -> Target | None:
         port=ports["http"],
         grpc_port=ports["grpc"],
         relay_port=relay_ports.parse(notes.get(names.RELAY_PORT_ANNOTATION)),
+        parked=not spec.get("selector"),
     )
 
 

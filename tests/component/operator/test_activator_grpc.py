@@ -34,10 +34,12 @@ def free_relay_port() -> int:
 @pytest.fixture
 async def grpc_pod() -> Any:
     """A gRPC server on 127.0.0.1 that answers test.Echo/Say with its request, prefixed."""
-    calls = {"count": 0}
+    calls: dict[str, Any] = {"count": 0, "release": asyncio.Event()}
 
     async def say(request: bytes, _: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         calls["count"] += 1
+        if request == b"held":  # answered once the test releases it
+            await calls["release"].wait()
         return b"pod:" + request
 
     server = grpc.aio.server()
@@ -134,3 +136,44 @@ async def test_the_relay_stops_listening_when_the_service_no_longer_claims_the_p
             raise AssertionError(f"{relay} still listened on 5 s after its claim went")
     finally:
         await activator.close()
+
+
+async def until(check: Any, what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds:g} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_a_channel_opened_at_zero_is_handed_back_once_the_service_routes_to_pods(
+    grpc_pod: Any,
+) -> None:
+    """While the Service is parked the relay keeps the channel's connection; once it has its
+    selector back, one GOAWAY hands the connection back: the call in flight is answered,
+    the client closes the connection, and the channel's next call opens a new one."""
+    grpc_port, calls = grpc_pod
+    world, relay_port = relayed_world(grpc_port, start_delay=0.2)
+    activator, _ = await start_activator(world)
+    relay = activator.relay
+    assert relay is not None
+    try:
+        await until_listening(relay_port)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{relay_port}") as channel:
+            say = channel.unary_unary(METHOD)
+            assert await say(b"woke", timeout=10) == b"pod:woke"
+            held = asyncio.ensure_future(say(b"held", timeout=20))
+            await until(lambda: calls["count"] == 2, "the held call reached the pod")
+            await asyncio.sleep(1.5)  # more than one sync of the relay: still parked
+            assert (relay.relayed, relay.handed_back) == (1, 0)
+            world.service["spec"]["selector"] = {"app": "iris"}  # the operator unparks it
+            await until(lambda: relay.handed_back == 1, "the connection handed back")
+            assert not held.done() and relay.relayed == 1  # in flight: the connection stays
+            calls["release"].set()
+            assert await held == b"pod:held"
+            await until(lambda: relay.relayed == 0, "the client closed the handed-back one")
+            # the next call opens a new connection (to the pods, behind a real Service)
+            assert await say(b"next", timeout=10) == b"pod:next"
+    finally:
+        await activator.close()
+    assert world.scaled == [1]

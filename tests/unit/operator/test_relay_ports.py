@@ -76,3 +76,12 @@ def test_the_activator_relays_each_claimed_port_for_the_first_key() -> None:
     found = relayed(t for t in targets if t is not None)
     assert list(found) == [20001]
     assert (found[20001].service, found[20001].grpc_port) == ("a-predictor", 9001)
+
+
+def test_a_service_without_a_selector_is_parked_and_with_one_it_routes_to_pods() -> None:
+    parked = target_of(service("a-predictor", "20001"))
+    routed = service("a-predictor", "20001")
+    routed["spec"]["selector"] = {"app": "a"}  # type: ignore[index]
+    back = target_of(routed)
+    assert parked is not None and back is not None
+    assert (parked.parked, back.parked) == (True, False)
