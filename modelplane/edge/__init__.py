@@ -1,9 +1,10 @@
-"""The HTTP edge the model server and the router share: raw ASGI building blocks.
+"""The HTTP edge the model server and the router share.
 
-`asgi` reads a request body under a size limit and sends a response, and runs the lifespan
-protocol; `encoding` undoes and applies content codings; `errors` is what reading a body can
-raise; `limits` bounds request heads (size, time to arrive) and connections per worker;
-`keepalive` is how long idle connections stay open (longer than a proxy's in front);
-`v2` holds the Open Inference Protocol's header names. Each part maps the errors into its
-own tree at its edge.
+`h1server` is their HTTP/1.1 server (whole requests in, whole answers out; `h1wire` writes
+the bytes); `limit_settings` gives its limits (request heads, connections) their flags;
+`asgi` reads a request body under a size limit, sends a response, runs the lifespan protocol
+and runs an ASGI app on one whole request (the model server's FastAPI endpoints); `encoding`
+undoes and applies content codings; `errors` is what reading a body can raise; `keepalive`
+is how long idle connections stay open (longer than a proxy's in front); `v2` holds the Open
+Inference Protocol's header names. Each part maps the errors into its own tree at its edge.
 """

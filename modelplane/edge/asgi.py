@@ -1,12 +1,15 @@
-"""Raw ASGI pieces of an HTTP edge: read a body under a limit, send a response, run lifespan."""
+"""Raw ASGI pieces of an HTTP edge: read a body under a limit, send a response, run lifespan,
+and run an ASGI app on one whole request of the lean edge (`serve_whole`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from modelplane.edge.encoding import decode_body
-from modelplane.edge.errors import BodyTooLarge, ClientDisconnected
+from modelplane.edge.errors import BodyTooLarge, ClientDisconnected, too_large
+from modelplane.edge.h1server import Request, Response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,8 +43,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int, decode: bool = T
         elif key == b"content-encoding":
             encoding = value.decode("latin-1")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        size = declared.decode("latin-1")
-        raise BodyTooLarge(f"request body of {size} bytes exceeds the limit of {limit}")
+        raise BodyTooLarge(too_large(limit, int(declared)))
     chunks: list[bytes] = []
     total = 0
     while True:
@@ -51,7 +53,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int, decode: bool = T
         chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
-            raise BodyTooLarge(f"request body exceeds the limit of {limit} bytes")
+            raise BodyTooLarge(too_large(limit))
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -83,3 +85,53 @@ async def lifespan(
                 await shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def serve_whole(app: ASGIApp, request: Request) -> Response:
+    """Run an ASGI app on one whole request (`h1server`'s) and collect its whole answer:
+    status, headers (less content-length, which the edge writes) and body.
+
+    The body is given at the first `receive`; a later one waits until the app has answered
+    and then says the client left, as a server's does once the response is sent.
+    """
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": "http",
+        "path": request.path,
+        "raw_path": request.path.encode("latin-1"),
+        "query_string": request.query,
+        "root_path": "",
+        "headers": request.headers,
+        "client": None,
+        "server": None,
+    }
+    answered = asyncio.Event()
+    given = False
+    status = 500
+    headers: Headers = []
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": request.body, "more_body": False}
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            headers = [(k, v) for k, v in message.get("headers", ()) if k != b"content-length"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        answered.set()
+    return status, headers, b"".join(chunks)

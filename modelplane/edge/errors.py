@@ -31,3 +31,10 @@ class BodyTooLarge(BodyRejected):
 
 class ClientDisconnected(Exception):
     """The client went away before sending its whole body."""
+
+
+def too_large(limit: int, declared: int | None = None) -> str:
+    """BodyTooLarge's message: the declared size when the body was refused unread."""
+    if declared is not None:
+        return f"request body of {declared} bytes exceeds the limit of {limit}"
+    return f"request body exceeds the limit of {limit} bytes"

@@ -1,4 +1,5 @@
 """A lean HTTP/1.1 server for whole requests: an asyncio Protocol over httptools, no framework.
+The router and the model server both serve on it.
 
 On a proxy hop whose own work is tens of microseconds, a general server's per-request
 machinery (uvicorn's response cycle, ASGI's message dicts, streaming both ways) was most of
@@ -34,12 +35,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
 import httptools
 
+from modelplane.edge.errors import too_large
 from modelplane.edge.h1wire import Headers, json_error, response
 from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
 from modelplane.edge.limit_settings import HEADER_TIMEOUT, MAX_HEADER_SIZE
@@ -136,7 +139,8 @@ class _Connection(asyncio.Protocol):
             self._refuse(400, "protocol upgrades are not supported")
         except httptools.HttpParserError:
             if self._head_size > self.server.max_header_size:
-                self._refuse(431, "request head too large")
+                limit = self.server.max_header_size
+                self._refuse(431, f"request head exceeds the limit of {limit} bytes")
             else:
                 self._refuse(400, "malformed HTTP request")
 
@@ -196,7 +200,7 @@ class _Connection(asyncio.Protocol):
         for name, value in self._headers:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit and pending.refusal is None:
-                    pending.refusal = (413, f"request body of {int(value)} bytes exceeds {limit}")
+                    pending.refusal = (413, too_large(limit, int(value)))
             elif name == b"expect" and value.lower() == b"100-continue":
                 pending.continue_ = True
         self.parsing = pending
@@ -212,7 +216,7 @@ class _Connection(asyncio.Protocol):
             return
         pending.size += len(body)
         if pending.size > self.server.max_body:
-            pending.refusal = (413, f"request body exceeds {self.server.max_body} bytes")
+            pending.refusal = (413, too_large(self.server.max_body))
             pending.body.clear()
             if self.queue[0] is pending:
                 self._next()
@@ -362,6 +366,14 @@ class LeanServer:
             lambda: _Connection(self), host, port, backlog=2048, reuse_address=True
         )
         return int(self._server.sockets[0].getsockname()[1])
+
+    async def start_on(self, sock: socket.socket) -> int:
+        """Listen on a socket bound already (shared by sibling processes); returns its port."""
+        self.loop = asyncio.get_running_loop()
+        self._server = await self.loop.create_server(
+            lambda: _Connection(self), sock=sock, backlog=2048
+        )
+        return int(sock.getsockname()[1])
 
     async def close(self, grace: float = 30.0) -> None:
         """Stop accepting; finish requests in progress (at most `grace` s); close every connection."""

@@ -8,7 +8,7 @@ EOF). So the server keeps idle connections longer than any proxy in front does, 
 is always the side that closes them. Traefik's default is 90 s, AWS's ALB 60 s, Google's
 load balancers 600 s; uvicorn's own default (5 s) is shorter than all of them.
 
-No imports: the operator (no uvicorn) reads it for its activator too.
+No imports: the operator reads it for its activator too.
 """
 
 KEEP_ALIVE_SECONDS = 620

@@ -1,20 +1,17 @@
-"""One server process: HTTP (uvicorn) and gRPC on one event loop, startup loading, graceful stop."""
+"""One server process: HTTP (the lean edge, `modelplane.edge.h1server`) and gRPC on one event
+loop, startup loading, graceful stop."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import uvicorn
-
 from modelplane.edge.asgi import ASGIApp
-from modelplane.edge.corked import CorkedHttpToolsProtocol
-from modelplane.edge.limits import with_limits
+from modelplane.edge.h1server import LeanServer
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelLoadFailed
 from modelplane.model_server.listeners import bind_socket, start_metrics_port
@@ -28,14 +25,6 @@ from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.termination import report_load_failure
 
 log = logging.getLogger(__name__)
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handling: this module owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 class ModelServer:
@@ -75,20 +64,13 @@ class ModelServer:
         http = self._http_server()
         try:
             shared = self.settings.workers > 1  # sibling workers bind the same port
-            sockets = [bind_socket(self.settings.host, self.settings.http_port, shared)]
+            sock = bind_socket(self.settings.host, self.settings.http_port, shared)
+            self.http_port = await http.start_on(sock)
         except OSError as exc:
             if grpc_server is not None:
                 await grpc_server.stop(None)
             where = f"{self.settings.host}:{self.settings.http_port}"
             raise OSError(f"HTTP server could not listen on {where}: {exc.strerror}") from None
-        http_task = asyncio.create_task(http.serve(sockets=sockets))
-        try:
-            await _until_started(http, http_task, self.settings)
-        except BaseException:
-            if grpc_server is not None:
-                await grpc_server.stop(None)
-            raise
-        self.http_port = http.servers[0].sockets[0].getsockname()[1]
         if self.settings.workers == 1:  # with --workers the parent serves the summed metrics
             self._metrics_server = start_metrics_port(self.settings, self.metrics.registry)
         log.info("listening", extra={"http_port": self.http_port, "grpc_port": self.grpc_port})
@@ -112,7 +94,7 @@ class ModelServer:
                 "server started, not ready", extra={"reason": self.dataplane.not_ready_reason()}
             )
         await self._stop.wait()
-        await self._shutdown(http, http_task, grpc_server, drain=code == 0)
+        await self._shutdown(http, grpc_server, drain=code == 0)
         return code
 
     def stop(self, reason: str = "stop") -> None:
@@ -121,21 +103,17 @@ class ModelServer:
         self.dataplane.draining = True
         self._stop.set()
 
-    def _http_server(self) -> _Uvicorn:
+    def _http_server(self) -> LeanServer:
         settings = self.settings
-        config = uvicorn.Config(
-            self.app,
-            http=with_limits(CorkedHttpToolsProtocol, settings),
-            proxy_headers=False,  # the V2 API never reads the client address
-            host=settings.host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=int(settings.shutdown_timeout),
-            timeout_keep_alive=settings.keep_alive_timeout,
+        return LeanServer(
+            self.app.handle,
+            max_body=settings.max_request_size,
+            error_body=self.app.refused,
+            keep_alive=settings.keep_alive_timeout,
+            max_header_size=settings.max_header_size,
+            header_timeout=settings.header_timeout,
+            max_connections=settings.max_connections,
         )
-        return _Uvicorn(config)
 
     async def _start_grpc(self) -> Any:
         if self.settings.grpc_port < 0:
@@ -169,16 +147,13 @@ class ModelServer:
                 failures[name] = repr(result)
         return failures
 
-    async def _shutdown(
-        self, http: _Uvicorn, http_task: asyncio.Task[None], grpc_server: Any, drain: bool
-    ) -> None:
+    async def _shutdown(self, http: LeanServer, grpc_server: Any, drain: bool) -> None:
         log.info(
             "draining", extra={"signal": self._stopped_by, "in_flight": self.dataplane.in_flight}
         )
         if drain and self.settings.drain_seconds:
             await asyncio.sleep(self.settings.drain_seconds)
-        http.should_exit = True
-        waits: list[Any] = [http_task]
+        waits: list[Any] = [http.close(grace=self.settings.shutdown_timeout)]
         if grpc_server is not None:
             waits.append(grpc_server.stop(grace=self.settings.shutdown_timeout))
         await asyncio.gather(*waits, return_exceptions=True)
@@ -186,18 +161,6 @@ class ModelServer:
             self._metrics_server.shutdown()
         await self.repository.unload_all()
         log.info("stopped")
-
-
-async def _until_started(
-    http: _Uvicorn, task: asyncio.Task[None], settings: ServerSettings
-) -> None:
-    """Wait for uvicorn to listen; its bind failure (a SystemExit in the task) becomes OSError."""
-    while not http.started:
-        if task.done():
-            with contextlib.suppress(SystemExit):
-                await task
-            raise OSError(f"HTTP server could not listen on {settings.host}:{settings.http_port}")
-        await asyncio.sleep(0.005)
 
 
 def serve_one(settings: ServerSettings) -> int:

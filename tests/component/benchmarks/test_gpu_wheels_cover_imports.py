@@ -68,8 +68,8 @@ MODULES = [
 ]
 
 
-# Imported only because they are installed here: uvicorn picks up websockets and watchfiles when
-# present, and `import grpc` tries grpc_tools; each runs without them.
+# Imported only because they are installed here: uvicorn (in tests' helpers) picks up websockets
+# and watchfiles when present, and `import grpc` tries grpc_tools; each runs without them.
 IF_PRESENT = {"websockets", "watchfiles", "grpcio-tools"}
 
 
@@ -99,7 +99,7 @@ def test_every_imported_distribution_is_in_the_image_or_carried(tmp_path: Path) 
     used = {_normal(name) for name in json.loads(done.stdout.strip().splitlines()[-1])}
     image = _names(ROOT / "benchmarks" / "gpu-image-packages.txt")
     carried = _names(ROOT / "benchmarks" / "gpu-requirements.txt")
-    assert {"pydantic", "uvicorn", "onnxruntime", "torch", "aiohttp"} <= used  # the probe ran
+    assert {"pydantic", "httptools", "onnxruntime", "torch", "aiohttp"} <= used  # the probe ran
     missing = sorted(used - image - carried - IF_PRESENT - {"modelplane"})
     assert missing == [], (
         f"imported on the GPU machine but neither in its image nor carried: {missing}"

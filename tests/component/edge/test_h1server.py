@@ -147,7 +147,10 @@ async def test_a_body_at_the_limit_is_whole_and_one_past_it_is_refused_unread() 
         writer.write(b"POST /a HTTP/1.1\r\nhost: t\r\ncontent-length: %d\r\n\r\n" % (LIMIT + 1))
         line, headers, body = await read_response(reader)
         assert (line.split()[1], headers[b"connection"]) == (b"413", b"close")
-        assert orjson.loads(body)["error"] == f"request body of {LIMIT + 1} bytes exceeds {LIMIT}"
+        assert (
+            orjson.loads(body)["error"]
+            == f"request body of {LIMIT + 1} bytes exceeds the limit of {LIMIT}"
+        )
         assert await closed(reader)
         writer.close()
         # chunked, growing past the limit as it arrives
@@ -231,7 +234,9 @@ async def test_the_app_formats_the_servers_own_refusals() -> None:
     port = await server.start("127.0.0.1", 0)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(post("/a", b"12345"))
-    assert (await read_response(reader))[2] == b"<413 request body of 5 bytes exceeds 4>"
+    assert (await read_response(reader))[
+        2
+    ] == b"<413 request body of 5 bytes exceeds the limit of 4>"
     writer.close()
     await server.close()
 
