@@ -10,22 +10,19 @@ from typing import Any
 from modelplane.edge.encoding import decode_body
 from modelplane.edge.errors import BodyTooLarge, ClientDisconnected, too_large
 from modelplane.edge.h1server import Request, Response
+from modelplane.edge.h1wire import Headers, header_value
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 Hook = Callable[[], Awaitable[None]]
 
 
 def header(scope: Scope, name: bytes) -> str | None:
     """The value of a request header (`name` in lower case, as ASGI servers pass names)."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+    return header_value(scope["headers"], name)
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int, decode: bool = True) -> bytes:

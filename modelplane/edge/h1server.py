@@ -192,15 +192,15 @@ class _Connection(asyncio.Protocol):
         pending = _Pending(request, self.parser.should_keep_alive() and not self.server.closing)
         pending.http10 = self.parser.get_http_version() == "1.0"
         if self._over_limit:
-            limit = self.server.max_connections
-            pending.refusal = (503, f"too many connections: this server serves at most {limit}")
+            most = self.server.max_connections
+            pending.refusal = (503, f"too many connections: this server serves at most {most}")
         elif self.parser.should_upgrade():
             pending.refusal = (400, "protocol upgrades are not supported")
-        limit = self.server.max_body
+        max_body = self.server.max_body
         for name, value in self._headers:
             if name == b"content-length":
-                if value.isdigit() and int(value) > limit and pending.refusal is None:
-                    pending.refusal = (413, too_large(limit, int(value)))
+                if value.isdigit() and int(value) > max_body and pending.refusal is None:
+                    pending.refusal = (413, too_large(max_body, int(value)))
             elif name == b"expect" and value.lower() == b"100-continue":
                 pending.continue_ = True
         self.parsing = pending

@@ -1,6 +1,6 @@
 """The bytes of an HTTP/1.1 response, for `modelplane.edge.h1server`: one status line per
-status, the ``date`` line formatted once a second, a whole response framed in one buffer, and
-the default body of the server's own refusals."""
+status, the ``date`` line formatted once a second, a whole response framed in one buffer, the
+default body of the server's own refusals, and a request header's value."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from email.utils import formatdate
 from http import HTTPStatus
 
 Headers = list[tuple[bytes, bytes]]
+
+
+def header_value(headers: Headers, name: bytes) -> str | None:
+    """The first value of a header (`name` in lower case, as the edge and ASGI servers give
+    names), or None."""
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def json_error(status: int, message: str) -> bytes:

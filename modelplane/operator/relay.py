@@ -86,7 +86,7 @@ class _Relayed:
         self.frames = Frames()
         self.at_boundary = True
         self.wanted = False  # hand it back at the next frame boundary
-        self.handed_back = False
+        self.goaway_sent = False
 
     def forwarded(self, chunk: bytes) -> None:
         """Bytes of the server's just written to the client."""
@@ -100,14 +100,14 @@ class _Relayed:
 
     def _goaway(self) -> None:
         # after the server's first frame (its SETTINGS: the preface) and between two frames
-        if not self.wanted or self.handed_back or not self.http2:
+        if not self.wanted or self.goaway_sent or not self.http2:
             return
         if not self.at_boundary or not self.frames.count:
             return
         if self.client.is_closing():
             return
         self.client.write(GOAWAY)
-        self.handed_back = True
+        self.goaway_sent = True
         self.done()
         log.info("relay of %s/%s: connection handed back to the pods (GOAWAY)", *self.key)
 

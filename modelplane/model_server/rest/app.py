@@ -10,10 +10,11 @@ from collections.abc import Mapping
 import orjson
 
 from modelplane.edge import asgi
-from modelplane.edge.asgi import ASGIApp, Headers, Receive, Scope, Send
+from modelplane.edge.asgi import ASGIApp, Receive, Scope, Send
 from modelplane.edge.encoding import choose_encoding, encode_body
 from modelplane.edge.errors import ClientDisconnected
 from modelplane.edge.h1server import Request, Response
+from modelplane.edge.h1wire import Headers, header_value
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON, OCTET_STREAM
 from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelServerError
@@ -59,7 +60,7 @@ class RestApp:
             return await asgi.serve_whole(extra, request)
         encoding = None
         if self.compress_responses:
-            encoding = choose_encoding(_header(request.headers, b"accept-encoding"))
+            encoding = choose_encoding(header_value(request.headers, b"accept-encoding"))
         try:
             route = match(request.method, request.path)
             if route.endpoint != "model_infer":
@@ -106,21 +107,16 @@ class RestApp:
     async def _infer(self, route: Route, request: Request) -> Answer:
         model = str(route.model)
         with Metered(self._dp.metrics, model, route.version, "rest") as metered:
-            body = decoded(request.body, _header(request.headers, b"content-encoding"), self._limit)
-            infer = parse_infer_body(body, _header(request.headers, HEADER_LENGTH_BYTES))
+            body = decoded(
+                request.body, header_value(request.headers, b"content-encoding"), self._limit
+            )
+            infer = parse_infer_body(body, header_value(request.headers, HEADER_LENGTH_BYTES))
             response = await self._dp.infer(model, route.version, infer)
             payload, json_length = encode_infer_response(response, infer)
             metered.version = response.model_version or metered.version
         if json_length is None:
             return 200, payload, [_JSON]
         return 200, payload, [_BINARY, (HEADER_LENGTH_BYTES, str(json_length).encode())]
-
-
-def _header(headers: Headers, name: bytes) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def _encoded(status: int, headers: Headers, body: bytes, encoding: str | None) -> Response:
