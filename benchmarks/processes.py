@@ -1,5 +1,6 @@
 """Benchmarked processes: stopping a server's whole process group, politely first; keeping
-the CPUs awake for a pass that measures a loaded machine."""
+the CPUs awake for a pass that measures a loaded machine; one CPU for a pass where no wakeup
+crosses CPUs."""
 
 from __future__ import annotations
 
@@ -47,3 +48,20 @@ def busy_cpus(seconds: float = 900.0) -> Iterator[list[int]]:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def one_cpu() -> Iterator[int]:
+    """This process, and every process it starts in the block, on one CPU (the first it may
+    use); the previous affinity is restored after.
+
+    Processes that hand a request to each other on one CPU never wake another vCPU, and take
+    turns: a hop's latency is then all the work its process does per request.
+    """
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, allowed)

@@ -3,9 +3,11 @@ and an Ensemble of 3 versus its slowest member. Prints a table; asserts nothing.
 
 Every server is a separate process on 127.0.0.1; the client is one keep-alive connection
 sending requests back to back, so the client's own cost is the same on both sides of each
-comparison. It runs twice: on the machine as it is, then with its vCPUs kept awake
+comparison. It runs three times: on the machine as it is; with its vCPUs kept awake
 (`processes.busy_cpus`), because on a virtual machine waking a halted vCPU costs more than a
-hop's own work. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
+hop's own work; and with every process on one CPU (`processes.one_cpu`), where no wakeup
+crosses vCPUs and, since processes take turns, a hop costs all the work its process does
+per request. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
 1-step Sequence), and a minimal V2 app whose models sleep 2, 5 and 10 ms (the Ensemble, where
 members need known, different service times). The router's own CPU per request is read from
 /proc, which a busy shared machine disturbs far less than wall-clock latency. Where socat is
@@ -194,7 +196,7 @@ def main() -> int:
         args.kserve_router = None
     import uvloop
 
-    from benchmarks.processes import busy_cpus
+    from benchmarks.processes import busy_cpus, one_cpu
 
     logic = router_logic_us(5000)  # before the servers start, on its own loop
     peer = args.kserve_router
@@ -202,6 +204,10 @@ def main() -> int:
     uvloop.run(measure(args.requests, args.payload, logic, peer))
     print("\n## Pass 2: vCPUs kept awake (one nice-19 spinner per CPU, as on a loaded machine)")
     with busy_cpus():
+        uvloop.run(measure(args.requests, args.payload, logic, peer))
+    with one_cpu() as cpu:
+        print(f"\n## Pass 3: every process on CPU {cpu} (no wakeup crosses vCPUs; a hop costs "
+              "all the work its process does per request)")  # fmt: skip
         uvloop.run(measure(args.requests, args.payload, logic, peer))
     return 0
 
