@@ -229,6 +229,9 @@ def chart_values(s3_endpoint: str, gateway: bool = False) -> dict[str, Any]:
     config: dict[str, Any] = {
         "ingressDomain": DOMAIN,
         "ingressClass": node_plan.INGRESS_CLASS,
+        # Traefik (Ingresses and the Gateway) as the operator's pod reaches it: Ready waits
+        # until it routes the host
+        "ingressProbeUrl": f"http://{node_plan.INGRESS_IP}:{node_plan.INGRESS_PORT}",
         "storageS3Endpoint": s3_endpoint,
         "defaultResources": {**small, "limits": {"cpu": "1", "memory": "2Gi"}},
         "routerResources": {**small, "limits": {"cpu": "1", "memory": "512Mi"}},

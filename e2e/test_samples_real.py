@@ -188,6 +188,43 @@ def test_sample_answers_through_the_ingress(ready: Tier, name: str) -> None:
     ready.record(name, "ingress", answer.json())
 
 
+def test_ready_means_the_ingress_routes_it(ready: Tier) -> None:
+    """The chart's `ingressProbeUrl` (Traefik's address): Ready waits until Traefik routes the
+    host, so a client that sends as soon as it sees Ready is answered by the model, never by
+    Traefik's own 404. A fresh InferenceService, its status read every 0.2 s."""
+    name = "iris-routed"
+    (doc,) = [d for d in real_tier.sample_documents() if d["metadata"]["name"] == "iris-onnx"]
+    doc = real_tier.test_overlay({**doc, "metadata": {"name": name}})
+    cluster, namespace = ready.cluster, ready.namespace
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc))
+    host = f"{name}-{namespace}.{real_tier.DOMAIN}"
+    path = f"/v2/models/{name}/infer"
+    reasons: dict[str, float] = {}  # IngressReady reasons seen -> seconds since apply
+    started = time.monotonic()
+    try:
+        while True:
+            item = json.loads(
+                cluster.kubectl("get", "isvc", name, "-n", namespace, "-o", "json").stdout
+            )
+            conditions = {c["type"]: c for c in (item.get("status") or {}).get("conditions", [])}
+            reason = conditions.get("IngressReady", {}).get("reason")
+            if reason is not None:
+                reasons.setdefault(reason, round(time.monotonic() - started, 1))
+            if conditions.get("Ready", {}).get("status") == "True":
+                break
+            assert time.monotonic() - started < READY_TIMEOUT, f"{name} not Ready: {conditions}"
+            time.sleep(0.2)
+        answer = httpx.post(
+            f"{cluster.ingress}{path}", json=request_for("iris-onnx"), headers={"Host": host}
+        )
+        print(f"\n{name}: IngressReady reasons seen (s after apply): {reasons}")
+        assert not real_tier.traefik_own(answer.status_code, answer.text), answer.text
+        assert answer.status_code == 200, answer.text
+        check_answer(name, answer.json())
+    finally:
+        cluster.kubectl("delete", "isvc", name, "-n", namespace, "--wait=false", check=False)
+
+
 @pytest.mark.parametrize("name", cpu_names())
 def test_sample_answers_through_its_service(ready: Tier, name: str) -> None:
     address = service_ip(ready, name)

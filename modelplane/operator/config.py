@@ -57,6 +57,14 @@ class OperatorConfig(BaseSettings):
         "the Ingresses, and canaryTrafficPercent splits traffic between revisions by weight.",
     )
     url_scheme: Literal["http", "https"] = "http"
+    ingress_probe_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+/?$",
+        description="http(s)://ADDRESS[:PORT] of the Ingress controller (or the Gateway) as the "
+        "operator reaches it. When set, IngressReady waits until a request for the host sent "
+        "there reaches the service's own pods (the controller may route a host seconds after "
+        "its pods are Ready); unset, IngressReady follows the Ingress or HTTPRoute object.",
+    )
 
     default_resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RESOURCES.items()}
@@ -145,6 +153,8 @@ class OperatorConfig(BaseSettings):
     def _gateway_needs_domain(self) -> OperatorConfig:
         if self.gateway is not None and not self.ingress_domain:
             raise ValueError("gateway needs ingressDomain: routes are served on its host names")
+        if self.ingress_probe_url is not None and not self.ingress_domain:
+            raise ValueError("ingressProbeUrl needs ingressDomain: it probes the Ingress hosts")
         return self
 
     @classmethod

@@ -1,17 +1,41 @@
 """IngressReady (pure): the Ingress, or in Gateway mode the HTTPRoute's status for the
-configured Gateway."""
+configured Gateway; with an ingress probe configured, also whether a request for the host
+reached the service's pods through it (`Route`, from `modelplane.operator.route_probe`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from modelplane.api import Resource
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.status_parts import INGRESS_READY, Children, Obj, condition
 
+NOT_ROUTED = "NotRouted"
 
-def ingress_condition(owner: Resource, children: Children, config: OperatorConfig) -> Obj:
+
+@dataclass(frozen=True)
+class Route:
+    """What one probe through the ingress found: whether the host reached the service's pods,
+    and what was answered."""
+
+    routed: bool
+    detail: str
+
+
+def ingress_condition(
+    owner: Resource, children: Children, config: OperatorConfig, route: Route | None = None
+) -> Obj:
     """IngressReady: the Ingress exists (with its load-balancer address when it has one), or,
-    in Gateway mode, the Gateway accepted the HTTPRoute and resolved its backends."""
+    in Gateway mode, the Gateway accepted the HTTPRoute and resolved its backends; and, when
+    a probe found the host not routed yet, False with `NotRouted` and what the probe got."""
+    found = _object_condition(owner, children, config)
+    if route is not None and not route.routed and found["status"] == "True":
+        return condition(INGRESS_READY, "False", NOT_ROUTED, route.detail)
+    return found
+
+
+def _object_condition(owner: Resource, children: Children, config: OperatorConfig) -> Obj:
     if not config.ingress_domain:
         return condition(
             INGRESS_READY, "True", "ClusterLocal", "no ingress domain configured; cluster-local"

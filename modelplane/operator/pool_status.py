@@ -18,7 +18,7 @@ from modelplane.api import InferenceService
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.health import kstatus_conditions
-from modelplane.operator.ingress_status import ingress_condition
+from modelplane.operator.ingress_status import Route, ingress_condition
 from modelplane.operator.render.network import external_url, service_url
 from modelplane.operator.status_parts import (
     PREDICTOR_READY,
@@ -223,15 +223,17 @@ def pool_member_status(
     statefulset: Mapping[str, Any] | None,
     config: OperatorConfig,
     now: str,
+    route: Route | None = None,
 ) -> Obj:
     """The whole status of an InferenceService on a runtime's pool, from its children (the
-    predictor Service and route) and the pool StatefulSet's placement annotation."""
+    predictor Service and route), the pool StatefulSet's placement annotation and what a
+    probe through the ingress found (`route`)."""
     name = isvc.metadata.name or ""
     pool = names.pool(runtime)
     replicas, models = decode(statefulset)
     seen = models.get(name)
     conditions = [predictor_condition(pool, seen, replicas)]
-    conditions.append(ingress_condition(isvc, children, config))
+    conditions.append(ingress_condition(isvc, children, config, route))
     conditions.append(ready_condition(conditions))
     conditions += kstatus_conditions(conditions[-1])
     previous = [c.to_dict() for c in isvc.status.conditions] if isvc.status else []

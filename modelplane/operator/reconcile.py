@@ -49,6 +49,7 @@ from modelplane.operator.render.isvc import (
 )
 from modelplane.operator.render.pool import pool_problems, render_pool_member
 from modelplane.operator.revision_status import revision_splits
+from modelplane.operator.route_probe import RouteProber, answers_probe
 from modelplane.operator.status import graph_status, invalid_status, isvc_status
 from modelplane.operator.status_parts import Failure, component_readiness
 from modelplane.operator.traffic import TrafficPlan, plan_traffic
@@ -87,9 +88,12 @@ class Reconciler:
         events: EventRecorder | None = None,
         replicas: ReplicaClient | None = None,
         namespaces: Sequence[str] = (),
+        routes: RouteProber | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
+        # with an ingress probe: Ready waits until the ingress routes the host
+        self.routes = routes if routes is not None else RouteProber(config.ingress_probe_url)
         self.activations = ActivationPass(kube, config, namespaces)  # scale to zero
         self.clock = clock
         self.events = events  # Events on the owners' transitions (none in unit tests)
@@ -116,6 +120,7 @@ class Reconciler:
         """Bring an InferenceService's children and status in line with its spec."""
         obj = self.kube.get(ISVC, namespace, name)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
+            self.routes.forget((ISVC, namespace, name))
             return PassResult()  # ownerReferences let the garbage collector remove children
         try:
             isvc = InferenceService.model_validate(obj)
@@ -147,10 +152,14 @@ class Reconciler:
             self.activations.drop_controller_slices(
                 namespace, names.component(name, names.PREDICTOR)
             )
-        status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected, plan)
+        failed = failure or rejected
+        status = isvc_status(isvc, children, self.config, self.clock(), failed, plan)
+        route, retry = self.routes.check((ISVC, namespace, name), status, answers_probe(isvc))
+        if route is not None:
+            status = isvc_status(isvc, children, self.config, self.clock(), failed, plan, route)
         if not self._write_status(obj, status):
-            return PassResult()
-        return PassResult(follow_up=self._graphs_using(namespace, name))
+            return PassResult(retry_after=retry)
+        return PassResult(retry_after=retry, follow_up=self._graphs_using(namespace, name))
 
     def _reconcile_pool_member(
         self, obj: Obj, isvc: InferenceService, runtime: ServingRuntime
@@ -172,17 +181,21 @@ class Reconciler:
         )
         rendered = [] if failure else render_pool_member(isvc, runtime, self.config)
         children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        retry = None
         if failure is not None or rejected is not None:
             status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
         else:
             pool = self.kube.get("StatefulSet", namespace, names.pool(runtime_name))
-            status = pool_member_status(
-                isvc, children, runtime_name, pool, self.config, self.clock()
-            )
+            args = (isvc, children, runtime_name, pool, self.config)
+            status = pool_member_status(*args, self.clock())
+            route, retry = self.routes.check((ISVC, namespace, name), status, True)
+            if route is not None:
+                status = pool_member_status(*args, self.clock(), route)
         pool_key = (POOL, namespace, names.pool_key(runtime_name))
         if not self._write_status(obj, status):
-            return PassResult(follow_up=[pool_key])
-        return PassResult(follow_up=[pool_key, *self._graphs_using(namespace, name)])
+            return PassResult(retry_after=retry, follow_up=[pool_key])
+        follow_up = [pool_key, *self._graphs_using(namespace, name)]
+        return PassResult(retry_after=retry, follow_up=follow_up)
 
     def _plan(self, obj: Obj, isvc: InferenceService, latest: str) -> TrafficPlan:
         """The predictor's traffic plan from the live revisions and the status's memory."""
@@ -253,6 +266,7 @@ class Reconciler:
         """Resolve the graph's services, then run its router; wait while any is not ready."""
         obj = self.kube.get(GRAPH, namespace, name)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
+            self.routes.forget((GRAPH, namespace, name))
             return PassResult()
         try:
             graph = InferenceGraph.model_validate(obj)
@@ -281,8 +295,14 @@ class Reconciler:
         if activation is not None and activation.at_zero and rejected is None and rendered:
             self.activations.drop_controller_slices(namespace, router)
         status = graph_status(graph, children, self.config, self.clock(), waiting, rejected)
+        route, retry = self.routes.check((GRAPH, namespace, name), status, True)
+        if route is not None:
+            status = graph_status(
+                graph, children, self.config, self.clock(), waiting, rejected, route
+            )
         self._write_status(obj, status)
-        retry = self.config.dependency_retry_seconds if waiting is not None else None
+        if waiting is not None:
+            retry = self.config.dependency_retry_seconds
         return PassResult(retry_after=retry)
 
     def _dependencies(

@@ -14,7 +14,7 @@ from modelplane.api import InferenceGraph, InferenceService
 from modelplane.operator import names
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.health import kstatus_conditions
-from modelplane.operator.ingress_status import ingress_condition
+from modelplane.operator.ingress_status import Route, ingress_condition
 from modelplane.operator.pod_reasons import PodFailure
 from modelplane.operator.render.network import external_url, service_url
 from modelplane.operator.revision_status import revision_conditions, revision_pods, revision_ready
@@ -91,12 +91,14 @@ def isvc_status(
     now: str,
     failure: Failure | None = None,
     plan: TrafficPlan | None = None,
+    route: Route | None = None,
 ) -> Obj:
     """The InferenceService's whole status from its live children.
 
     `failure` (no runtime, invalid spec) means nothing new was rendered: PredictorReady and
     Ready are False with its reason, and no URL is advertised. `plan` says which predictor
     revisions serve; the predictor is as ready as the revision with the most traffic.
+    `route`: what a probe through the ingress found (`ingress_condition`).
     """
     name = isvc.metadata.name or ""
     plan = plan or single(_latest_known(isvc, children))
@@ -133,7 +135,7 @@ def isvc_status(
         urls = {r: service_url(r, isvc) for r in plan.kept}
         ready = {r: revision_ready(children, r) for r in plan.kept}
         components[names.PREDICTOR] |= revision_fields(plan, ready, urls)
-    conditions.append(ingress_condition(isvc, children, config))
+    conditions.append(ingress_condition(isvc, children, config, route))
     conditions.append(ready_condition(conditions))
     conditions += kstatus_conditions(conditions[-1])
     if failure is None:
@@ -175,11 +177,13 @@ def graph_status(
     now: str,
     dependencies: Failure | None = None,
     rejected: Failure | None = None,
+    route: Route | None = None,
 ) -> Obj:
     """The InferenceGraph's status: router readiness, dependency readiness, ingress.
 
     `dependencies` says which InferenceServices the graph still waits for, if any;
-    `rejected`, that the API server refused one of the router's objects.
+    `rejected`, that the API server refused one of the router's objects; `route`, what a
+    probe through the ingress found.
     """
     name = graph.metadata.name or ""
     router = children.get(("Deployment", names.router(name)))
@@ -200,7 +204,7 @@ def graph_status(
             scales_to_zero=graph.spec.scales_to_zero,
         )[0]
     )
-    conditions = [deps, router_ready, ingress_condition(graph, children, config)]
+    conditions = [deps, router_ready, ingress_condition(graph, children, config, route)]
     conditions.append(ready_condition(conditions))
     conditions += kstatus_conditions(conditions[-1])
     status: Obj = {
