@@ -260,7 +260,12 @@ def _grpc_request(payload: Payload) -> bytes:
 
 
 def _entry(payload: Payload) -> object:
-    """An Ensemble member's entry: its JSON value, or its body as text when it is not JSON."""
+    """An Ensemble member's entry: its JSON value (a binary-extension answer's tensors decoded
+    into it: the header alone has no data), or its body as text when it is not JSON."""
+    if payload.header_length is not None:
+        v2 = payload.v2()
+        if v2 is not None:
+            return tensors.to_document(v2)
     try:
         return payload.json()
     except NotJSON:

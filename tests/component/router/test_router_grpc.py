@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -168,6 +169,38 @@ def test_binary_rest_chain_of_three_models_equals_the_hand_calls_bit_for_bit(
     assert response["parameters"]["graph_steps"] == "root/embed,root/mix,root/head"
 
 
+def ensemble(models: RunningServer, url: Any) -> dict[str, Any]:
+    """An Ensemble of embed (step a) and alt (step b)."""
+    steps = [
+        {"name": "a", "serviceUrl": url(models, "embed")},
+        {"name": "b", "serviceUrl": url(models, "alt")},
+    ]
+    return {"root": {"routerType": "Ensemble", "steps": steps}}
+
+
+def test_binary_rest_ensemble_answers_every_member_whole(models: RunningServer) -> None:
+    """A binary-extension request to an Ensemble of REST members (each answers binary): the
+    merged answer holds every member's tensor, as JSON or binary as the client asks."""
+    import tritonclient.http as th
+
+    with graph_client(ensemble(models, rest_url), name="both") as (_, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        tensor = th.InferInput("x", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X, binary_data=True)
+        binary = http.infer("both", [tensor], request_compression_algorithm=None)
+        http.close()
+        plain = httpx.post(
+            f"{base}/v2/models/both/infer",
+            json={"inputs": [{"name": "x", "shape": list(X.shape), "datatype": "FP32",
+                              "data": X.ravel().tolist()}]},
+        )  # fmt: skip
+    outputs = {o["name"]: o for o in plain.json()["outputs"]}
+    for name, model in (("a.y", "embed"), ("b.y", "alt")):
+        want = by_hand(models, model, X)
+        assert binary.as_numpy(name).tobytes() == want.tobytes()
+        assert np.asarray(outputs[name]["data"], dtype=np.float32).tobytes() == want.tobytes()
+
+
 def test_switch_over_grpc_picks_by_a_condition_on_the_tensor_values(
     models: RunningServer,
 ) -> None:
@@ -189,19 +222,13 @@ def test_switch_over_grpc_picks_by_a_condition_on_the_tensor_values(
     assert negative.as_numpy("y").tobytes() == by_hand(models, "alt", -X).tobytes()
 
 
+@pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])
 def test_ensemble_over_grpc_answers_every_member_as_one_v2_response(
-    models: RunningServer,
+    models: RunningServer, url: Any
 ) -> None:
-    nodes = {
-        "root": {
-            "routerType": "Ensemble",
-            "steps": [
-                {"name": "a", "serviceUrl": grpc_url(models, "embed")},
-                {"name": "b", "serviceUrl": grpc_url(models, "alt")},
-            ],
-        }
-    }
-    with graph_client(nodes, name="both") as (client, _):
+    """Members over gRPC, or over REST (where the router sends the gRPC request's tensors in
+    the binary extension and each member answers binary): every member's tensor whole."""
+    with graph_client(ensemble(models, url), name="both") as (client, _):
         result = infer(client, "both", X)
     assert result.get_response().model_name == "both"
     assert result.as_numpy("a.y").tobytes() == by_hand(models, "embed", X).tobytes()
