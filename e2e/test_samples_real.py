@@ -39,10 +39,9 @@ def cpu_names() -> list[str]:
     return [n for n in sample_names() if n not in GPU_SAMPLES] + ["iris-http", "iris-s3"]
 
 
-def isvc_names() -> list[str]:
+def graph_names() -> list[str]:
     kinds = {d["metadata"]["name"]: d["kind"] for d in real_tier.sample_documents()}
-    graphs = {n for n, kind in kinds.items() if kind == "InferenceGraph"}
-    return [n for n in cpu_names() if n not in graphs]
+    return [n for n in cpu_names() if kinds.get(n) == "InferenceGraph"]
 
 
 @pytest.fixture(scope="module")
@@ -236,8 +235,10 @@ def test_sample_answers_through_its_service(ready: Tier, name: str) -> None:
     ready.record(name, "service", answer.json())
 
 
-@pytest.mark.parametrize("name", [n for n in isvc_names() if n != "iris-transformed"])
-def test_inference_service_answers_grpc_through_its_service(ready: Tier, name: str) -> None:
+@pytest.mark.parametrize("name", [n for n in cpu_names() if n != "iris-transformed"])
+def test_sample_answers_grpc_through_its_service(ready: Tier, name: str) -> None:
+    """Every InferenceService's model server, and every graph's router (the graph answers as
+    a V2 model named after it), over gRPC on its Service's port 8081, with tritonclient."""
     address = service_ip(ready, name)
     client = grpcclient.InferenceServerClient(f"{address}:8081")
     request = request_for(name)["inputs"][0]
@@ -245,7 +246,15 @@ def test_inference_service_answers_grpc_through_its_service(ready: Tier, name: s
     tensor.set_data_from_numpy(
         np.asarray(request["data"], dtype=np.float32).reshape(request["shape"])
     )
+    # no request parameters: tritonclient reserves "priority" (Triton's scheduling priority)
     result = client.infer(name, [tensor], timeout=30)
+    response = result.get_response()
+    if name in graph_names():  # the graph's name, and which steps ran
+        assert response.model_name == name
+        steps = response.parameters["graph_steps"].string_param
+        assert steps, response
+        if name == "iris-by-priority":  # no priority parameter: the Switch's other step
+            assert steps == "root/normal", steps
     outputs = result.get_response(as_json=True)["outputs"]
     assert outputs, result
     answer = {
@@ -258,10 +267,8 @@ def test_inference_service_answers_grpc_through_its_service(ready: Tier, name: s
             for o in outputs
         ]
     }
-    if name == "iris-labels":
-        answer["outputs"][0]["data"] = [
-            v.decode() if isinstance(v, bytes) else v for v in answer["outputs"][0]["data"]
-        ]
+    for output in answer["outputs"]:  # BYTES tensors (species) come as bytes
+        output["data"] = [v.decode() if isinstance(v, bytes) else v for v in output["data"]]
     check_answer(name, answer)
     ready.record(name, "grpc", answer)
 
