@@ -29,8 +29,8 @@ from modelplane.operator.activation_pass import ActivationPass
 from modelplane.operator.config import OperatorConfig
 from modelplane.operator.events import EventRecorder
 from modelplane.operator.health import ready_of
-from modelplane.operator.kinds import CHILD_KINDS, GRAPH, ISVC, POOL
-from modelplane.operator.kube import Kube, KubeError
+from modelplane.operator.kinds import GRAPH, ISVC, POOL
+from modelplane.operator.kube import Kube
 from modelplane.operator.pool_client import ReplicaClient
 from modelplane.operator.pool_pass import PoolPass
 from modelplane.operator.pool_status import pool_member_status
@@ -53,15 +53,12 @@ from modelplane.operator.route_probe import RouteProber, answers_probe
 from modelplane.operator.status import graph_status, invalid_status, isvc_status
 from modelplane.operator.status_parts import Failure, component_readiness
 from modelplane.operator.traffic import TrafficPlan, plan_traffic
+from modelplane.operator.writes import Writes
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (kind, namespace, name)
-
-
-# API answers that mean "this child cannot be applied as rendered" -> status reason
-REFUSALS = {400: "ApplyRejected", 403: "ApplyForbidden", 422: "ApplyRejected"}
 
 
 def utc_now() -> str:
@@ -96,7 +93,7 @@ class Reconciler:
         self.routes = routes if routes is not None else RouteProber(config.ingress_probe_url)
         self.activations = ActivationPass(kube, config, namespaces)  # scale to zero
         self.clock = clock
-        self.events = events  # Events on the owners' transitions (none in unit tests)
+        self.writes = Writes(kube, events)  # Events on the owners' transitions (none in tests)
         self.pools = PoolPass(kube, config, replicas)  # replicas: pool pods' servers
 
     def run(self, key: Key) -> PassResult:
@@ -125,7 +122,7 @@ class Reconciler:
         try:
             isvc = InferenceService.model_validate(obj)
         except ValidationError as error:
-            self._write_status(obj, invalid_status(obj, str(error), self.clock()))
+            self.writes.status(obj, invalid_status(obj, str(error), self.clock()))
             return PassResult()
         failure, runtime = self._runtime_for(isvc)
         if failure is None and runtime is not None and runtime.spec.multi_model:
@@ -145,7 +142,7 @@ class Reconciler:
             except ValueError as error:
                 failure = Failure("InvalidPredictorSpec", str(error))
         keep = kept_revision_objects(plan) if plan is not None else set()
-        children, rejected = self._sync_children(
+        children, rejected = self.writes.children(
             ISVC, obj, rendered, apply=failure is None, keep=keep
         )
         if activation is not None and activation.at_zero and rejected is None:
@@ -157,7 +154,7 @@ class Reconciler:
         route, retry = self.routes.check((ISVC, namespace, name), status, answers_probe(isvc))
         if route is not None:
             status = isvc_status(isvc, children, self.config, self.clock(), failed, plan, route)
-        if not self._write_status(obj, status):
+        if not self.writes.status(obj, status):
             return PassResult(retry_after=retry)
         return PassResult(retry_after=retry, follow_up=self._graphs_using(namespace, name))
 
@@ -180,7 +177,7 @@ class Reconciler:
             else None
         )
         rendered = [] if failure else render_pool_member(isvc, runtime, self.config)
-        children, rejected = self._sync_children(ISVC, obj, rendered, apply=failure is None)
+        children, rejected = self.writes.children(ISVC, obj, rendered, apply=failure is None)
         retry = None
         if failure is not None or rejected is not None:
             status = isvc_status(isvc, children, self.config, self.clock(), failure or rejected)
@@ -192,7 +189,7 @@ class Reconciler:
             if route is not None:
                 status = pool_member_status(*args, self.clock(), route)
         pool_key = (POOL, namespace, names.pool_key(runtime_name))
-        if not self._write_status(obj, status):
+        if not self.writes.status(obj, status):
             return PassResult(retry_after=retry, follow_up=[pool_key])
         follow_up = [pool_key, *self._graphs_using(namespace, name)]
         return PassResult(retry_after=retry, follow_up=follow_up)
@@ -271,7 +268,7 @@ class Reconciler:
         try:
             graph = InferenceGraph.model_validate(obj)
         except ValidationError as error:
-            self._write_status(obj, invalid_status(obj, str(error), self.clock()))
+            self.writes.status(obj, invalid_status(obj, str(error), self.clock()))
             return PassResult()
         urls, grpc_targets, splits, waiting = self._dependencies(namespace, service_names(graph))
         rendered: list[Obj] = []
@@ -290,7 +287,7 @@ class Reconciler:
             waiting = waiting or Failure("GrpcUnavailable", str(error))
         except ValueError as error:  # minReplicas 0 that this operator cannot serve
             rejected = Failure("InvalidGraphSpec", str(error))
-        children, refused = self._sync_children(GRAPH, obj, rendered, apply=bool(rendered))
+        children, refused = self.writes.children(GRAPH, obj, rendered, apply=bool(rendered))
         rejected = rejected or refused
         if activation is not None and activation.at_zero and rejected is None and rendered:
             self.activations.drop_controller_slices(namespace, router)
@@ -300,7 +297,7 @@ class Reconciler:
             status = graph_status(
                 graph, children, self.config, self.clock(), waiting, rejected, route
             )
-        self._write_status(obj, status)
+        self.writes.status(obj, status)
         if waiting is not None:
             retry = self.config.dependency_retry_seconds
         return PassResult(retry_after=retry)
@@ -353,76 +350,3 @@ class Reconciler:
                 ),
             )
         return urls, grpc_targets, splits, None
-
-    # --- shared -----------------------------------------------------------------------
-
-    def _sync_children(
-        self,
-        kind: str,
-        owner: Obj,
-        rendered: list[Obj],
-        apply: bool,
-        keep: set[tuple[str, str]] | None = None,
-    ) -> tuple[dict[tuple[str, str], Obj], Failure | None]:
-        """Apply what was rendered, delete owned children neither rendered nor in `keep` (an
-        older revision still serving); the live set.
-
-        The live set includes the components' pods (read only, never applied or pruned).
-        With apply False (the spec cannot be rendered now) children are only read. A child
-        the API server refuses (invalid, forbidden) stops the pass without pruning and is
-        returned as a Failure for the status; other errors propagate (and are retried).
-        """
-        meta = owner["metadata"]
-        selector = names.owner_selector(kind, meta["name"])
-        wanted = {(o["kind"], o["metadata"]["name"]) for o in rendered} | (keep or set())
-        live: dict[tuple[str, str], Obj] = {}
-        rejected: Failure | None = None
-        if apply:
-            for obj in rendered:
-                try:
-                    live[(obj["kind"], obj["metadata"]["name"])] = self.kube.apply(obj)
-                except KubeError as error:
-                    if error.status not in REFUSALS:
-                        raise
-                    rejected = Failure(
-                        REFUSALS[error.status],
-                        f"{obj['kind']} {obj['metadata']['name']}: {error.message}",
-                    )
-                    apply = False  # keep everything else as it is
-                    break
-        for child_kind in CHILD_KINDS[kind]:
-            for child in self.kube.list(child_kind, meta["namespace"], selector):
-                child_key = (child_kind, child["metadata"]["name"])
-                owned = any(
-                    ref.get("uid") == meta["uid"]
-                    for ref in child["metadata"].get("ownerReferences") or []
-                )
-                if apply and owned and child_key not in wanted:
-                    log.info("deleting %s %s: no longer rendered", child_kind, child_key[1])
-                    self.kube.delete(
-                        child_kind, meta["namespace"], child_key[1], child["metadata"]["uid"]
-                    )
-                    continue
-                if owned:
-                    live.setdefault(child_key, child)
-        # Pods (owned by ReplicaSets) carry the same labels: read for the status's reasons.
-        for pod in self.kube.list("Pod", meta["namespace"], selector):
-            live[("Pod", pod["metadata"]["name"])] = pod
-        return live, rejected
-
-    def _write_status(self, obj: Obj, status: Obj) -> bool:
-        """Apply the status when it differs from the stored one; whether it did."""
-        if (obj.get("status") or {}) == status:
-            return False
-        meta = obj["metadata"]
-        self.kube.apply_status(
-            {
-                "apiVersion": obj["apiVersion"],
-                "kind": obj["kind"],
-                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                "status": status,
-            }
-        )
-        if self.events is not None:
-            self.events.record(obj, status)
-        return True
