@@ -26,7 +26,14 @@ from tests.unit.ship.rendered import NAMESPACE, Obj, helm_template, index
 WRITES = ("create", "update", "patch", "delete", "deletecollection")
 SETTINGS = [
     [],
-    ["--set", "config.ingressDomain=models.example.com", "--set", "config.ingressClass=nginx"],
+    [
+        "--set",
+        "config.ingressDomain=models.example.com",
+        "--set",
+        "config.ingressClass=nginx",
+        "--set",
+        "config.ingressProbeUrl=http://traefik.kube-system",
+    ],
     ["--set", "operator.logLevel=debug", "--set", "operator.watchNamespaces={a,b}"],
 ]
 
@@ -68,8 +75,10 @@ def test_operator_loads_the_charts_config(
     if "config.ingressDomain=models.example.com" in settings:
         assert config.ingress_domain == "models.example.com"
         assert config.ingress_class == "nginx"
+        assert config.ingress_probe_url == "http://traefik.kube-system"
     else:
         assert config.ingress_domain is None
+        assert config.ingress_probe_url is None  # the chart's empty default: no probe
 
 
 def granted(objs: list[Obj], kind: str = "ClusterRole") -> set[tuple[str, str, str]]:
