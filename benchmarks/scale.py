@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 import yaml
 
-from e2e import real_tier, sample_models, scale_under_load
+from e2e import real_tier, sample_models, scale_under_load, tier_storage
 from tests.support import controlplane, realnode
 from tests.support.controlplane import CommandFailed
 from tests.support.node_cluster import RealCluster
@@ -214,7 +214,7 @@ def run(cluster: RealCluster, work: Path, parts: tuple[str, ...] = PARTS) -> dic
         scale_under_load.SLOW_SECONDS,
         scale_under_load.SLOW_INSTANCES,
     )
-    real_tier.open_permissions(work / "models")
+    tier_storage.open_permissions(work / "models")
     real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
     results: dict[str, Any] = {}
     if "zero" in parts:

@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from e2e import real_tier, sample_models
+from e2e import real_tier, sample_models, tier_storage
 from tests.support import controlplane, realnode
 from tests.support.node_cluster import RealCluster
 
@@ -299,7 +299,7 @@ def phase_hpa(cluster: RealCluster, clients: int) -> dict[str, Any]:
 
 def install(cluster: RealCluster, work: Path) -> None:
     models = sample_models.build(work / "models")
-    real_tier.open_permissions(work / "models")
+    tier_storage.open_permissions(work / "models")
     real_tier.install(cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1", gateway=True)
     items = [isvc("soak-roll", 2), isvc("soak-kill", 2), isvc("soak-hpa", 1, autoscale=True)]
     cluster.kubectl(

@@ -1,8 +1,8 @@
-"""The real-pod tier's setup: storage servers, the chart, the samples as a test applies them.
+"""The real-pod tier's setup: the chart, the samples as a test applies them.
 
 Everything a user would do, in order: `helm install` the chart (default images, imported into
 the node's containerd), provide the storage the samples read (a hostPath PersistentVolume for
-`pvc://`, an S3 server and an HTTP server on a node address for the storage initializer, an
+`pvc://`, and the S3 and HTTP servers of `e2e.tier_storage` for the storage initializer, an
 image with the custom container's and transformer's files baked in), `kubectl apply` every
 sample, and wait for each to become Ready.
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +24,9 @@ import httpx
 import yaml
 
 from e2e import sample_models
+from e2e.tier_storage import S3_SECRET, storage_objects
 from tests.support import controlplane, derived_image, node_images, node_plan
 from tests.support.node_cluster import RealCluster
-from tests.support.ports import free_port
-from tests.support.sample_storage import sample_storage
 from tools.images.build import Result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "manifests" / "samples"
@@ -40,7 +37,6 @@ SAMPLES_IMAGE = "modelplane/model-server-samples:test"
 TEST_CPU_REQUEST = "25m"
 # Samples whose pods need a GPU: applied too, and must say why they are not scheduled.
 GPU_SAMPLES = ("resnet-onnx-gpu", "resnet-onnx-mig")
-S3_SECRET = "s3-credentials"
 
 
 @dataclass
@@ -278,64 +274,6 @@ def install_chart(
         "upgrade", "--install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE,
         "-f", str(values), "--wait", "--timeout", "180s",
     )  # fmt: skip
-
-
-def start_storage(
-    tier_root: Path, models: sample_models.SampleModels
-) -> tuple[list[subprocess.Popen[bytes]], str, str]:
-    """moto (S3) and a static HTTP server on the node's storage address, filled with models."""
-    address = node_plan.STORAGE_IP
-    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    assert moto, "moto_server missing: it comes with the dev extra (moto[server])"
-    s3_port, http_port = free_port(), free_port()
-    log = (tier_root / "storage.log").open("ab")
-    procs = [
-        subprocess.Popen([moto, "-H", address, "-p", str(s3_port)], stdout=log, stderr=log),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "http.server",
-                "--bind",
-                address,
-                "--directory",
-                str(models.claim),
-                str(http_port),
-            ],
-            stdout=log,
-            stderr=log,
-        ),
-    ]
-    endpoint = f"http://{address}:{s3_port}"
-    files = sample_models.files_under(models.bucket)
-    files["iris-onnx/model.onnx"] = models.claim / "iris-onnx" / "model.onnx"
-    sample_models.upload(endpoint, files)
-    return procs, endpoint, f"http://{address}:{http_port}"
-
-
-def storage_objects(namespace: str, claim_dir: Path) -> dict[str, Any]:
-    """The samples' storage (the `models` claim on a hostPath volume at `claim_dir`, their
-    ServiceAccount) and the S3 credentials the `iris-s3` storage initializer reads."""
-    objects = sample_storage(namespace, str(claim_dir))
-    objects["items"].append(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": S3_SECRET, "namespace": namespace},
-            "stringData": {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            },
-        }
-    )
-    return objects
-
-
-def open_permissions(root: Path) -> None:
-    """Model files readable by the pods' uid 10001 (pytest's temp dirs are private)."""
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def build_samples_image(

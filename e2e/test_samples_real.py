@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from e2e import real_tier, sample_models
+from e2e import real_tier, sample_models, tier_storage
 from e2e.real_tier import GPU_SAMPLES, Tier
 from modelplane.operator import names
 from tests.support import dns, node_plan
@@ -51,8 +51,8 @@ def tier(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) ->
     models_dir = real_cluster.paths.state / "tier-models"
     models = sample_models.build(models_dir)
     real_tier.write_broken_model(models.claim)
-    real_tier.open_permissions(models_dir)
-    procs, s3_endpoint, http_base = real_tier.start_storage(root, models)
+    tier_storage.open_permissions(models_dir)
+    procs, s3_endpoint, http_base = tier_storage.start_storage(root, models)
     cluster = real_cluster
     tier = Tier(
         cluster, real_tier.SYSTEM_NAMESPACE, "samples", s3_endpoint, http_base, processes=procs

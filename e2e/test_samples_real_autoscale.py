@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e import real_tier, sample_models, scale_under_load
+from e2e import real_tier, sample_models, scale_under_load, tier_storage
 from e2e.scale_under_load import Load
 from tests.support.node_cluster import RealCluster
 from tests.support.wait import wait_for
@@ -55,7 +55,7 @@ def installed(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactor
         scale_under_load.SLOW_SECONDS,
         scale_under_load.SLOW_INSTANCES,
     )
-    real_tier.open_permissions(root)
+    tier_storage.open_permissions(root)
     real_tier.install(real_cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
     return real_cluster
 

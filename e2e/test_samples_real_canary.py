@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e import real_tier
+from e2e import real_tier, tier_storage
 from modelplane.operator import names
 from tests.support import models
 from tests.support.node_cluster import RealCluster
@@ -157,7 +157,7 @@ def canary(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) 
     models.onnx_add_constant(claim / "stable" / "model.onnx", STABLE)
     models.onnx_add_constant(claim / "canary" / "model.onnx", CANARY)
     models.broken_onnx(claim / "broken" / "model.onnx")
-    real_tier.open_permissions(claim)
+    tier_storage.open_permissions(claim)
     forget(real_cluster)  # a reused cluster: the last run's claim would stay Released
     real_tier.install(real_cluster, NAMESPACE, claim, work, "http://127.0.0.1:1", gateway=True)
     try:

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e import real_tier
+from e2e import real_tier, tier_storage
 from modelplane.operator import names
 from tests.support import models, node_plan
 from tests.support.node_cluster import RealCluster
@@ -200,7 +200,7 @@ def pools(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactory) -
         path = root / big(i) / "model.onnx"
         if not path.exists():
             models.onnx_add_constant_weighted(path, answer_of(big(i)), BIG_FLOATS)
-    real_tier.open_permissions(root)
+    tier_storage.open_permissions(root)
     port = free_port()
     log = (work / "storage.log").open("ab")
     server = subprocess.Popen(

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from e2e import real_tier, sample_models
+from e2e import real_tier, sample_models, tier_storage
 from modelplane.operator import names
 from tests.support import dns, node_plan
 from tests.support.node_cluster import RealCluster
@@ -152,7 +152,7 @@ def installed(real_cluster: RealCluster, tmp_path_factory: pytest.TempPathFactor
     work = tmp_path_factory.mktemp("zero")
     root = real_cluster.paths.state / "zero-models"
     models = sample_models.build(root)
-    real_tier.open_permissions(root)
+    tier_storage.open_permissions(root)
     real_tier.install(real_cluster, NAMESPACE, models.claim, work, "http://127.0.0.1:1")
     return real_cluster
 
