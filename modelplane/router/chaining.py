@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelplane.router import tensors
-from modelplane.router.errors import ChainError, is_error_document
+from modelplane.router.errors import ChainError, UnknownOutput, is_error_document
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
 
@@ -117,6 +118,53 @@ def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
     if source.message is not None:
         return Payload.of_message(tensors.to_message(v2))
     return Payload.of_v2(v2, binary=True)
+
+
+def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payload] | None:
+    """Each Ensemble member's request when the client asked for outputs by the names the
+    Ensemble answers with (``<step>.<output>``): a member gets its own, unprefixed, and a
+    member none of whose outputs were asked for is left out (key absent). None when no asked
+    name is a member's (every member gets the request as it came, as before); UnknownOutput
+    when some are and others are not (nothing could answer those)."""
+    message = request.message
+    if message is not None:
+        if not len(message.outputs):
+            return None
+    else:
+        body = request.body
+        head = body if request.header_length is None else body[: request.header_length]
+        if b'"outputs"' not in head:  # the common case costs one scan, no parse
+            return None
+    v2 = request.v2()
+    if v2 is None or v2.kind != "request" or not v2.outputs:
+        return None
+    wanted: dict[str, list[dict[str, Any]]] = {}
+    strays = []
+    for asked in v2.outputs:
+        name = asked.get("name") if isinstance(asked, dict) else None
+        if not isinstance(name, str):
+            continue
+        key, _, rest = name.partition(".")
+        if rest and any(s.key == key for s in steps):
+            wanted.setdefault(key, []).append({**asked, "name": rest})
+        else:
+            strays.append(name)
+    if not wanted:
+        return None
+    if strays:
+        keys = ", ".join(s.key for s in steps)
+        raise UnknownOutput(
+            f"requested output {', '.join(map(repr, strays))} is not named <step>.<output> "
+            f"after a step of this Ensemble ({keys})"
+        )
+    out = {}
+    for key, outputs in wanted.items():
+        member = dataclasses.replace(v2, outputs=outputs)
+        if message is not None:
+            out[key] = Payload.of_message(tensors.to_message(member))
+        else:
+            out[key] = Payload.of_v2(member, binary=request.header_length is not None)
+    return out
 
 
 def merge_ensemble(document: Any, model_name: str) -> dict[str, Any] | None:

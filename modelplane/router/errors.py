@@ -6,6 +6,7 @@ RouterError                            status: the HTTP answer it becomes
 ├── NotJSON                       400  a body is not JSON where a decision must read it
 ├── NotV2                         400  a gRPC step or the gRPC answer needs V2 tensors, the body has none
 ├── ChainError                    500  a step's input cannot be built from what came before it
+├── UnknownOutput                 400  an Ensemble is asked for an output none of its steps answers
 ├── ConnectionFailed              -    one attempt got no HTTP answer (the transport's error; retried)
 └── StepFailed                         a step's upstream gave no answer
     ├── Unreachable               502  connection errors after every retry
@@ -56,6 +57,12 @@ class NotV2(RouterError, ValueError):
 
 class ChainError(RouterError, ValueError):
     """The previous answer cannot feed the next step (e.g. a mapped output is missing)."""
+
+
+class UnknownOutput(RouterError, ValueError):
+    """A request asks an Ensemble for an output that is not ``<step>.<output>`` of it."""
+
+    status = 400
 
 
 class ConnectionFailed(RouterError):

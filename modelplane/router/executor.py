@@ -22,13 +22,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from modelplane.router import tensors
-from modelplane.router.chaining import next_request
+from modelplane.router.chaining import ensemble_requests, next_request
 from modelplane.router.errors import (
     ChainError,
     GraphDeadlineExceeded,
     NotJSON,
     NotV2,
     StepTimeout,
+    UnknownOutput,
     Unreachable,
 )
 from modelplane.router.graph import Graph, Node, Step
@@ -127,7 +128,15 @@ class Executor:
         return StepResult(200, payload)
 
     async def _ensemble(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
-        tasks = {asyncio.ensure_future(self._step(s, payload, ctx)): s for s in node.steps}
+        try:  # outputs asked for by <step>.<output>: each member its own, the others left out
+            requests = ensemble_requests(node.steps, payload)
+        except UnknownOutput as exc:
+            return failure(exc.status, "unknown requested output", str(exc), node.name)
+        steps = node.steps if requests is None else [s for s in node.steps if s.key in requests]
+        tasks = {
+            asyncio.ensure_future(self._step(s, requests[s.key] if requests else payload, ctx)): s
+            for s in steps
+        }
         try:
             pending: set[asyncio.Future[StepResult]] = set(tasks)
             while pending:
@@ -141,10 +150,10 @@ class Executor:
                 task.cancel()
         results = [task.result() for task in tasks]
         if not any(o.ok for o in results):
-            ctx.soft_failures.extend(s.label for s in node.steps)
+            ctx.soft_failures.extend(s.label for s in steps)
             return results[0]
         merged = {}
-        for step, result in zip(node.steps, results, strict=True):
+        for step, result in zip(steps, results, strict=True):
             if not result.ok:
                 ctx.soft_failures.append(step.label)
             merged[step.key] = _entry(result.payload)

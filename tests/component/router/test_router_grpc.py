@@ -201,6 +201,41 @@ def test_binary_rest_ensemble_answers_every_member_whole(models: RunningServer) 
         assert np.asarray(outputs[name]["data"], dtype=np.float32).tobytes() == want.tobytes()
 
 
+def test_an_ensembles_outputs_asked_by_their_names_reach_only_their_members(
+    models: RunningServer,
+) -> None:
+    """tritonclient asks an Ensemble for outputs by the names it answers with: over HTTP
+    (binary, as InferRequestedOutput asks) and over gRPC each member gets its own output's
+    name, a member none of whose outputs were asked for is not called, and a name that is no
+    member's is refused with 400."""
+    import tritonclient.grpc as tg
+    import tritonclient.http as th
+    from tritonclient.utils import InferenceServerException
+
+    with graph_client(ensemble(models, rest_url), name="both") as (grpc_client, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        tensor = th.InferInput("x", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X, binary_data=True)
+        only_a = http.infer("both", [tensor], outputs=[th.InferRequestedOutput("a.y")])
+        both = http.infer(
+            "both", [tensor], outputs=[th.InferRequestedOutput(n) for n in ("a.y", "b.y")]
+        )
+        with pytest.raises(InferenceServerException, match=r"\[400\] unknown requested output"):
+            http.infer("both", [tensor], outputs=[th.InferRequestedOutput(n) for n in ("a.y", "z")])
+        http.close()
+        grpc_tensor = tg.InferInput("x", list(X.shape), "FP32")
+        grpc_tensor.set_data_from_numpy(X)
+        only_b = grpc_client.infer("both", [grpc_tensor], outputs=[tg.InferRequestedOutput("b.y")])
+    a, b = by_hand(models, "embed", X).tobytes(), by_hand(models, "alt", X).tobytes()
+    assert [o["name"] for o in only_a.get_response()["outputs"]] == ["a.y"]
+    assert only_a.get_response()["parameters"]["graph_steps"] == "root/a"
+    assert only_a.as_numpy("a.y").tobytes() == a
+    assert (both.as_numpy("a.y").tobytes(), both.as_numpy("b.y").tobytes()) == (a, b)
+    assert [o.name for o in only_b.get_response().outputs] == ["b.y"]
+    assert steps_of(only_b) == "root/b"
+    assert only_b.as_numpy("b.y").tobytes() == b
+
+
 def test_switch_over_grpc_picks_by_a_condition_on_the_tensor_values(
     models: RunningServer,
 ) -> None:
