@@ -214,7 +214,10 @@ def test_ready_means_the_ingress_routes_it(ready: Tier) -> None:
             assert time.monotonic() - started < READY_TIMEOUT, f"{name} not Ready: {conditions}"
             time.sleep(0.2)
         answer = httpx.post(
-            f"{cluster.ingress}{path}", json=request_for("iris-onnx"), headers={"Host": host}
+            f"{cluster.ingress}{path}",
+            json=request_for("iris-onnx"),
+            headers={"Host": host},
+            timeout=30,
         )
         print(f"\n{name}: IngressReady reasons seen (s after apply): {reasons}")
         assert not real_tier.traefik_own(answer.status_code, answer.text), answer.text
