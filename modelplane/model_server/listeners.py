@@ -13,7 +13,8 @@ from modelplane.model_server.settings import ServerSettings
 def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """A TCP socket bound to host:port (any address family getaddrinfo gives for host).
 
-    Bound before any server starts, so a taken port is a clean OSError at startup. With `reuse_port` (SO_REUSEPORT) every worker process can bind the same port.
+    Bound before any server starts, so a taken port is a clean OSError at startup. With
+    `reuse_port` (SO_REUSEPORT) every worker process can bind the same port.
     """
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)

@@ -138,6 +138,7 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
     v2 = request.v2()
     if v2 is None or v2.kind != "request" or not v2.outputs:
         return None
+    keys = [s.key for s in steps]
     wanted: dict[str, list[dict[str, Any]]] = {}
     strays = []
     for asked in v2.outputs:
@@ -145,17 +146,16 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
         if not isinstance(name, str):
             continue
         key, _, rest = name.partition(".")
-        if rest and any(s.key == key for s in steps):
+        if rest and key in keys:
             wanted.setdefault(key, []).append({**asked, "name": rest})
         else:
             strays.append(name)
     if not wanted:
         return None
     if strays:
-        keys = ", ".join(s.key for s in steps)
         raise UnknownOutput(
             f"requested output {', '.join(map(repr, strays))} is not named <step>.<output> "
-            f"after a step of this Ensemble ({keys})"
+            f"after a step of this Ensemble ({', '.join(keys)})"
         )
     out = {}
     for key, outputs in wanted.items():
