@@ -10,12 +10,15 @@ crosses vCPUs and, since processes take turns, a hop costs all the work its proc
 per request. Two kinds of upstream: a real ``modelplane serve`` with a small ONNX model (the
 1-step Sequence), and a minimal V2 app whose models sleep 2, 5 and 10 ms (the Ensemble, where
 members need known, different service times). The router's own CPU per request is read from
-/proc, which a busy shared machine disturbs far less than wall-clock latency. Where socat is
-installed, a C byte relay in front of the model server shows what any hop costs here. With
-``--kserve-router`` (as `make bench-router` runs it), KServe's own router is measured on the
-same graphs, in a private network namespace (`router_peers`).
+/proc, which a busy shared machine disturbs far less than wall-clock latency. Pass-throughs
+in front of the model server that do no graph work (`router_floors`: Python on the router's
+own stack, Go on fasthttp with ``--lean-proxy``, Rust on hyper with ``--lean-proxy-rs``, nginx,
+socat) show what a hop costs here on
+each kind of stack. With ``--kserve-router`` (as `make bench-router` runs it), KServe's own
+router is measured on the same graphs, in a private network namespace (`router_peers`).
 
     python -m benchmarks.router_overhead [--requests 2000] [--payload 16] [--kserve-router BIN]
+                                         [--lean-proxy BIN] [--lean-proxy-rs BIN]
 """
 
 from __future__ import annotations
@@ -26,9 +29,7 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,14 +47,10 @@ from benchmarks.router_clients import (
     pct,
     rest_call,
 )
+from benchmarks.router_floors import start_floors
+from benchmarks.servers import free_port
 
 DELAYS_MS = (2, 5, 10)  # ensemble members' service times
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def onnx_identity(directory: Path, width: int) -> None:
@@ -188,6 +185,12 @@ def main() -> int:
     p.add_argument("--kserve-router", metavar="BINARY",
                    help="also measure KServe's router (benchmarks/peers/kserve_router.sh builds "
                         "it); the run then moves into a private network namespace")  # fmt: skip
+    p.add_argument("--lean-proxy", metavar="BINARY",
+                   help="also measure the Go pass-through (benchmarks/peers/lean_proxy.sh "
+                        "builds it)")  # fmt: skip
+    p.add_argument("--lean-proxy-rs", metavar="BINARY",
+                   help="also measure the Rust pass-through (benchmarks/peers/lean_proxy_rs.sh "
+                        "builds it)")  # fmt: skip
     args = p.parse_args()
     if args.kserve_router and not router_peers.inside_private_netns():
         status = router_peers.rerun_in_private_netns("benchmarks.router_overhead", sys.argv[1:])
@@ -201,18 +204,31 @@ def main() -> int:
     logic = router_logic_us(5000)  # before the servers start, on its own loop
     peer = args.kserve_router
     print("\n## Pass 1: an otherwise idle machine (its vCPUs halt between requests)")
-    uvloop.run(measure(args.requests, args.payload, logic, peer))
+    uvloop.run(
+        measure(args.requests, args.payload, logic, peer, args.lean_proxy, args.lean_proxy_rs)
+    )
     print("\n## Pass 2: vCPUs kept awake (one nice-19 spinner per CPU, as on a loaded machine)")
     with busy_cpus():
-        uvloop.run(measure(args.requests, args.payload, logic, peer))
+        uvloop.run(
+            measure(args.requests, args.payload, logic, peer, args.lean_proxy, args.lean_proxy_rs)
+        )
     with one_cpu() as cpu:
         print(f"\n## Pass 3: every process on CPU {cpu} (no wakeup crosses vCPUs; a hop costs "
               "all the work its process does per request)")  # fmt: skip
-        uvloop.run(measure(args.requests, args.payload, logic, peer))
+        uvloop.run(
+            measure(args.requests, args.payload, logic, peer, args.lean_proxy, args.lean_proxy_rs)
+        )
     return 0
 
 
-async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
+async def measure(
+    n: int,
+    width: int,
+    logic: float,
+    kserve: str | None,
+    lean_proxy: str | None,
+    lean_proxy_rs: str | None,
+) -> None:
     import aiohttp
     import grpc
 
@@ -220,7 +236,7 @@ async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
     with tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
         tmp = Path(name)
         onnx_identity(tmp / "ident", width)
-        sp, sg, up, pp = free_port(), free_port(), free_port(), free_port()
+        sp, sg, up = free_port(), free_port(), free_port()
         serve = [py, "-m", "modelplane", "serve", "--model-name", "ident", "--model-dir",
                  str(tmp / "ident"), "--host", "127.0.0.1", "--http-port", str(sp),
                  "--grpc-port", str(sg), "--log-level", "warning"]  # fmt: skip
@@ -235,15 +251,7 @@ async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
             f"http://127.0.0.1:{sp}{infer}",
             f"grpc://127.0.0.1:{sg}/v2/models/ident",
         )
-        proxy_pid = stack.enter_context(
-            process([py, "-m", "benchmarks.router_servers", "floor", str(pp), rest_url], pp, "/x")
-        )
-        relay = shutil.which("socat")  # a byte relay in C: what any hop costs on this machine
-        if relay:
-            rp = free_port()
-            relay_cmd = [relay, f"TCP-LISTEN:{rp},bind=127.0.0.1,reuseaddr,fork",
-                         f"TCP:127.0.0.1:{sp}"]  # fmt: skip
-            stack.enter_context(process(relay_cmd, rp, "/v2/health/ready"))
+        floors = start_floors(stack, process, tmp, sp, infer, lean_proxy, lean_proxy_rs)
         routers: dict[str, tuple[int, int, int]] = {}  # graph -> (http port, grpc port, pid)
         ens = {"root": {"routerType": "Ensemble", "steps": [
             {"name": f"m{d}", "serviceUrl": f"http://127.0.0.1:{up}/v2/models/m{d}/infer"}
@@ -272,14 +280,9 @@ async def measure(n: int, width: int, logic: float, kserve: str | None) -> None:
                 session, f"http://127.0.0.1:{hp_grpc}/v2/models/viagrpc/infer", body), pid_grpc),
             Client("router gRPC in / REST out",
                    grpc_call(channels[gp_rest], "viarest", width), pid_rest),
-            Client("bare pass-through (floor)",
-                   rest_call(session, f"http://127.0.0.1:{pp}/", body), proxy_pid),
+            *(Client(floor.label, rest_call(session, f"http://127.0.0.1:{floor.port}{infer}",
+                                            body), floor.pid) for floor in floors),
         ]  # fmt: skip
-        if relay:  # no CPU figure: each connection is a forked child
-            hop_cases.append(Client("C byte relay (socat)", rest_call(
-                session, f"http://127.0.0.1:{rp}{infer}", body)))  # fmt: skip
-        else:
-            print("C byte relay left out: no socat here (make bench-router installs it)")
         peer = f"KServe router {router_peers.version()}"
         kserve_url = f"http://127.0.0.1:{router_peers.PORT}/"
         with contextlib.ExitStack() as hop_stack:
