@@ -33,7 +33,7 @@ from modelplane.router.errors import NotV2, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.h1 import H1Transport
-from modelplane.router.headers import REQUEST_ID, HeaderPolicy
+from modelplane.router.headers import REQUEST_ID, SOFT_FAILURES, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure
@@ -41,7 +41,7 @@ from modelplane.router.settings import RouterSettings
 from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
-SOFT_FAILURES = b"x-modelplane-soft-failures"
+SOFT_FAILURES_BYTES = SOFT_FAILURES.encode()
 log = logging.getLogger("modelplane.router")
 
 
@@ -173,16 +173,15 @@ class RouterApp:
                 result = await self._run(payload, headers)
                 if v2 and result.ok and result.payload.parsed:
                     merged = merge_ensemble(result.payload.json(), self.graph.name)
-                    if merged is not None:
-                        result = StepResult(result.status, Payload.of(merged), ran=result.ran)
+                    if merged is not None:  # the result is this request's own: reshaped in place
+                        result.payload = Payload.of(merged)
                 if result.ok:
                     # the client's form matters only when the answer is not plain JSON
                     answer = result.payload
                     binary = (
                         answer.message is not None or answer.header_length is not None
                     ) and wants_binary(payload)
-                    answer = rest_answer(answer, self.graph.name, result.ran, binary)
-                    result = StepResult(result.status, answer, False, result.soft_failures)
+                    result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
             status = result.status
             answer = result.payload
             out = [
@@ -192,7 +191,7 @@ class RouterApp:
             if answer.header_length is not None:
                 out.append((HEADER_LENGTH_BYTES, str(answer.header_length).encode()))
             if result.soft_failures:
-                out.append((SOFT_FAILURES, ",".join(result.soft_failures).encode()))
+                out.append((SOFT_FAILURES_BYTES, ",".join(result.soft_failures).encode()))
             return status, out, answer.body
         finally:
             metrics.in_flight.dec()
@@ -200,8 +199,9 @@ class RouterApp:
 
     async def infer_message(
         self, message: Any, metadata: Iterable[tuple[str, str | bytes]]
-    ) -> tuple[int, Any, str]:
-        """Run the graph on a gRPC ModelInferRequest: (status, response or None, error details).
+    ) -> tuple[int, Any, str, list[str]]:
+        """Run the graph on a gRPC ModelInferRequest: (status, response or None, error details,
+        the Soft steps that failed).
 
         The details of a failure are the router's error document as JSON.
         """
@@ -217,14 +217,15 @@ class RouterApp:
             ]
             headers = self.header_policy.forward(raw)
             result = await self._run(Payload.of_message(message), headers)
-            status = result.status
+            status, soft = result.status, result.soft_failures
             if result.ok:
                 if result.payload.parsed and not result.payload.message:
                     merged = merge_ensemble(result.payload.json(), self.graph.name)
                     if merged is not None:
-                        result = StepResult(result.status, Payload.of(merged), ran=result.ran)
+                        result.payload = Payload.of(merged)
                 try:
-                    return status, grpc_answer(result.payload, self.graph.name, result.ran), ""
+                    answer = grpc_answer(result.payload, self.graph.name, result.ran)
+                    return status, answer, "", soft
                 except NotV2 as exc:
                     status = exc.status
                     return (
@@ -233,8 +234,9 @@ class RouterApp:
                         orjson.dumps(
                             error_document(str(exc), "answer this graph over REST", None)
                         ).decode(),
+                        soft,
                     )
-            return status, None, result.payload.body.decode("utf-8", "replace")
+            return status, None, result.payload.body.decode("utf-8", "replace"), soft
         finally:
             self.metrics.in_flight.dec()
             self.metrics.request_done(status, time.perf_counter() - start)

@@ -3,7 +3,9 @@
 ModelInfer runs the graph named after the InferenceGraph (another name is NOT_FOUND);
 ServerLive, ServerReady, ServerMetadata, ModelReady and ModelMetadata answer as a model
 server's would. The router's answers map to gRPC codes in one table (`codes`); the details
-carry the router's error document as JSON, so a client sees the same error and step.
+carry the router's error document as JSON, so a client sees the same error and step. Soft
+steps that failed are named in the trailing metadata ``x-modelplane-soft-failures``, as a
+REST answer's header names them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import grpc
 from modelplane import __version__
 from modelplane.router.app import RouterApp
 from modelplane.router.codes import grpc_code
+from modelplane.router.headers import SOFT_FAILURES
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.v2grpc.listen import serve
@@ -55,11 +58,14 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:
         await self._known(request.model_name, context)
-        status, answer, details = await self.app.infer_message(
+        status, answer, details, soft = await self.app.infer_message(
             request, context.invocation_metadata() or ()
         )
+        trailing = ((SOFT_FAILURES, ",".join(soft)),) if soft else ()
         if answer is None:
-            await context.abort(grpc_code(status), details)
+            await context.abort(grpc_code(status), details, trailing)
+        if trailing:
+            context.set_trailing_metadata(trailing)
         return answer
 
 

@@ -7,6 +7,8 @@ import random
 from collections.abc import Iterable
 
 REQUEST_ID = "x-request-id"
+SOFT_FAILURES = "x-modelplane-soft-failures"  # the Soft steps that failed: a REST answer's
+# header, a gRPC answer's trailing metadata
 DEFAULT_PROPAGATE = (
     REQUEST_ID,
     "traceparent",

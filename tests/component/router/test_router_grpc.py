@@ -321,3 +321,43 @@ def _ready(client: Any, name: str) -> bool:
         return bool(client.is_model_ready(name))
     except InferenceServerException:
         return False
+
+
+@pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])
+def test_a_soft_failed_member_is_named_in_the_trailing_metadata_and_the_header(
+    models: RunningServer, url: Any
+) -> None:
+    """An Ensemble whose Soft member fails answers with the others, over gRPC and over REST,
+    and says which member failed: gRPC in its trailing metadata, REST in its header."""
+    import grpc
+
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "a", "serviceUrl": url(models, "embed")},
+                {"name": "gone", "serviceUrl": url(models, "missing")},
+            ],
+        }
+    }
+    request = pb.ModelInferRequest(model_name="g")
+    request.inputs.add(name="x", datatype="FP32", shape=list(X.shape))
+    request.raw_input_contents.append(X.tobytes())
+    v2_json = {"inputs": [{"name": "x", "datatype": "FP32", "shape": list(X.shape),
+                           "data": X.ravel().tolist()}]}  # fmt: skip
+    app = RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings())
+    with serve_router(app) as (base, target), grpc.insecure_channel(target) as channel:
+        answer, call = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer.with_call(request)
+        rest = httpx.post(f"{base}/v2/models/g/infer", json=v2_json, timeout=30)
+    assert [o.name for o in answer.outputs] == ["a.y"]
+    assert np.frombuffer(answer.raw_output_contents[0], np.float32).tobytes() == (
+        by_hand(models, "embed", X).tobytes()
+    )
+    assert answer.parameters["graph_steps"].string_param == "root/a"
+    assert ("x-modelplane-soft-failures", "root/gone") in call.trailing_metadata()
+    assert rest.status_code == 200
+    assert [o["name"] for o in rest.json()["outputs"]] == ["a.y"]
+    assert rest.headers["x-modelplane-soft-failures"] == "root/gone"

@@ -264,9 +264,17 @@ async def test_ensemble_hard_failure_wins_and_soft_failure_becomes_an_entry() ->
     }
     async with client_for(soft, ups, retries=0) as c:
         r = await c.post("/", json=v2_input(1))
+        v2 = await c.post("/v2/models/g/infer", json=v2_input(1))
     assert r.status_code == 200
     assert r.json()["meh"]["step"] == "root/meh"
     assert r.json()["ok"]["outputs"][0]["data"] == [2]
+    assert r.headers["x-modelplane-soft-failures"] == "root/meh"
+    # As one V2 model the graph answers with the members that answered, and still says which
+    # member failed.
+    assert v2.status_code == 200
+    assert [o["name"] for o in v2.json()["outputs"]] == ["ok.add_out"]
+    assert v2.json()["parameters"]["graph_steps"] == "root/ok"
+    assert v2.headers["x-modelplane-soft-failures"] == "root/meh"
     async with client_for(hard, ups, retries=0) as c:
         r = await c.post("/", json=v2_input(1))
     assert r.status_code == 503 and r.json()["step"] == "root/must"
