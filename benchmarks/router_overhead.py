@@ -48,6 +48,7 @@ from benchmarks.router_clients import (
     rest_call,
 )
 from benchmarks.router_floors import start_floors
+from benchmarks.router_goals import DIRECT, verdicts
 from benchmarks.servers import free_port
 
 DELAYS_MS = (2, 5, 10)  # ensemble members' service times
@@ -352,6 +353,13 @@ async def measure(
     if kserve:
         theirs = stats[ensembles[1].label][0]
         print(f"{ensembles[1].label} p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
+    hops = {label: value - p50["direct gRPC" if label.startswith("router gRPC") else DIRECT, 1]
+            for (label, clients), value in p50.items()
+            if clients == 1 and not label.startswith("direct")}  # fmt: skip
+    cpu = {c.label: c.cpu / c.sent * 1000 for c in hop_cases if c.pid and c.sent}
+    print("\nGoals, this pass:")
+    for line in verdicts(hops, cpu, ens_p50 - slowest):
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
