@@ -107,24 +107,29 @@ class Executor:
 
     async def _sequence(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         current: StepResult | None = None
-        last_failure: StepResult | None = None
+        failure: StepResult | None = None  # the last failure of a step that had its own input
         for step in node.steps:
             if step.condition is not None:  # only a condition needs to look inside the body
                 seen = current.payload if current is not None else payload
                 if not sequence_continues(step, seen.json_or_none()):
                     break  # KServe: a step whose condition fails ends the sequence
+            # a $response step after failures only: no answer to take, it gets the node's input
+            fallback = current is None and failure is not None and step.data == "$response"
             result = await self._step(step, payload, ctx, current.payload if current else None)
             if result.ok:
                 current = result
                 continue
-            if result.fatal or step.dependency == "Hard":
+            if result.fatal:
                 return result
+            if step.dependency == "Hard":  # a fallback's failure follows from the one before it
+                return failure if fallback and failure is not None else result
             ctx.soft_failures.append(step.label)
-            last_failure = result
+            if not fallback:
+                failure = result
         if current is not None:
             return current
-        if last_failure is not None:
-            return last_failure
+        if failure is not None:
+            return failure
         return StepResult(200, payload)
 
     async def _ensemble(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:

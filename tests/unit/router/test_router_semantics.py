@@ -242,6 +242,60 @@ async def test_soft_failure_is_recorded_and_the_sequence_goes_on() -> None:
     )
 
 
+async def test_a_sequence_where_no_step_answered_reports_the_first_failure() -> None:
+    """The first step got the client's own input, so its refusal says what is wrong with it;
+    a `$response` step after it got that same input as the fallback, and its refusal (an input
+    name it does not know) would hide the cause. Every failed step is still in the header."""
+    ups = Upstreams(
+        shape=failing(400, {"error": "input 'x': data has 3 elements but shape [1, 4] needs 4"}),
+        names=failing(400, {"error": "input 'x' is not an input of this model"}),
+    )
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "classify", "serviceUrl": url("shape")},
+                {"name": "pick", "serviceUrl": url("names"), "data": "$response"},
+            ],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/v2/models/g/infer", json=v2_input(1))
+    assert r.status_code == 400
+    assert r.json()["step"] == "root/classify"
+    assert r.json()["cause"] == "input 'x': data has 3 elements but shape [1, 4] needs 4"
+    assert r.headers["x-modelplane-soft-failures"] == "root/classify,root/pick"
+    assert ups.hosts() == ["shape", "names"]
+    # The same when the $response step is Hard (the manifests' iris-pipeline): its failure
+    # follows from the one before it.
+    nodes["root"]["steps"][1]["dependency"] = "Hard"
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/v2/models/g/infer", json=v2_input(1))
+    assert r.status_code == 400 and r.json()["step"] == "root/classify"
+    assert r.headers["x-modelplane-soft-failures"] == "root/classify"
+
+
+async def test_a_response_step_after_failures_only_gets_the_input_and_may_answer() -> None:
+    """An optional first step that fails leaves the next `$response` step the node's input
+    (there is no answer to take); when that step answers, so does the Sequence."""
+    ups = Upstreams(bad=failing(500), add=v2_model("add", lambda x: x + 1))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [
+                {"name": "enrich", "serviceUrl": url("bad")},
+                {"name": "model", "serviceUrl": url("add"), "data": "$response"},
+            ],
+        }
+    }
+    async with client_for(nodes, ups, retries=0) as c:
+        r = await c.post("/v2/models/g/infer", json=v2_input(1))
+    assert r.status_code == 200
+    assert r.json()["outputs"][0]["data"] == [2]
+    assert r.json()["parameters"]["graph_steps"] == "root/model"
+    assert r.headers["x-modelplane-soft-failures"] == "root/enrich"
+
+
 async def test_ensemble_hard_failure_wins_and_soft_failure_becomes_an_entry() -> None:
     ups = Upstreams(bad=failing(503), add=v2_model("add", lambda x: x + 1))
     soft = {
