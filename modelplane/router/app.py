@@ -29,6 +29,7 @@ from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.chaining import merge_ensemble
+from modelplane.router.describe import Describer, Undescribed
 from modelplane.router.errors import NotV2, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
@@ -38,6 +39,7 @@ from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure
 from modelplane.router.settings import RouterSettings
+from modelplane.router.signature import Signature, config_document, metadata_document
 from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
@@ -63,6 +65,7 @@ class RouterApp:
         self._rng = rng
         self._own_transport = transport is None
         self._executor: Executor | None = None
+        self._describer: Describer | None = None  # over the executor's transports
         self.ready = False
         if transport is not None:
             self._start(transport)
@@ -76,7 +79,11 @@ class RouterApp:
             "/v2/health/ready": self._ready,
             f"{model}/ready": self._ready,
             "/v2": self._server_metadata,
-            model: self._model_metadata,
+        }
+        # the graph as one V2 model, read from its steps' models (`describe`)
+        self._described: dict[str, Callable[[str, Signature], dict[str, Any]]] = {
+            model: metadata_document,
+            f"{model}/config": config_document,
         }
 
     def _start(self, transport: Transport) -> None:
@@ -123,7 +130,10 @@ class RouterApp:
             if route is not None:
                 status, body, content_type = route()
                 return status, [(b"content-type", content_type)], body
-        if path in self._get_routes or path in self._infer_paths:
+            document = self._described.get(path)
+            if document is not None:
+                return await self._describe(document)
+        if path in self._get_routes or path in self._infer_paths or path in self._described:
             return _error(405, f"method {method} not allowed on {path}", "")
         return _error(404, f"no route {method} {path}", "")
 
@@ -265,15 +275,22 @@ class RouterApp:
         doc = {"name": "modelplane-router", "version": __version__, "extensions": []}
         return 200, orjson.dumps(doc), JSON
 
-    def _model_metadata(self) -> tuple[int, bytes, bytes]:
-        doc = {
-            "name": self.graph.name,
-            "versions": [],
-            "platform": "modelplane-inference-graph",
-            "inputs": [],
-            "outputs": [],
-        }
-        return 200, orjson.dumps(doc), JSON
+    async def signature(self) -> Signature:
+        """The graph's signature as one V2 model (Undescribed when a step's model cannot be
+        read)."""
+        if self._executor is None:
+            await self.startup()
+        assert self._executor is not None
+        if self._describer is None:
+            self._describer = Describer(self.graph, self._executor.transport, self._executor.grpc)
+        return await self._describer.signature()
+
+    async def _describe(self, document: Callable[[str, Signature], dict[str, Any]]) -> Response:
+        try:
+            signature = await self.signature()
+        except Undescribed as exc:
+            return _error(exc.status, f"cannot describe graph {self.graph.name!r}", str(exc))
+        return 200, [(b"content-type", JSON)], orjson.dumps(document(self.graph.name, signature))
 
 
 def _request_payload(request: Request, limit: int) -> Payload:

@@ -120,12 +120,8 @@ def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
     return Payload.of_v2(v2, binary=True)
 
 
-def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payload] | None:
-    """Each Ensemble member's request when the client asked for outputs by the names the
-    Ensemble answers with (``<step>.<output>``): a member gets its own, unprefixed, and a
-    member none of whose outputs were asked for is left out (key absent). None when no asked
-    name is a member's (every member gets the request as it came, as before); UnknownOutput
-    when some are and others are not (nothing could answer those)."""
+def requested_outputs(request: Payload) -> list[dict[str, Any]] | None:
+    """The outputs a client asked for by name (each with its parameters), else None."""
     message = request.message
     if message is not None:
         if not len(message.outputs):
@@ -138,10 +134,42 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
     v2 = request.v2()
     if v2 is None or v2.kind != "request" or not v2.outputs:
         return None
+    return list(v2.outputs)
+
+
+def with_outputs(request: Payload, outputs: list[dict[str, Any]] | None) -> Payload:
+    """The request asking for `outputs` (None: for every output), in its own form.
+
+    A Sequence asks its last step for the outputs its client asked for, and the steps before
+    it for every output: the names are the graph's answer's, which only the last model has.
+    """
+    v2 = request.v2()
+    if v2 is None or v2.kind != "request" or v2.outputs == outputs:
+        return request
+    return _in_form_of(request, dataclasses.replace(v2, outputs=outputs))
+
+
+def _in_form_of(request: Payload, v2: tensors.V2) -> Payload:
+    """A V2 request in the form `request` came in: a gRPC message, binary, or JSON."""
+    if request.message is not None:
+        return Payload.of_message(tensors.to_message(v2))
+    return Payload.of_v2(v2, binary=request.header_length is not None)
+
+
+def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payload] | None:
+    """Each Ensemble member's request when the client asked for outputs by the names the
+    Ensemble answers with (``<step>.<output>``): a member gets its own, unprefixed, and a
+    member none of whose outputs were asked for is left out (key absent). None when no asked
+    name is a member's (every member gets the request as it came, as before); UnknownOutput
+    when some are and others are not (nothing could answer those)."""
+    asked_for = requested_outputs(request)
+    v2 = request.v2() if asked_for is not None else None
+    if asked_for is None or v2 is None:
+        return None
     keys = [s.key for s in steps]
     wanted: dict[str, list[dict[str, Any]]] = {}
     strays = []
-    for asked in v2.outputs:
+    for asked in asked_for:
         name = asked.get("name") if isinstance(asked, dict) else None
         if not isinstance(name, str):
             continue
@@ -157,14 +185,10 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
             f"requested output {', '.join(map(repr, strays))} is not named <step>.<output> "
             f"after a step of this Ensemble ({', '.join(keys)})"
         )
-    out = {}
-    for key, outputs in wanted.items():
-        member = dataclasses.replace(v2, outputs=outputs)
-        if message is not None:
-            out[key] = Payload.of_message(tensors.to_message(member))
-        else:
-            out[key] = Payload.of_v2(member, binary=request.header_length is not None)
-    return out
+    return {
+        key: _in_form_of(request, dataclasses.replace(v2, outputs=outputs))
+        for key, outputs in wanted.items()
+    }
 
 
 def merge_ensemble(document: Any, model_name: str) -> dict[str, Any] | None:

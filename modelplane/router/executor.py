@@ -20,9 +20,15 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelplane.router import tensors
-from modelplane.router.chaining import ensemble_requests, next_request
+from modelplane.router.chaining import (
+    ensemble_requests,
+    next_request,
+    requested_outputs,
+    with_outputs,
+)
 from modelplane.router.errors import (
     ChainError,
     GraphDeadlineExceeded,
@@ -108,6 +114,10 @@ class Executor:
     async def _sequence(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         current: StepResult | None = None
         failure: StepResult | None = None  # the last failure of a step that had its own input
+        # outputs the client asked for are the last step's: the steps before it answer whole
+        asked = requested_outputs(payload) if len(node.steps) > 1 else None
+        whole = with_outputs(payload, None) if asked is not None else payload
+        last = node.steps[-1]
         for step in node.steps:
             if step.condition is not None:  # only a condition needs to look inside the body
                 seen = current.payload if current is not None else payload
@@ -115,7 +125,11 @@ class Executor:
                     break  # KServe: a step whose condition fails ends the sequence
             # a $response step after failures only: no answer to take, it gets the node's input
             fallback = current is None and failure is not None and step.data == "$response"
-            result = await self._step(step, payload, ctx, current.payload if current else None)
+            previous = current.payload if current else None
+            if step is last:
+                result = await self._step(step, payload, ctx, previous, asked)
+            else:
+                result = await self._step(step, whole, ctx, previous)
             if result.ok:
                 current = result
                 continue
@@ -192,12 +206,20 @@ class Executor:
         return result
 
     async def _step(
-        self, step: Step, payload: Payload, ctx: _Context, previous: Payload | None = None
+        self,
+        step: Step,
+        payload: Payload,
+        ctx: _Context,
+        previous: Payload | None = None,
+        outputs: list[dict[str, Any]] | None = None,
     ) -> StepResult:
-        """Run one step on the node's input (and the previous answer, in a Sequence)."""
+        """Run one step on the node's input (and the previous answer, in a Sequence; a
+        request built from it asks for `outputs`, the client's, at a Sequence's last step)."""
         start = time.perf_counter()
         try:
             request = next_request(step, payload, previous)
+            if outputs is not None and request is not payload:
+                request = with_outputs(request, outputs)
         except ChainError as exc:
             self.metrics.step_error(step.node, step.label, "chain")
             return failure(exc.status, "cannot build the input of this step", str(exc), step.label)

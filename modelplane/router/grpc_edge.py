@@ -1,8 +1,9 @@
 """The router's gRPC edge: ``inference.GRPCInferenceService`` for the graph as a V2 model.
 
 ModelInfer runs the graph named after the InferenceGraph (another name is NOT_FOUND);
-ServerLive, ServerReady, ServerMetadata, ModelReady and ModelMetadata answer as a model
-server's would. The router's answers map to gRPC codes in one table (`codes`); the details
+ServerLive, ServerReady, ServerMetadata, ModelReady, ModelMetadata and ModelConfig answer as
+a model server's would (the graph's tensors read from its steps' models: `describe`); the
+statistics and repository RPCs are UNIMPLEMENTED, saying why. The router's answers map to gRPC codes in one table (`codes`); the details
 carry the router's error document as JSON, so a client sees the same error and step. Soft
 steps that failed are named in the trailing metadata ``x-modelplane-soft-failures``, as a
 REST answer's header names them.
@@ -13,16 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 
 from modelplane import __version__
 from modelplane.router.app import RouterApp
 from modelplane.router.codes import grpc_code
+from modelplane.router.describe import Undescribed
 from modelplane.router.headers import SOFT_FAILURES
+from modelplane.router.signature import Signature, config_document, metadata_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.v2grpc.listen import serve
-
-PLATFORM = "modelplane-inference-graph"
 
 
 class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
@@ -54,7 +56,46 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
 
     async def ModelMetadata(self, request: Any, context: Any) -> Any:
         await self._known(request.name, context)
-        return pb.ModelMetadataResponse(name=self.name, platform=PLATFORM)
+        document = metadata_document(self.name, await self._signature(context))
+        return json_format.ParseDict(document, pb.ModelMetadataResponse())
+
+    async def ModelConfig(self, request: Any, context: Any) -> Any:
+        await self._known(request.name, context)
+        document = config_document(self.name, await self._signature(context))
+        try:
+            config = json_format.ParseDict(document, pb.ModelConfig(), ignore_unknown_fields=True)
+        except json_format.ParseError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"the steps' configuration: {exc}")
+        return pb.ModelConfigResponse(config=config)
+
+    async def ModelStatistics(self, request: Any, context: Any) -> Any:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "a graph router keeps no model statistics: its metrics are at /metrics, its "
+            "models' statistics on their own servers",
+        )
+
+    async def RepositoryIndex(self, request: Any, context: Any) -> Any:
+        await self._no_repository(context)
+
+    async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
+        await self._no_repository(context)
+
+    async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
+        await self._no_repository(context)
+
+    async def _no_repository(self, context: Any) -> None:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"a graph router has no model repository: it serves the graph {self.name!r}",
+        )
+
+    async def _signature(self, context: Any) -> Signature:
+        try:
+            return await self.app.signature()
+        except Undescribed as exc:
+            await context.abort(grpc_code(exc.status), str(exc))
+            raise  # abort raises; this line is for the type checker
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:
         await self._known(request.model_name, context)

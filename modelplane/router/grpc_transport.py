@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 import orjson
+from google.protobuf import json_format
 
 from modelplane.router.codes import http_status
 from modelplane.router.errors import ConnectionFailed
@@ -23,6 +24,8 @@ from modelplane.router.transport import Reply
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 
 INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
+METADATA_METHOD = "/inference.GRPCInferenceService/ModelMetadata"
+CONFIG_METHOD = "/inference.GRPCInferenceService/ModelConfig"
 _MODEL_NAME_TAG = b"\x0a"  # field 1 (model_name), wire type 2 (length-delimited)
 CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", -1),
@@ -62,14 +65,19 @@ class GrpcTransport:
 
     def __init__(self) -> None:
         self._calls: dict[str, Callable[..., Any]] = {}
-        self._channels: list[grpc.aio.Channel] = []
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def _channel(self, target: str) -> grpc.aio.Channel:
+        channel = self._channels.get(target)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channels[target] = channel
+        return channel
 
     def _call(self, target: str) -> Callable[..., Any]:
         call = self._calls.get(target)
         if call is None:
-            channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-            self._channels.append(channel)
-            call = channel.unary_unary(
+            call = self._channel(target).unary_unary(
                 INFER_METHOD,
                 request_serializer=None,  # bytes the router serialized
                 response_deserializer=pb.ModelInferResponse.FromString,
@@ -100,9 +108,39 @@ class GrpcTransport:
             return Reply(http_status(code), body, b"application/json")
         return Reply(200, b"", b"application/grpc", message=message)
 
+    async def describe(
+        self, target: str, model: str, limit: float | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A model's metadata and its configuration (None when the server has none), as JSON
+        documents in the V2 REST form (ModelMetadata, ModelConfig)."""
+        channel = self._channel(target)
+        try:
+            async with asyncio.timeout(limit):
+                meta = await channel.unary_unary(
+                    METADATA_METHOD,
+                    request_serializer=pb.ModelMetadataRequest.SerializeToString,
+                    response_deserializer=pb.ModelMetadataResponse.FromString,
+                )(pb.ModelMetadataRequest(name=model))
+                try:
+                    config = await channel.unary_unary(
+                        CONFIG_METHOD,
+                        request_serializer=pb.ModelConfigRequest.SerializeToString,
+                        response_deserializer=pb.ModelConfigResponse.FromString,
+                    )(pb.ModelConfigRequest(name=model))
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                        raise
+                    config = None
+        except grpc.aio.AioRpcError as exc:
+            raise ConnectionFailed(f"gRPC {exc.code().name}: {exc.details() or ''}") from exc
+        metadata = json_format.MessageToDict(meta, preserving_proto_field_name=True)
+        if config is None:
+            return metadata, None
+        return metadata, json_format.MessageToDict(config.config, preserving_proto_field_name=True)
+
     async def aclose(self) -> None:
         """Close every channel."""
-        for channel in self._channels:
+        for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
         self._calls.clear()

@@ -1,8 +1,9 @@
 """A lean HTTP/1.1 client for the router's upstream calls: keep-alive pools per upstream.
 
 The router sends one kind of request (a POST with a body, to a V2 server it trusts to speak
-HTTP/1.1) and reads whole answers. A general client pays per request for what it does not
-need here (cookie jars, redirects, tracing hooks, header multidicts, a task per request);
+HTTP/1.1) and reads whole answers; a model's metadata is a rare GET on a connection of its
+own. A general client pays per request for what it does not need here (cookie jars,
+redirects, tracing hooks, header multidicts, a task per request);
 this one writes the request in one ``write`` and parses the answer with httptools (the
 parser uvicorn uses) in an asyncio Protocol. Each upstream ``host:port`` keeps its own pool
 of idle connections, most recently used first, so a hot path reuses a warm socket.
@@ -122,7 +123,7 @@ class _Connection(asyncio.Protocol):
 class _Upstream:
     """What a URL's requests share: its address, request head prefix and idle connections."""
 
-    __slots__ = ("head", "host", "idle", "port")
+    __slots__ = ("get_head", "head", "host", "idle", "port")
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -135,6 +136,7 @@ class _Upstream:
             path += "?" + parts.query
         host = parts.netloc.rsplit("@", 1)[-1]
         self.head = f"POST {path} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1")
+        self.get_head = f"GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode("latin-1")
         self.idle: list[_Connection] = []
 
 
@@ -181,6 +183,20 @@ class H1Transport:
         connection = await self._connect(upstream, loop, limit)
         remaining = None if end is None else max(end - loop.time(), 0.0)
         return await self._exchange(upstream, connection, data, loop, remaining)
+
+    async def get(self, url: str, limit: float | None = None) -> Reply:
+        """GET url on a connection of its own, closed after (metadata: rare, off the request
+        path, so it never takes a pooled connection from a request)."""
+        try:
+            upstream = self._upstream(url)
+        except ValueError as exc:
+            raise ConnectionFailed(str(exc)) from exc
+        loop = asyncio.get_running_loop()
+        connection = await self._connect(upstream, loop, limit)
+        try:
+            return await connection.send(upstream.get_head, loop, limit)
+        finally:
+            connection.close()
 
     async def _connect(
         self, upstream: _Upstream, loop: asyncio.AbstractEventLoop, limit: float | None

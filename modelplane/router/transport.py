@@ -36,12 +36,16 @@ class Reply(NamedTuple):
 
 
 class Transport(Protocol):
-    """Sends one POST and reads the whole answer."""
+    """Sends one POST (or, for a model's metadata, a GET) and reads the whole answer."""
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], limit: float | None = None
     ) -> Reply:
         """POST body to url; TimeoutError when no whole answer came within `limit` seconds."""
+        ...
+
+    async def get(self, url: str, limit: float | None = None) -> Reply:
+        """GET url (off the request path: a model's metadata and configuration)."""
         ...
 
     async def aclose(self) -> None:
@@ -73,6 +77,17 @@ class HttpxTransport:
             content_type.encode("latin-1"),
             int(length) if length and length.isdigit() else None,
         )
+
+    async def get(self, url: str, limit: float | None = None) -> Reply:
+        try:
+            async with asyncio.timeout(limit):
+                response = await self.client.get(url)
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(str(exc)) from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        content_type = response.headers.get("content-type", "application/json")
+        return Reply(response.status_code, response.content, content_type.encode("latin-1"))
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -114,8 +114,15 @@ def onnx_identity(path: Path, datatype: str, width: int = 3) -> Path:
     return save_onnx(graph, path)
 
 
-def onnx_matmul(path: Path, in_features: int = 8, out_features: int = 4, seed: int = 0) -> Path:
-    """x [-1, in] -> y = x @ W + b (FP32), a tiny linear layer with fixed random weights."""
+def onnx_matmul(
+    path: Path,
+    in_features: int = 8,
+    out_features: int = 4,
+    seed: int = 0,
+    names: tuple[str, str] = ("x", "y"),
+) -> Path:
+    """x [-1, in] -> y = x @ W + b (FP32), a tiny linear layer with fixed random weights; its
+    input and output are called `names`."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -126,12 +133,12 @@ def onnx_matmul(path: Path, in_features: int = 8, out_features: int = 4, seed: i
     bias = numpy_helper.from_array(rng.standard_normal(out_features).astype(np.float32), "b")
     graph = helper.make_graph(
         [
-            helper.make_node("MatMul", ["x", "W"], ["xw"]),
-            helper.make_node("Add", ["xw", "b"], ["y"]),
+            helper.make_node("MatMul", [names[0], "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], [names[1]]),
         ],
         "linear",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, in_features])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, out_features])],
+        [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, [-1, in_features])],
+        [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, [-1, out_features])],
         initializer=[weight, bias],
     )
     return save_onnx(graph, path)

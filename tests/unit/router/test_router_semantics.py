@@ -425,9 +425,35 @@ async def test_nested_node_and_splitter_with_seeded_rng() -> None:
     assert ups.hosts() == first and set(first) == {"add", "dbl"}
 
 
+def described(
+    name: str, inputs: list[str], outputs: list[str], max_batch_size: int | None = None
+) -> Handler:
+    """A fake V2 model's metadata (FP32 [-1, 4] tensors) and, when `max_batch_size` is given,
+    its Triton configuration (else /config is 404, as on a server without it)."""
+
+    def tensors(names: list[str]) -> list[dict[str, Any]]:
+        return [{"name": n, "datatype": "FP32", "shape": [-1, 4]} for n in names]
+
+    def config(names: list[str]) -> list[dict[str, Any]]:
+        return [{"name": n, "data_type": "TYPE_FP32", "dims": [4]} for n in names]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/config"):
+            if max_batch_size is None:
+                return httpx.Response(404, json={"error": "no config"})
+            doc = {"name": name, "max_batch_size": max_batch_size,
+                   "input": config(inputs), "output": config(outputs)}  # fmt: skip
+            return httpx.Response(200, json=doc)
+        doc = {"name": name, "inputs": tensors(inputs), "outputs": tensors(outputs)}
+        return httpx.Response(200, json=doc)
+
+    return handle
+
+
 async def test_endpoints_health_metadata_and_unknown_routes() -> None:
     nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("add")}]}}
-    async with client_for(nodes, Upstreams(), max_request_size=10) as c:
+    ups = Upstreams(add=described("add", ["x"], ["y"]))
+    async with client_for(nodes, ups, max_request_size=10) as c:
         assert (await c.get("/healthz")).status_code == 200
         assert (await c.get("/v2/health/ready")).json() == {"ready": True}
         assert (await c.get("/v2/models/g")).json()["name"] == "g"
