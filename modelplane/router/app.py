@@ -44,6 +44,24 @@ from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
 SOFT_FAILURES_BYTES = SOFT_FAILURES.encode()
+# What a graph is not, said alike over REST and gRPC (`grpc_edge`)
+NO_STATISTICS = (
+    "a graph router keeps no model statistics: its metrics are at /metrics, its models' "
+    "statistics on their own servers"
+)
+NO_REPOSITORY = "a graph router has no model repository: it serves one graph"
+
+
+def not_served(name: str, graph: str) -> str:
+    """The error of a request for another model than the graph."""
+    return f"graph {name!r} is not served here; this is {graph!r}"
+
+
+def no_versions(graph: str) -> str:
+    """The error of a request naming a version: a graph has none."""
+    return f"graph {graph!r} has no versions: ask for it without one"
+
+
 log = logging.getLogger("modelplane.router")
 
 
@@ -120,11 +138,6 @@ class RouterApp:
             v2 = self._infer_paths.get(path)
             if v2 is not None:
                 return await self._infer(request, v2)
-            if path.startswith("/v2/models/"):
-                error = (
-                    f"graph {path.split('/')[3]!r} is not served here; this is {self.graph.name!r}"
-                )
-                return _error(404, error, "unknown model")
         elif method in ("GET", "HEAD"):
             route = self._get_routes.get(path)
             if route is not None:
@@ -133,9 +146,28 @@ class RouterApp:
             document = self._described.get(path)
             if document is not None:
                 return await self._describe(document)
+        if path.startswith(("/v2/models/", "/v2/repository")):
+            refused = self._not_here(path)
+            if refused is not None:
+                return _error(*refused)
         if path in self._get_routes or path in self._infer_paths or path in self._described:
             return _error(405, f"method {method} not allowed on {path}", "")
         return _error(404, f"no route {method} {path}", "")
+
+    def _not_here(self, path: str) -> tuple[int, str, str] | None:
+        """Why a V2 model path this graph does not serve is refused (status, error, cause), the
+        same reasons its gRPC edge gives; None for a path that is the graph's own."""
+        parts = path.split("/")
+        if parts[2] == "repository":
+            return 501, NO_REPOSITORY, self.graph.name
+        name = parts[3] if len(parts) > 3 else ""
+        if name != self.graph.name:
+            return 404, not_served(name, self.graph.name), "unknown model"
+        if len(parts) > 5 and parts[4] == "versions":
+            return 404, no_versions(name), f"call /v2/models/{name}/infer"
+        if parts[4:] == ["stats"]:
+            return 501, NO_STATISTICS, self.graph.name
+        return None
 
     def refused(self, status: int, message: str) -> bytes:
         """A request the edge refused before routing (413, 431, 400...): counted among the

@@ -17,7 +17,7 @@ import grpc
 from google.protobuf import json_format
 
 from modelplane import __version__
-from modelplane.router.app import RouterApp
+from modelplane.router.app import NO_REPOSITORY, NO_STATISTICS, RouterApp, no_versions, not_served
 from modelplane.router.codes import grpc_code
 from modelplane.router.describe import Undescribed
 from modelplane.router.headers import SOFT_FAILURES
@@ -34,12 +34,11 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         self.app = app
         self.name = app.graph.name
 
-    async def _known(self, name: str, context: Any) -> None:
+    async def _known(self, name: str, version: str, context: Any) -> None:
         if name != self.name:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                f"graph {name!r} is not served here; this is {self.name!r}",
-            )
+            await context.abort(grpc.StatusCode.NOT_FOUND, not_served(name, self.name))
+        if version:
+            await context.abort(grpc.StatusCode.NOT_FOUND, no_versions(name))
 
     async def ServerLive(self, request: Any, context: Any) -> Any:
         return pb.ServerLiveResponse(live=True)
@@ -51,16 +50,16 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         return pb.ServerMetadataResponse(name="modelplane-router", version=__version__)
 
     async def ModelReady(self, request: Any, context: Any) -> Any:
-        await self._known(request.name, context)
+        await self._known(request.name, request.version, context)
         return pb.ModelReadyResponse(ready=self.app.ready)
 
     async def ModelMetadata(self, request: Any, context: Any) -> Any:
-        await self._known(request.name, context)
+        await self._known(request.name, request.version, context)
         document = metadata_document(self.name, await self._signature(context))
         return json_format.ParseDict(document, pb.ModelMetadataResponse())
 
     async def ModelConfig(self, request: Any, context: Any) -> Any:
-        await self._known(request.name, context)
+        await self._known(request.name, request.version, context)
         document = config_document(self.name, await self._signature(context))
         try:
             config = json_format.ParseDict(document, pb.ModelConfig(), ignore_unknown_fields=True)
@@ -69,11 +68,7 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         return pb.ModelConfigResponse(config=config)
 
     async def ModelStatistics(self, request: Any, context: Any) -> Any:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "a graph router keeps no model statistics: its metrics are at /metrics, its "
-            "models' statistics on their own servers",
-        )
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, NO_STATISTICS)
 
     async def RepositoryIndex(self, request: Any, context: Any) -> Any:
         await self._no_repository(context)
@@ -85,10 +80,7 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         await self._no_repository(context)
 
     async def _no_repository(self, context: Any) -> None:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            f"a graph router has no model repository: it serves the graph {self.name!r}",
-        )
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, NO_REPOSITORY)
 
     async def _signature(self, context: Any) -> Signature:
         try:
@@ -98,7 +90,7 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
             raise  # abort raises; this line is for the type checker
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:
-        await self._known(request.model_name, context)
+        await self._known(request.model_name, request.model_version, context)
         status, answer, details, soft = await self.app.infer_message(
             request, context.invocation_metadata() or ()
         )

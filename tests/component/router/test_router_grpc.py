@@ -298,6 +298,7 @@ def test_splitter_over_grpc_follows_the_seeded_weighted_choice(models: RunningSe
 
 def test_grpc_errors_carry_the_code_and_the_failing_step(models: RunningServer) -> None:
     import grpc
+    import tritonclient.grpc as tg
     from tritonclient.utils import InferenceServerException
 
     nodes = {
@@ -312,7 +313,17 @@ def test_grpc_errors_carry_the_code_and_the_failing_step(models: RunningServer) 
             infer(client, "other", X)
         with pytest.raises(InferenceServerException) as failed:
             infer(client, "g", X)
+        with pytest.raises(InferenceServerException) as versioned:
+            tensor = tg.InferInput("x", list(X.shape), "FP32")
+            tensor.set_data_from_numpy(X)
+            client.infer("g", [tensor], model_version="1")
+        with pytest.raises(InferenceServerException) as stats:
+            client.get_inference_statistics("g")
         assert not _ready(client, "other")
+    assert versioned.value.status() == str(grpc.StatusCode.NOT_FOUND)
+    assert versioned.value.message() == "graph 'g' has no versions: ask for it without one"
+    assert stats.value.status() == str(grpc.StatusCode.UNIMPLEMENTED)
+    assert "keeps no model statistics" in (stats.value.message() or "")
     assert wrong_graph.value.status() == str(grpc.StatusCode.NOT_FOUND)
     assert failed.value.status() == str(grpc.StatusCode.NOT_FOUND)
     assert '"step":"root/gone"' in (failed.value.message() or "")

@@ -460,6 +460,16 @@ async def test_endpoints_health_metadata_and_unknown_routes() -> None:
         assert (await c.get("/v2/models/g/ready")).status_code == 200
         other = await c.post("/v2/models/other/infer", json={})
         assert other.status_code == 404 and set(other.json()) == {"error", "cause", "step"}
+        assert (await c.get("/v2/models/other")).json()["error"] == (
+            "graph 'other' is not served here; this is 'g'"
+        )
+        versioned = await c.post("/v2/models/g/versions/1/infer", json={})
+        assert versioned.status_code == 404
+        assert versioned.json()["error"] == "graph 'g' has no versions: ask for it without one"
+        stats = await c.get("/v2/models/g/stats")
+        assert stats.status_code == 501 and "keeps no model statistics" in stats.json()["error"]
+        index = await c.post("/v2/repository/index", json={})
+        assert index.status_code == 501 and "no model repository" in index.json()["error"]
         assert (await c.get("/nope")).status_code == 404
         assert (await c.get("/")).status_code == 405
         too_big = await c.post("/", content=b"x" * 11)
