@@ -243,17 +243,7 @@ def test_an_ensembles_outputs_asked_by_their_names_reach_only_their_members(
 def test_switch_over_grpc_picks_by_a_condition_on_the_tensor_values(
     models: RunningServer,
 ) -> None:
-    nodes = {
-        "root": {
-            "routerType": "Switch",
-            "steps": [
-                {"name": "pos", "serviceUrl": grpc_url(models, "embed"),
-                 "condition": "inputs.0.data.0 > 0"},
-                {"name": "neg", "serviceUrl": grpc_url(models, "alt")},
-            ],
-        }
-    }  # fmt: skip
-    with graph_client(nodes) as (client, _):
+    with graph_client(switch(models, grpc_url)) as (client, _):
         positive = infer(client, "g", X)
         negative = infer(client, "g", -X)
     assert steps_of(positive) == "root/pos" and steps_of(negative) == "root/neg"
@@ -405,18 +395,35 @@ def test_a_graph_describes_itself_as_one_model(models: RunningServer, url: Any) 
     assert rest_config["input"][0]["data_type"] == "TYPE_FP32"
 
 
+def switch(models: RunningServer, url: Any) -> dict[str, Any]:
+    """A Switch on the first input value: embed when positive, else alt."""
+    return {
+        "root": {
+            "routerType": "Switch",
+            "steps": [
+                {"name": "pos", "serviceUrl": url(models, "embed"),
+                 "condition": "inputs.0.data.0 > 0"},
+                {"name": "neg", "serviceUrl": url(models, "alt")},
+            ],
+        }
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("nodes", ["sequence", "ensemble", "switch"])
 def test_perf_analyzer_measures_a_graph_as_it_measures_a_model(
-    models: RunningServer, protocol: str
+    models: RunningServer, protocol: str, nodes: str
 ) -> None:
     """Triton's perf_analyzer, unmodified, reads the graph's metadata and configuration and
-    measures it (before, it stopped: "failed to get model config")."""
+    measures it (before, it stopped: "failed to get model config"); it asks for every
+    output by name, so each node type must answer the names its metadata gives."""
     from benchmarks import perf_analyzer
 
     exe = perf_analyzer.binary()
     if exe is None:
         pytest.skip("perf_analyzer is not installed: run `make perf-analyzer` (make test does)")
-    app = RouterApp(load({"name": "chain", "nodes": scored(models, rest_url)}), RouterSettings())
+    graph = {"sequence": scored, "ensemble": ensemble, "switch": switch}[nodes]
+    app = RouterApp(load({"name": "chain", "nodes": graph(models, rest_url)}), RouterSettings())
     with serve_router(app) as (base, target):
         where = target if protocol == "grpc" else base.removeprefix("http://")
         cell = perf_analyzer.run(exe, where, protocol, "chain", 1, {"x": [1, 8]}, requests=30,
