@@ -7,9 +7,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,101 +17,21 @@ from modelplane.router.app import RouterApp
 from modelplane.router.graph import load
 from modelplane.router.select import select_steps
 from modelplane.router.settings import RouterSettings
+from tests.component.router.graphs import (
+    X,
+    by_hand,
+    chain,
+    chain_by_hand,
+    ensemble,
+    graph_client,
+    grpc_url,
+    infer,
+    rest_url,
+    steps_of,
+    switch,
+)
 from tests.component.router.servers import serve_router
-from tests.support.model_server import RunningServer, server_in_thread
-from tests.support.models import onnx_matmul
-
-X = np.asarray([[0.5, -1.0, 2.0, 0.25, -0.75, 1.5, 0.0, 3.0]], dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """embed (8->4), mix (4->4), head (4->2), alt (8->4, other weights); score (4->2, its
-    input called y and its output score: no other model has an output of that name)."""
-    root: Path = tmp_path_factory.mktemp("router-grpc-models")
-    onnx_matmul(root / "score" / "model.onnx", 4, 2, seed=5, names=("y", "score"))
-    onnx_matmul(root / "embed" / "model.onnx", 8, 4, seed=1)
-    onnx_matmul(root / "mix" / "model.onnx", 4, 4, seed=2)
-    onnx_matmul(root / "head" / "model.onnx", 4, 2, seed=3)
-    onnx_matmul(root / "alt" / "model.onnx", 8, 4, seed=4)
-    with server_in_thread(model_repository=root) as running:
-        yield running
-
-
-def grpc_url(server: RunningServer, model: str) -> str:
-    return f"grpc://{server.grpc_target}/v2/models/{model}"
-
-
-def rest_url(server: RunningServer, model: str) -> str:
-    return f"{server.url}/v2/models/{model}/infer"
-
-
-def by_hand(
-    server: RunningServer, model: str, x: np.ndarray, names: tuple[str, str] = ("x", "y")
-) -> np.ndarray:
-    """The model called directly over gRPC with tritonclient (its input and output names)."""
-    import tritonclient.grpc as tg
-
-    client = tg.InferenceServerClient(server.grpc_target)
-    try:
-        tensor = tg.InferInput(names[0], list(x.shape), "FP32")
-        tensor.set_data_from_numpy(x)
-        result = client.infer(model, [tensor])
-        out = result.as_numpy(names[1])
-        assert out is not None
-        return out
-    finally:
-        client.close()
-
-
-def chain_by_hand(server: RunningServer, x: np.ndarray, *names: str) -> np.ndarray:
-    for name in names:
-        x = by_hand(server, name, x)
-    return x
-
-
-@contextmanager
-def graph_client(
-    nodes: dict[str, Any], name: str = "g", seed: int | None = None
-) -> Iterator[tuple[Any, str]]:
-    """A router serving the graph; (tritonclient.grpc client on it, its HTTP base URL)."""
-    import tritonclient.grpc as tg
-
-    rng = random.Random(seed) if seed is not None else None
-    app = RouterApp(load({"name": name, "nodes": nodes}), RouterSettings(), rng=rng)
-    with serve_router(app) as (base, target):
-        client = tg.InferenceServerClient(target)
-        try:
-            yield client, base
-        finally:
-            client.close()
-
-
-def infer(client: Any, graph: str, x: np.ndarray, name: str = "x") -> Any:
-    import tritonclient.grpc as tg
-
-    tensor = tg.InferInput(name, list(x.shape), "FP32")
-    tensor.set_data_from_numpy(x)
-    return client.infer(graph, [tensor])
-
-
-def steps_of(result: Any) -> str:
-    return str(result.get_response().parameters["graph_steps"].string_param)
-
-
-def chain(models: RunningServer, url: Any) -> dict[str, Any]:
-    return {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [
-                {"name": "embed", "serviceUrl": url(models, "embed")},
-                {"name": "mix", "serviceUrl": url(models, "mix"), "data": "$response",
-                 "mapping": {"y": "x"}},
-                {"name": "head", "serviceUrl": url(models, "head"), "data": "$response",
-                 "mapping": {"y": "x"}},
-            ],
-        }
-    }  # fmt: skip
+from tests.support.model_server import RunningServer
 
 
 def test_sequence_of_three_grpc_steps_equals_the_hand_calls_bit_for_bit(
@@ -171,15 +88,6 @@ def test_binary_rest_chain_of_three_models_equals_the_hand_calls_bit_for_bit(
     assert result.as_numpy("y").tobytes() == want.tobytes()
     assert response["model_name"] == "bin"
     assert response["parameters"]["graph_steps"] == "root/embed,root/mix,root/head"
-
-
-def ensemble(models: RunningServer, url: Any) -> dict[str, Any]:
-    """An Ensemble of embed (step a) and alt (step b)."""
-    steps = [
-        {"name": "a", "serviceUrl": url(models, "embed")},
-        {"name": "b", "serviceUrl": url(models, "alt")},
-    ]
-    return {"root": {"routerType": "Ensemble", "steps": steps}}
 
 
 def test_binary_rest_ensemble_answers_every_member_whole(models: RunningServer) -> None:
@@ -366,113 +274,3 @@ def test_a_soft_failed_member_is_named_in_the_trailing_metadata_and_the_header(
     assert rest.status_code == 200
     assert [o["name"] for o in rest.json()["outputs"]] == ["a.y"]
     assert rest.headers["x-modelplane-soft-failures"] == "root/gone"
-
-
-@pytest.mark.parametrize("url", [rest_url, grpc_url], ids=["rest-steps", "grpc-steps"])
-def test_a_graph_describes_itself_as_one_model(models: RunningServer, url: Any) -> None:
-    """Its metadata and configuration come from its steps' models (the first step's inputs,
-    the last step's outputs), over gRPC and REST, whatever protocol its steps speak."""
-    import tritonclient.grpc as tg
-
-    app = RouterApp(load({"name": "chain", "nodes": chain(models, url)}), RouterSettings())
-    with serve_router(app) as (base, target):
-        client = tg.InferenceServerClient(target)
-        try:
-            meta = client.get_model_metadata("chain", as_json=True)
-            config = client.get_model_config("chain", as_json=True)["config"]
-        finally:
-            client.close()
-        rest_meta = httpx.get(f"{base}/v2/models/chain", timeout=30).json()
-        rest_config = httpx.get(f"{base}/v2/models/chain/config", timeout=30).json()
-    assert [(i["name"], i["datatype"]) for i in meta["inputs"]] == [("x", "FP32")]
-    assert [o["name"] for o in meta["outputs"]] == ["y"]
-    assert meta["platform"] == "modelplane-inference-graph"
-    assert [i["name"] for i in rest_meta["inputs"]] == ["x"]
-    assert [o["name"] for o in rest_meta["outputs"]] == ["y"]
-    assert config["name"] == "chain"
-    assert [i["name"] for i in config["input"]] == ["x"]
-    assert [o["name"] for o in config["output"]] == ["y"]
-    assert rest_config["input"][0]["data_type"] == "TYPE_FP32"
-
-
-def switch(models: RunningServer, url: Any) -> dict[str, Any]:
-    """A Switch on the first input value: embed when positive, else alt."""
-    return {
-        "root": {
-            "routerType": "Switch",
-            "steps": [
-                {"name": "pos", "serviceUrl": url(models, "embed"),
-                 "condition": "inputs.0.data.0 > 0"},
-                {"name": "neg", "serviceUrl": url(models, "alt")},
-            ],
-        }
-    }  # fmt: skip
-
-
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
-@pytest.mark.parametrize("nodes", ["sequence", "ensemble", "switch"])
-def test_perf_analyzer_measures_a_graph_as_it_measures_a_model(
-    models: RunningServer, protocol: str, nodes: str
-) -> None:
-    """Triton's perf_analyzer, unmodified, reads the graph's metadata and configuration and
-    measures it (before, it stopped: "failed to get model config"); it asks for every
-    output by name, so each node type must answer the names its metadata gives."""
-    from benchmarks import perf_analyzer
-
-    exe = perf_analyzer.binary()
-    if exe is None:
-        pytest.skip("perf_analyzer is not installed: run `make perf-analyzer` (make test does)")
-    graph = {"sequence": scored, "ensemble": ensemble, "switch": switch}[nodes]
-    app = RouterApp(load({"name": "chain", "nodes": graph(models, rest_url)}), RouterSettings())
-    with serve_router(app) as (base, target):
-        where = target if protocol == "grpc" else base.removeprefix("http://")
-        cell = perf_analyzer.run(exe, where, protocol, "chain", 1, {"x": [1, 8]}, requests=30,
-                                 timeout=120)  # fmt: skip
-    assert cell.rps > 0 and 0 < cell.p50_ms <= cell.p99_ms
-
-
-def scored(models: RunningServer, url: Any) -> dict[str, Any]:
-    """embed, then score on its answer: the graph's output `score` is only the last model's."""
-    return {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [
-                {"name": "embed", "serviceUrl": url(models, "embed")},
-                {"name": "score", "serviceUrl": url(models, "score"), "data": "$response"},
-            ],
-        }
-    }
-
-
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
-@pytest.mark.parametrize("url", [rest_url, grpc_url], ids=["rest-steps", "grpc-steps"])
-def test_outputs_asked_of_a_sequence_are_its_last_steps(
-    models: RunningServer, url: Any, protocol: str
-) -> None:
-    """tritonclient asks for the graph's output by name (binary over HTTP): the last model
-    answers it, bit for bit as the hand calls; the models before it answer whole (asked for
-    `score`, the first model would refuse: it has no such output)."""
-    import tritonclient.grpc as tg
-    import tritonclient.http as th
-
-    module: Any = tg if protocol == "grpc" else th
-    app = RouterApp(load({"name": "scored", "nodes": scored(models, url)}), RouterSettings())
-    with serve_router(app) as (base, target):
-        client = module.InferenceServerClient(
-            target if protocol == "grpc" else base.removeprefix("http://")
-        )
-        try:
-            tensor = module.InferInput("x", list(X.shape), "FP32")
-            tensor.set_data_from_numpy(X)
-            asked = (
-                [tg.InferRequestedOutput("score")]
-                if protocol == "grpc"
-                else [th.InferRequestedOutput("score", binary_data=True)]
-            )
-            result = client.infer("scored", [tensor], outputs=asked)
-        finally:
-            client.close()
-    expected = by_hand(models, "score", by_hand(models, "embed", X), ("y", "score"))
-    assert result.as_numpy("score").tobytes() == expected.tobytes()
-    response = result.get_response()
-    assert (response["model_name"] if protocol == "http" else response.model_name) == "scored"

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.unit.router.test_router_semantics import Upstreams, client_for, described, url
+from tests.unit.router.fakes import Upstreams, client_for, described, url
 
 
 async def test_a_sequence_takes_its_first_steps_inputs_and_its_last_steps_outputs() -> None:

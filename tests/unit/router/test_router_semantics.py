@@ -3,89 +3,23 @@
 from __future__ import annotations
 
 import json
-import random
 import re
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from modelplane.router.app import RouterApp
 from modelplane.router.errors import GraphError
 from modelplane.router.graph import load
-from modelplane.router.settings import RouterSettings
-from modelplane.router.transport import HttpxTransport
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def v2_model(name: str, fn: Callable[[float], float]) -> Handler:
-    """A fake V2 model applying fn to every element of its first input."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        body = orjson.loads(request.content)
-        tensor = body["inputs"][0]
-        data = [fn(x) for x in tensor["data"]]
-        out = {"name": f"{name}_out", "datatype": "FP32", "shape": tensor["shape"], "data": data}
-        return httpx.Response(200, json={"model_name": name, "outputs": [out]})
-
-    return handle
-
-
-class Upstreams:
-    """Routes by host; records every request."""
-
-    def __init__(self, **handlers: Handler) -> None:
-        self.handlers = handlers
-        self.seen: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append(request)
-        return self.handlers[request.url.host](request)
-
-    def hosts(self) -> list[str]:
-        return [r.url.host for r in self.seen]
-
-
-def url(host: str) -> str:
-    return f"http://{host}/v2/models/{host}/infer"
-
-
-def graph(nodes: dict[str, Any], timeout: float | None = None) -> Any:
-    doc: dict[str, Any] = {"name": "g", "nodes": nodes}
-    if timeout is not None:
-        doc["timeout"] = timeout
-    return load(doc)
-
-
-def client_for(
-    nodes: dict[str, Any],
-    upstreams: Upstreams,
-    failover: list[str] | None = None,
-    **settings: Any,
-) -> httpx.AsyncClient:
-    upstream_client = httpx.AsyncClient(transport=httpx.MockTransport(upstreams))
-    options = {"retry_backoff": 0.0, **settings}
-    loaded = (
-        graph(nodes)
-        if failover is None
-        else load({"name": "g", "nodes": nodes, "failover": failover})
-    )
-    app = RouterApp(
-        loaded,
-        RouterSettings(**options),
-        transport=HttpxTransport(upstream_client),
-        rng=random.Random(3),
-    )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://router")
-
-
-def v2_input(*values: float) -> dict[str, Any]:
-    return {
-        "inputs": [{"name": "x", "datatype": "FP32", "shape": [len(values)], "data": list(values)}]
-    }
+from tests.unit.router.fakes import (
+    Upstreams,
+    client_for,
+    described,
+    url,
+    v2_input,
+    v2_model,
+)
 
 
 async def test_sequence_chains_v2_outputs_into_inputs() -> None:
@@ -192,196 +126,6 @@ async def test_ensemble_maps_step_names_to_responses() -> None:
     assert [o["name"] for o in v2.json()["outputs"]] == ["plus.add_out", "1.dbl_out"]
 
 
-def failing(status: int, body: Any = None) -> Handler:
-    return lambda request: httpx.Response(status, json=body or {"error": f"boom {status}"})
-
-
-async def test_hard_failure_stops_the_sequence_with_its_status() -> None:
-    ups = Upstreams(bad=failing(422, {"error": "shape mismatch"}), add=v2_model("add", lambda x: x))
-    nodes = {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [
-                {"name": "check", "serviceUrl": url("bad"), "dependency": "Hard"},
-                {"serviceUrl": url("add")},
-            ],
-        }
-    }
-    async with client_for(nodes, ups) as c:
-        r = await c.post("/", json=v2_input(1))
-    assert r.status_code == 422
-    assert r.json() == {
-        "error": "step root/check failed with status 422",
-        "cause": "shape mismatch",
-        "step": "root/check",
-    }
-    assert ups.hosts() == ["bad"]
-
-
-async def test_soft_failure_is_recorded_and_the_sequence_goes_on() -> None:
-    ups = Upstreams(bad=failing(500), add=v2_model("add", lambda x: x + 1))
-    nodes = {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [
-                {"serviceUrl": url("add")},
-                {"name": "optional", "serviceUrl": url("bad"), "data": "$response"},
-                {"serviceUrl": url("add"), "data": "$response"},
-            ],
-        }
-    }
-    async with client_for(nodes, ups) as c:
-        r = await c.post("/", json=v2_input(1))
-        metrics = (await c.get("/metrics")).text
-    assert r.status_code == 200
-    assert r.json()["outputs"][0]["data"] == [3]
-    assert r.headers["x-modelplane-soft-failures"] == "root/optional"
-    assert (
-        'modelplane_router_step_errors_total{graph="g",node="root",reason="500",step="root/optional"} 1.0'
-        in metrics
-    )
-
-
-async def test_a_sequence_where_no_step_answered_reports_the_first_failure() -> None:
-    """The first step got the client's own input, so its refusal says what is wrong with it;
-    a `$response` step after it got that same input as the fallback, and its refusal (an input
-    name it does not know) would hide the cause. Every failed step is still in the header."""
-    ups = Upstreams(
-        shape=failing(400, {"error": "input 'x': data has 3 elements but shape [1, 4] needs 4"}),
-        names=failing(400, {"error": "input 'x' is not an input of this model"}),
-    )
-    nodes = {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [
-                {"name": "classify", "serviceUrl": url("shape")},
-                {"name": "pick", "serviceUrl": url("names"), "data": "$response"},
-            ],
-        }
-    }
-    async with client_for(nodes, ups) as c:
-        r = await c.post("/v2/models/g/infer", json=v2_input(1))
-    assert r.status_code == 400
-    assert r.json()["step"] == "root/classify"
-    assert r.json()["cause"] == "input 'x': data has 3 elements but shape [1, 4] needs 4"
-    assert r.headers["x-modelplane-soft-failures"] == "root/classify,root/pick"
-    assert ups.hosts() == ["shape", "names"]
-    # The same when the $response step is Hard (the manifests' iris-pipeline): its failure
-    # follows from the one before it.
-    nodes["root"]["steps"][1]["dependency"] = "Hard"
-    async with client_for(nodes, ups) as c:
-        r = await c.post("/v2/models/g/infer", json=v2_input(1))
-    assert r.status_code == 400 and r.json()["step"] == "root/classify"
-    assert r.headers["x-modelplane-soft-failures"] == "root/classify"
-
-
-async def test_a_response_step_after_failures_only_gets_the_input_and_may_answer() -> None:
-    """An optional first step that fails leaves the next `$response` step the node's input
-    (there is no answer to take); when that step answers, so does the Sequence."""
-    ups = Upstreams(bad=failing(500), add=v2_model("add", lambda x: x + 1))
-    nodes = {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [
-                {"name": "enrich", "serviceUrl": url("bad")},
-                {"name": "model", "serviceUrl": url("add"), "data": "$response"},
-            ],
-        }
-    }
-    async with client_for(nodes, ups, retries=0) as c:
-        r = await c.post("/v2/models/g/infer", json=v2_input(1))
-    assert r.status_code == 200
-    assert r.json()["outputs"][0]["data"] == [2]
-    assert r.json()["parameters"]["graph_steps"] == "root/model"
-    assert r.headers["x-modelplane-soft-failures"] == "root/enrich"
-
-
-async def test_ensemble_hard_failure_wins_and_soft_failure_becomes_an_entry() -> None:
-    ups = Upstreams(bad=failing(503), add=v2_model("add", lambda x: x + 1))
-    soft = {
-        "root": {
-            "routerType": "Ensemble",
-            "steps": [
-                {"name": "ok", "serviceUrl": url("add")},
-                {"name": "meh", "serviceUrl": url("bad")},
-            ],
-        }
-    }
-    hard = {
-        "root": {
-            "routerType": "Ensemble",
-            "steps": [
-                {"name": "ok", "serviceUrl": url("add")},
-                {"name": "must", "serviceUrl": url("bad"), "dependency": "Hard"},
-            ],
-        }
-    }
-    async with client_for(soft, ups, retries=0) as c:
-        r = await c.post("/", json=v2_input(1))
-        v2 = await c.post("/v2/models/g/infer", json=v2_input(1))
-    assert r.status_code == 200
-    assert r.json()["meh"]["step"] == "root/meh"
-    assert r.json()["ok"]["outputs"][0]["data"] == [2]
-    assert r.headers["x-modelplane-soft-failures"] == "root/meh"
-    # As one V2 model the graph answers with the members that answered, and still says which
-    # member failed.
-    assert v2.status_code == 200
-    assert [o["name"] for o in v2.json()["outputs"]] == ["ok.add_out"]
-    assert v2.json()["parameters"]["graph_steps"] == "root/ok"
-    assert v2.headers["x-modelplane-soft-failures"] == "root/meh"
-    async with client_for(hard, ups, retries=0) as c:
-        r = await c.post("/", json=v2_input(1))
-    assert r.status_code == 503 and r.json()["step"] == "root/must"
-
-
-async def test_retries_503_then_succeeds_within_bounds() -> None:
-    calls = {"n": 0}
-
-    def flaky(request: httpx.Request) -> httpx.Response:
-        calls["n"] += 1
-        return (
-            httpx.Response(503, json={"error": "warming"})
-            if calls["n"] < 3
-            else v2_model("f", float)(request)
-        )
-
-    ups = Upstreams(flaky=flaky)
-    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("flaky")}]}}
-    async with client_for(nodes, ups, retries=2) as c:
-        r = await c.post("/", json=v2_input(7))
-    assert r.status_code == 200 and calls["n"] == 3
-    calls["n"] = 0
-    async with client_for(nodes, ups, retries=1) as c:
-        r = await c.post("/", json=v2_input(7))
-    assert r.status_code == 503 and calls["n"] == 2
-
-
-async def test_connection_error_is_retried_then_502() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
-    ups = Upstreams(down=refuse)
-    nodes = {
-        "root": {
-            "routerType": "Sequence",
-            "steps": [{"name": "s", "serviceUrl": url("down"), "retries": 3}],
-        }
-    }
-    async with client_for(nodes, ups) as c:
-        r = await c.post("/", json=v2_input(1))
-    assert r.status_code == 502
-    assert r.json()["step"] == "root/s" and "ConnectError" in r.json()["cause"]
-    assert len(ups.seen) == 4
-
-
-async def test_client_errors_are_not_retried() -> None:
-    ups = Upstreams(bad=failing(400))
-    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("bad")}]}}
-    async with client_for(nodes, ups, retries=5) as c:
-        r = await c.post("/", json=v2_input(1))
-    assert r.status_code == 400 and len(ups.seen) == 1
-
-
 async def test_trace_headers_are_forwarded_and_request_id_echoed() -> None:
     ups = Upstreams(add=v2_model("add", lambda x: x))
     nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("add")}]}}
@@ -423,31 +167,6 @@ async def test_nested_node_and_splitter_with_seeded_rng() -> None:
         for _ in range(20):
             await c.post("/", json=v2_input(1))
     assert ups.hosts() == first and set(first) == {"add", "dbl"}
-
-
-def described(
-    name: str, inputs: list[str], outputs: list[str], max_batch_size: int | None = None
-) -> Handler:
-    """A fake V2 model's metadata (FP32 [-1, 4] tensors) and, when `max_batch_size` is given,
-    its Triton configuration (else /config is 404, as on a server without it)."""
-
-    def tensors(names: list[str]) -> list[dict[str, Any]]:
-        return [{"name": n, "datatype": "FP32", "shape": [-1, 4]} for n in names]
-
-    def config(names: list[str]) -> list[dict[str, Any]]:
-        return [{"name": n, "data_type": "TYPE_FP32", "dims": [4]} for n in names]
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/config"):
-            if max_batch_size is None:
-                return httpx.Response(404, json={"error": "no config"})
-            doc = {"name": name, "max_batch_size": max_batch_size,
-                   "input": config(inputs), "output": config(outputs)}  # fmt: skip
-            return httpx.Response(200, json=doc)
-        doc = {"name": name, "inputs": tensors(inputs), "outputs": tensors(outputs)}
-        return httpx.Response(200, json=doc)
-
-    return handle
 
 
 async def test_endpoints_health_metadata_and_unknown_routes() -> None:
