@@ -29,8 +29,8 @@ from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.chaining import merge_ensemble
-from modelplane.router.describe import Describer, Undescribed
-from modelplane.router.errors import NotV2, error_document
+from modelplane.router.describe import Describer
+from modelplane.router.errors import NotV2, Undescribed, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.h1 import H1Transport

@@ -120,8 +120,8 @@ def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
     return Payload.of_v2(v2, binary=True)
 
 
-def requested_outputs(request: Payload) -> list[dict[str, Any]] | None:
-    """The outputs a client asked for by name (each with its parameters), else None."""
+def _asking(request: Payload) -> tensors.V2 | None:
+    """The V2 request when its client asked for outputs by name, else None (parsed once)."""
     message = request.message
     if message is not None:
         if not len(message.outputs):
@@ -134,7 +134,16 @@ def requested_outputs(request: Payload) -> list[dict[str, Any]] | None:
     v2 = request.v2()
     if v2 is None or v2.kind != "request" or not v2.outputs:
         return None
-    return list(v2.outputs)
+    return v2
+
+
+def split_outputs(request: Payload) -> tuple[list[dict[str, Any]] | None, Payload]:
+    """The outputs a client asked for by name (each with its parameters; None when it asked
+    none), and the request asking for every output instead, in its own form."""
+    v2 = _asking(request)
+    if v2 is None or v2.outputs is None:
+        return None, request
+    return list(v2.outputs), _in_form_of(request, dataclasses.replace(v2, outputs=None))
 
 
 def with_outputs(request: Payload, outputs: list[dict[str, Any]] | None) -> Payload:
@@ -162,14 +171,13 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
     member none of whose outputs were asked for is left out (key absent). None when no asked
     name is a member's (every member gets the request as it came, as before); UnknownOutput
     when some are and others are not (nothing could answer those)."""
-    asked_for = requested_outputs(request)
-    v2 = request.v2() if asked_for is not None else None
-    if asked_for is None or v2 is None:
+    v2 = _asking(request)
+    if v2 is None or v2.outputs is None:
         return None
     keys = [s.key for s in steps]
     wanted: dict[str, list[dict[str, Any]]] = {}
     strays = []
-    for asked in asked_for:
+    for asked in v2.outputs:
         name = asked.get("name") if isinstance(asked, dict) else None
         if not isinstance(name, str):
             continue

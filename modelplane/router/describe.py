@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from modelplane.router import jsonio
-from modelplane.router.errors import ConnectionFailed, NotV2
+from modelplane.router.errors import ConnectionFailed, NotV2, Undescribed
 from modelplane.router.graph import Graph, Step
 from modelplane.router.grpc_transport import GrpcTransport
 from modelplane.router.signature import Signature, graph_signature, model_signature, service_steps
@@ -23,12 +23,6 @@ from modelplane.router.transport import Transport
 
 TTL = 30.0  # seconds a graph's signature is kept
 LIMIT = 5.0  # seconds for one model's metadata and configuration
-
-
-class Undescribed(Exception):
-    """A step's model could not be read: unreachable, or not a V2 model (502)."""
-
-    status = 502
 
 
 class Describer:

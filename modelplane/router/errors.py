@@ -7,6 +7,7 @@ RouterError                            status: the HTTP answer it becomes
 ├── NotV2                         400  a gRPC step or the gRPC answer needs V2 tensors, the body has none
 ├── ChainError                    500  a step's input cannot be built from what came before it
 ├── UnknownOutput                 400  an Ensemble is asked for an output none of its steps answers
+├── Undescribed                   502  a step's model cannot be read for the graph's signature
 ├── ConnectionFailed              -    one attempt got no HTTP answer (the transport's error; retried)
 └── StepFailed                         a step's upstream gave no answer
     ├── Unreachable               502  connection errors after every retry
@@ -63,6 +64,13 @@ class UnknownOutput(RouterError, ValueError):
     """A request asks an Ensemble for an output that is not ``<step>.<output>`` of it."""
 
     status = 400
+
+
+class Undescribed(RouterError):
+    """A step's model could not be read for the graph's signature: unreachable, or not a V2
+    model; the message names the step."""
+
+    status = 502
 
 
 class ConnectionFailed(RouterError):

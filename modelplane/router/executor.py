@@ -26,7 +26,7 @@ from modelplane.router import tensors
 from modelplane.router.chaining import (
     ensemble_requests,
     next_request,
-    requested_outputs,
+    split_outputs,
     with_outputs,
 )
 from modelplane.router.errors import (
@@ -115,8 +115,7 @@ class Executor:
         current: StepResult | None = None
         failure: StepResult | None = None  # the last failure of a step that had its own input
         # outputs the client asked for are the last step's: the steps before it answer whole
-        asked = requested_outputs(payload) if len(node.steps) > 1 else None
-        whole = with_outputs(payload, None) if asked is not None else payload
+        asked, whole = split_outputs(payload) if len(node.steps) > 1 else (None, payload)
         last = node.steps[-1]
         for step in node.steps:
             if step.condition is not None:  # only a condition needs to look inside the body

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from modelplane import __version__
 from modelplane.router.app import NO_REPOSITORY, NO_STATISTICS, RouterApp, no_versions, not_served
 from modelplane.router.codes import grpc_code
-from modelplane.router.describe import Undescribed
+from modelplane.router.errors import Undescribed
 from modelplane.router.headers import SOFT_FAILURES
 from modelplane.router.signature import Signature, config_document, metadata_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
