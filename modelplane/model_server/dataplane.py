@@ -10,6 +10,7 @@ from typing import Any
 
 from modelplane import __version__
 from modelplane.model_server.backends.base import Tensors
+from modelplane.model_server.classification import asked_classes, classify
 from modelplane.model_server.errors import (
     DeadlineExceeded,
     InferenceFailed,
@@ -32,6 +33,7 @@ from modelplane.model_server.protocol.types import (
     ServerMetadata,
 )
 from modelplane.model_server.repository import LoadedModel, ModelRepository
+from modelplane.model_server.request_parameters import request_options
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.triton import config_from_triton, model_config, model_statistics
 from modelplane.model_server.validation import (
@@ -43,6 +45,7 @@ from modelplane.model_server.validation import (
 
 EXTENSIONS = [
     "binary_tensor_data",
+    "classification",
     "model_repository",
     "parameters",
     "model_configuration",
@@ -140,11 +143,14 @@ class DataPlane:
         self, name: str, version: str | None, request: InferenceRequest
     ) -> InferenceResponse:
         """Decode, check, run and encode one request (loading the model first when it loads on
-        demand: `ModelPool.loads_on_demand`)."""
+        demand: `ModelPool.loads_on_demand`), within the earlier of the request's `timeout`
+        and the server's; outputs asked for as classes come back as classes."""
+        options = request_options(request.parameters)
+        seconds = options.deadline(self.settings.request_timeout)
         try:
             model = self.repository.get(name, version)
         except ModelNotReady:
-            model = await self._load_on_demand(name, version)
+            model = await self._load_on_demand(name, version, seconds)
         self._last_used[name] = time.time()  # for least-recently-used eviction
         meter = self.metrics.model_meter(name, model.version) if self.metrics else None
         started = time.perf_counter()
@@ -154,12 +160,14 @@ class DataPlane:
         else:
             inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
+        declared = {t.name: t.datatype for t in model.signature.outputs}
+        classes = asked_classes(request.outputs, declared)
         input_seconds = time.perf_counter() - started
         async with self._admitted():
             try:
                 work = model.runner.infer_request(request) if whole else model.runner.infer(inputs)
                 with request_compute() as computed:
-                    outputs = await _with_timeout(work, self.settings.request_timeout)
+                    outputs = await _with_timeout(work, seconds, options.whose(seconds))
             except ModelServerError:
                 raise
             except Exception as exc:
@@ -168,6 +176,13 @@ class DataPlane:
                 ) from exc
         started = time.perf_counter()
         out_params = {o.name: o.parameters for o in request.outputs or () if o.parameters}
+        picked = pick_outputs(outputs, wanted)
+        if classes:
+            batched = model.config.max_batch_size > 0
+            picked = [
+                (out, classify(out, array, classes[out], batched) if out in classes else array)
+                for out, array in picked
+            ]
         response = InferenceResponse(
             model_name=name,
             model_version=model.version,
@@ -181,7 +196,7 @@ class DataPlane:
                     parameters=_echoed(out_params.get(out_name)),
                     array=array,
                 )
-                for out_name, array in pick_outputs(outputs, wanted)
+                for out_name, array in picked
             ],
         )
         if meter is not None:
@@ -193,13 +208,14 @@ class DataPlane:
             meter.compute_output.observe(time.perf_counter() - started)
         return response
 
-    async def _load_on_demand(self, name: str, version: str | None) -> LoadedModel:
+    async def _load_on_demand(
+        self, name: str, version: str | None, seconds: float | None
+    ) -> LoadedModel:
         """Hold a request for a model that loads on demand while it loads (one load however
-        many wait), within the request timeout (504); 503 with the reason when it fails."""
+        many wait), within the request's `seconds` (504); 503 with the reason when it fails."""
         if not self.pool.loads_on_demand(name):
             return self.repository.get(name, version)  # raises the not-ready answer again
         load = asyncio.shield(self.pool.load(name, trigger="request"))
-        seconds = self.settings.request_timeout
         try:
             await (load if seconds is None else asyncio.wait_for(load, seconds))
         except TimeoutError:
@@ -252,13 +268,15 @@ class DataPlane:
             await self.pool.unload(name)
 
 
-async def _with_timeout(awaitable: Awaitable[Tensors], seconds: float | None) -> Tensors:
+async def _with_timeout(
+    awaitable: Awaitable[Tensors], seconds: float | None, whose: str
+) -> Tensors:
     if seconds is None:
         return await awaitable
     try:
         return await asyncio.wait_for(awaitable, seconds)
     except TimeoutError:
-        raise DeadlineExceeded(f"inference did not finish within {seconds:g} s") from None
+        raise DeadlineExceeded(f"inference did not finish within {seconds:g} s ({whose})") from None
 
 
 def _echoed(parameters: dict[str, Any] | None) -> dict[str, Any] | None:
