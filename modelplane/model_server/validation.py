@@ -68,6 +68,8 @@ def select_outputs(signature: Signature, requested: list[RequestOutput] | None) 
     known = signature.output_names
     names: list[str] = []
     for out in requested:
+        if out.name in names:
+            raise InvalidInput(f"output {out.name!r} is asked for more than once")
         if signature.checked and out.name not in known:
             raise InvalidInput(
                 f"output {out.name!r} is not an output of this model (has {_names(signature.outputs)})"

@@ -98,6 +98,7 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("unknown input", "POST", INFER, _doc(*GOOD, _inp("INPUT9")), {}, 400, "'INPUT9' is not an input"),
     ("duplicate input", "POST", INFER, _doc(*GOOD, GOOD[0]), {}, 400, "more than once"),
     ("unknown output", "POST", INFER, _doc(*GOOD, outputs=[{"name": "NOPE"}]), {}, 400, "output 'NOPE'"),
+    ("output asked for twice", "POST", INFER, _doc(*GOOD, outputs=[{"name": "OUTPUT0"}, {"name": "OUTPUT0"}]), {}, 400, "'OUTPUT0' is asked for more than once"),
     ("unknown model", "POST", "/v2/models/nope/infer", _doc(*GOOD), {}, 404, "model 'nope'"),
     ("unknown version", "POST", "/v2/models/simple/versions/9/infer", _doc(*GOOD), {}, 404, "no version '9'"),
     ("unknown model metadata", "GET", "/v2/models/nope", b"", {}, 404, "model 'nope'"),
@@ -172,6 +173,7 @@ GRPC_CASES: list[tuple[str, Any, grpc.StatusCode, str]] = [
     ("FP16 as typed contents", _req(model="identity_fp16", inputs=[("INPUT0", "FP16", [1, 3], [1.0, 2.0, 3.0])]), grpc.StatusCode.INVALID_ARGUMENT, "raw_input_contents"),
     ("missing input", _req(inputs=[("INPUT0", "FP32", [1, 4], ROW)]), grpc.StatusCode.INVALID_ARGUMENT, "'INPUT1' is missing"),
     ("unknown output", _req(outputs=["NOPE"]), grpc.StatusCode.INVALID_ARGUMENT, "output 'NOPE'"),
+    ("output asked for twice", _req(outputs=["OUTPUT1", "OUTPUT1"]), grpc.StatusCode.INVALID_ARGUMENT, "'OUTPUT1' is asked for more than once"),
     ("oversized message", _req(inputs=[("INPUT0", "FP32", [1, 4], None), ("INPUT1", "FP32", [1, 4], None)], raw=[b"\0" * (2 << 20), _f32]), grpc.StatusCode.RESOURCE_EXHAUSTED, ""),
 ]  # fmt: skip
 
