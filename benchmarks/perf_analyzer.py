@@ -46,8 +46,10 @@ def run(
     shapes: dict[str, list[int]],
     requests: int = 200,
     timeout: float = 120.0,
+    streaming: bool = False,
 ) -> PerfCell:
-    """perf_analyzer -m model over `protocol` ("http" or "grpc") at one concurrency.
+    """perf_analyzer -m model over `protocol` ("http" or "grpc", on one gRPC stream per
+    client with `streaming`) at one concurrency.
 
     `target` is host:port; `shapes` gives each input's full shape (perf_analyzer asks for it
     when the model has variable dimensions). Three count windows of `requests` requests;
@@ -67,6 +69,8 @@ def run(
             "--stability-percentage", "1000",
             "-f", str(report),
         ]  # fmt: skip
+        if streaming:
+            command.append("--streaming")
         for name, shape in shapes.items():
             command += ["--shape", f"{name}:{','.join(str(d) for d in shape)}"]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)

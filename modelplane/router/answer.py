@@ -16,6 +16,9 @@ from modelplane.router.errors import NotV2
 from modelplane.router.payload import Payload
 
 STEPS_PARAMETER = "graph_steps"
+# On a gRPC stream, which has no trailers per answer, the Soft steps that failed
+# (`headers.SOFT_FAILURES` elsewhere) are named in this parameter of the answer.
+SOFT_FAILURES_PARAMETER = "graph_soft_failures"
 
 
 def wants_binary(request: Payload) -> bool:

@@ -6,17 +6,21 @@ a model server's would (the graph's tensors read from its steps' models: `descri
 statistics and repository RPCs are UNIMPLEMENTED, saying why. The router's answers map to gRPC codes in one table (`codes`); the details
 carry the router's error document as JSON, so a client sees the same error and step. Soft
 steps that failed are named in the trailing metadata ``x-modelplane-soft-failures``, as a
-REST answer's header names them.
+REST answer's header names them. ModelStreamInfer answers each request of a stream in
+order (`modelplane.v2grpc.stream`): a failure is that answer's `error_message` (the same JSON
+document), and the Soft steps that failed are named in its `graph_soft_failures` parameter.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
 
 from modelplane import __version__
+from modelplane.router.answer import SOFT_FAILURES_PARAMETER
 from modelplane.router.app import NO_REPOSITORY, NO_STATISTICS, RouterApp, no_versions, not_served
 from modelplane.router.codes import grpc_code
 from modelplane.router.errors import Undescribed
@@ -25,6 +29,7 @@ from modelplane.router.signature import Signature, config_document, metadata_doc
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.v2grpc.listen import serve
+from modelplane.v2grpc.stream import answer_stream
 
 
 class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
@@ -35,10 +40,15 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         self.name = app.graph.name
 
     async def _known(self, name: str, version: str, context: Any) -> None:
+        unknown = self._unknown(name, version)
+        if unknown is not None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, unknown)
+
+    def _unknown(self, name: str, version: str) -> str | None:
+        """Why `name` (at `version`) is not what this router serves, or None."""
         if name != self.name:
-            await context.abort(grpc.StatusCode.NOT_FOUND, not_served(name, self.name))
-        if version:
-            await context.abort(grpc.StatusCode.NOT_FOUND, no_versions(name))
+            return not_served(name, self.name)
+        return no_versions(name) if version else None
 
     async def ServerLive(self, request: Any, context: Any) -> Any:
         return pb.ServerLiveResponse(live=True)
@@ -100,6 +110,28 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         if trailing:
             context.set_trailing_metadata(trailing)
         return answer
+
+    async def ModelStreamInfer(self, requests: Any, context: Any) -> AsyncIterator[Any]:
+        metadata = tuple(context.invocation_metadata() or ())
+
+        async def streamed(request: Any) -> Any:
+            return await self._streamed(request, metadata)
+
+        async for answer in answer_stream(requests, streamed):
+            yield answer
+
+    async def _streamed(self, request: Any, metadata: Iterable[tuple[str, str | bytes]]) -> Any:
+        """One request of a stream, answered as ModelStreamInferResponse."""
+        failed = pb.ModelInferResponse(model_name=request.model_name, id=request.id)
+        unknown = self._unknown(request.model_name, request.model_version)
+        if unknown is not None:
+            return pb.ModelStreamInferResponse(error_message=unknown, infer_response=failed)
+        _, answer, details, soft = await self.app.infer_message(request, metadata)
+        if answer is None:
+            return pb.ModelStreamInferResponse(error_message=details, infer_response=failed)
+        if soft:
+            answer.parameters[SOFT_FAILURES_PARAMETER].string_param = ",".join(soft)
+        return pb.ModelStreamInferResponse(infer_response=answer)
 
 
 async def start_grpc_server(app: RouterApp, host: str, port: int) -> tuple[Any, int]:

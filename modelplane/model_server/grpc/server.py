@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -23,6 +23,7 @@ from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.v2grpc.listen import serve
 from modelplane.v2grpc.messages import params_to_dict
+from modelplane.v2grpc.stream import answer_stream
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -79,12 +80,35 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def ModelInfer(self, request: Any, context: Any) -> Any:
+        return await self._infer(request)
+
+    async def _infer(self, request: Any) -> Any:
         model, version = request.model_name, request.model_version or None
         with Metered(self._dp.metrics, model, version, "grpc") as metered:
             response = await self._dp.infer(model, version, to_request(request))
             message = to_response_message(response)
             metered.version = response.model_version or metered.version
         return message
+
+    async def ModelStreamInfer(self, requests: Any, context: Any) -> AsyncIterator[Any]:
+        """Triton's streaming inference: each request answered on the stream, in order
+        (`modelplane.v2grpc.stream`); one that fails is answered with its `error_message`."""
+        async for answer in answer_stream(requests, self._streamed):
+            yield answer
+
+    async def _streamed(self, request: Any) -> Any:
+        """One request of a stream, answered as ModelStreamInferResponse."""
+        try:
+            return pb.ModelStreamInferResponse(infer_response=await self._infer(request))
+        except ModelServerError as exc:
+            message = exc.message
+        except Exception:
+            log.exception("unhandled gRPC error", extra={"method": "ModelStreamInfer"})
+            message = "internal server error"
+        failed = pb.ModelInferResponse(
+            model_name=request.model_name, model_version=request.model_version, id=request.id
+        )
+        return pb.ModelStreamInferResponse(error_message=message, infer_response=failed)
 
     @_edge
     async def ModelConfig(self, request: Any, context: Any) -> Any:

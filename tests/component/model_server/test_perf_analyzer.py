@@ -33,10 +33,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-@pytest.mark.parametrize("protocol", ["http", "grpc"])
+@pytest.mark.parametrize("protocol", ["http", "grpc", "grpc-streaming"])
 def test_perf_analyzer_measures_simple(exe: Path, server: RunningServer, protocol: str) -> None:
     target = server.http_target if protocol == "http" else server.grpc_target
-    cell = perf_analyzer.run(exe, target, protocol, "simple", 2, SHAPES, requests=50, timeout=60)
+    streaming = protocol == "grpc-streaming"
+    cell = perf_analyzer.run(
+        exe, target, protocol.removesuffix("-streaming"), "simple", 2, SHAPES,
+        requests=50, timeout=60, streaming=streaming,
+    )  # fmt: skip
     assert cell.rps > 0
     assert 0 < cell.p50_ms <= cell.p99_ms
 

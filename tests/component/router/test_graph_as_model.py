@@ -53,7 +53,7 @@ def test_a_graph_describes_itself_as_one_model(models: RunningServer, url: Any) 
     assert rest_config["input"][0]["data_type"] == "TYPE_FP32"
 
 
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("protocol", ["grpc", "http", "grpc-streaming"])
 @pytest.mark.parametrize("nodes", ["sequence", "ensemble", "switch"])
 def test_perf_analyzer_measures_a_graph_as_it_measures_a_model(
     models: RunningServer, protocol: str, nodes: str
@@ -69,9 +69,10 @@ def test_perf_analyzer_measures_a_graph_as_it_measures_a_model(
     graph = {"sequence": scored, "ensemble": ensemble, "switch": switch}[nodes]
     app = RouterApp(load({"name": "chain", "nodes": graph(models, rest_url)}), RouterSettings())
     with serve_router(app) as (base, target):
-        where = target if protocol == "grpc" else base.removeprefix("http://")
-        cell = perf_analyzer.run(exe, where, protocol, "chain", 1, {"x": [1, 8]}, requests=30,
-                                 timeout=120)  # fmt: skip
+        where = base.removeprefix("http://") if protocol == "http" else target
+        cell = perf_analyzer.run(exe, where, protocol.removesuffix("-streaming"), "chain", 1,
+                                 {"x": [1, 8]}, requests=30, timeout=120,
+                                 streaming=protocol.endswith("-streaming"))  # fmt: skip
     assert cell.rps > 0 and 0 < cell.p50_ms <= cell.p99_ms
 
 

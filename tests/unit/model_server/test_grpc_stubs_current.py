@@ -67,3 +67,7 @@ def test_messages_match_tritonclient_field_numbers() -> None:
         other = triton_service.methods_by_name[method.name]
         assert method.input_type.name == other.input_type.name
         assert method.output_type.name == other.output_type.name
+        assert (method.client_streaming, method.server_streaming) == (
+            other.client_streaming,
+            other.server_streaming,
+        ), method.name
