@@ -5,13 +5,13 @@ goes on."""
 
 from __future__ import annotations
 
-import queue
 from typing import Any
 
 import numpy as np
 import tritonclient.grpc as tgrpc
 
 from tests.support.model_server import RunningServer
+from tests.support.triton_stream import on_one_stream
 
 
 def _inputs(a: np.ndarray) -> list[Any]:
@@ -24,17 +24,7 @@ def _inputs(a: np.ndarray) -> list[Any]:
 
 
 def _stream(server: RunningServer, requests: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
-    """Send `requests` (infer keyword arguments) on one stream; the (result, error) pairs."""
-    client = tgrpc.InferenceServerClient(server.grpc_target)
-    answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
-    client.start_stream(callback=lambda result, error: answers.put((result, error)))
-    try:
-        for request in requests:
-            client.async_stream_infer(**request)
-        return [answers.get(timeout=30) for _ in requests]
-    finally:
-        client.stop_stream()
-        client.close()
+    return on_one_stream(server.grpc_target, requests)
 
 
 def test_each_request_is_answered_in_order_as_the_unary_call_answers(

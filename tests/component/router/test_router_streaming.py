@@ -6,7 +6,6 @@ error while the stream goes on, and a Soft step's failure is named in the answer
 from __future__ import annotations
 
 import json
-import queue
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from modelplane.router.settings import RouterSettings
 from tests.component.router.graphs import X, by_hand, chain, chain_by_hand, grpc_url, rest_url
 from tests.component.router.servers import serve_router
 from tests.support.model_server import RunningServer
+from tests.support.triton_stream import on_one_stream
 
 
 def _tensor(x: np.ndarray, name: str = "x") -> list[Any]:
@@ -31,16 +31,7 @@ def _stream(nodes: dict[str, Any], requests: list[dict[str, Any]]) -> list[tuple
     """A router serving graph `g`; `requests` (infer keyword arguments) sent on one stream."""
     app = RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings())
     with serve_router(app) as (_, target):
-        client = tgrpc.InferenceServerClient(target)
-        answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
-        client.start_stream(callback=lambda result, error: answers.put((result, error)))
-        try:
-            for request in requests:
-                client.async_stream_infer(**request)
-            return [answers.get(timeout=30) for _ in requests]
-        finally:
-            client.stop_stream()
-            client.close()
+        return on_one_stream(target, requests)
 
 
 @pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])
