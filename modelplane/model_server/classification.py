@@ -8,13 +8,14 @@ Values are written as C's `%f` writes them (`3.300000`), integers in decimal, as
 them; equal values keep the order of their indices. Only numeric outputs of a type with a
 plain order can be classified (no BOOL, BYTES, FP16 or BF16, as in Triton).
 
-No model here carries labels (Triton's `label_filename` is refused at load), so the optional
-`:<label>` part is never written.
+An output declared with `labels` (a file of one label per line, Triton's `label_filename`)
+has `:<label>` written after each index that file has a line for.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,9 +68,14 @@ def check_classifiable(output: str, datatype: str) -> None:
 
 
 def classify(
-    output: str, array: np.ndarray[Any, Any], count: int, batched: bool
+    output: str,
+    array: np.ndarray[Any, Any],
+    count: int,
+    batched: bool,
+    labels: Sequence[str] = (),
 ) -> np.ndarray[Any, Any]:
-    """The top `count` classes of `array` as a BYTES (object) array of b"<value>:<index>"."""
+    """The top `count` classes of `array` as a BYTES (object) array of b"<value>:<index>",
+    or b"<value>:<index>:<label>" where `labels` has one for that index."""
     check_classifiable(output, from_dtype(array.dtype))
     per_entry = batched and array.ndim > 0
     if per_entry:
@@ -82,7 +88,8 @@ def classify(
         values = row.tolist()
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
         for k, index in enumerate(order[:keep]):
-            classes[r, k] = f"{_written(values[index])}:{index}".encode()
+            label = f":{labels[index]}" if index < len(labels) else ""
+            classes[r, k] = f"{_written(values[index])}:{index}{label}".encode()
     return classes if per_entry else classes[0]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modelplane.model_server.errors import ModelLoadFailed
 
@@ -39,6 +39,20 @@ class TensorConfig(_Strict):
     shape: list[int]
 
 
+class OutputConfig(TensorConfig):
+    """A declared output; `labels` names a file in the model's directory with one class label
+    per line (Triton's `label_filename`), written after the index of each class it answers."""
+
+    labels: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _a_file_name(cls, value: str | None) -> str | None:
+        if value is not None and (value in ("", ".", "..") or "/" in value or "\\" in value):
+            raise ValueError(f"{value!r} is not a file name in the model's directory")
+        return value
+
+
 class BatchingConfig(_Strict):
     """Dynamic batching knobs (applied by the batching runner)."""
 
@@ -55,7 +69,7 @@ class ModelConfig(_Strict):
     backend: str | None = None
     platform: str | None = None
     inputs: list[TensorConfig] = Field(default_factory=list)
-    outputs: list[TensorConfig] = Field(default_factory=list)
+    outputs: list[OutputConfig] = Field(default_factory=list)
     max_batch_size: int = Field(default=0, ge=0)
     batching: BatchingConfig | None = None
     instances: int = Field(default=1, ge=1)

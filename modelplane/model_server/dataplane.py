@@ -180,7 +180,12 @@ class DataPlane:
         if classes:
             batched = model.config.max_batch_size > 0
             picked = [
-                (out, classify(out, array, classes[out], batched) if out in classes else array)
+                (
+                    out,
+                    classify(out, array, classes[out], batched, model.labels.get(out, ()))
+                    if out in classes
+                    else array,
+                )
                 for out, array in picked
             ]
         response = InferenceResponse(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from modelplane.model_server.errors import (
     ModelNotReady,
 )
 from modelplane.model_server.eviction import Footprint
+from modelplane.model_server.labels import read_labels
 from modelplane.model_server.metrics import ServerMetrics
 from modelplane.model_server.protocol.types import RepositoryIndexItem
 from modelplane.model_server.runners.base import Runner, run_blocking
@@ -41,6 +43,7 @@ class LoadedModel:
     backend: Backend
     runner: Runner
     signature: Signature
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by output name
 
 
 @dataclass
@@ -190,18 +193,20 @@ class ModelRepository:
         model_dir: Path,
         override: ModelConfig | None,
     ) -> LoadedModel:
-        config, backend = await run_blocking(self._build, directory, model_dir, override)
+        config, backend, labels = await run_blocking(self._build, directory, model_dir, override)
         meter = self._metrics.model_meter(name, version) if self._metrics else None
         runner = self._runner_factory(backend, config, meter)
-        return LoadedModel(name, version, config, backend, runner, backend.signature())
+        return LoadedModel(name, version, config, backend, runner, backend.signature(), labels)
 
     def _build(
         self, directory: Path, model_dir: Path, override: ModelConfig | None
-    ) -> tuple[ModelConfig, Backend]:
-        """Read the config (or take the override), pick the backend and load it (blocking)."""
+    ) -> tuple[ModelConfig, Backend, dict[str, tuple[str, ...]]]:
+        """Read the config (or take the override) and the outputs' labels, pick the backend and
+        load it (blocking)."""
         if override is None:
             override = read_config(directory if (directory / "model.yaml").is_file() else model_dir)
         config = apply_overrides(override, self._settings)
+        labels = read_labels(config, model_dir)
         files = [p.name for p in directory.iterdir() if p.is_file()]
         kind = choose_backend(config, self._settings.backend, files, directory)
         backend = create_backend(kind, directory, config)
@@ -211,7 +216,7 @@ class ModelRepository:
         except ModelLoadFailed:
             backend.unload()
             raise
-        return config, backend
+        return config, backend, labels
 
     async def unload(self, name: str, reason: str = "unloaded") -> None:
         """Unload every version of `name` and free its memory; `reason` stays in the index."""

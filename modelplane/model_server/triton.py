@@ -18,7 +18,7 @@ from prometheus_client.metrics_core import Metric
 from pydantic import ValidationError
 
 from modelplane.model_server.backends.base import Signature
-from modelplane.model_server.config import BatchingConfig, ModelConfig, TensorConfig
+from modelplane.model_server.config import BatchingConfig, ModelConfig, OutputConfig, TensorConfig
 from modelplane.model_server.errors import InvalidInput, ModelServerError
 from modelplane.model_server.protocol import triton_types as wire
 from modelplane.model_server.protocol.types import MetadataTensor
@@ -49,6 +49,12 @@ def model_config(
         dims = t.shape[1:] if batch > 0 and t.shape else t.shape
         return wire.TensorConfig(name=t.name, data_type=data_type(t.datatype), dims=list(dims))
 
+    labels = {t.name: t.labels for t in config.outputs if t.labels is not None}
+
+    def output(t: MetadataTensor) -> wire.OutputConfig:
+        fields = tensor(t).model_dump()
+        return wire.OutputConfig(**fields, label_filename=labels.get(t.name))
+
     dynamic = None
     if batch > 0 and config.batching is not None:
         batching = config.batching
@@ -71,7 +77,7 @@ def model_config(
         backend=_BACKENDS.get(platform, platform),
         max_batch_size=batch,
         input=[tensor(t) for t in signature.inputs],
-        output=[tensor(t) for t in signature.outputs],
+        output=[output(t) for t in signature.outputs],
         instance_group=[
             wire.InstanceGroup(
                 name=f"{name}_0", kind=_INSTANCE_KINDS[config.device], count=config.instances
@@ -93,6 +99,7 @@ _DYNAMIC = frozenset(
 )
 _POLICY = frozenset({"max_queue_size", "default_timeout_microseconds"})
 _TENSOR = frozenset({"name", "data_type", "dims"})
+_OUTPUT = _TENSOR | {"label_filename"}
 _GROUP = frozenset({"name", "kind", "count"})
 # model.yaml field -> the Triton field it came from, for error messages
 _TRITON_NAMES = {"inputs": "input", "outputs": "output", "instances": "instance_group[0].count"}
@@ -121,10 +128,12 @@ def config_from_triton(text: str, name: str) -> ModelConfig:
     batch = doc.get("max_batch_size", 0)
     fields["max_batch_size"] = batch
     batched = isinstance(batch, int) and batch > 0
-    for key, target in (("input", "inputs"), ("output", "outputs")):
-        fields[target] = [
-            _tensor(t, f"{_FIELD}.{key}[{i}]", batched) for i, t in enumerate(_list(doc, key))
-        ]
+    fields["inputs"] = [
+        _tensor(t, f"{_FIELD}.input[{i}]", batched) for i, t in enumerate(_list(doc, "input"))
+    ]
+    fields["outputs"] = [
+        _output(t, f"{_FIELD}.output[{i}]", batched) for i, t in enumerate(_list(doc, "output"))
+    ]
     if "dynamic_batching" in doc:
         if not batched:
             raise InvalidInput(f"{_FIELD}.dynamic_batching: needs max_batch_size > 0")
@@ -170,6 +179,20 @@ def _list(doc: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidInput(f"{_FIELD}.{key}: expected a list")
     return value
+
+
+def _output(doc: Any, where: str, batched: bool) -> OutputConfig:
+    """An output, with its labels file (`label_filename`) when it names one."""
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{where}: expected an object")
+    _only(doc, _OUTPUT, where)
+    tensor = _tensor({k: v for k, v in doc.items() if k != "label_filename"}, where, batched)
+    labels = doc.get("label_filename") or None
+    try:
+        return OutputConfig(**tensor.model_dump(), labels=labels)
+    except ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"]
+        raise InvalidInput(f"{where}.label_filename: {message}") from None
 
 
 def _tensor(doc: Any, where: str, batched: bool) -> TensorConfig:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def find_model_file(directory: Path) -> Path:
     return found[0]
 
 
-def _declared(tensors: list[TensorConfig]) -> list[MetadataTensor]:
+def _declared(tensors: Sequence[TensorConfig]) -> list[MetadataTensor]:
     return [MetadataTensor(name=t.name, datatype=t.datatype, shape=t.shape) for t in tensors]
 
 

@@ -21,6 +21,12 @@ class TensorConfig(_Wire):
     dims: list[int]
 
 
+class OutputConfig(TensorConfig):
+    """A model output; `label_filename` names its file of class labels (classification)."""
+
+    label_filename: str | None = None
+
+
 class QueuePolicy(_Wire):
     """The batch queue's bound and request timeout."""
 
@@ -58,7 +64,7 @@ class ModelConfig(_Wire):
     backend: str
     max_batch_size: int
     input: list[TensorConfig]
-    output: list[TensorConfig]
+    output: list[OutputConfig]
     instance_group: list[InstanceGroup]
     parameters: dict[str, StringValue] = Field(default_factory=dict)
     dynamic_batching: DynamicBatching | None = None

@@ -4,6 +4,7 @@ by tritonclient as a user calls Triton: classes equal the top of the plain answe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,17 +29,23 @@ SLEEPER = """
             return {"slept": np.array([1.0], np.float32)}
 """
 TRANSPORTS = ["http-json", "http-binary", "grpc"]
+LABELS = ["cat", "dog", "bird", "fish", "frog"]  # the sixth class has none
 X = np.random.default_rng(3).standard_normal((3, 8)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """scores (8 -> 6, batching), flat (the same, not batching), counts (INT32 identity),
-    half (FP16 identity), sleeper (python)."""
+    """scores (8 -> 6, batching), flat (the same, not batching), labelled (scores with labels
+    for five of its six classes), relabel (scores, with a labels file but no model.yaml),
+    counts (INT32 identity), half (FP16 identity), sleeper (python)."""
     root = tmp_path_factory.mktemp("repo")
-    for name in ("scores", "flat"):
+    for name in ("scores", "flat", "labelled", "relabel"):
         onnx_matmul(root / name / "model.onnx", in_features=8, out_features=6, seed=5)
     write_model_yaml(root / "scores", max_batch_size=8)
+    (root / "labelled" / "classes.txt").write_text("".join(f"{c}\n" for c in LABELS))
+    (root / "relabel" / "names.txt").write_text("".join(f"{c}\n" for c in LABELS))
+    labelled = {"name": "y", "datatype": "FP32", "shape": [-1, 6], "labels": "classes.txt"}
+    write_model_yaml(root / "labelled", max_batch_size=8, outputs=[labelled])
     onnx_identity(root / "counts" / "model.onnx", "INT32", width=5)
     onnx_identity(root / "half" / "model.onnx", "FP16")
     python_model(root / "sleeper", SLEEPER)
@@ -104,6 +111,48 @@ def test_a_model_that_does_not_batch_answers_one_list(
     classes = _infer(server, transport, "flat", inputs, "y", class_count=4)
     assert classes.shape == (4,)
     assert _texts(classes) == _top(plain, 4)
+
+
+def _labelled(classes: list[str]) -> list[str]:
+    """Classes "<value>:<index>" with the label of their index, where there is one."""
+    out = []
+    for text in classes:
+        index = int(text.split(":")[1])
+        out.append(f"{text}:{LABELS[index]}" if index < len(LABELS) else text)
+    return out
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_label_follows_each_index_that_has_one(server: RunningServer, transport: str) -> None:
+    inputs = {"x": ("FP32", X)}
+    plain = _infer(server, transport, "labelled", inputs, "y")
+    classes = _infer(server, transport, "labelled", inputs, "y", class_count=6)
+    assert [_texts(row) for row in classes] == [_labelled(_top(row, 6)) for row in plain]
+    assert any(text.count(":") == 1 for text in _texts(classes))  # the unlabelled sixth
+
+
+def test_tritons_label_filename_given_on_load_labels_the_classes(server: RunningServer) -> None:
+    http = thttp.InferenceServerClient(server.http_target)
+    grpc = tgrpc.InferenceServerClient(server.grpc_target)
+    output = {"name": "y", "data_type": "TYPE_FP32", "dims": [6]}
+    config = {"max_batch_size": 8, "output": [{**output, "label_filename": "names.txt"}]}
+    http.load_model("relabel", config=json.dumps(config))
+    assert (
+        grpc.get_model_config("relabel", as_json=True)["config"]["output"][0]["label_filename"]
+        == "names.txt"
+    )
+    assert http.get_model_config("relabel")["output"][0]["label_filename"] == "names.txt"
+    plain = _infer(server, "grpc", "relabel", {"x": ("FP32", X)}, "y")
+    classes = _infer(server, "grpc", "relabel", {"x": ("FP32", X)}, "y", class_count=2)
+    assert [_texts(row) for row in classes] == [_labelled(_top(row, 2)) for row in plain]
+    missing = {"max_batch_size": 8, "output": [{**output, "label_filename": "gone.txt"}]}
+    with pytest.raises(InferenceServerException) as caught:
+        http.load_model("relabel", config=json.dumps(missing))
+    assert "output 'y': labels file 'gone.txt' in the model's directory cannot be read" in (
+        caught.value.message()
+    )
+    again = _infer(server, "grpc", "relabel", {"x": ("FP32", X)}, "y", class_count=2)
+    assert again.tolist() == classes.tolist()  # the load before keeps serving
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -99,3 +99,8 @@ def test_a_declared_type_that_cannot_be_classified_is_refused_before_the_model_r
     with pytest.raises(InvalidInput, match="cannot classify a FP16 output"):
         asked_classes(asked, {"half": "FP16"})
     assert asked_classes(asked, {}) == {"half": 1}  # undeclared: checked on the answer
+
+
+def test_a_label_follows_the_index_where_the_labels_have_one() -> None:
+    out = classify("o", np.array([0.2, 0.5, 0.3], np.float32), 3, False, ("cat", "dog"))
+    assert _texts(out) == ["0.500000:1:dog", "0.300000:2", "0.200000:0:cat"]
