@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from modelplane.edge.v2 import timeout_seconds
 from modelplane.model_server.errors import InvalidInput
 
 _NO_SEQUENCES = "this server has no sequence batching: every request stands alone"
@@ -55,14 +56,11 @@ def request_options(parameters: dict[str, Any] | None) -> RequestOptions:
     _only_default(parameters, "sequence_id", (0, ""), _NO_SEQUENCES)
     _only_default(parameters, "sequence_start", (False,), _NO_SEQUENCES)
     _only_default(parameters, "sequence_end", (False,), _NO_SEQUENCES)
-    micros = parameters.get("timeout")
-    if micros is None:
-        return NONE
-    if isinstance(micros, bool) or not isinstance(micros, int) or micros < 0:
-        raise InvalidInput(
-            f"parameters.timeout must be a whole number of microseconds (0: none), not {micros!r}"
-        )
-    return RequestOptions(timeout=micros / 1e6) if micros else NONE
+    try:
+        seconds = timeout_seconds(parameters)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return NONE if seconds is None else RequestOptions(timeout=seconds)
 
 
 def _only_default(

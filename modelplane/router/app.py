@@ -286,7 +286,11 @@ class RouterApp:
     async def _run(self, payload: Payload, headers: dict[str, str]) -> StepResult:
         assert self._executor is not None
         try:
-            result = await self._executor.run(payload, headers)
+            timeout = payload.asked_timeout()
+        except ValueError as exc:
+            return failure(400, "bad request parameter", str(exc), None)
+        try:
+            result = await self._executor.run(payload, headers, timeout)
         except Exception as exc:  # a bug must still answer in the one error format
             log.exception("graph %s failed", self.graph.name)
             result = failure(500, "router error", f"{type(exc).__name__}: {exc}", None)

@@ -56,6 +56,7 @@ class _Context:
 
     deadline: float
     headers: Mapping[str, str]
+    limit: str  # what the deadline is, for the answer when it passes
     soft_failures: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)  # steps whose upstream answered 2xx
     _metadata: tuple[tuple[str, str], ...] | None = None
@@ -92,9 +93,15 @@ class Executor:
         self.deadline_seconds = graph.timeout if graph.timeout is not None else request_timeout
         self.policy = policy if policy is not None else RetryPolicy()
 
-    async def run(self, payload: Payload, headers: Mapping[str, str]) -> StepResult:
-        """Run the root node on a request body with the headers to forward."""
-        ctx = _Context(time.monotonic() + self.deadline_seconds, headers)
+    async def run(
+        self, payload: Payload, headers: Mapping[str, str], asked: float | None = None
+    ) -> StepResult:
+        """Run the root node on a request body with the headers to forward, within the graph's
+        deadline or the seconds the request `asked` for (its `timeout`), the earlier."""
+        seconds, limit = self.deadline_seconds, "the graph's deadline"
+        if asked is not None and asked < seconds:
+            seconds, limit = asked, "the request's timeout parameter"
+        ctx = _Context(time.monotonic() + seconds, headers, f"{limit} of {seconds:g}s")
         result = await self._node(self.graph.root, payload, ctx)
         result.soft_failures = ctx.soft_failures
         result.ran = ctx.ran
@@ -246,7 +253,7 @@ class Executor:
             return failure(exc.status, f"step {step.label} timed out", str(exc), step.label)
         except GraphDeadlineExceeded as exc:
             self.metrics.step_error(step.node, step.label, "deadline")
-            cause = f"the graph's deadline of {self.deadline_seconds:g}s passed"
+            cause = f"{ctx.limit} passed"
             return failure(exc.status, "graph deadline exceeded", cause, step.label, fatal=True)
         except Unreachable as exc:
             self.metrics.step_error(step.node, step.label, "unreachable")

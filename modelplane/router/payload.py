@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelplane.edge.v2 import HEADER_LENGTH, JSON
+from modelplane.edge.v2 import HEADER_LENGTH, JSON, TIMEOUT_PARAMETER, timeout_seconds
 from modelplane.router import jsonio, tensors
 from modelplane.router.errors import NotJSON
+from modelplane.v2grpc.messages import params_to_dict
+
+_TIMEOUT_KEY = f'"{TIMEOUT_PARAMETER}"'.encode()
 
 _UNPARSED: Any = object()
 
@@ -106,6 +109,19 @@ class Payload:
             return self.json()
         except NotJSON:
             return None
+
+    def asked_timeout(self) -> float | None:
+        """The request's own `timeout` parameter in seconds, or None (ValueError when it is
+        malformed); a body that does not name it is not parsed to look for it."""
+        if self.message is not None:
+            given = self.message.parameters
+            return timeout_seconds(params_to_dict(given)) if TIMEOUT_PARAMETER in given else None
+        body = self.body
+        if _TIMEOUT_KEY not in (body if self.header_length is None else body[: self.header_length]):
+            return None
+        document = self.json_or_none()
+        given = document.get("parameters") if isinstance(document, dict) else None
+        return timeout_seconds(given) if isinstance(given, dict) else None
 
     def v2(self) -> tensors.V2 | None:
         """The V2 request or response this payload holds (raw tensors kept raw), else None."""

@@ -81,6 +81,30 @@ def test_overall_deadline_stops_a_long_sequence(upstream: tuple[Upstream, str]) 
     assert took < 1.5
 
 
+def test_the_requests_own_timeout_bounds_the_whole_graph(upstream: tuple[Upstream, str]) -> None:
+    """Triton's `timeout` request parameter (microseconds) asked of a graph bounds the graph,
+    as its own deadline does, the earlier of the two applying; a malformed one is a 400."""
+    _, base = upstream
+    nodes = seq(
+        {"name": "a", "serviceUrl": model(base, "add1")},
+        {"name": "b", "serviceUrl": model(base, "slow")},
+    )
+    with router(nodes, timeout=30) as c:
+        start = time.monotonic()
+        r = c.post("/", json={**V2_IN, "parameters": {"timeout": 300_000}})
+        took = time.monotonic() - start
+        bad = c.post("/", json={**V2_IN, "parameters": {"timeout": "soon"}})
+    assert r.status_code == 504
+    assert r.json() == {
+        "error": "graph deadline exceeded",
+        "cause": "the request's timeout parameter of 0.3s passed",
+        "step": "root/b",
+    }
+    assert took < 1.5
+    assert bad.status_code == 400
+    assert "parameters.timeout must be a whole number of microseconds" in bad.json()["cause"]
+
+
 def test_soft_slow_member_does_not_hold_an_ensemble_past_its_timeout(
     upstream: tuple[Upstream, str],
 ) -> None:
