@@ -30,7 +30,7 @@ from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.chaining import merge_ensemble
 from modelplane.router.describe import Describer
-from modelplane.router.errors import NotV2, Undescribed, error_document
+from modelplane.router.errors import NotV2, RouterError, Undescribed, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.h1 import H1Transport
@@ -50,6 +50,7 @@ NO_STATISTICS = (
     "statistics on their own servers"
 )
 NO_REPOSITORY = "a graph router has no model repository: it serves one graph"
+UNWRITTEN = "the graph's answer cannot be written as asked"
 
 
 def not_served(name: str, graph: str) -> str:
@@ -213,17 +214,12 @@ class RouterApp:
                 result = failure(exc.status, exc.summary, str(exc), None)
             else:
                 result = await self._run(payload, headers)
-                if v2 and result.ok and result.payload.parsed:
-                    merged = merge_ensemble(result.payload.json(), self.graph.name)
-                    if merged is not None:  # the result is this request's own: reshaped in place
-                        result.payload = Payload.of(merged)
-                if result.ok:
-                    # the client's form matters only when the answer is not plain JSON
-                    answer = result.payload
-                    binary = (
-                        answer.message is not None or answer.header_length is not None
-                    ) and wants_binary(payload)
-                    result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
+                try:
+                    self._shape(result, payload, v2)
+                except RouterError as exc:  # an answer the client's form cannot carry
+                    unwritten = failure(exc.status, UNWRITTEN, str(exc), None)
+                    unwritten.soft_failures = result.soft_failures
+                    result = unwritten
             status = result.status
             answer = result.payload
             out = [
@@ -238,6 +234,23 @@ class RouterApp:
         finally:
             metrics.in_flight.dec()
             metrics.request_done(status, time.perf_counter() - start)
+
+    def _shape(self, result: StepResult, request: Payload, v2: bool) -> None:
+        """Give a REST answer its final form: renamed for the graph, an Ensemble's map as one
+        V2 response on the V2 route, in the client's form (binary only when it asked), and
+        written (so a tensor JSON cannot carry raises here, as a RouterError)."""
+        if v2 and result.ok and result.payload.parsed:
+            merged = merge_ensemble(result.payload.json(), self.graph.name)
+            if merged is not None:  # the result is this request's own: reshaped in place
+                result.payload = Payload.of(merged)
+        if result.ok:
+            # the client's form matters only when the answer is not plain JSON
+            answer = result.payload
+            binary = (
+                answer.message is not None or answer.header_length is not None
+            ) and wants_binary(request)
+            result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
+            result.payload.body  # noqa: B018  # written now, inside the caller's try
 
     async def infer_message(
         self, message: Any, metadata: Iterable[tuple[str, str | bytes]]
@@ -291,6 +304,8 @@ class RouterApp:
             return failure(400, "bad request parameter", str(exc), None)
         try:
             result = await self._executor.run(payload, headers, timeout)
+        except RouterError as exc:  # an answer the client's form cannot carry (an Ensemble's)
+            result = failure(exc.status, UNWRITTEN, str(exc), None)
         except Exception as exc:  # a bug must still answer in the one error format
             log.exception("graph %s failed", self.graph.name)
             result = failure(500, "router error", f"{type(exc).__name__}: {exc}", None)

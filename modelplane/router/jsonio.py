@@ -62,3 +62,11 @@ def _default(value: Any) -> Any:
     if isinstance(value, NonFinite):
         return value.token
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def narrow_floats(array: Any) -> list[float]:
+    """A float32 or float16 numpy array as Python floats printed with the array's own
+    shortest digits (0.078075096, not the double 0.0780750960111618), as orjson writes such
+    an array and so as the model server writes it in JSON."""
+    values: list[float] = orjson.loads(orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY))
+    return values

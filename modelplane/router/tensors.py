@@ -92,16 +92,26 @@ def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
         while offset < len(raw):
             (size,) = struct.unpack_from("<I", raw, offset)
             chunk = raw[offset + 4 : offset + 4 + size]
-            out.append(chunk.decode("utf-8", "replace"))
+            try:
+                out.append(chunk.decode())
+            except UnicodeDecodeError:
+                raise ChainError(
+                    f"tensor {name!r} holds bytes that are not UTF-8, so JSON cannot carry "
+                    "them: ask for it as binary data (binary_data_output) or over gRPC"
+                ) from None
             offset += 4 + size
         return out
     dtype = DTYPES.get(datatype)
     if dtype is None:
         raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
     array = np.frombuffer(raw, dtype=dtype)
-    data: list[Any] = array.tolist()
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        return [jsonio.non_finite(x) for x in data]  # written back as NaN, Infinity tokens
+        # written back as NaN, Infinity tokens
+        return [jsonio.non_finite(x) for x in array.tolist()]
+    if array.dtype.kind == "f" and array.dtype.itemsize < 8:
+        # the digits the model server writes (a float32's shortest), not a double's
+        return jsonio.narrow_floats(array)
+    data: list[Any] = array.tolist()
     return data
 
 

@@ -64,6 +64,27 @@ def test_json_data_encodes_to_the_raw_bytes_numpy_gives() -> None:
     assert list(message.raw_input_contents) == [expected]
 
 
+def test_raw_floats_become_json_with_their_own_shortest_digits() -> None:
+    """As the model server writes them, so one answer reads the same from a REST step and
+    from a gRPC step (not 0.0780750960111618, a double's digits)."""
+    values = np.asarray([0.078075096, 1 / 3, -2.5], dtype=np.float32)
+    data = tensors.raw_to_data("FP32", values.tobytes(), "y")
+    assert orjson.dumps(data) == b"[0.078075096,0.33333334,-2.5]"
+    assert np.asarray(data, dtype=np.float32).tobytes() == values.tobytes()
+    half = np.asarray([0.1, 65504.0], dtype=np.float16)
+    assert np.asarray(tensors.raw_to_data("FP16", half.tobytes(), "h"), np.float16).tobytes() == (
+        half.tobytes()
+    )
+    doubles = np.asarray([0.1], dtype=np.float64)
+    assert tensors.raw_to_data("FP64", doubles.tobytes(), "d") == [0.1]
+
+
+def test_bytes_that_are_not_utf8_are_refused_as_json_not_replaced() -> None:
+    raw = b"".join(len(b).to_bytes(4, "little") + b for b in (b"ok", b"\xff\xfe"))
+    with pytest.raises(ChainError, match="'b' holds bytes that are not UTF-8"):
+        tensors.raw_to_data("BYTES", raw, "b")
+
+
 def test_bad_tensors_are_named() -> None:
     with pytest.raises(ChainError, match="'x': data is not INT8"):
         tensors.data_to_raw("INT8", ["a"], "x")

@@ -1,0 +1,103 @@
+"""BYTES that are not UTF-8, through the graph: intact wherever the answer's form carries bytes
+(binary data, gRPC), and refused, never mangled, where the client asked for JSON, which
+cannot carry them (before, a gRPC step's answer was decoded with U+FFFD in their place)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as tgrpc
+import tritonclient.http as thttp
+from tritonclient.utils import InferenceServerException
+
+from modelplane.router.app import RouterApp
+from modelplane.router.graph import load
+from modelplane.router.settings import RouterSettings
+from tests.component.router.graphs import grpc_url, rest_url
+from tests.component.router.servers import serve_router
+from tests.support.model_server import RunningServer, server_in_thread
+from tests.support.models import python_model
+
+RAW = [b"\xff\xfeok", "é".encode()]
+SOURCE = f"""
+    import numpy as np
+
+
+    class Model:
+        def predict(self, inputs):
+            return {{"out": np.array({RAW!r}, dtype=object)}}
+"""
+BODY = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    root: Path = tmp_path_factory.mktemp("bytes-models")
+    python_model(root / "raw", SOURCE)
+    with server_in_thread(model_repository=root) as running:
+        yield running
+
+
+def _router(server: RunningServer, url: Any, kind: str) -> Any:
+    nodes = {
+        "root": {"routerType": kind, "steps": [{"name": "a", "serviceUrl": url(server, "raw")}]}
+    }
+    return serve_router(RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings()))
+
+
+@pytest.mark.parametrize("kind", ["Sequence", "Ensemble"])
+def test_json_cannot_carry_them_so_the_answer_says_so(server: RunningServer, kind: str) -> None:
+    with _router(server, grpc_url, kind) as (base, _):
+        answer = httpx.post(f"{base}/v2/models/g/infer", json=BODY, timeout=30)
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "the graph's answer cannot be written as asked"
+    assert "'out' holds bytes that are not UTF-8" in answer.json()["cause"]
+    assert "ask for it as binary data" in answer.json()["cause"]
+
+
+def _binary_and_grpc(target: str, base: str, name: str) -> tuple[Any, Any]:
+    """The graph asked for `name` as binary data over HTTP, and over gRPC."""
+    http = thttp.InferenceServerClient(base.removeprefix("http://"))
+    tensor = thttp.InferInput("x", [1], "FP32")
+    tensor.set_data_from_numpy(np.ones(1, np.float32))
+    binary = http.infer("g", [tensor], outputs=[thttp.InferRequestedOutput(name, True)])
+    grpc = tgrpc.InferenceServerClient(target)
+    gtensor = tgrpc.InferInput("x", [1], "FP32")
+    gtensor.set_data_from_numpy(np.ones(1, np.float32))
+    return binary, grpc.infer("g", [gtensor])
+
+
+@pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-step", "rest-step"])
+def test_a_sequence_carries_them_intact_as_binary_data_and_over_grpc(
+    server: RunningServer, url: Any
+) -> None:
+    with _router(server, url, "Sequence") as (base, target):
+        binary, over_grpc = _binary_and_grpc(target, base, "out")
+    assert list(binary.as_numpy("out")) == RAW
+    assert list(over_grpc.as_numpy("out")) == RAW
+
+
+@pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-step", "rest-step"])
+def test_an_ensemble_merges_as_json_so_it_refuses_them_in_every_form(
+    server: RunningServer, url: Any
+) -> None:
+    with _router(server, url, "Ensemble") as (base, target):
+        http = thttp.InferenceServerClient(base.removeprefix("http://"))
+        tensor = thttp.InferInput("x", [1], "FP32")
+        tensor.set_data_from_numpy(np.ones(1, np.float32))
+        with pytest.raises(InferenceServerException) as over_http:
+            http.infer("g", [tensor], outputs=[thttp.InferRequestedOutput("a.out", True)])
+        grpc = tgrpc.InferenceServerClient(target)
+        gtensor = tgrpc.InferInput("x", [1], "FP32")
+        gtensor.set_data_from_numpy(np.ones(1, np.float32))
+        with pytest.raises(InferenceServerException) as over_grpc:
+            grpc.infer("g", [gtensor])
+    assert over_http.value.message() == "the graph's answer cannot be written as asked"
+    details = over_grpc.value.message()  # the whole error document, its cause with it
+    assert "the graph's answer cannot be written as asked" in details
+    assert "'out' holds bytes that are not UTF-8" in details
