@@ -101,10 +101,13 @@ def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
                 ) from None
             offset += 4 + size
         return out
-    dtype = DTYPES.get(datatype)
-    if dtype is None:
-        raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
-    array = np.frombuffer(raw, dtype=dtype)
+    if datatype == "BF16":
+        array = bf16_to_float32(raw)  # in JSON as float32 numbers, as the model server writes
+    else:
+        dtype = DTYPES.get(datatype)
+        if dtype is None:
+            raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
+        array = np.frombuffer(raw, dtype=dtype)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         # written back as NaN, Infinity tokens
         return [jsonio.non_finite(x) for x in array.tolist()]
@@ -123,13 +126,31 @@ def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
             chunk = item.encode() if isinstance(item, str) else bytes(item)
             parts.append(struct.pack("<I", len(chunk)) + chunk)
         return b"".join(parts)
-    dtype = DTYPES.get(datatype)
+    dtype = "<f4" if datatype == "BF16" else DTYPES.get(datatype)
     if dtype is None:
         raise ChainError(f"tensor {name!r}: {datatype} JSON data cannot be sent as raw bytes")
     try:
-        return np.asarray(data, dtype=dtype).tobytes()
+        array = np.asarray(data, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise ChainError(f"tensor {name!r}: data is not {datatype}: {exc}") from exc
+    return float32_to_bf16(array) if datatype == "BF16" else array.tobytes()
+
+
+def bf16_to_float32(raw: bytes) -> np.ndarray[Any, Any]:
+    """Raw bfloat16 (the high half of a float32) as float32 values, exactly."""
+    halves = np.frombuffer(raw, dtype="<u2").astype("<u4")
+    return (halves << 16).view("<f4")
+
+
+def float32_to_bf16(array: np.ndarray[Any, Any]) -> bytes:
+    """float32 values as raw bfloat16, rounded to nearest even (as ml_dtypes and the model
+    server round); a NaN stays a NaN."""
+    bits = np.ascontiguousarray(array, dtype="<f4").reshape(-1).view("<u4")
+    rounded = (bits + (0x7FFF + ((bits >> 16) & 1))) >> 16
+    nan = np.isnan(array.reshape(-1))
+    rounded[nan] = (bits[nan] >> 16) | 0x0040  # quiet, and never rounded into an infinity
+    packed: bytes = rounded.astype("<u2").tobytes()
+    return packed
 
 
 def _flatten(data: Any) -> Iterable[Any]:

@@ -79,6 +79,21 @@ def test_raw_floats_become_json_with_their_own_shortest_digits() -> None:
     assert tensors.raw_to_data("FP64", doubles.tobytes(), "d") == [0.1]
 
 
+def test_bf16_is_json_float32_numbers_both_ways_rounded_as_ml_dtypes_rounds() -> None:
+    import ml_dtypes
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [rng.standard_normal(2000).astype(np.float32) * 100, [np.inf, -np.inf, 0.0, -0.0]]
+    ).astype(np.float32)
+    as_bf16 = values.astype(ml_dtypes.bfloat16)
+    assert tensors.data_to_raw("BF16", values.tolist(), "b") == as_bf16.tobytes()
+    data = tensors.raw_to_data("BF16", as_bf16.tobytes(), "b")
+    assert np.asarray(data, np.float32).tobytes() == as_bf16.astype(np.float32).tobytes()
+    nan = np.frombuffer(tensors.data_to_raw("BF16", [float("nan")], "b"), ml_dtypes.bfloat16)
+    assert np.isnan(nan.astype(np.float32)).all()
+
+
 def test_bytes_that_are_not_utf8_are_refused_as_json_not_replaced() -> None:
     raw = b"".join(len(b).to_bytes(4, "little") + b for b in (b"ok", b"\xff\xfe"))
     with pytest.raises(ChainError, match="'b' holds bytes that are not UTF-8"):
@@ -88,8 +103,8 @@ def test_bytes_that_are_not_utf8_are_refused_as_json_not_replaced() -> None:
 def test_bad_tensors_are_named() -> None:
     with pytest.raises(ChainError, match="'x': data is not INT8"):
         tensors.data_to_raw("INT8", ["a"], "x")
-    with pytest.raises(ChainError, match="'z': BF16 cannot be turned into JSON"):
-        tensors.raw_to_data("BF16", b"\x00\x00", "z")
+    with pytest.raises(ChainError, match="'z': FP8 cannot be turned into JSON"):
+        tensors.raw_to_data("FP8", b"\x00\x00", "z")
     header = {"outputs": [{"name": "y", "datatype": "FP32", "shape": [1],
                            "parameters": {"binary_data_size": 8}}]}  # fmt: skip
     with pytest.raises(ChainError, match="bad binary_data_size 8"):

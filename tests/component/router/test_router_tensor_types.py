@@ -1,6 +1,11 @@
-"""BYTES that are not UTF-8, through the graph: intact wherever the answer's form carries bytes
-(binary data, gRPC), and refused, never mangled, where the client asked for JSON, which
-cannot carry them (before, a gRPC step's answer was decoded with U+FFFD in their place)."""
+"""The tensor types JSON needs care with, through a graph whose answers the router decodes into
+JSON (an Ensemble's merge, a JSON client of binary or gRPC steps):
+
+- BYTES that are not UTF-8: intact wherever the answer's form carries bytes (binary data,
+  gRPC), and refused, never mangled, where JSON must carry them (before, a gRPC step's answer
+  was decoded with U+FFFD in their place);
+- BF16: JSON float32 numbers, as the model server writes them, and back to the same bits
+  (before, an Ensemble of BF16 models answered 500)."""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from modelplane.router.settings import RouterSettings
 from tests.component.router.graphs import grpc_url, rest_url
 from tests.component.router.servers import serve_router
 from tests.support.model_server import RunningServer, server_in_thread
-from tests.support.models import python_model
+from tests.support.models import onnx_identity, python_model
 
 RAW = [b"\xff\xfeok", "é".encode()]
 SOURCE = f"""
@@ -37,8 +42,10 @@ BODY = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    root: Path = tmp_path_factory.mktemp("bytes-models")
+    """raw (BYTES that are not UTF-8), half (a BF16 identity)."""
+    root: Path = tmp_path_factory.mktemp("tensor-type-models")
     python_model(root / "raw", SOURCE)
+    onnx_identity(root / "half" / "model.onnx", "BF16")
     with server_in_thread(model_repository=root) as running:
         yield running
 
@@ -101,3 +108,23 @@ def test_an_ensemble_merges_as_json_so_it_refuses_them_in_every_form(
     details = over_grpc.value.message()  # the whole error document, its cause with it
     assert "the graph's answer cannot be written as asked" in details
     assert "'out' holds bytes that are not UTF-8" in details
+
+
+@pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])
+def test_an_ensemble_of_bf16_models_answers_their_bits(server: RunningServer, url: Any) -> None:
+    import ml_dtypes
+
+    x = np.asarray([[0.1, -2.5, 3e38]], np.float32).astype(ml_dtypes.bfloat16)
+    steps = [{"name": n, "serviceUrl": url(server, "half")} for n in ("a", "b")]
+    nodes = {"root": {"routerType": "Ensemble", "steps": steps}}
+    app = RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings())
+    with serve_router(app) as (base, _):
+        http = thttp.InferenceServerClient(base.removeprefix("http://"))
+        tensor = thttp.InferInput("INPUT0", [1, 3], "BF16")
+        tensor.set_data_from_numpy(x, binary_data=True)
+        outputs = [
+            thttp.InferRequestedOutput(n, binary_data=True) for n in ("a.OUTPUT0", "b.OUTPUT0")
+        ]
+        answer = http.infer("g", [tensor], outputs=outputs)
+    for name in ("a.OUTPUT0", "b.OUTPUT0"):
+        assert answer.as_numpy(name).tobytes() == x.tobytes()
