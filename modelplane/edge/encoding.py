@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import zlib
 
-from modelplane.edge.errors import BadEncoding, BodyTooLarge
+from modelplane.edge.errors import BadEncoding, BodyTooLarge, UnsupportedEncoding
 
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+# The request codings taken, as a 415 answer's Accept-Encoding says them.
+ACCEPTED = ", ".join(_WBITS)
+ACCEPT_ENCODING = (b"accept-encoding", ACCEPTED.encode())
 
 
 def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -16,7 +19,9 @@ def decode_body(body: bytes, encoding: str | None, limit: int) -> bytes:
         return body
     wbits = _WBITS.get(name)
     if wbits is None:
-        raise BadEncoding(f"Content-Encoding: {encoding!r} is not supported (gzip, deflate)")
+        raise UnsupportedEncoding(
+            f"Content-Encoding: {encoding!r} is not supported (it takes {ACCEPTED})"
+        )
     inflater = zlib.decompressobj(wbits)
     try:
         out = inflater.decompress(body, limit + 1)

@@ -1,7 +1,9 @@
 """What reading a request body can raise; each part answers these in its own error format.
 
 BodyRejected            400  the body cannot be read as sent
-├── BadEncoding         400  content-encoding unknown, or the body does not inflate (or is cut)
+├── BadEncoding         400  the body does not inflate in its content-encoding (or is cut)
+│   └── UnsupportedEncoding  415  a content-encoding this server does not take (the answer
+│                                 says which it takes: `Accept-Encoding`, RFC 9110 15.5.16)
 └── BodyTooLarge        413  over the size limit: as declared, as sent, or once inflated
 ClientDisconnected      -    the client left before its whole body arrived (nobody to answer)
 """
@@ -20,6 +22,13 @@ class BadEncoding(BodyRejected):
     """The content-encoding is not supported, or the body is not valid in it."""
 
     summary = "request body cannot be decoded"
+
+
+class UnsupportedEncoding(BadEncoding):
+    """The content-encoding is not one this server takes."""
+
+    status = 415
+    summary = "request body content-encoding not supported"
 
 
 class BodyTooLarge(BodyRejected):

@@ -2,7 +2,9 @@
 
 ModelServerError                 500  INTERNAL
 ├── InvalidInput                 400  INVALID_ARGUMENT   (names the offending field)
-│   └── PayloadTooLarge          413  RESOURCE_EXHAUSTED
+│   ├── PayloadTooLarge          413  RESOURCE_EXHAUSTED
+│   └── UnsupportedMediaType     415  INVALID_ARGUMENT   (a content-encoding not taken; the
+│                                                         answer's Accept-Encoding names those taken)
 ├── NotFound                     404  NOT_FOUND
 │   ├── ModelNotFound                 (unknown model or version)
 │   └── RouteNotFound                 (unknown REST path)
@@ -14,13 +16,16 @@ ModelServerError                 500  INTERNAL
 ├── DeadlineExceeded             504  DEADLINE_EXCEEDED  (--request-timeout, batching.timeout)
 └── InferenceFailed              500  INTERNAL           (the backend raised)
 
-The shared HTTP edge's body errors (modelplane.edge.errors) become InvalidInput and
-PayloadTooLarge in the REST edge. Outside the tree, never answered: the edge's
+The shared HTTP edge's body errors (modelplane.edge.errors) become InvalidInput,
+PayloadTooLarge and UnsupportedMediaType in the REST edge; an error's `headers` go out with
+its answer. Outside the tree, never answered: the edge's
 ClientDisconnected (nobody is left to answer) and the batcher's SplitError (a model bug,
 answered as InferenceFailed).
 """
 
 from __future__ import annotations
+
+from modelplane.edge.encoding import ACCEPT_ENCODING
 
 
 class ModelServerError(Exception):
@@ -28,6 +33,7 @@ class ModelServerError(Exception):
 
     http_status = 500
     grpc_code = "INTERNAL"
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # sent with the REST answer
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -46,6 +52,13 @@ class PayloadTooLarge(InvalidInput):
 
     http_status = 413
     grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The request body's content-encoding is not one this server takes."""
+
+    http_status = 415
+    headers = (ACCEPT_ENCODING,)
 
 
 class NotFound(ModelServerError):

@@ -23,7 +23,7 @@ import orjson
 from modelplane import __version__
 from modelplane.edge import asgi
 from modelplane.edge.asgi import Receive, Scope, Send
-from modelplane.edge.encoding import decode_body
+from modelplane.edge.encoding import ACCEPT_ENCODING, decode_body
 from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnected
 from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
@@ -230,6 +230,8 @@ class RouterApp:
                 out.append((HEADER_LENGTH_BYTES, str(answer.header_length).encode()))
             if result.soft_failures:
                 out.append((SOFT_FAILURES_BYTES, ",".join(result.soft_failures).encode()))
+            if status == 415:  # a content-encoding it does not take: say which it does
+                out.append(ACCEPT_ENCODING)
             return status, out, answer.body
         finally:
             metrics.in_flight.dec()

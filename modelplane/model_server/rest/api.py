@@ -59,7 +59,8 @@ def create_api(dataplane: DataPlane, max_request_size: int, version: str) -> Fas
 
     async def error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ModelServerError)
-        return JSONResponse({"error": exc.message}, status_code=exc.http_status)
+        headers = {name.decode(): value.decode() for name, value in exc.headers}
+        return JSONResponse({"error": exc.message}, status_code=exc.http_status, headers=headers)
 
     async def gone(request: Request, exc: Exception) -> Response:
         return Response(status_code=400)  # the client left before its body arrived

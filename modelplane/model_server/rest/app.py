@@ -67,7 +67,8 @@ class RestApp:
                 return await self._to_api(request, encoding)
             status, body, headers = await self._infer(route, request)
         except ModelServerError as exc:
-            status, body, headers = exc.http_status, orjson.dumps({"error": exc.message}), [_JSON]
+            status, body = exc.http_status, orjson.dumps({"error": exc.message})
+            headers = [_JSON, *exc.headers]
         except Exception:
             log.exception("unhandled error", extra={"path": request.path})
             status, body, headers = 500, b'{"error":"internal server error"}', [_JSON]
@@ -90,7 +91,8 @@ class RestApp:
         except ClientDisconnected:
             return
         except ModelServerError as exc:
-            status, headers, answer = exc.http_status, [_JSON], orjson.dumps({"error": exc.message})
+            status, headers = exc.http_status, [_JSON, *exc.headers]
+            answer = orjson.dumps({"error": exc.message})
         else:
             query = scope.get("query_string", b"")
             request = Request(scope["method"], scope["path"], query, scope["headers"], body)

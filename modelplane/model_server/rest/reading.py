@@ -5,8 +5,8 @@ from __future__ import annotations
 from modelplane.edge import asgi
 from modelplane.edge.asgi import Receive, Scope
 from modelplane.edge.encoding import decode_body
-from modelplane.edge.errors import BodyRejected, BodyTooLarge
-from modelplane.model_server.errors import InvalidInput, PayloadTooLarge
+from modelplane.edge.errors import BodyRejected, BodyTooLarge, UnsupportedEncoding
+from modelplane.model_server.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int, decode: bool = True) -> bytes:
@@ -16,10 +16,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int, decode: bool = T
     """
     try:
         return await asgi.read_body(scope, receive, limit, decode)
-    except BodyTooLarge as exc:
-        raise PayloadTooLarge(str(exc)) from None
     except BodyRejected as exc:
-        raise InvalidInput(str(exc)) from None
+        raise _refusal(exc) from None
 
 
 def decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -29,7 +27,14 @@ def decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
         return body
     try:
         return decode_body(body, encoding, limit)
-    except BodyTooLarge as exc:
-        raise PayloadTooLarge(str(exc)) from None
     except BodyRejected as exc:
-        raise InvalidInput(str(exc)) from None
+        raise _refusal(exc) from None
+
+
+def _refusal(exc: BodyRejected) -> InvalidInput:
+    """The edge's refusal of a body as this server's error: 413, 415 or 400."""
+    if isinstance(exc, BodyTooLarge):
+        return PayloadTooLarge(str(exc))
+    if isinstance(exc, UnsupportedEncoding):
+        return UnsupportedMediaType(str(exc))
+    return InvalidInput(str(exc))

@@ -111,7 +111,7 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("BYTES element past the end", "POST", "/v2/models/identity_bytes/infer", _bytes_body, _bytes_headers, 400, "runs past the data"),
     ("Content-Encoding gzip, body is not", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "gzip"}, 400, "not valid gzip"),
     ("gzip bomb past the size limit", "POST", INFER, gzip.compress(b" " * (4 << 20)), {"Content-Encoding": "gzip"}, 413, "decompressed request body exceeds"),
-    ("unsupported Content-Encoding", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "br"}, 400, "'br' is not supported"),
+    ("unsupported Content-Encoding", "POST", INFER, _doc(*GOOD), {"Content-Encoding": "br"}, 415, "'br' is not supported (it takes gzip, deflate)"),
     ("BYTES shape far beyond its data", "POST", "/v2/models/identity_bytes/infer", *_binary({"inputs": [{**_bytes_in, "shape": [10**12, 3]}]}, struct.pack("<I", 11) + b"abc" + bytes(8)), 400, "cannot hold"),
     ("GET on infer", "GET", INFER, b"", {}, 405, "takes POST"),
     ("unknown path", "GET", "/v2/nothing/here", b"", {}, 404, "no such endpoint"),
@@ -140,6 +140,8 @@ def test_rest_bad_input_gets_4xx_naming_the_problem(
     )
     assert response.status_code == status, response.text
     assert words in response.json()["error"]
+    if status == 415:  # a coding not taken: the answer says which are (RFC 9110 15.5.16)
+        assert response.headers["accept-encoding"] == "gzip, deflate"
 
 
 def _req(**kw: Any) -> Any:

@@ -278,7 +278,8 @@ async def test_binary_extension_requests_and_answers_pass_through() -> None:
 
 
 async def test_gzip_request_bodies_are_inflated_and_upstreams_are_asked_for_identity() -> None:
-    """Bodies are read as the model server reads them (modelplane.edge): bad ones get 400."""
+    """Bodies are read as the model server reads them (modelplane.edge): bad ones get 400, a
+    coding not taken 415 with the codings taken in Accept-Encoding (RFC 9110 15.5.16)."""
     import gzip
 
     ups = Upstreams(add=v2_model("add", lambda x: x + 1))
@@ -297,7 +298,9 @@ async def test_gzip_request_bodies_are_inflated_and_upstreams_are_asked_for_iden
     assert ok.status_code == 200 and ok.json()["outputs"][0]["data"] == [2, 3]
     assert ups.seen[0].content == raw and ups.seen[0].headers["accept-encoding"] == "identity"
     assert bomb.status_code == 413
-    assert odd.status_code == 400 and broken.status_code == 400
+    assert odd.status_code == 415 and odd.headers["accept-encoding"] == "gzip, deflate"
+    assert "'br' is not supported (it takes gzip, deflate)" in odd.json()["cause"]
+    assert broken.status_code == 400 and "accept-encoding" not in broken.headers
     assert cut.status_code == 400 and "truncated" in cut.json()["cause"]
     assert len(ups.seen) == 1
 
