@@ -200,10 +200,16 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
 
 
 def merge_ensemble(document: Any, model_name: str) -> dict[str, Any] | None:
-    """An Ensemble map of V2 responses as one V2 response named for the graph, else None."""
+    """An Ensemble map of V2 responses as one V2 response named for the graph, else None;
+    it keeps the request's `id`, which every member echoed (a client matching answers to
+    requests by id, as perf_analyzer does on a gRPC stream, waits for it)."""
     if is_v2_response(document) or not isinstance(document, dict):
         return None
     outputs = v2_outputs(document)
     if outputs is None:
         return None
-    return {"model_name": model_name, "outputs": outputs}
+    merged: dict[str, Any] = {"model_name": model_name, "outputs": outputs}
+    echoed = next((a["id"] for a in document.values() if isinstance(a, dict) and a.get("id")), None)
+    if echoed is not None:
+        merged["id"] = echoed
+    return merged

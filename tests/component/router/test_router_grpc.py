@@ -165,9 +165,23 @@ def test_ensemble_over_grpc_answers_every_member_as_one_v2_response(
 ) -> None:
     """Members over gRPC, or over REST (where the router sends the gRPC request's tensors in
     the binary extension and each member answers binary): every member's tensor whole."""
-    with graph_client(ensemble(models, url), name="both") as (client, _):
+    import tritonclient.grpc as tg
+
+    with graph_client(ensemble(models, url), name="both") as (client, base):
         result = infer(client, "both", X)
+        tensor = tg.InferInput("x", list(X.shape), "FP32")
+        tensor.set_data_from_numpy(X)
+        named = client.infer("both", [tensor], request_id="req-7")
+        rest = httpx.post(
+            f"{base}/v2/models/both/infer",
+            json={"id": "req-8", "inputs": [{"name": "x", "datatype": "FP32",
+                                             "shape": list(X.shape), "data": X.ravel().tolist()}]},
+            timeout=30,
+        )  # fmt: skip
     assert result.get_response().model_name == "both"
+    # the request's id, which every member echoed, is the merged answer's (it was dropped)
+    assert named.get_response().id == "req-7"
+    assert rest.json()["id"] == "req-8"
     assert result.as_numpy("a.y").tobytes() == by_hand(models, "embed", X).tobytes()
     assert result.as_numpy("b.y").tobytes() == by_hand(models, "alt", X).tobytes()
 

@@ -77,6 +77,10 @@ def test_ensemble_map_outputs_are_prefixed_with_step_names() -> None:
     assert merge_ensemble(RESPONSE, "graph") is None
     assert merge_ensemble({"x": {"predictions": []}}, "graph") is None
     assert orjson.loads(orjson.dumps(merged))["outputs"][2]["data"] == [0.5]
+    assert merged["id"] == "req-1"  # the request's, as the members echoed it
+    anonymous = {"x": {k: v for k, v in RESPONSE.items() if k != "id"}, "y": ensemble["y"]}
+    unnamed = merge_ensemble(anonymous, "graph")
+    assert unnamed is not None and "id" not in unnamed
 
 
 def test_mapping_renames_the_inputs_of_a_v2_request() -> None:
