@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modelplane.router import jsonio
+from modelplane.router.bfloat16 import bf16_to_float32, float32_to_bf16
 from modelplane.router.errors import ChainError
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
@@ -134,23 +135,6 @@ def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
     except (TypeError, ValueError) as exc:
         raise ChainError(f"tensor {name!r}: data is not {datatype}: {exc}") from exc
     return float32_to_bf16(array) if datatype == "BF16" else array.tobytes()
-
-
-def bf16_to_float32(raw: bytes) -> np.ndarray[Any, Any]:
-    """Raw bfloat16 (the high half of a float32) as float32 values, exactly."""
-    halves = np.frombuffer(raw, dtype="<u2").astype("<u4")
-    return (halves << 16).view("<f4")
-
-
-def float32_to_bf16(array: np.ndarray[Any, Any]) -> bytes:
-    """float32 values as raw bfloat16, rounded to nearest even (as ml_dtypes and the model
-    server round); a NaN stays a NaN."""
-    bits = np.ascontiguousarray(array, dtype="<f4").reshape(-1).view("<u4")
-    rounded = (bits + (0x7FFF + ((bits >> 16) & 1))) >> 16
-    nan = np.isnan(array.reshape(-1))
-    rounded[nan] = (bits[nan] >> 16) | 0x0040  # quiet, and never rounded into an infinity
-    packed: bytes = rounded.astype("<u2").tobytes()
-    return packed
 
 
 def _flatten(data: Any) -> Iterable[Any]:
