@@ -106,7 +106,7 @@ def request_for(name: str) -> dict[str, Any]:
         ]
     }
     if name == "iris-by-priority":
-        body["parameters"] = {"priority": "high"}
+        body["parameters"] = {"tier": "high"}
     return body
 
 
@@ -249,14 +249,15 @@ def test_sample_answers_grpc_through_its_service(ready: Tier, name: str) -> None
     tensor.set_data_from_numpy(
         np.asarray(request["data"], dtype=np.float32).reshape(request["shape"])
     )
-    # no request parameters: tritonclient reserves "priority" (Triton's scheduling priority)
-    result = client.infer(name, [tensor], timeout=30)
+    # no request parameters; tritonclient's `timeout` is the request's own timeout parameter
+    # (microseconds), which the servers honour: the client's wait is `client_timeout`
+    result = client.infer(name, [tensor], client_timeout=30)
     response = result.get_response()
     if name in graph_names():  # the graph's name, and which steps ran
         assert response.model_name == name
         steps = response.parameters["graph_steps"].string_param
         assert steps, response
-        if name == "iris-by-priority":  # no priority parameter: the Switch's other step
+        if name == "iris-by-priority":  # no tier parameter: the Switch's other step
             assert steps == "root/normal", steps
     outputs = result.get_response(as_json=True)["outputs"]
     assert outputs, result
