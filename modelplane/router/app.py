@@ -27,9 +27,9 @@ from modelplane.edge.encoding import ACCEPT_ENCODING, decode_body
 from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnected
 from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
-from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
-from modelplane.router.chaining import merge_ensemble
+from modelplane.router.answer import grpc_answer, named_answer, rest_answer, wants_binary
 from modelplane.router.describe import Describer
+from modelplane.router.ensemble import EnsembleAnswer
 from modelplane.router.errors import NotV2, RouterError, Undescribed, error_document
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
@@ -241,17 +241,17 @@ class RouterApp:
         """Give a REST answer its final form: renamed for the graph, an Ensemble's map as one
         V2 response on the V2 route, in the client's form (binary only when it asked), and
         written (so a tensor JSON cannot carry raises here, as a RouterError)."""
-        if v2 and result.ok and result.payload.parsed:
-            merged = merge_ensemble(result.payload.json(), self.graph.name)
-            if merged is not None:  # the result is this request's own: reshaped in place
-                result.payload = Payload.of(merged)
         if result.ok:
-            # the client's form matters only when the answer is not plain JSON
             answer = result.payload
+            merged = answer.v2() if v2 and isinstance(answer, EnsembleAnswer) else None
+            # the client's form matters only when the answer is not plain JSON
             binary = (
-                answer.message is not None or answer.header_length is not None
+                answer.message is not None or answer.header_length is not None or merged is not None
             ) and wants_binary(request)
-            result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
+            if merged is not None:
+                result.payload = named_answer(merged, self.graph.name, result.ran, binary)
+            else:
+                result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
             result.payload.body  # noqa: B018  # written now, inside the caller's try
 
     async def infer_message(
@@ -276,11 +276,7 @@ class RouterApp:
             result = await self._run(Payload.of_message(message), headers)
             status, soft = result.status, result.soft_failures
             if result.ok:
-                if result.payload.parsed and not result.payload.message:
-                    merged = merge_ensemble(result.payload.json(), self.graph.name)
-                    if merged is not None:
-                        result.payload = Payload.of(merged)
-                try:
+                try:  # an Ensemble's answer is its members' merged (EnsembleAnswer.v2)
                     answer = grpc_answer(result.payload, self.graph.name, result.ran)
                     return status, answer, "", soft
                 except NotV2 as exc:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelplane.router import tensors
+from modelplane.router.ensemble import EnsembleAnswer
 from modelplane.router.errors import ChainError, UnknownOutput, is_error_document
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
@@ -93,6 +94,8 @@ def next_request(step: Step, original: Payload, previous: Payload | None) -> Pay
         return original
     if source.message is not None or source.header_length is not None:
         return _chain_raw(source, step.mapping)
+    if isinstance(source, EnsembleAnswer) and source.v2() is not None:
+        return _chain_raw(source, step.mapping)  # the members' tensors, in their own forms
     document = source.json_or_none()
     outputs = v2_outputs(document)
     if outputs is not None:
@@ -105,7 +108,8 @@ def next_request(step: Step, original: Payload, previous: Payload | None) -> Pay
 
 
 def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
-    """Chain a gRPC message or a binary-extension body in its own form: tensors stay raw."""
+    """Chain a gRPC message, a binary-extension body or an Ensemble's answer in its own form:
+    tensors stay raw."""
     v2 = source.v2()
     if v2 is None:
         raise ChainError("the previous answer is not a V2 response or request")
@@ -117,7 +121,9 @@ def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
         return source
     if source.message is not None:
         return Payload.of_message(tensors.to_message(v2))
-    return Payload.of_v2(v2, binary=True)
+    # binary when the tensors are raw (an Ensemble of JSON answers chains as JSON)
+    raw = source.header_length is not None or any(t.raw is not None for t in v2.tensors)
+    return Payload.of_v2(v2, binary=raw)
 
 
 def _asking(request: Payload) -> tensors.V2 | None:
@@ -197,19 +203,3 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
         key: _in_form_of(request, dataclasses.replace(v2, outputs=outputs))
         for key, outputs in wanted.items()
     }
-
-
-def merge_ensemble(document: Any, model_name: str) -> dict[str, Any] | None:
-    """An Ensemble map of V2 responses as one V2 response named for the graph, else None;
-    it keeps the request's `id`, which every member echoed (a client matching answers to
-    requests by id, as perf_analyzer does on a gRPC stream, waits for it)."""
-    if is_v2_response(document) or not isinstance(document, dict):
-        return None
-    outputs = v2_outputs(document)
-    if outputs is None:
-        return None
-    merged: dict[str, Any] = {"model_name": model_name, "outputs": outputs}
-    echoed = next((a["id"] for a in document.values() if isinstance(a, dict) and a.get("id")), None)
-    if echoed is not None:
-        merged["id"] = echoed
-    return merged

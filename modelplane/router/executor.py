@@ -29,6 +29,7 @@ from modelplane.router.chaining import (
     split_outputs,
     with_outputs,
 )
+from modelplane.router.ensemble import EnsembleAnswer
 from modelplane.router.errors import (
     ChainError,
     GraphDeadlineExceeded,
@@ -177,12 +178,10 @@ class Executor:
         if not any(o.ok for o in results):
             ctx.soft_failures.extend(s.label for s in steps)
             return results[0]
-        merged = {}
-        for step, result in zip(steps, results, strict=True):
-            if not result.ok:
-                ctx.soft_failures.append(step.label)
-            merged[step.key] = _entry(result.payload)
-        return StepResult(200, Payload.of(merged))
+        failed = frozenset(s.key for s, r in zip(steps, results, strict=True) if not r.ok)
+        ctx.soft_failures.extend(s.label for s in steps if s.key in failed)
+        members = {s.key: r.payload for s, r in zip(steps, results, strict=True)}
+        return StepResult(200, EnsembleAnswer(members, failed))
 
     async def _choose(self, node: Node, payload: Payload, ctx: _Context) -> StepResult:
         document = None
@@ -299,16 +298,3 @@ def _grpc_request(payload: Payload) -> bytes:
         message = tensors.to_message(v2)
     data: bytes = message.SerializeToString()
     return data
-
-
-def _entry(payload: Payload) -> object:
-    """An Ensemble member's entry: its JSON value (a binary-extension answer's tensors decoded
-    into it: the header alone has no data), or its body as text when it is not JSON."""
-    if payload.header_length is not None:
-        v2 = payload.v2()
-        if v2 is not None:
-            return tensors.to_document(v2)
-    try:
-        return payload.json()
-    except NotJSON:
-        return payload.body.decode("utf-8", "replace")

@@ -2,8 +2,9 @@
 JSON (an Ensemble's merge, a JSON client of binary or gRPC steps):
 
 - BYTES that are not UTF-8: intact wherever the answer's form carries bytes (binary data,
-  gRPC), and refused, never mangled, where JSON must carry them (before, a gRPC step's answer
-  was decoded with U+FFFD in their place);
+  gRPC), an Ensemble's merged answer included, and refused, never mangled, where JSON must
+  carry them (before, a gRPC step's answer was decoded with U+FFFD in their place, and an
+  Ensemble, which merged as JSON, refused them in every form);
 - BF16: JSON float32 numbers, as the model server writes them, and back to the same bits
   (before, an Ensemble of BF16 models answered 500)."""
 
@@ -18,7 +19,6 @@ import numpy as np
 import pytest
 import tritonclient.grpc as tgrpc
 import tritonclient.http as thttp
-from tritonclient.utils import InferenceServerException
 
 from modelplane.router.app import RouterApp
 from modelplane.router.graph import load
@@ -63,7 +63,7 @@ def test_json_cannot_carry_them_so_the_answer_says_so(server: RunningServer, kin
         answer = httpx.post(f"{base}/v2/models/g/infer", json=BODY, timeout=30)
     assert answer.status_code == 500
     assert answer.json()["error"] == "the graph's answer cannot be written as asked"
-    assert "'out' holds bytes that are not UTF-8" in answer.json()["cause"]
+    assert "out' holds bytes that are not UTF-8" in answer.json()["cause"]  # a.out for an Ensemble
     assert "ask for it as binary data" in answer.json()["cause"]
 
 
@@ -90,24 +90,14 @@ def test_a_sequence_carries_them_intact_as_binary_data_and_over_grpc(
 
 
 @pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-step", "rest-step"])
-def test_an_ensemble_merges_as_json_so_it_refuses_them_in_every_form(
+def test_an_ensemble_carries_them_intact_as_binary_data_and_over_grpc(
     server: RunningServer, url: Any
 ) -> None:
     with _router(server, url, "Ensemble") as (base, target):
-        http = thttp.InferenceServerClient(base.removeprefix("http://"))
-        tensor = thttp.InferInput("x", [1], "FP32")
-        tensor.set_data_from_numpy(np.ones(1, np.float32))
-        with pytest.raises(InferenceServerException) as over_http:
-            http.infer("g", [tensor], outputs=[thttp.InferRequestedOutput("a.out", True)])
-        grpc = tgrpc.InferenceServerClient(target)
-        gtensor = tgrpc.InferInput("x", [1], "FP32")
-        gtensor.set_data_from_numpy(np.ones(1, np.float32))
-        with pytest.raises(InferenceServerException) as over_grpc:
-            grpc.infer("g", [gtensor])
-    assert over_http.value.message() == "the graph's answer cannot be written as asked"
-    details = over_grpc.value.message()  # the whole error document, its cause with it
-    assert "the graph's answer cannot be written as asked" in details
-    assert "'out' holds bytes that are not UTF-8" in details
+        binary, over_grpc = _binary_and_grpc(target, base, "a.out")
+    assert list(binary.as_numpy("a.out")) == RAW
+    assert list(over_grpc.as_numpy("a.out")) == RAW
+    assert over_grpc.get_response().model_name == "g"
 
 
 @pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import pytest
 
-from modelplane.router.chaining import merge_ensemble, next_request, v2_outputs
+from modelplane.router.chaining import next_request, v2_outputs
 from modelplane.router.errors import ChainError
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
@@ -71,16 +70,6 @@ def test_ensemble_map_outputs_are_prefixed_with_step_names() -> None:
     }
     names = [o["name"] for o in v2_outputs(ensemble) or []]
     assert names == ["x.a", "x.b", "y.c"]
-    merged = merge_ensemble(ensemble, "graph")
-    assert merged is not None and merged["model_name"] == "graph"
-    assert [o["name"] for o in merged["outputs"]] == names
-    assert merge_ensemble(RESPONSE, "graph") is None
-    assert merge_ensemble({"x": {"predictions": []}}, "graph") is None
-    assert orjson.loads(orjson.dumps(merged))["outputs"][2]["data"] == [0.5]
-    assert merged["id"] == "req-1"  # the request's, as the members echoed it
-    anonymous = {"x": {k: v for k, v in RESPONSE.items() if k != "id"}, "y": ensemble["y"]}
-    unnamed = merge_ensemble(anonymous, "graph")
-    assert unnamed is not None and "id" not in unnamed
 
 
 def test_mapping_renames_the_inputs_of_a_v2_request() -> None:
