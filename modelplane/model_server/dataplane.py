@@ -33,7 +33,7 @@ from modelplane.model_server.protocol.types import (
     ServerMetadata,
 )
 from modelplane.model_server.repository import LoadedModel, ModelRepository
-from modelplane.model_server.request_parameters import request_options
+from modelplane.model_server.request_parameters import RequestOptions, request_options
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.triton import config_from_triton, model_config, model_statistics
 from modelplane.model_server.validation import (
@@ -160,14 +160,13 @@ class DataPlane:
         else:
             inputs = prepare_inputs(model.signature, request.inputs)
         wanted = select_outputs(model.signature, request.outputs)
-        declared = {t.name: t.datatype for t in model.signature.outputs}
-        classes = asked_classes(request.outputs, declared)
+        classes = asked_classes(request.outputs, model.signature.output_types)
         input_seconds = time.perf_counter() - started
         async with self._admitted():
             try:
                 work = model.runner.infer_request(request) if whole else model.runner.infer(inputs)
                 with request_compute() as computed:
-                    outputs = await _with_timeout(work, seconds, options.whose(seconds))
+                    outputs = await _with_timeout(work, seconds, options)
             except ModelServerError:
                 raise
             except Exception as exc:
@@ -274,13 +273,14 @@ class DataPlane:
 
 
 async def _with_timeout(
-    awaitable: Awaitable[Tensors], seconds: float | None, whose: str
+    awaitable: Awaitable[Tensors], seconds: float | None, options: RequestOptions
 ) -> Tensors:
     if seconds is None:
         return await awaitable
     try:
         return await asyncio.wait_for(awaitable, seconds)
     except TimeoutError:
+        whose = options.whose(seconds)  # named only when it ran out
         raise DeadlineExceeded(f"inference did not finish within {seconds:g} s ({whose})") from None
 
 

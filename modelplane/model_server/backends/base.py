@@ -37,6 +37,11 @@ class Signature:
         """Names of the declared outputs."""
         return frozenset(t.name for t in self.outputs)
 
+    @functools.cached_property
+    def output_types(self) -> dict[str, str]:
+        """Declared outputs' datatypes keyed by name (once per loaded model)."""
+        return {t.name: t.datatype for t in self.outputs}
+
 
 class Backend(Protocol):
     """What every backend provides; `infer` blocks and is run off the event loop.
