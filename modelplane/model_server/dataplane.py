@@ -33,7 +33,11 @@ from modelplane.model_server.protocol.types import (
     ServerMetadata,
 )
 from modelplane.model_server.repository import LoadedModel, ModelRepository
-from modelplane.model_server.request_parameters import RequestOptions, request_options
+from modelplane.model_server.request_parameters import (
+    RequestOptions,
+    refuse_shared_memory,
+    request_options,
+)
 from modelplane.model_server.settings import ServerSettings
 from modelplane.model_server.triton import config_from_triton, model_config, model_statistics
 from modelplane.model_server.validation import (
@@ -146,6 +150,7 @@ class DataPlane:
         demand: `ModelPool.loads_on_demand`), within the earlier of the request's `timeout`
         and the server's; outputs asked for as classes come back as classes."""
         options = request_options(request.parameters)
+        refuse_shared_memory(request)
         seconds = options.deadline(self.settings.request_timeout)
         try:
             model = self.repository.get(name, version)

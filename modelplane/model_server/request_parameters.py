@@ -7,6 +7,10 @@ refused with a reason, never accepted and ignored.
 - `sequence_id` (0 or ""), `sequence_start` and `sequence_end` (false) are the defaults and
   the only ones: this server has no sequence batching, every request stands alone.
 
+- `shared_memory_region`, `shared_memory_byte_size`, `shared_memory_offset` on an input or
+  an output (Triton's shared-memory extensions) are refused: this server has no shared
+  memory; tensors travel in the request and the answer.
+
 Every other parameter is the model's or the client's own and travels on untouched (a Python
 model reads the request's; the answer echoes them).
 """
@@ -18,8 +22,14 @@ from typing import Any
 
 from modelplane.edge.v2 import timeout_seconds
 from modelplane.model_server.errors import InvalidInput
+from modelplane.model_server.protocol.types import InferenceRequest
 
 _NO_SEQUENCES = "this server has no sequence batching: every request stands alone"
+SHARED_MEMORY = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+_NO_SHARED_MEMORY = (
+    "this server has no shared memory (Triton's system and CUDA shared-memory extensions are "
+    "not among its extensions)"
+)
 
 
 @dataclass(frozen=True)
@@ -73,3 +83,25 @@ def _only_default(
         return
     shown = " or ".join(repr(d) if isinstance(d, str) else str(d).lower() for d in defaults)
     raise InvalidInput(f"parameters.{name}: {why} (send {shown}, or leave it out; got {value!r})")
+
+
+def refuse_shared_memory(request: InferenceRequest) -> None:
+    """InvalidInput when an input or output names a shared-memory region: accepted, its
+    data would be read from nowhere or written where the client does not look."""
+    for inp in request.inputs:
+        if inp.parameters:
+            _no_shared_memory(f"input {inp.name!r}", inp.parameters, "send its data in the request")
+    for out in request.outputs or ():
+        if out.parameters:
+            _no_shared_memory(
+                f"output {out.name!r}", out.parameters, "its data comes in the answer"
+            )
+
+
+def _no_shared_memory(tensor: str, parameters: dict[str, Any], instead: str) -> None:
+    named = [p for p in SHARED_MEMORY if p in parameters]
+    if named:
+        raise InvalidInput(
+            f"{tensor}: parameters.{named[0]}: {_NO_SHARED_MEMORY}; {instead}, "
+            f"without {', '.join(named)}"
+        )

@@ -207,3 +207,31 @@ def test_the_server_says_it_classifies(server: RunningServer) -> None:
     grpc = tgrpc.InferenceServerClient(server.grpc_target).get_server_metadata(as_json=True)
     assert "classification" in http["extensions"]
     assert http["extensions"] == grpc["extensions"]
+
+
+@pytest.mark.parametrize("protocol", [thttp, tgrpc], ids=["http", "grpc"])
+def test_tensors_in_shared_memory_are_refused_not_read_from_nowhere(
+    server: RunningServer, protocol: Any
+) -> None:
+    """tritonclient's set_shared_memory on an input or an output: before, the input was
+    refused for having no data (which it had, in the region) and the output was answered
+    inline with the region echoed, so a client read its region's stale bytes."""
+    target = server.http_target if protocol is thttp else server.grpc_target
+    client = protocol.InferenceServerClient(target)
+    in_region = protocol.InferInput("INPUT0", [1, 3], "FP16")
+    in_region.set_shared_memory("in", 6)
+    with pytest.raises(InferenceServerException) as refused_input:
+        client.infer("half", [in_region])
+    plain = protocol.InferInput("INPUT0", [1, 3], "FP16")
+    plain.set_data_from_numpy(np.ones((1, 3), np.float16))
+    out_region = protocol.InferRequestedOutput("OUTPUT0")
+    out_region.set_shared_memory("out", 6)
+    with pytest.raises(InferenceServerException) as refused_output:
+        client.infer("half", [plain], outputs=[out_region])
+    assert "input 'INPUT0': parameters.shared_memory_region: this server has no shared memory" in (
+        refused_input.value.message()
+    )
+    assert "output 'OUTPUT0': parameters.shared_memory_region" in refused_output.value.message()
+    for caught in (refused_input, refused_output):
+        assert caught.value.status() in ("400", "StatusCode.INVALID_ARGUMENT")
+    assert client.infer("half", [plain]).as_numpy("OUTPUT0").tolist() == [[1.0, 1.0, 1.0]]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from modelplane.model_server.errors import InvalidInput
-from modelplane.model_server.request_parameters import NONE, RequestOptions, request_options
+from modelplane.model_server.protocol.types import InferenceRequest
+from modelplane.model_server.request_parameters import (
+    NONE,
+    RequestOptions,
+    refuse_shared_memory,
+    request_options,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +69,29 @@ def test_the_earlier_of_the_request_timeout_and_the_server_timeout_applies() -> 
     assert NONE.deadline(3.0) == 3.0 and NONE.deadline(None) is None
     assert asked.whose(0.25) == "the request's timeout parameter"
     assert asked.whose(0.1) == "the server's --request-timeout"
+
+
+def _request(input_parameters: object = None, output_parameters: object = None) -> InferenceRequest:
+    tensor = {"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}
+    return InferenceRequest.model_validate(
+        {
+            "inputs": [{**tensor, "parameters": input_parameters}],
+            "outputs": [{"name": "y", "parameters": output_parameters}],
+        }
+    )
+
+
+@pytest.mark.parametrize("where", ["input", "output"])
+@pytest.mark.parametrize(
+    "name", ["shared_memory_region", "shared_memory_byte_size", "shared_memory_offset"]
+)
+def test_a_shared_memory_region_is_refused_on_inputs_and_outputs(where: str, name: str) -> None:
+    parameters = {name: "r" if name.endswith("region") else 4, "binary_data": False}
+    request = _request(**{f"{where}_parameters": parameters})
+    with pytest.raises(InvalidInput, match=f"parameters.{name}: this server has no shared memory"):
+        refuse_shared_memory(request)
+
+
+def test_tensors_without_shared_memory_pass() -> None:
+    refuse_shared_memory(_request({"binary_data_size": 4}, {"binary_data": True}))
+    refuse_shared_memory(_request())
