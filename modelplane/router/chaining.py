@@ -164,6 +164,33 @@ def with_outputs(request: Payload, outputs: list[dict[str, Any]] | None) -> Payl
     return _in_form_of(request, dataclasses.replace(v2, outputs=outputs))
 
 
+def only_asked(answer: Payload, asked: list[dict[str, Any]]) -> Payload | None:
+    """An answer holding just the outputs a client asked for by name, in the order asked and
+    in the answer's own form; None when it lacks one, is not a V2 response, or one is asked
+    as classes (which only the model that was asked could give).
+
+    A Sequence asks its last step for them; when its answer is an earlier step's (the last
+    failed as Soft, or a condition ended the Sequence), this is what can be given instead.
+    """
+    v2 = answer.v2()
+    if v2 is None or v2.kind != "response":
+        return None
+    by_name = {t.name: t for t in v2.tensors}
+    picked = []
+    for wanted in asked:
+        name = wanted.get("name")
+        parameters = wanted.get("parameters")
+        if not isinstance(name, str) or name not in by_name:
+            return None
+        if isinstance(parameters, dict) and parameters.get("classification") is not None:
+            return None
+        picked.append(by_name[name])
+    v2 = dataclasses.replace(v2, tensors=picked)
+    if answer.message is not None:
+        return Payload.of_message(tensors.to_message(v2))
+    return Payload.of_v2(v2, binary=answer.header_length is not None)
+
+
 def _in_form_of(request: Payload, v2: tensors.V2) -> Payload:
     """A V2 request in the form `request` came in: a gRPC message, binary, or JSON."""
     if request.message is not None:

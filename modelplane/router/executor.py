@@ -26,6 +26,7 @@ from modelplane.router import tensors
 from modelplane.router.chaining import (
     ensemble_requests,
     next_request,
+    only_asked,
     split_outputs,
     with_outputs,
 )
@@ -125,10 +126,13 @@ class Executor:
         # outputs the client asked for are the last step's: the steps before it answer whole
         asked, whole = split_outputs(payload) if len(node.steps) > 1 else (None, payload)
         last = node.steps[-1]
+        answered: Step | None = None  # the step whose answer `current` is
+        ended: Step | None = None  # the step whose condition ended the sequence
         for step in node.steps:
             if step.condition is not None:  # only a condition needs to look inside the body
                 seen = current.payload if current is not None else payload
                 if not sequence_continues(step, seen.json_or_none()):
+                    ended = step
                     break  # KServe: a step whose condition fails ends the sequence
             # a $response step after failures only: no answer to take, it gets the node's input
             fallback = current is None and failure is not None and step.data == "$response"
@@ -138,7 +142,7 @@ class Executor:
             else:
                 result = await self._step(step, whole, ctx, previous)
             if result.ok:
-                current = result
+                current, answered = result, step
                 continue
             if result.fatal:
                 return result
@@ -147,6 +151,8 @@ class Executor:
             ctx.soft_failures.append(step.label)
             if not fallback:
                 failure = result
+        if current is not None and asked is not None and answered is not last:
+            return _earlier_answer(node, current, answered, asked, ended, failure)
         if current is not None:
             return current
         if failure is not None:
@@ -286,6 +292,36 @@ class Executor:
         url, body = step.service_url or "", payload.body
         headers = ctx.headers if payload.plain else {**ctx.headers, **payload.headers()}
         return lambda limit: self.transport.post(url, body, headers, limit)
+
+
+def _earlier_answer(
+    node: Node,
+    current: StepResult,
+    answered: Step | None,
+    asked: list[dict[str, Any]],
+    ended: Step | None,
+    failed: StepResult | None,
+) -> StepResult:
+    """A Sequence's answer when it is not its last step's, though the client asked for outputs
+    by name (which only the last step was asked for): that answer with just those outputs, or,
+    when it lacks one, the last step's failure, or a 400 naming what is missing. Never another
+    step's other outputs under a 200 as if they had been asked for."""
+    picked = only_asked(current.payload, asked)
+    if picked is not None:
+        return StepResult(current.status, picked)
+    if ended is None and failed is not None:
+        return failed  # the last step failed (Soft): its failure says why
+    names = ", ".join(repr(a.get("name")) for a in asked)
+    where = answered.label if answered is not None else node.name
+    why = f"the condition of step {ended.label} ended the sequence" if ended else "it ended"
+    return failure(
+        400,
+        "unknown requested output",
+        f"requested output {names} is not in the answer of step {where}, which is the "
+        f"graph's answer because {why}; only the last step's outputs can be asked for by "
+        "name, and it did not run",
+        node.name,
+    )
 
 
 def _grpc_request(payload: Payload) -> bytes:
