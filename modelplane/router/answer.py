@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelplane.router import jsonio, tensors
-from modelplane.router.chaining import is_v2_response
 from modelplane.router.errors import NotV2
 from modelplane.router.payload import Payload
+from modelplane.router.tensors import is_v2_response
 
 STEPS_PARAMETER = "graph_steps"
 # On a gRPC stream, which has no trailers per answer, the Soft steps that failed
@@ -35,9 +35,9 @@ def wants_binary(request: Payload) -> bool:
 def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> Payload:
     """A REST answer: a V2 response renamed for the graph; a gRPC message converted."""
     if answer.message is not None:
-        return named_answer(
-            _as_response(tensors.from_message(answer.message)), graph, steps, binary
-        )
+        v2 = _as_response(tensors.from_message(answer.message))
+        _name(v2, graph, steps)
+        return Payload.of_v2(v2, binary)
     document = answer.json_or_none()
     if not is_v2_response(document) or isinstance(document.get("inputs"), list):
         return answer
@@ -60,12 +60,6 @@ def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> 
         return Payload(header, named)
     tail = answer.body[answer.header_length :]
     return Payload(header + tail, named, answer.content_type, len(header))
-
-
-def named_answer(v2: tensors.V2, graph: str, steps: list[str], binary: bool) -> Payload:
-    """A V2 response (a gRPC step's, an Ensemble's merged) named for the graph, as REST."""
-    _name(v2, graph, steps)
-    return Payload.of_v2(v2, binary)
 
 
 def grpc_answer(answer: Payload, graph: str, steps: list[str]) -> Any:

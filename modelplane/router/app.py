@@ -27,7 +27,7 @@ from modelplane.edge.encoding import ACCEPT_ENCODING, decode_body
 from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnected
 from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
-from modelplane.router.answer import grpc_answer, named_answer, rest_answer, wants_binary
+from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.describe import Describer
 from modelplane.router.ensemble import EnsembleAnswer
 from modelplane.router.errors import NotV2, RouterError, Undescribed, error_document
@@ -243,15 +243,13 @@ class RouterApp:
         written (so a tensor JSON cannot carry raises here, as a RouterError)."""
         if result.ok:
             answer = result.payload
-            merged = answer.v2() if v2 and isinstance(answer, EnsembleAnswer) else None
+            if v2 and isinstance(answer, EnsembleAnswer):  # merged into one V2 response
+                answer = answer.response(lambda: wants_binary(request)) or answer
             # the client's form matters only when the answer is not plain JSON
             binary = (
-                answer.message is not None or answer.header_length is not None or merged is not None
+                answer.message is not None or answer.header_length is not None
             ) and wants_binary(request)
-            if merged is not None:
-                result.payload = named_answer(merged, self.graph.name, result.ran, binary)
-            else:
-                result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
+            result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
             result.payload.body  # noqa: B018  # written now, inside the caller's try
 
     async def infer_message(

@@ -7,24 +7,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelplane.router import tensors
-from modelplane.router.ensemble import EnsembleAnswer
+from modelplane.router.ensemble import EnsembleAnswer, prefixed_outputs
 from modelplane.router.errors import ChainError, UnknownOutput, is_error_document
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
+from modelplane.router.tensors import is_v2_response
 
 _TENSOR_FIELDS = ("name", "datatype", "shape", "data")
-
-
-def is_v2_response(document: Any) -> bool:
-    """A V2 inference response: an object whose ``outputs`` is a list of named tensors."""
-    if not isinstance(document, dict):
-        return False
-    outputs = document.get("outputs")
-    return (
-        isinstance(outputs, list)
-        and bool(outputs)
-        and all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs)
-    )
 
 
 def v2_outputs(document: Any) -> list[dict[str, Any]] | None:
@@ -39,13 +28,7 @@ def v2_outputs(document: Any) -> list[dict[str, Any]] | None:
     if not isinstance(document, dict):
         return None
     members = {k: v for k, v in document.items() if not is_error_document(v)}
-    if members and all(map(is_v2_response, members.values())):
-        return [
-            {**out, "name": f"{key}.{out['name']}"}
-            for key, response in members.items()
-            for out in response["outputs"]
-        ]
-    return None
+    return prefixed_outputs(members) if members else None
 
 
 def outputs_to_request(

@@ -82,6 +82,18 @@ class V2:
     extra: dict[str, Any] = field(default_factory=dict)  # other JSON keys, kept as they are
 
 
+def is_v2_response(document: Any) -> bool:
+    """A V2 inference response as JSON: an object whose ``outputs`` is a list of named tensors."""
+    if not isinstance(document, dict):
+        return False
+    outputs = document.get("outputs")
+    return (
+        isinstance(outputs, list)
+        and bool(outputs)
+        and all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs)
+    )
+
+
 # --- raw bytes <-> JSON data -------------------------------------------------------------
 
 

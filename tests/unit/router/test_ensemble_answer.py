@@ -99,3 +99,28 @@ def test_a_next_step_gets_the_merged_outputs_as_inputs_in_their_own_form() -> No
             ORIGINAL,
             plain,
         )
+
+
+def test_the_response_of_json_members_is_merged_as_json() -> None:
+    answer = EnsembleAnswer(
+        {"x": Payload.of(JSON_MEMBER), "y": Payload.of(JSON_MEMBER)}, frozenset()
+    )
+    response = answer.response(lambda: pytest.fail("JSON members are never written binary"))
+    assert response is not None and response.header_length is None
+    assert [o["name"] for o in response.json()["outputs"]] == ["x.a", "y.a"]
+    assert response.json()["id"] == "req-1"
+    assert (
+        EnsembleAnswer({"x": Payload(b'{"predictions": [1]}')}, frozenset()).response(lambda: False)
+        is None
+    )
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_the_response_of_raw_members_is_binary_when_the_client_asked(binary: bool) -> None:
+    answer = EnsembleAnswer({"x": Payload.of(JSON_MEMBER), "z": _grpc_member()}, frozenset())
+    response = answer.response(lambda: binary)
+    assert response is not None
+    assert (response.header_length is not None) is binary
+    v2 = response.v2()
+    assert v2 is not None and [t.name for t in v2.tensors] == ["x.a", "z.c"]
+    assert v2.tensors[1].json_data() == [7, 8, 9]
