@@ -20,7 +20,11 @@ from modelplane.model_server.dataplane import DataPlane
 from modelplane.model_server.errors import ModelServerError
 from modelplane.model_server.metrics import Metered
 from modelplane.model_server.rest.api import create_api
-from modelplane.model_server.rest.binary import encode_infer_response, parse_infer_body
+from modelplane.model_server.rest.binary import (
+    encode_infer_response,
+    output_forms,
+    parse_infer_body,
+)
 from modelplane.model_server.rest.reading import decoded, read_body
 from modelplane.model_server.rest.routes import Route, match
 
@@ -113,8 +117,9 @@ class RestApp:
                 request.body, header_value(request.headers, b"content-encoding"), self._limit
             )
             infer = parse_infer_body(body, header_value(request.headers, HEADER_LENGTH_BYTES))
+            forms = output_forms(infer)  # checked before the model runs
             response = await self._dp.infer(model, route.version, infer)
-            payload, json_length = encode_infer_response(response, infer)
+            payload, json_length = encode_infer_response(response, forms)
             metered.version = response.model_version or metered.version
         if json_length is None:
             return 200, payload, [_JSON]

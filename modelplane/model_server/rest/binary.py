@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -83,15 +84,46 @@ def attach_binary(request: InferenceRequest, tail: memoryview) -> None:
         )
 
 
-def encode_infer_response(
-    response: InferenceResponse, request: InferenceRequest
-) -> tuple[bytes, int | None]:
-    """The response body and, when outputs travel as binary, the JSON header's length."""
-    default = bool((request.parameters or {}).get("binary_data_output", False))
+@dataclass(frozen=True, slots=True)
+class OutputForms:
+    """Which outputs the answer carries as binary data: `binary_data_output` for every output,
+    an output's own `binary_data` for it."""
+
+    default: bool = False
+    per_output: dict[str, bool] = field(default_factory=dict)
+
+    def binary(self, name: str) -> bool:
+        """Whether output `name` travels as binary data."""
+        return self.per_output.get(name, self.default)
+
+
+def output_forms(request: InferenceRequest) -> OutputForms:
+    """The forms a request asks its outputs in, checked before the model runs: each switch is
+    true or false (InvalidInput otherwise: a "false" string is not false)."""
+    parameters = request.parameters or {}
+    default = _switch(parameters, "binary_data_output", "parameters.binary_data_output")
     per_output: dict[str, bool] = {}
     for out in request.outputs or ():
         if out.parameters and "binary_data" in out.parameters:
-            per_output[out.name] = bool(out.parameters["binary_data"])
+            field_name = f"output {out.name!r}: parameters.binary_data"
+            per_output[out.name] = _switch(out.parameters, "binary_data", field_name)
+    return OutputForms(default, per_output) if default or per_output else _JSON_FORMS
+
+
+def _switch(parameters: dict[str, Any], key: str, field_name: str) -> bool:
+    value = parameters.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{field_name} must be true or false, not {value!r}")
+    return value
+
+
+_JSON_FORMS = OutputForms()
+
+
+def encode_infer_response(
+    response: InferenceResponse, forms: OutputForms
+) -> tuple[bytes, int | None]:
+    """The response body and, when outputs travel as binary, the JSON header's length."""
     chunks: list[bytes | memoryview] = []
     outputs: list[dict[str, Any]] = []
     for result in response.outputs:
@@ -103,7 +135,7 @@ def encode_infer_response(
             "shape": result.shape,
         }
         parameters = dict(result.parameters or {})
-        if per_output.get(result.name, default):
+        if forms.binary(result.name):
             raw = to_raw(array)
             parameters["binary_data_size"] = len(raw)
             chunks.append(raw)
