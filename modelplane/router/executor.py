@@ -16,6 +16,7 @@ turn, picked by weight: while one revision's pods are gone, the service still an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -165,9 +166,14 @@ class Executor:
         except UnknownOutput as exc:
             return failure(exc.status, "unknown requested output", str(exc), node.name)
         steps = node.steps if requests is None else [s for s in node.steps if s.key in requests]
+        # each member records what ran and failed on its own, merged in step order below: the
+        # answer's graph_steps do not depend on which member answered first
+        own = [dataclasses.replace(ctx, ran=[], soft_failures=[]) for _ in steps]
         tasks = {
-            asyncio.ensure_future(self._step(s, requests[s.key] if requests else payload, ctx)): s
-            for s in steps
+            asyncio.ensure_future(
+                self._step(s, requests[s.key] if requests else payload, member)
+            ): s
+            for s, member in zip(steps, own, strict=True)
         }
         try:
             pending: set[asyncio.Future[StepResult]] = set(tasks)
@@ -180,6 +186,9 @@ class Executor:
         finally:
             for task in tasks:
                 task.cancel()
+            for member in own:
+                ctx.ran.extend(member.ran)
+                ctx.soft_failures.extend(member.soft_failures)
         results = [task.result() for task in tasks]
         if not any(o.ok for o in results):
             ctx.soft_failures.extend(s.label for s in steps)
