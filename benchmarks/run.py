@@ -144,8 +144,10 @@ def main() -> int:
 
 
 def run_perf_analyzer(live: list[servers.Server]) -> dict[str, perf_analyzer.PerfCell]:
-    """Triton's perf_analyzer over HTTP and gRPC at each client count, for each server with a
-    gRPC port; keys are `label|protocol|clients`. Empty when perf_analyzer is not installed."""
+    """Triton's perf_analyzer over HTTP, gRPC and gRPC streams (`--streaming`: one stream per
+    client, which Triton's own clients use for throughput) at each client count, for each
+    server with a gRPC port; keys are `label|protocol|clients`. Empty when perf_analyzer is not
+    installed; a server without streaming fails its row, printed, and keeps the others."""
     exe = perf_analyzer.binary()
     if exe is None:
         print("bench: perf_analyzer not installed (make perf-analyzer); skipping it", flush=True)
@@ -155,18 +157,24 @@ def run_perf_analyzer(live: list[servers.Server]) -> dict[str, perf_analyzer.Per
         if server.grpc_port is None:
             continue
         shapes = {INPUT_NAME: [1, len(sample_row())]}
-        for protocol, port in (("http", server.http_port), ("grpc", server.grpc_port)):
+        rows = (
+            ("http", server.http_port, False),
+            ("grpc", server.grpc_port, False),
+            ("grpc-stream", server.grpc_port, True),
+        )
+        for protocol, port, streaming in rows:
             for clients in CLIENTS:
                 key = f"{server.label}|{protocol}|{clients}"
                 try:
                     out[key] = perf_analyzer.run(
                         exe,
                         f"127.0.0.1:{port}",
-                        protocol,
+                        "grpc" if streaming else protocol,
                         MODEL_NAME,
                         clients,
                         shapes,
                         requests=PERF_REQUESTS,
+                        streaming=streaming,
                     )
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
                     print(f"bench: perf_analyzer {key} FAILED: {exc}", flush=True)
