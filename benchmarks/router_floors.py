@@ -3,6 +3,9 @@ front of the model server that does no graph work, from most to least work per r
 
 - the Python floor: the router's own HTTP edge and upstream client, nothing else
   (`benchmarks.router_servers floor`);
+- the same pass-through in Python on blocking sockets, a thread per client connection and no
+  event loop (`benchmarks.router_servers blocking`): what the interpreter costs without
+  asyncio's machinery;
 - a Go pass-through on fasthttp, GOMAXPROCS=1 (`benchmarks/peers/lean-proxy`, built by
   `benchmarks/peers/lean_proxy.sh`): a lean compiled HTTP stack;
 - a Rust pass-through on hyper with tokio's current-thread runtime
@@ -85,6 +88,12 @@ def start_floors(
     floors.append(
         Floor("bare pass-through (floor)", port, stack.enter_context(process(cmd, port, "/x")))
     )
+    port = free_port()
+    cmd = [sys.executable, "-m", "benchmarks.router_servers", "blocking", str(port), target]
+    floors.append(
+        Floor("Python pass-through, blocking threads", port,
+              stack.enter_context(process(cmd, port, "/x")))
+    )  # fmt: skip
     if lean_proxy:
         port = free_port()
         with_env = ["env", "GOMAXPROCS=1", lean_proxy, f"127.0.0.1:{port}", target]

@@ -3,12 +3,16 @@ each in its own process:
 
     python -m benchmarks.router_servers upstream PORT         # V2 models that sleep mN ms
     python -m benchmarks.router_servers floor PORT TARGET     # the bare pass-through floor
+    python -m benchmarks.router_servers blocking PORT TARGET  # the same on blocking threads
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
+
+import httptools
 
 
 async def serve_upstream(port: int) -> None:
@@ -55,11 +59,83 @@ async def serve_proxy(port: int, target: str) -> None:
     await asyncio.Event().wait()  # until the benchmark terminates this process
 
 
+class _Message:
+    """One HTTP/1.1 message read off a blocking socket with httptools (the router's parser)."""
+
+    def __init__(self) -> None:
+        self.body: list[bytes] = []
+        self.done = False
+        self.status = 200
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+def _read(sock: Any, parser_type: Any, message: _Message) -> bool:
+    """Feed `sock` to a new parser until one message is complete; False when it closed."""
+    parser = parser_type(message)
+    while not message.done:
+        data = sock.recv(65536)
+        if not data:
+            return False
+        parser.feed_data(data)
+    if parser_type is not httptools.HttpResponseParser:
+        return True
+    message.status = parser.get_status_code()
+    return True
+
+
+def serve_blocking(port: int, target: str) -> None:
+    """The floor on blocking sockets: a thread per client connection, each with its own
+    kept-alive upstream connection; no event loop (one message in flight per connection)."""
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    url = urlsplit(target)
+    upstream = (url.hostname or "127.0.0.1", url.port or 80)
+    head = f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode()
+    json_type = b"Content-Type: application/json\r\n"
+
+    def serve(client: Any) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        model = socket.create_connection(upstream)
+        model.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with client, model:
+            while True:
+                request = _Message()
+                if not _read(client, httptools.HttpRequestParser, request):
+                    return
+                body = b"".join(request.body)
+                if not body:  # a readiness probe
+                    client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    continue
+                length = f"Content-Length: {len(body)}\r\n\r\n".encode()
+                model.sendall(b"".join((head, json_type, length, body)))
+                reply = _Message()
+                if not _read(model, httptools.HttpResponseParser, reply):
+                    return
+                answer = b"".join(reply.body)
+                status = f"HTTP/1.1 {reply.status} OK\r\n".encode()
+                length = f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                client.sendall(b"".join((status, json_type, length, answer)))
+
+    listener = socket.create_server(("127.0.0.1", port))
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     import uvloop
 
     if argv[0] == "upstream":
         uvloop.run(serve_upstream(int(argv[1])))
+    elif argv[0] == "blocking":
+        serve_blocking(int(argv[1]), argv[2])
     else:
         uvloop.run(serve_proxy(int(argv[1]), argv[2]))
     return 0
