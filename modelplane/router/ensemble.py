@@ -54,7 +54,7 @@ class EnsembleAnswer(Payload):
         document when every member answered JSON, else in the binary extension when
         `binary()` (the client asked for it), else JSON."""
         answered = self._answered()
-        if all(m.message is None and m.header_length is None for m in answered.values()):
+        if all(_plain_json(m) for m in answered.values()):
             documents = {key: m.json_or_none() for key, m in answered.items()}
             outputs = prefixed_outputs(documents) if documents else None
             if outputs is None:
@@ -71,6 +71,15 @@ class EnsembleAnswer(Payload):
         if not self.failed:
             return self.members
         return {k: m for k, m in self.members.items() if k not in self.failed}
+
+
+def _plain_json(member: Payload) -> bool:
+    """A member whose answer is a JSON document (not raw tensors, nor a nested Ensemble's)."""
+    return (
+        member.message is None
+        and member.header_length is None
+        and (not isinstance(member, EnsembleAnswer))
+    )
 
 
 def prefixed_outputs(documents: Mapping[str, Any]) -> list[dict[str, Any]] | None:

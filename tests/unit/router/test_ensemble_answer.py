@@ -124,3 +124,11 @@ def test_the_response_of_raw_members_is_binary_when_the_client_asked(binary: boo
     v2 = response.v2()
     assert v2 is not None and [t.name for t in v2.tensors] == ["x.a", "z.c"]
     assert v2.tensors[1].json_data() == [7, 8, 9]
+
+
+def test_a_nested_ensemble_merges_with_both_prefixes() -> None:
+    inner = EnsembleAnswer({"p": Payload.of(JSON_MEMBER), "q": _grpc_member()}, frozenset())
+    outer = EnsembleAnswer({"x": Payload.of(JSON_MEMBER), "inner": inner}, frozenset())
+    response = outer.response(lambda: False)
+    assert response is not None
+    assert [o["name"] for o in response.json()["outputs"]] == ["x.a", "inner.p.a", "inner.q.c"]
