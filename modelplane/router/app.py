@@ -30,7 +30,13 @@ from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
 from modelplane.router.describe import Describer
 from modelplane.router.ensemble import EnsembleAnswer
-from modelplane.router.errors import NotV2, RouterError, Undescribed, error_document
+from modelplane.router.errors import (
+    MalformedV2,
+    NotV2,
+    RouterError,
+    Undescribed,
+    error_document,
+)
 from modelplane.router.executor import Executor
 from modelplane.router.graph import Graph
 from modelplane.router.h1 import H1Transport
@@ -300,6 +306,8 @@ class RouterApp:
             return failure(400, "bad request parameter", str(exc), None)
         try:
             result = await self._executor.run(payload, headers, timeout)
+        except MalformedV2 as exc:  # the request, read where outputs are asked of a node
+            result = failure(exc.status, "malformed V2 request", str(exc), None)
         except RouterError as exc:  # an answer the client's form cannot carry (an Ensemble's)
             result = failure(exc.status, UNWRITTEN, str(exc), None)
         except Exception as exc:  # a bug must still answer in the one error format

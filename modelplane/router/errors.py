@@ -5,6 +5,7 @@ RouterError                            status: the HTTP answer it becomes
 │   └── ConditionError            -    a step's condition does not parse (names the position)
 ├── NotJSON                       400  a body is not JSON where a decision must read it
 ├── NotV2                         400  a gRPC step or the gRPC answer needs V2 tensors, the body has none
+│   └── MalformedV2               400  a V2 document the router must read has a field of the wrong type
 ├── ChainError                    500  a step's input cannot be built from what came before it
 ├── UnknownOutput                 400  an Ensemble is asked for an output none of its steps answers
 ├── Undescribed                   502  a step's model cannot be read for the graph's signature
@@ -52,6 +53,12 @@ class NotJSON(RouterError, ValueError):
 
 class NotV2(RouterError, ValueError):
     """A body that must be a V2 inference request or response (to speak gRPC) is not one."""
+
+    status = 400
+
+
+class MalformedV2(NotV2):
+    """A V2 document the router converts or reads has a field of the wrong type (named)."""
 
     status = 400
 

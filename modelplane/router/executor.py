@@ -240,7 +240,7 @@ class Executor:
             request = next_request(step, payload, previous)
             if outputs is not None and request is not payload:
                 request = with_outputs(request, outputs)
-        except ChainError as exc:
+        except (ChainError, NotV2) as exc:
             self.metrics.step_error(step.node, step.label, "chain")
             return failure(exc.status, "cannot build the input of this step", str(exc), step.label)
         if step.node_name is not None:

@@ -19,7 +19,8 @@ import numpy as np
 
 from modelplane.router import jsonio
 from modelplane.router.bfloat16 import bf16_to_float32, float32_to_bf16
-from modelplane.router.errors import ChainError
+from modelplane.router.errors import ChainError, MalformedV2
+from modelplane.router.wellformed import check_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
 
@@ -133,19 +134,23 @@ def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
 
 def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
     """JSON data (nested or flat) as raw little-endian bytes."""
+    if data is None:
+        raise MalformedV2(f"tensor {name!r} has no data")
     if datatype == "BYTES":
         parts = []
         for item in _flatten(data):
-            chunk = item.encode() if isinstance(item, str) else bytes(item)
+            if not isinstance(item, str):  # bytes(5) would be five zero bytes
+                raise MalformedV2(f"tensor {name!r}: BYTES data holds {item!r}, not a string")
+            chunk = item.encode()
             parts.append(struct.pack("<I", len(chunk)) + chunk)
         return b"".join(parts)
     dtype = "<f4" if datatype == "BF16" else DTYPES.get(datatype)
     if dtype is None:
-        raise ChainError(f"tensor {name!r}: {datatype} JSON data cannot be sent as raw bytes")
+        raise MalformedV2(f"tensor {name!r}: {datatype!r} is not a V2 datatype")
     try:
         array = np.asarray(data, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise ChainError(f"tensor {name!r}: data is not {datatype}: {exc}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise MalformedV2(f"tensor {name!r}: data is not {datatype}: {exc}") from exc
     return float32_to_bf16(array) if datatype == "BF16" else array.tobytes()
 
 
@@ -171,6 +176,8 @@ def from_document(document: Mapping[str, Any], tail: bytes | None = None) -> V2 
     raw_tensors = document.get(key)
     if not isinstance(raw_tensors, list) or not raw_tensors:
         return None
+    if kind == "request":  # a client's, read here: nothing malformed is dropped or rewritten
+        check_document(document, key)
     tensors = []
     offset = 0
     for t in raw_tensors:

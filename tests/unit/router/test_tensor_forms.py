@@ -8,7 +8,7 @@ import pytest
 
 from modelplane.router import tensors
 from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
-from modelplane.router.errors import ChainError, NotV2
+from modelplane.router.errors import ChainError, MalformedV2, NotV2
 from modelplane.router.payload import Payload
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 
@@ -101,8 +101,14 @@ def test_bytes_that_are_not_utf8_are_refused_as_json_not_replaced() -> None:
 
 
 def test_bad_tensors_are_named() -> None:
-    with pytest.raises(ChainError, match="'x': data is not INT8"):
+    with pytest.raises(MalformedV2, match="'x': data is not INT8"):
         tensors.data_to_raw("INT8", ["a"], "x")
+    with pytest.raises(MalformedV2, match="'x': 'FLOAT' is not a V2 datatype"):
+        tensors.data_to_raw("FLOAT", [1.0], "x")
+    with pytest.raises(MalformedV2, match="'x' has no data"):
+        tensors.data_to_raw("FP32", None, "x")
+    with pytest.raises(MalformedV2, match="'b': BYTES data holds 5, not a string"):
+        tensors.data_to_raw("BYTES", ["ok", 5], "b")  # not five zero bytes
     with pytest.raises(ChainError, match="'z': FP8 cannot be turned into JSON"):
         tensors.raw_to_data("FP8", b"\x00\x00", "z")
     header = {"outputs": [{"name": "y", "datatype": "FP32", "shape": [1],

@@ -1,0 +1,95 @@
+"""A V2 request the router converts or reads is checked where it is read: a field of the wrong
+type is a 400 naming it, never dropped on the way or written back in another form (found
+sending malformed bodies to graphs: a gRPC step dropped an `outputs` that was not a list and
+answered 200, wrote an `id` of 5 back as "5" and a dict as its Python repr, and `outputs:
+[1, 2]` asked of a Sequence was a 500)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelplane.router.errors import MalformedV2
+from modelplane.router.wellformed import check_document
+from tests.unit.router.fakes import Upstreams, client_for, failing, url, v2_model
+
+T = {"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"inputs": [T], "id": 5}, "id must be a string, not 5"),
+        ({"inputs": [T], "parameters": []}, "parameters must be an object, not []"),
+        ({"inputs": [T], "outputs": "y"}, "outputs must be a list of objects, not 'y'"),
+        ({"inputs": [T], "outputs": [1]}, "outputs.0 must be an object with a string name"),
+        ({"inputs": [T], "outputs": [{"name": 5}]}, "outputs.0 must be an object with a string"),
+        ({"inputs": [T], "outputs": [{"name": "y", "parameters": "p"}]}, "outputs.0.parameters"),
+        (
+            {"inputs": [T], "outputs": [{"name": "y", "parameters": {"binary_data": "no"}}]},
+            "outputs.0.parameters.binary_data must be true or false, not 'no'",
+        ),
+        (
+            {"inputs": [T], "parameters": {"binary_data_output": 1}},
+            "parameters.binary_data_output must be true or false, not 1",
+        ),
+        ({"inputs": [1]}, "inputs.0 must be an object, not 1"),
+        ({"inputs": [{**T, "name": None}]}, "inputs.0.name must be a string"),
+        ({"inputs": [{"name": "x", "shape": [1]}]}, "inputs.0 ('x').datatype must be a string"),
+        ({"inputs": [{**T, "shape": "1x4"}]}, "inputs.0 ('x').shape must be a list of integers"),
+        ({"inputs": [{**T, "shape": [True]}]}, "inputs.0 ('x').shape must be a list of integers"),
+        ({"inputs": [{**T, "parameters": 3}]}, "inputs.0 ('x').parameters must be an object"),
+    ],
+)
+def test_a_malformed_field_is_named(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(MalformedV2) as caught:
+        check_document(document, "inputs")
+    assert message in str(caught.value)
+    assert caught.value.status == 400
+
+
+def test_a_well_formed_request_passes() -> None:
+    check_document(
+        {
+            "id": "1",
+            "parameters": {"binary_data_output": True, "my": [1]},
+            "inputs": [{**T, "parameters": {"binary_data_size": 4}}],
+            "outputs": [{"name": "y", "parameters": {"binary_data": False}}],
+        },
+        "inputs",
+    )
+    check_document({"id": None, "parameters": None, "outputs": None, "inputs": [T]}, "inputs")
+
+
+async def test_outputs_not_objects_asked_of_a_sequence_are_a_400_not_a_500() -> None:
+    ups = Upstreams(a=v2_model("a", lambda x: x), b=failing(400))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [{"serviceUrl": url("a")}, {"serviceUrl": url("b"), "data": "$response"}],
+        }
+    }
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/v2/models/g/infer", json={"inputs": [T], "outputs": [1, 2]})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "malformed V2 request"
+    assert "outputs.0 must be an object with a string name, not 1" in r.json()["cause"]
+    assert ups.seen == []
+
+
+async def test_a_grpc_step_refuses_what_it_would_drop_or_rewrite() -> None:
+    nodes = {
+        "root": {
+            "routerType": "Sequence",
+            "steps": [{"name": "g", "serviceUrl": "grpc://127.0.0.1:9/v2/models/m"}],
+        }
+    }
+    async with client_for(nodes, Upstreams()) as c:
+        with_id = await c.post("/v2/models/g/infer", json={"inputs": [T], "id": {"a": 1}})
+        outputs = await c.post("/v2/models/g/infer", json={"inputs": [T], "outputs": "y"})
+    assert with_id.status_code == 400, with_id.text
+    assert with_id.json()["cause"] == "id must be a string, not {'a': 1}"
+    assert with_id.json()["step"] == "root/g"
+    assert outputs.status_code == 400
+    assert "outputs must be a list of objects, not 'y'" in outputs.json()["cause"]
