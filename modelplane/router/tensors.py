@@ -11,15 +11,13 @@ bytes (gRPC out) is JSON data encoded. Pure: no I/O.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import numpy as np
-
 from modelplane.router import jsonio
-from modelplane.router.bfloat16 import bf16_to_float32, float32_to_bf16
 from modelplane.router.errors import ChainError, MalformedV2
+from modelplane.router.tensor_data import data_to_raw, raw_to_data
 from modelplane.router.wellformed import check_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
@@ -27,22 +25,6 @@ from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_di
 Kind = Literal["request", "response"]
 BINARY_SIZE = "binary_data_size"
 BINARY_OUTPUT = "binary_data_output"
-
-# Little-endian numpy types of the fixed-size V2 datatypes (BYTES is length-prefixed).
-DTYPES: dict[str, str] = {
-    "BOOL": "?",
-    "UINT8": "<u1",
-    "UINT16": "<u2",
-    "UINT32": "<u4",
-    "UINT64": "<u8",
-    "INT8": "<i1",
-    "INT16": "<i2",
-    "INT32": "<i4",
-    "INT64": "<i8",
-    "FP16": "<f2",
-    "FP32": "<f4",
-    "FP64": "<f8",
-}
 
 
 @dataclass(slots=True)
@@ -93,73 +75,6 @@ def is_v2_response(document: Any) -> bool:
         and bool(outputs)
         and all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs)
     )
-
-
-# --- raw bytes <-> JSON data -------------------------------------------------------------
-
-
-def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
-    """Raw little-endian tensor bytes as a flat list (BYTES elements as UTF-8 text)."""
-    if datatype == "BYTES":
-        out: list[Any] = []
-        offset = 0
-        while offset < len(raw):
-            (size,) = struct.unpack_from("<I", raw, offset)
-            chunk = raw[offset + 4 : offset + 4 + size]
-            try:
-                out.append(chunk.decode())
-            except UnicodeDecodeError:
-                raise ChainError(
-                    f"tensor {name!r} holds bytes that are not UTF-8, so JSON cannot carry "
-                    "them: ask for it as binary data (binary_data_output) or over gRPC"
-                ) from None
-            offset += 4 + size
-        return out
-    if datatype == "BF16":
-        array = bf16_to_float32(raw)  # in JSON as float32 numbers, as the model server writes
-    else:
-        dtype = DTYPES.get(datatype)
-        if dtype is None:
-            raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
-        array = np.frombuffer(raw, dtype=dtype)
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        # written back as NaN, Infinity tokens
-        return [jsonio.non_finite(x) for x in array.tolist()]
-    if array.dtype.kind == "f" and array.dtype.itemsize < 8:
-        # the digits the model server writes (a float32's shortest), not a double's
-        return jsonio.narrow_floats(array)
-    data: list[Any] = array.tolist()
-    return data
-
-
-def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
-    """JSON data (nested or flat) as raw little-endian bytes."""
-    if data is None:
-        raise MalformedV2(f"tensor {name!r} has no data")
-    if datatype == "BYTES":
-        parts = []
-        for item in _flatten(data):
-            if not isinstance(item, str):  # bytes(5) would be five zero bytes
-                raise MalformedV2(f"tensor {name!r}: BYTES data holds {item!r}, not a string")
-            chunk = item.encode()
-            parts.append(struct.pack("<I", len(chunk)) + chunk)
-        return b"".join(parts)
-    dtype = "<f4" if datatype == "BF16" else DTYPES.get(datatype)
-    if dtype is None:
-        raise MalformedV2(f"tensor {name!r}: {datatype!r} is not a V2 datatype")
-    try:
-        array = np.asarray(data, dtype=dtype)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise MalformedV2(f"tensor {name!r}: data is not {datatype}: {exc}") from exc
-    return float32_to_bf16(array) if datatype == "BF16" else array.tobytes()
-
-
-def _flatten(data: Any) -> Iterable[Any]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _flatten(item)
-    else:
-        yield data
 
 
 # --- JSON documents ----------------------------------------------------------------------
@@ -292,15 +207,18 @@ def from_message(msg: Any) -> V2:
     kind: Kind = "request" if request else "response"
     described = msg.inputs if request else msg.outputs
     raw = msg.raw_input_contents if request else msg.raw_output_contents
+    bad = MalformedV2 if request else ChainError  # a client's message, or an upstream's
     if raw and len(raw) != len(described):
-        raise ChainError(f"{len(raw)} raw contents for {len(described)} tensors")
+        raise bad(f"{len(raw)} raw contents for {len(described)} tensors")
     tensors = []
     for i, t in enumerate(described):
         tensor = Tensor(t.name, t.datatype, list(t.shape), params_to_dict(t.parameters))
         if raw:
+            if t.HasField("contents"):
+                raise bad(f"tensor {t.name!r} has typed contents and raw contents: send one")
             tensor.raw = raw[i]
         elif t.HasField("contents"):
-            tensor.data = _typed_contents(t)
+            tensor.raw, tensor.data = _typed_contents(t, bad)
         else:
             tensor.raw = b""
         tensors.append(tensor)
@@ -326,14 +244,16 @@ def _requested(o: Any) -> dict[str, Any]:
     return entry
 
 
-def _typed_contents(t: Any) -> list[Any]:
+def _typed_contents(t: Any, bad: type[Exception]) -> tuple[bytes | None, list[Any] | None]:
+    """A tensor's typed contents: BYTES as raw bytes (kept exact, UTF-8 or not), others as
+    JSON data."""
     name = CONTENTS_FIELD.get(t.datatype)
     if name is None:
-        raise ChainError(f"tensor {t.name!r}: {t.datatype} has no typed contents field")
+        raise bad(f"tensor {t.name!r}: {t.datatype!r} has no typed contents field")
     values = list(getattr(t.contents, name))
     if t.datatype == "BYTES":
-        return [v.decode("utf-8", "replace") for v in values]
-    return values
+        return b"".join(struct.pack("<I", len(v)) + v for v in values), None
+    return None, values
 
 
 def to_message(v2: V2, model_name: str | None = None) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import orjson
 import pytest
@@ -141,3 +143,26 @@ def test_a_rest_client_asks_for_binary_by_its_body_or_its_parameter() -> None:
     assert wants_binary(Payload(b"{}", header_length=2))
     assert wants_binary(Payload.of({"inputs": [], "parameters": {"binary_data_output": True}}))
     assert not wants_binary(Payload.of({"inputs": []}))
+
+
+def test_a_clients_message_is_read_exactly_or_refused() -> None:
+    """Typed BYTES contents stay bytes (they were decoded with U+FFFD in place of what is not
+    UTF-8); raw and typed contents for one tensor, or raw contents that are not one per
+    tensor, are the client's 400 (the first was answered from the raw contents, the second a
+    500)."""
+    message = pb.ModelInferRequest(model_name="m")
+    message.inputs.add(name="b", datatype="BYTES", shape=[2]).contents.bytes_contents.extend(
+        [b"\xff\xfe", b"ok"]
+    )
+    v2 = tensors.from_message(message)
+    assert v2.tensors[0].raw == struct.pack("<I", 2) + b"\xff\xfe" + struct.pack("<I", 2) + b"ok"
+    both = pb.ModelInferRequest(model_name="m")
+    both.inputs.add(name="x", datatype="INT32", shape=[1]).contents.int_contents.append(1)
+    both.raw_input_contents.append(struct.pack("<i", 1))
+    with pytest.raises(MalformedV2, match="'x' has typed contents and raw contents"):
+        tensors.from_message(both)
+    extra = pb.ModelInferRequest(model_name="m")
+    extra.inputs.add(name="x", datatype="INT32", shape=[1])
+    extra.raw_input_contents.extend([b"\0" * 4, b"\0" * 4])
+    with pytest.raises(MalformedV2, match="2 raw contents for 1 tensors"):
+        tensors.from_message(extra)
