@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic.json_schema import SkipJsonSchema
 
-Parameters = dict[str, Any]
+_INT_RANGE = (-(2**63), 2**64 - 1)  # gRPC's int64_param and uint64_param between them
+
+
+def _in_64_bits(value: Any) -> Any:
+    """Integers anywhere in a parameter value fit 64 bits: wider ones cannot be written back
+    (the answer echoes parameters) nor carried over gRPC."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise ValueError(f"the integer {value} does not fit 64 bits")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _in_64_bits(item)
+    elif isinstance(value, list):
+        for item in value:
+            _in_64_bits(item)
+    return value
+
+
+Parameters = Annotated[dict[str, Any], AfterValidator(_in_64_bits)]
 # Shape elements are JSON integers: `true` and `1.0` are refused, not coerced.
 Shape = list[StrictInt]
 

@@ -98,6 +98,8 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("unknown input", "POST", INFER, _doc(*GOOD, _inp("INPUT9")), {}, 400, "'INPUT9' is not an input"),
     ("duplicate input", "POST", INFER, _doc(*GOOD, GOOD[0]), {}, 400, "more than once"),
     ("unknown output", "POST", INFER, _doc(*GOOD, outputs=[{"name": "NOPE"}]), {}, 400, "output 'NOPE'"),
+    ("request parameter integer past 64 bits", "POST", INFER, _doc(*GOOD, parameters={"timeout": 10**30}), {}, 400, "parameters: Value error, the integer 1000000000000000000000000000000 does not fit 64 bits"),
+    ("output parameter integer past 64 bits", "POST", INFER, _doc(*GOOD, outputs=[{"name": "OUTPUT0", "parameters": {"classification": 10**20}}]), {}, 400, "outputs.0.parameters: Value error, the integer 100000000000000000000 does not fit 64 bits"),
     ("binary_data_output a string", "POST", INFER, _doc(*GOOD, parameters={"binary_data_output": "false"}), {}, 400, "parameters.binary_data_output must be true or false, not 'false'"),
     ("an output's binary_data a number", "POST", INFER, _doc(*GOOD, outputs=[{"name": "OUTPUT0", "parameters": {"binary_data": 1}}]), {}, 400, "output 'OUTPUT0': parameters.binary_data must be true or false, not 1"),
     ("output asked for twice", "POST", INFER, _doc(*GOOD, outputs=[{"name": "OUTPUT0"}, {"name": "OUTPUT0"}]), {}, 400, "'OUTPUT0' is asked for more than once"),
