@@ -43,8 +43,12 @@ def parse_resource(obj: dict[str, Any]) -> AnyResource:
 
 
 def iter_documents(text: str) -> Iterator[dict[str, Any]]:
-    """The non-empty YAML (or JSON) documents in text."""
-    for doc in yaml.safe_load_all(text):
+    """The non-empty YAML (or JSON) documents in text (ValueError when it is not YAML)."""
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}".replace("\n", " ")) from None
+    for doc in docs:
         if doc is None:
             continue
         if not isinstance(doc, dict):

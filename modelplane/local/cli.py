@@ -116,7 +116,10 @@ def load(files: Sequence[Path]) -> list[AnyResource]:
     """Every custom resource in the files."""
     resources: list[AnyResource] = []
     for path in files:
-        resources += load_resources(path)
+        try:
+            resources += load_resources(path)
+        except (ValidationError, ValueError) as exc:  # which file, then what is wrong
+            raise PlanError(f"{path}: {exc}") from exc
     return resources
 
 
