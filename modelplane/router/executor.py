@@ -16,7 +16,6 @@ turn, picked by weight: while one revision's pods are gone, the service still an
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,6 +40,7 @@ from modelplane.router.errors import (
     UnknownOutput,
     Unreachable,
 )
+from modelplane.router.fanout import Expected
 from modelplane.router.graph import Graph, Node, Step
 from modelplane.router.grpc_transport import GrpcTransport, metadata, with_model_name
 from modelplane.router.metrics import RouterMetrics
@@ -63,6 +63,10 @@ class _Context:
     soft_failures: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)  # steps whose upstream answered 2xx
     _metadata: tuple[tuple[str, str], ...] | None = None
+
+    def member(self) -> _Context:
+        """The context of one Ensemble member: the same request, its own record of steps."""
+        return _Context(self.deadline, self.headers, self.limit, [], [], self._metadata)
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -95,6 +99,7 @@ class Executor:
         self.step_timeout = step_timeout
         self.deadline_seconds = graph.timeout if graph.timeout is not None else request_timeout
         self.policy = policy if policy is not None else RetryPolicy()
+        self.expected = Expected()  # each step's recent latency: an Ensemble sends slowest first
 
     async def run(
         self, payload: Payload, headers: Mapping[str, str], asked: float | None = None
@@ -168,13 +173,14 @@ class Executor:
         steps = node.steps if requests is None else [s for s in node.steps if s.key in requests]
         # each member records what ran and failed on its own, merged in step order below: the
         # answer's graph_steps do not depend on which member answered first
-        own = [dataclasses.replace(ctx, ran=[], soft_failures=[]) for _ in steps]
-        tasks = {
-            asyncio.ensure_future(
-                self._step(s, requests[s.key] if requests else payload, member)
-            ): s
-            for s, member in zip(steps, own, strict=True)
+        own = [ctx.member() for _ in steps]
+        started = {  # the slowest expected member is sent first (`fanout`)
+            i: asyncio.ensure_future(
+                self._step(steps[i], requests[steps[i].key] if requests else payload, own[i])
+            )
+            for i in self.expected.order([s.label for s in steps])
         }
+        tasks = {started[i]: step for i, step in enumerate(steps)}  # in step order
         try:
             pending: set[asyncio.Future[StepResult]] = set(tasks)
             while pending:
@@ -247,7 +253,10 @@ class Executor:
             result = await self._node(self.graph.nodes[step.node_name], request, ctx)
         else:
             result = await self._call(step, request, ctx)
-        self.metrics.step_latency[step.label].observe(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        self.metrics.step_latency[step.label].observe(elapsed)
+        if result.ok:
+            self.expected.observe(step.label, elapsed)
         return result
 
     async def _call(self, step: Step, payload: Payload, ctx: _Context) -> StepResult:

@@ -51,3 +51,38 @@ async def test_graph_steps_and_soft_failures_follow_step_order() -> None:
     assert upstreams.answered[-1] == "a"  # the first member answered last
     assert r.json()["parameters"]["graph_steps"] == "root/a,root/b,inner/c"
     assert r.headers["x-modelplane-soft-failures"] == "inner/d"
+
+
+class _Timed:
+    """Members that take the ms in their host name; records the order requests were sent in."""
+
+    def __init__(self) -> None:
+        self.fast = v2_model("m", lambda x: x)
+        self.sent: list[str] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request.url.host)
+        await asyncio.sleep(int(request.url.host[1:]) / 1000)
+        return self.fast(request)
+
+
+async def test_the_slowest_member_is_sent_first_once_measured_and_the_answer_keeps_step_order() -> (
+    None
+):
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [{"name": h, "serviceUrl": url(h)} for h in ("m1", "m30", "m10")],
+        }
+    }
+    upstreams = _Timed()
+    async with client_for(nodes, upstreams) as c:  # type: ignore[arg-type]
+        first = await c.post("/v2/models/g/infer", json=v2_input(1))
+        before, upstreams.sent = upstreams.sent, []
+        second = await c.post("/v2/models/g/infer", json=v2_input(1))
+    assert before == ["m1", "m30", "m10"]  # nothing measured yet: step order
+    assert upstreams.sent == ["m30", "m10", "m1"]
+    for r in (first, second):
+        assert r.status_code == 200, r.text
+        assert [o["name"] for o in r.json()["outputs"]] == ["m1.m_out", "m30.m_out", "m10.m_out"]
+        assert r.json()["parameters"]["graph_steps"] == "root/m1,root/m30,root/m10"
