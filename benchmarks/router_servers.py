@@ -15,27 +15,40 @@ from typing import Any
 import httptools
 
 
-async def serve_upstream(port: int) -> None:
-    """V2 'models' that sleep the number of ms in their name (m0, m5...) and echo their input."""
+def serve_upstream(port: int) -> None:
+    """V2 'models' that sleep the number of ms in their name (m0, m5...) and echo their input.
+
+    Blocking sockets, a thread per connection: each sleep lasts its own time to within
+    microseconds (an event loop's timers here keep whole milliseconds, which would hide when,
+    within its millisecond, a member's request arrived)."""
+    import socket
+    import time
+
     import orjson
 
-    from modelplane.edge.h1server import LeanServer, Request, Response
+    json_type = b"Content-Type: application/json\r\n"
 
-    json = [(b"content-type", b"application/json")]
+    def serve(client: Any) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with client:
+            while True:
+                request = _Message()
+                if not _read(client, httptools.HttpRequestParser, request):
+                    return
+                name = request.url.split(b"/")[3].decode()
+                answer = b"{}"
+                if request.body:
+                    delay = int(name[1:]) / 1000
+                    if delay:
+                        time.sleep(delay)
+                    tensor = orjson.loads(b"".join(request.body))["inputs"][0]
+                    answer = orjson.dumps(
+                        {"model_name": name, "outputs": [{**tensor, "name": "y"}]}
+                    )
+                length = f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                client.sendall(b"".join((b"HTTP/1.1 200 OK\r\n", json_type, length, answer)))
 
-    async def handle(request: Request) -> Response:
-        name = request.path.split("/")[3]
-        if request.method == "GET":
-            return 200, json, b"{}"
-        delay = int(name[1:]) / 1000
-        if delay:
-            await asyncio.sleep(delay)
-        tensor = orjson.loads(request.body)["inputs"][0]
-        return 200, json, orjson.dumps({"model_name": name, "outputs": [{**tensor, "name": "y"}]})
-
-    server = LeanServer(handle)
-    await server.start("127.0.0.1", port)
-    await asyncio.Event().wait()  # until the benchmark terminates this process
+    _accept(port, serve)
 
 
 async def serve_proxy(port: int, target: str) -> None:
@@ -66,6 +79,10 @@ class _Message:
         self.body: list[bytes] = []
         self.done = False
         self.status = 200
+        self.url = b""
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -92,7 +109,6 @@ def serve_blocking(port: int, target: str) -> None:
     """The floor on blocking sockets: a thread per client connection, each with its own
     kept-alive upstream connection; no event loop (one message in flight per connection)."""
     import socket
-    import threading
     from urllib.parse import urlsplit
 
     url = urlsplit(target)
@@ -123,6 +139,14 @@ def serve_blocking(port: int, target: str) -> None:
                 length = f"Content-Length: {len(answer)}\r\n\r\n".encode()
                 client.sendall(b"".join((status, json_type, length, answer)))
 
+    _accept(port, serve)
+
+
+def _accept(port: int, serve: Any) -> None:
+    """Accept connections on 127.0.0.1:port, each served by `serve` on a thread of its own."""
+    import socket
+    import threading
+
     listener = socket.create_server(("127.0.0.1", port))
     while True:
         client, _ = listener.accept()
@@ -133,7 +157,7 @@ def main(argv: list[str]) -> int:
     import uvloop
 
     if argv[0] == "upstream":
-        uvloop.run(serve_upstream(int(argv[1])))
+        serve_upstream(int(argv[1]))
     elif argv[0] == "blocking":
         serve_blocking(int(argv[1]), argv[2])
     else:

@@ -30,3 +30,12 @@ def test_goals_within_bounds_are_met_and_the_bound_itself_counts() -> None:
         "router CPU per request <= the model server's: 0.400 vs 0.300 ms NOT MET",
         "Ensemble <= slowest member + 0.25 ms: +0.100 ms MET",
     ]
+
+
+def test_the_ensemble_is_set_against_one_hop_to_its_slowest_member() -> None:
+    hops = {"router REST in / REST out": 0.2}
+    lines = verdicts(hops, {}, 0.46, slowest_hop=0.31)
+    assert lines[-2:] == [
+        "Ensemble <= slowest member + 0.25 ms: +0.460 ms NOT MET",
+        "  one hop to the slowest member alone here: +0.310 ms; the Ensemble adds +0.150 ms to it",
+    ]
