@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from tests.support.local_processes import log_tail
@@ -61,20 +62,34 @@ def import_images(cluster: RealCluster, images: Mapping[str, ImageSource]) -> di
         if ref in listed and marker.exists() and marker.read_text() == image.image_id:
             continue
         started = time.monotonic()
-        argv = ["ctr", "--address", str(cluster.paths.containerd_socket), "-n", "k8s.io"]
-        argv += ["images", "import", "-"]
         log = cluster.paths.state / "ctr-import.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out)
-            assert proc.stdin is not None
-            try:
-                image.write_archive_to(proc.stdin)
-            finally:
-                proc.stdin.close()
-            code = proc.wait(timeout=900)
+        code = _import(cluster, image, log)
+        if code != 0 and _SNAPSHOT_RACE in log_tail(log):
+            code = _import(cluster, image, log)  # once more: it unpacks the collected layer
         if code != 0:
             raise NodeError(f"importing {ref} failed ({code}):\n{log_tail(log)}")
         timings[name] = time.monotonic() - started
         marker.write_text(image.image_id)
     cluster.save()
     return timings
+
+
+# containerd's garbage collector can remove a layer's snapshot while an import that replaces
+# an image of the same name is unpacking onto it (containerd issues #2382, #3787): the import
+# fails with this, and the same import run again unpacks the layer afresh
+_SNAPSHOT_RACE = "does not exist: not found"
+
+
+def _import(cluster: RealCluster, image: ImageSource, log: Path) -> int:
+    """Stream one image into containerd (`ctr images import -`), its output appended to
+    `log`; the exit code."""
+    argv = ["ctr", "--address", str(cluster.paths.containerd_socket), "-n", "k8s.io"]
+    argv += ["images", "import", "-"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=out)
+        assert proc.stdin is not None
+        try:
+            image.write_archive_to(proc.stdin)
+        finally:
+            proc.stdin.close()
+        return proc.wait(timeout=900)
