@@ -72,7 +72,7 @@ async def test_the_slowest_member_is_sent_first_once_measured_and_the_answer_kee
     nodes = {
         "root": {
             "routerType": "Ensemble",
-            "steps": [{"name": h, "serviceUrl": url(h)} for h in ("m1", "m30", "m10")],
+            "steps": [{"name": h, "serviceUrl": url(h)} for h in ("m2", "m80", "m30")],
         }
     }
     upstreams = _Timed()
@@ -80,9 +80,9 @@ async def test_the_slowest_member_is_sent_first_once_measured_and_the_answer_kee
         first = await c.post("/v2/models/g/infer", json=v2_input(1))
         before, upstreams.sent = upstreams.sent, []
         second = await c.post("/v2/models/g/infer", json=v2_input(1))
-    assert before == ["m1", "m30", "m10"]  # nothing measured yet: step order
-    assert upstreams.sent == ["m30", "m10", "m1"]
+    assert before == ["m2", "m80", "m30"]  # nothing measured yet: step order
+    assert upstreams.sent == ["m80", "m30", "m2"]  # 28 and 50 ms apart: beyond scheduling delays
     for r in (first, second):
         assert r.status_code == 200, r.text
-        assert [o["name"] for o in r.json()["outputs"]] == ["m1.m_out", "m30.m_out", "m10.m_out"]
-        assert r.json()["parameters"]["graph_steps"] == "root/m1,root/m30,root/m10"
+        assert [o["name"] for o in r.json()["outputs"]] == ["m2.m_out", "m80.m_out", "m30.m_out"]
+        assert r.json()["parameters"]["graph_steps"] == "root/m2,root/m80,root/m30"
