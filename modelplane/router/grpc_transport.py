@@ -16,12 +16,12 @@ from typing import Any
 
 import grpc
 import orjson
-from google.protobuf import json_format
 
 from modelplane.router.codes import http_status
 from modelplane.router.errors import ConnectionFailed
 from modelplane.router.transport import Reply
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+from modelplane.v2grpc.messages import rest_document
 
 INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 METADATA_METHOD = "/inference.GRPCInferenceService/ModelMetadata"
@@ -133,10 +133,8 @@ class GrpcTransport:
                     config = None
         except grpc.aio.AioRpcError as exc:
             raise ConnectionFailed(f"gRPC {exc.code().name}: {exc.details() or ''}") from exc
-        metadata = json_format.MessageToDict(meta, preserving_proto_field_name=True)
-        if config is None:
-            return metadata, None
-        return metadata, json_format.MessageToDict(config.config, preserving_proto_field_name=True)
+        metadata = rest_document(meta)
+        return metadata, None if config is None else rest_document(config.config)
 
     async def aclose(self) -> None:
         """Close every channel."""

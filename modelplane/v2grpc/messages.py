@@ -1,10 +1,14 @@
 """Facts of the V2 gRPC messages both sides need: the typed-contents field of each datatype,
-and the InferParameter map as plain values (pure)."""
+the InferParameter map as plain values, and a message as the JSON document V2's REST API
+writes (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 
 # The InferTensorContents field that carries each datatype's typed values (FP16 and BF16
 # travel only as raw contents).
@@ -47,3 +51,48 @@ def fill_params(target: Any, params: Mapping[str, Any] | None) -> None:
             slot.double_param = value
         else:
             slot.string_param = str(value)
+
+
+_INT64_TYPES = frozenset({
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED64,
+    FieldDescriptor.TYPE_SFIXED64,
+})  # fmt: skip
+
+
+def rest_document(message: Any) -> dict[str, Any]:
+    """A message (ModelMetadataResponse, ModelConfig...) as V2's REST API writes it: field
+    names as in the proto, 64-bit integers as numbers (protobuf's JSON mapping writes them as
+    strings, so a shape would read ``["-1", "4"]``)."""
+    document: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    _numbers(message, document)
+    return document
+
+
+def _numbers(message: Any, document: dict[str, Any]) -> None:
+    for field in message.DESCRIPTOR.fields:
+        if field.name not in document:
+            continue
+        value, given = document[field.name], getattr(message, field.name)
+        if field.type in _INT64_TYPES:
+            document[field.name] = [int(v) for v in value] if field.is_repeated else int(value)
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if field.message_type.GetOptions().map_entry:
+                _map_numbers(field, given, value)
+            elif field.is_repeated:
+                for item, entry in zip(given, value, strict=True):
+                    _numbers(item, entry)
+            else:
+                _numbers(given, value)
+
+
+def _map_numbers(field: Any, given: Any, value: dict[str, Any]) -> None:
+    """A map field's entries (V2's maps are keyed by strings)."""
+    kind = field.message_type.fields_by_name["value"]
+    for key in value:
+        if kind.type in _INT64_TYPES:
+            value[key] = int(value[key])
+        elif kind.type == FieldDescriptor.TYPE_MESSAGE:
+            _numbers(given[key], value[key])

@@ -42,6 +42,12 @@ def test_a_graph_describes_itself_as_one_model(models: RunningServer, url: Any) 
             client.close()
         rest_meta = httpx.get(f"{base}/v2/models/chain", timeout=30).json()
         rest_config = httpx.get(f"{base}/v2/models/chain/config", timeout=30).json()
+    embed = httpx.get(f"{models.url}/v2/models/embed", timeout=30).json()
+    head = httpx.get(f"{models.url}/v2/models/head", timeout=30).json()
+    # shapes are numbers, as the models' own metadata writes them (read from a gRPC step,
+    # protobuf's JSON mapping had made them strings: ["-1", "8"])
+    assert rest_meta["inputs"][0]["shape"] == embed["inputs"][0]["shape"]
+    assert rest_meta["outputs"][0]["shape"] == head["outputs"][0]["shape"]
     assert [(i["name"], i["datatype"]) for i in meta["inputs"]] == [("x", "FP32")]
     assert [o["name"] for o in meta["outputs"]] == ["y"]
     assert meta["platform"] == "modelplane-inference-graph"
