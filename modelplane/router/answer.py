@@ -12,6 +12,7 @@ from typing import Any
 
 from modelplane.router import jsonio, tensors
 from modelplane.router.errors import NotV2
+from modelplane.router.forms import OutputForms
 from modelplane.router.payload import Payload
 from modelplane.router.tensors import is_v2_response
 
@@ -19,34 +20,45 @@ STEPS_PARAMETER = "graph_steps"
 # On a gRPC stream, which has no trailers per answer, the Soft steps that failed
 # (`headers.SOFT_FAILURES` elsewhere) are named in this parameter of the answer.
 SOFT_FAILURES_PARAMETER = "graph_soft_failures"
+BINARY_DATA = "binary_data"  # a requested output's own switch (V2 binary tensor extension)
 
 
-def wants_binary(request: Payload) -> bool:
-    """Whether a REST client asked for binary outputs (binary body or ``binary_data_output``)."""
-    if request.header_length is not None:
-        return True
+def output_forms(request: Payload) -> OutputForms:
+    """The forms a REST client asked its outputs in: binary by default when it sent binary
+    or set ``binary_data_output``, each requested output's ``binary_data`` for that name."""
+    default = request.header_length is not None
     document = request.json_or_none()
     if not isinstance(document, dict):
-        return False
+        return OutputForms(default)
     parameters = document.get("parameters")
-    return isinstance(parameters, dict) and parameters.get(tensors.BINARY_OUTPUT) is True
+    if isinstance(parameters, dict) and parameters.get(tensors.BINARY_OUTPUT) is True:
+        default = True
+    by_name = {}
+    outputs = document.get("outputs")
+    for asked in outputs if isinstance(outputs, list) else ():
+        given = asked.get("parameters") if isinstance(asked, dict) else None
+        if isinstance(given, dict) and isinstance(given.get(BINARY_DATA), bool):
+            by_name[str(asked.get("name"))] = given[BINARY_DATA]
+    return OutputForms(default, by_name)
 
 
-def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> Payload:
-    """A REST answer: a V2 response renamed for the graph; a gRPC message converted."""
+def rest_answer(answer: Payload, graph: str, steps: list[str], forms: OutputForms) -> Payload:
+    """A REST answer: a V2 response renamed for the graph, its raw tensors binary where the
+    client asked (`forms`); a gRPC message converted."""
     if answer.message is not None:
         v2 = _as_response(tensors.from_message(answer.message))
         _name(v2, graph, steps)
-        return Payload.of_v2(v2, binary)
+        return Payload.of_v2(v2, forms)
     document = answer.json_or_none()
     if not is_v2_response(document) or isinstance(document.get("inputs"), list):
         return answer
-    if answer.header_length is not None and not binary:
-        # a chain's last step answered binary (it was fed raw tensors); the client asked JSON
+    if answer.header_length is not None and not _as_asked(document["outputs"], forms):
+        # a step answered binary (it was fed raw tensors, or the client asked for some of
+        # them binary); outputs the client asked for as JSON are decoded
         decoded = answer.v2()
         if decoded is not None:
             _name(decoded, graph, steps)
-            return Payload.of(tensors.to_document(decoded))
+            return Payload.of_v2(decoded, forms)
     named = document  # parsed for this answer alone: renamed in place
     named["model_name"] = graph
     named.pop("model_version", None)
@@ -60,6 +72,15 @@ def rest_answer(answer: Payload, graph: str, steps: list[str], binary: bool) -> 
         return Payload(header, named)
     tail = answer.body[answer.header_length :]
     return Payload(header + tail, named, answer.content_type, len(header))
+
+
+def _as_asked(outputs: list[Any], forms: OutputForms) -> bool:
+    """Whether every binary output of an answer is one the client asked for as binary."""
+    return all(
+        forms.binary(str(out.get("name")))
+        for out in outputs
+        if isinstance(out, dict) and tensors.BINARY_SIZE in (out.get("parameters") or {})
+    )
 
 
 def grpc_answer(answer: Payload, graph: str, steps: list[str]) -> Any:

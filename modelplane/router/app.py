@@ -27,7 +27,7 @@ from modelplane.edge.encoding import ACCEPT_ENCODING, decode_body
 from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnected
 from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
-from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
+from modelplane.router.answer import grpc_answer, output_forms, rest_answer
 from modelplane.router.describe import Describer
 from modelplane.router.ensemble import EnsembleAnswer
 from modelplane.router.errors import (
@@ -38,6 +38,7 @@ from modelplane.router.errors import (
     error_document,
 )
 from modelplane.router.executor import Executor
+from modelplane.router.forms import ALL_JSON
 from modelplane.router.graph import Graph
 from modelplane.router.h1 import H1Transport
 from modelplane.router.headers import REQUEST_ID, SOFT_FAILURES, HeaderPolicy
@@ -250,12 +251,11 @@ class RouterApp:
         if result.ok:
             answer = result.payload
             if v2 and isinstance(answer, EnsembleAnswer):  # merged into one V2 response
-                answer = answer.response(lambda: wants_binary(request)) or answer
-            # the client's form matters only when the answer is not plain JSON
-            binary = (
-                answer.message is not None or answer.header_length is not None
-            ) and wants_binary(request)
-            result.payload = rest_answer(answer, self.graph.name, result.ran, binary)
+                answer = answer.response(lambda: output_forms(request)) or answer
+            # the client's forms matter only when the answer is not plain JSON
+            raw = answer.message is not None or answer.header_length is not None
+            forms = output_forms(request) if raw else ALL_JSON
+            result.payload = rest_answer(answer, self.graph.name, result.ran, forms)
             result.payload.body  # noqa: B018  # written now, inside the caller's try
 
     async def infer_message(

@@ -20,6 +20,7 @@ from typing import Any
 
 from modelplane.router import tensors
 from modelplane.router.errors import NotJSON
+from modelplane.router.forms import OutputForms
 from modelplane.router.payload import Payload
 
 _NOT_MERGED: Any = object()
@@ -49,10 +50,10 @@ class EnsembleAnswer(Payload):
             self._merged = merge(self._answered())
         return self._merged
 
-    def response(self, binary: Callable[[], bool]) -> Payload | None:
+    def response(self, forms: Callable[[], OutputForms]) -> Payload | None:
         """The merged V2 response as a REST payload (None: a member's answer is not V2): a JSON
-        document when every member answered JSON, else in the binary extension when
-        `binary()` (the client asked for it), else JSON."""
+        document when every member answered JSON, else with raw tensors in the binary
+        extension where `forms()` (what the client asked for) says so, the rest JSON."""
         answered = self._answered()
         if all(_plain_json(m) for m in answered.values()):
             documents = {key: m.json_or_none() for key, m in answered.items()}
@@ -65,7 +66,7 @@ class EnsembleAnswer(Payload):
                 merged["id"] = echoed
             return Payload.of(merged)
         v2 = self.v2()
-        return None if v2 is None else Payload.of_v2(v2, binary())
+        return None if v2 is None else Payload.of_v2(v2, forms())
 
     def _answered(self) -> dict[str, Payload]:
         if not self.failed:

@@ -14,6 +14,7 @@ from typing import Any
 from modelplane.edge.v2 import HEADER_LENGTH, JSON, TIMEOUT_PARAMETER, timeout_seconds
 from modelplane.router import jsonio, tensors
 from modelplane.router.errors import NotJSON
+from modelplane.router.forms import ALL_BINARY, ALL_JSON, OutputForms
 from modelplane.v2grpc.messages import params_to_dict
 
 _TIMEOUT_KEY = f'"{TIMEOUT_PARAMETER}"'.encode()
@@ -56,10 +57,12 @@ class Payload:
         return payload
 
     @classmethod
-    def of_v2(cls, v2: tensors.V2, binary: bool) -> Payload:
-        """A REST payload of a V2 object: the binary extension when asked and raw, else JSON."""
-        if binary:
-            body, length = tensors.to_binary(v2)
+    def of_v2(cls, v2: tensors.V2, binary: bool | OutputForms) -> Payload:
+        """A REST payload of a V2 object: its raw tensors in the binary extension where asked
+        (`binary`: all, none, or by output name), else JSON."""
+        forms = binary if isinstance(binary, OutputForms) else ALL_BINARY if binary else ALL_JSON
+        if forms.any_binary:
+            body, length = tensors.to_binary(v2, forms)
             if length is not None:
                 return cls(body, content_type=b"application/octet-stream", header_length=length)
             return cls(body)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from modelplane.router import jsonio
 from modelplane.router.errors import ChainError, MalformedV2
+from modelplane.router.forms import ALL_BINARY, OutputForms
 from modelplane.router.tensor_data import data_to_raw, raw_to_data
 from modelplane.router.wellformed import check_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
@@ -141,8 +142,9 @@ def to_document(v2: V2) -> dict[str, Any]:
     return document
 
 
-def to_binary(v2: V2) -> tuple[bytes, int | None]:
-    """A V2 object in the binary extension: (body, header length); raw tensors stay raw.
+def to_binary(v2: V2, forms: OutputForms = ALL_BINARY) -> tuple[bytes, int | None]:
+    """A V2 object in the binary extension: (body, header length); raw tensors stay raw,
+    except those `forms` asks for as JSON (decoded into it).
 
     A request also asks for binary outputs, so a chain that started binary stays binary.
     """
@@ -153,6 +155,8 @@ def to_binary(v2: V2) -> tuple[bytes, int | None]:
     for t in v2.tensors:
         if t.raw is None:
             entries.append(_tensor_doc(t, t.data, t.parameters))
+        elif not forms.binary(t.name):
+            entries.append(_tensor_doc(t, t.json_data(), t.parameters))
         else:
             entries.append(_tensor_doc(t, None, {**(t.parameters or {}), BINARY_SIZE: len(t.raw)}))
             chunks.append(t.raw)

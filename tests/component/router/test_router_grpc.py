@@ -90,6 +90,38 @@ def test_binary_rest_chain_of_three_models_equals_the_hand_calls_bit_for_bit(
     assert response["parameters"]["graph_steps"] == "root/embed,root/mix,root/head"
 
 
+@pytest.mark.parametrize("url", [rest_url, grpc_url], ids=["rest-steps", "grpc-steps"])
+def test_a_json_request_gets_binary_outputs_where_it_asked_for_each(
+    models: RunningServer, url: Any
+) -> None:
+    """A JSON request whose requested outputs set their own `binary_data` (tritonclient's
+    default) gets those outputs binary and the others JSON, from a Sequence and from an
+    Ensemble (before, the graph answered every output in JSON)."""
+    import tritonclient.http as th
+
+    tensor = th.InferInput("x", list(X.shape), "FP32")
+    tensor.set_data_from_numpy(X, binary_data=False)
+    with graph_client(chain(models, url), name="p") as (_, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        chained = http.infer("p", [tensor], outputs=[th.InferRequestedOutput("y", True)])
+        http.close()
+    with graph_client(ensemble(models, url), name="both") as (_, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        asked = [th.InferRequestedOutput("a.y", True), th.InferRequestedOutput("b.y", False)]
+        merged = http.infer("both", [tensor], outputs=asked)
+        http.close()
+    out = chained.get_response()["outputs"][0]
+    assert out["parameters"]["binary_data_size"] == 8 and "data" not in out
+    assert (
+        chained.as_numpy("y").tobytes()
+        == chain_by_hand(models, X, "embed", "mix", "head").tobytes()
+    )
+    forms = {o["name"]: o for o in merged.get_response()["outputs"]}
+    assert "binary_data_size" in forms["a.y"]["parameters"] and "data" in forms["b.y"]
+    assert merged.as_numpy("a.y").tobytes() == by_hand(models, "embed", X).tobytes()
+    assert merged.as_numpy("b.y").tobytes() == by_hand(models, "alt", X).tobytes()
+
+
 def test_binary_rest_ensemble_answers_every_member_whole(models: RunningServer) -> None:
     """A binary-extension request to an Ensemble of REST members (each answers binary): the
     merged answer holds every member's tensor, as JSON or binary as the client asks."""

@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from modelplane.router import tensors
-from modelplane.router.answer import grpc_answer, rest_answer, wants_binary
+from modelplane.router.answer import grpc_answer, output_forms, rest_answer
 from modelplane.router.errors import ChainError, MalformedV2, NotV2
+from modelplane.router.forms import ALL_BINARY, ALL_JSON, OutputForms
 from modelplane.router.payload import Payload
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 
@@ -127,22 +128,55 @@ def test_answers_are_named_for_the_graph_in_every_form() -> None:
     named = grpc_answer(Payload.of_message(response_message()), "g", steps)
     assert named.model_name == "g" and named.model_version == ""
     assert named.parameters["graph_steps"].string_param == "root/a,root/b"
-    rest = rest_answer(Payload.of_message(response_message()), "g", steps, binary=False)
+    rest = rest_answer(Payload.of_message(response_message()), "g", steps, ALL_JSON)
     assert rest.json()["model_name"] == "g"
     assert rest.json()["parameters"] == {"graph_steps": "root/a,root/b"}
-    binary = rest_answer(Payload.of_message(response_message()), "g", steps, binary=True)
+    binary = rest_answer(Payload.of_message(response_message()), "g", steps, ALL_BINARY)
     assert binary.header_length is not None
     assert binary.body[binary.header_length :].startswith(Y.tobytes())
     v1 = Payload.of({"predictions": [1, 2]})
-    assert rest_answer(v1, "g", steps, binary=False) is v1  # not V2: as it came
+    assert rest_answer(v1, "g", steps, ALL_JSON) is v1  # not V2: as it came
     with pytest.raises(NotV2):
         grpc_answer(v1, "g", steps)
 
 
-def test_a_rest_client_asks_for_binary_by_its_body_or_its_parameter() -> None:
-    assert wants_binary(Payload(b"{}", header_length=2))
-    assert wants_binary(Payload.of({"inputs": [], "parameters": {"binary_data_output": True}}))
-    assert not wants_binary(Payload.of({"inputs": []}))
+def test_a_rest_client_asks_for_binary_by_its_body_its_parameter_or_an_output() -> None:
+    assert output_forms(Payload(b"{}", header_length=2)) == OutputForms(True)
+    on = {"inputs": [], "parameters": {"binary_data_output": True}}
+    assert output_forms(Payload.of(on)) == OutputForms(True)
+    assert output_forms(Payload.of({"inputs": []})) == OutputForms(False)
+    asked = {"inputs": [], "outputs": [
+        {"name": "a.y", "parameters": {"binary_data": True}},
+        {"name": "b.y", "parameters": {"binary_data": False}},
+        {"name": "c.y"}]}  # fmt: skip
+    forms = output_forms(Payload.of(asked))
+    assert forms.any_binary and forms.binary("a.y")
+    assert not forms.binary("b.y") and not forms.binary("c.y")
+    forms = output_forms(Payload.of({**asked, "parameters": {"binary_data_output": True}}))
+    assert forms.binary("a.y") and not forms.binary("b.y") and forms.binary("c.y")
+
+
+def test_raw_outputs_are_binary_only_where_the_client_asked() -> None:
+    """A step's binary answer passes through when the client asked for its binary outputs so;
+    one it asked for as JSON is decoded, the others stay raw (before, a client that asked
+    for an output in binary by its own `binary_data` got JSON)."""
+    steps = ["root/a"]
+    raw = np.asarray([1.5, -2.25], dtype=np.float32).tobytes()
+    two = tensors.V2("response", [
+        tensors.Tensor("y", "FP32", [2], raw=raw),
+        tensors.Tensor("z", "FP32", [2], raw=raw)])  # fmt: skip
+    body, length = tensors.to_binary(two)
+    answer = Payload(body, content_type=b"application/octet-stream", header_length=length)
+    kept = rest_answer(answer, "g", steps, ALL_BINARY)
+    assert kept.body[kept.header_length :] == raw * 2
+    mixed = rest_answer(answer, "g", steps, OutputForms(False, {"y": True}))
+    head = mixed.json()
+    assert head["model_name"] == "g"
+    assert [o.get("data") for o in head["outputs"]] == [None, [1.5, -2.25]]
+    assert mixed.body[mixed.header_length :] == raw
+    plain = rest_answer(answer, "g", steps, ALL_JSON)
+    assert plain.header_length is None
+    assert [o["data"] for o in plain.json()["outputs"]] == [[1.5, -2.25], [1.5, -2.25]]
 
 
 def test_a_clients_message_is_read_exactly_or_refused() -> None:
