@@ -58,6 +58,8 @@ NO_STATISTICS = (
 )
 NO_REPOSITORY = "a graph router has no model repository: it serves one graph"
 UNWRITTEN = "the graph's answer cannot be written as asked"
+# the V2 extensions the router serves for its graph (server metadata, REST and gRPC alike)
+EXTENSIONS = ("binary_tensor_data", "model_configuration")
 
 
 def not_served(name: str, graph: str) -> str:
@@ -327,7 +329,7 @@ class RouterApp:
         return 503, b'{"ready":false}', JSON
 
     def _server_metadata(self) -> tuple[int, bytes, bytes]:
-        doc = {"name": "modelplane-router", "version": __version__, "extensions": []}
+        doc = {"name": "modelplane-router", "version": __version__, "extensions": EXTENSIONS}
         return 200, orjson.dumps(doc), JSON
 
     async def signature(self) -> Signature:

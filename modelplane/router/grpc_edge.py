@@ -21,7 +21,14 @@ from google.protobuf import json_format
 
 from modelplane import __version__
 from modelplane.router.answer import SOFT_FAILURES_PARAMETER
-from modelplane.router.app import NO_REPOSITORY, NO_STATISTICS, RouterApp, no_versions, not_served
+from modelplane.router.app import (
+    EXTENSIONS,
+    NO_REPOSITORY,
+    NO_STATISTICS,
+    RouterApp,
+    no_versions,
+    not_served,
+)
 from modelplane.router.codes import grpc_code
 from modelplane.router.errors import Undescribed
 from modelplane.router.headers import SOFT_FAILURES
@@ -57,7 +64,9 @@ class RouterServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc
         return pb.ServerReadyResponse(ready=self.app.ready)
 
     async def ServerMetadata(self, request: Any, context: Any) -> Any:
-        return pb.ServerMetadataResponse(name="modelplane-router", version=__version__)
+        return pb.ServerMetadataResponse(
+            name="modelplane-router", version=__version__, extensions=EXTENSIONS
+        )
 
     async def ModelReady(self, request: Any, context: Any) -> Any:
         await self._known(request.name, request.version, context)

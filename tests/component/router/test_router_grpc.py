@@ -320,3 +320,19 @@ def test_a_soft_failed_member_is_named_in_the_trailing_metadata_and_the_header(
     assert rest.status_code == 200
     assert [o["name"] for o in rest.json()["outputs"]] == ["a.y"]
     assert rest.headers["x-modelplane-soft-failures"] == "root/gone"
+
+
+def test_server_metadata_names_the_extensions_it_serves_alike_over_rest_and_grpc(
+    models: RunningServer,
+) -> None:
+    """The binary tensor extension and model configuration are served, so the server
+    metadata says so over both protocols (it listed none)."""
+    import tritonclient.http as th
+
+    with graph_client(chain(models, rest_url), name="p") as (grpc_client, base):
+        http = th.InferenceServerClient(base.removeprefix("http://"))
+        rest = http.get_server_metadata()
+        http.close()
+        grpc = grpc_client.get_server_metadata(as_json=True)
+    assert rest["name"] == grpc["name"] == "modelplane-router"
+    assert rest["extensions"] == grpc["extensions"] == ["binary_tensor_data", "model_configuration"]
