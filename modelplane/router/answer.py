@@ -20,7 +20,6 @@ STEPS_PARAMETER = "graph_steps"
 # On a gRPC stream, which has no trailers per answer, the Soft steps that failed
 # (`headers.SOFT_FAILURES` elsewhere) are named in this parameter of the answer.
 SOFT_FAILURES_PARAMETER = "graph_soft_failures"
-BINARY_DATA = "binary_data"  # a requested output's own switch (V2 binary tensor extension)
 
 
 def output_forms(request: Payload) -> OutputForms:
@@ -37,8 +36,8 @@ def output_forms(request: Payload) -> OutputForms:
     outputs = document.get("outputs")
     for asked in outputs if isinstance(outputs, list) else ():
         given = asked.get("parameters") if isinstance(asked, dict) else None
-        if isinstance(given, dict) and isinstance(given.get(BINARY_DATA), bool):
-            by_name[str(asked.get("name"))] = given[BINARY_DATA]
+        if isinstance(given, dict) and isinstance(given.get(tensors.BINARY_DATA), bool):
+            by_name[str(asked.get("name"))] = given[tensors.BINARY_DATA]
     return OutputForms(default, by_name)
 
 

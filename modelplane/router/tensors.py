@@ -26,6 +26,7 @@ from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_di
 Kind = Literal["request", "response"]
 BINARY_SIZE = "binary_data_size"
 BINARY_OUTPUT = "binary_data_output"
+BINARY_DATA = "binary_data"  # a requested output's own switch
 
 
 @dataclass(slots=True)
@@ -295,7 +296,7 @@ def _text(value: Any) -> str:
 def _without_binary(params: Any) -> dict[str, Any] | None:
     if not isinstance(params, dict):
         return None
-    return {k: v for k, v in params.items() if k not in (BINARY_OUTPUT, "binary_data")}
+    return {k: v for k, v in params.items() if k not in (BINARY_OUTPUT, BINARY_DATA)}
 
 
 # --- chaining ----------------------------------------------------------------------------
