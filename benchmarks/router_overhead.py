@@ -54,6 +54,8 @@ from benchmarks.servers import free_port
 
 DELAYS_MS = (2, 5, 10)  # ensemble members' service times
 SEQ_SLOWEST = f"router Sequence(m{max(DELAYS_MS)})"  # one hop to the slowest member alone
+LOOP_EDGE = "router REST/REST, loop edge"  # --http-edge loop: the asyncio edge, for comparison
+ENSEMBLE_LOOP = "router Ensemble, loop edge"
 
 
 def onnx_identity(directory: Path, width: int) -> None:
@@ -156,10 +158,10 @@ def v2_body(shape: list[int]) -> bytes:
     return json.dumps({"inputs": [tensor]}).encode()
 
 
-def router_cmd(graph: Path, port: int, grpc_port: int) -> list[str]:
+def router_cmd(graph: Path, port: int, grpc_port: int, edge: str = "auto") -> list[str]:
     return [sys.executable, "-m", "modelplane", "router", "--graph", str(graph),
             "--host", "127.0.0.1", "--port", str(port), "--grpc-port", str(grpc_port),
-            "--log-level", "warning"]  # fmt: skip
+            "--http-edge", edge, "--log-level", "warning"]  # fmt: skip
 
 
 def kserve_router(binary: str, nodes: dict[str, Any]) -> contextlib.AbstractContextManager[int]:
@@ -260,11 +262,19 @@ async def measure(
             {"name": f"m{d}", "serviceUrl": f"http://127.0.0.1:{up}/v2/models/m{d}/infer"}
             for d in DELAYS_MS]}}  # fmt: skip
         slowest_url = f"http://127.0.0.1:{up}/v2/models/m{max(DELAYS_MS)}/infer"
-        for graph, nodes in (("viarest", one_step(rest_url)), ("viagrpc", one_step(grpc_url)),
-                             ("ens3", ens), ("seqslow", one_step(slowest_url))):  # fmt: skip
+        # a REST graph's router runs its HTTP edge on threads (the default); "-loop" ones on
+        # the asyncio edge, side by side with it
+        for graph, nodes, edge in (
+            ("viarest", one_step(rest_url), "auto"),
+            ("viagrpc", one_step(grpc_url), "auto"),
+            ("ens3", ens, "auto"),
+            ("seqslow", one_step(slowest_url), "auto"),
+            ("viarest-loop", one_step(rest_url), "loop"),
+            ("ens3-loop", ens, "loop"),
+        ):
             hp, gp = free_port(), free_port()
-            pid = stack.enter_context(process(router_cmd(write_graph(tmp, graph, nodes), hp, gp),
-                                              hp, "/readyz"))  # fmt: skip
+            cmd = router_cmd(write_graph(tmp, graph, nodes), hp, gp, edge)
+            pid = stack.enter_context(process(cmd, hp, "/readyz"))
             routers[graph] = (hp, gp, pid)
 
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
@@ -284,6 +294,9 @@ async def measure(
                 session, f"http://127.0.0.1:{hp_grpc}/v2/models/viagrpc/infer", body), pid_grpc),
             Client("router gRPC in / REST out",
                    grpc_call(channels[gp_rest], "viarest", width), pid_rest),
+            Client(LOOP_EDGE, rest_call(session, f"http://127.0.0.1:{routers['viarest-loop'][0]}"
+                                        "/v2/models/viarest-loop/infer", body),
+                   routers["viarest-loop"][2]),
             *(Client(floor.label, rest_call(session, f"http://127.0.0.1:{floor.port}{infer}",
                                             body), floor.pid) for floor in floors),
         ]  # fmt: skip
@@ -310,7 +323,10 @@ async def measure(
         hop_to_slowest = Client(SEQ_SLOWEST, rest_call(
             session, f"http://127.0.0.1:{routers['seqslow'][0]}/v2/models/seqslow/infer",
             v2_body([width])))  # fmt: skip
-        ensembles = [ensemble, hop_to_slowest]
+        ensemble_loop = Client(ENSEMBLE_LOOP, rest_call(
+            session, f"http://127.0.0.1:{routers['ens3-loop'][0]}/v2/models/ens3-loop/infer",
+            v2_body([width])))  # fmt: skip
+        ensembles = [ensemble, hop_to_slowest, ensemble_loop]
         with contextlib.ExitStack() as ens_stack:
             if kserve:
                 pid = ens_stack.enter_context(kserve_router(kserve, ens))
@@ -359,9 +375,11 @@ async def measure(
     one_hop = stats[SEQ_SLOWEST][0] - slowest
     print(f"{SEQ_SLOWEST} (one hop at this service time) p50 {stats[SEQ_SLOWEST][0]:.3f} ms "
           f"(+{one_hop:.3f} ms)")  # fmt: skip
+    theirs = stats[ENSEMBLE_LOOP][0]
+    print(f"{ENSEMBLE_LOOP} (--http-edge loop) p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
     if kserve:
-        theirs = stats[ensembles[2].label][0]
-        print(f"{ensembles[2].label} p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
+        theirs = stats[ensembles[3].label][0]
+        print(f"{ensembles[3].label} p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
     hops = {label: value - p50["direct gRPC" if label.startswith("router gRPC") else DIRECT, 1]
             for (label, clients), value in p50.items()
             if clients == 1 and not label.startswith("direct")}  # fmt: skip

@@ -28,6 +28,9 @@ and returns a whole `Response`; the server keeps what a hop needs:
 Refusals carry ``error_body(status, message)``, the app's error format. ``close`` stops
 accepting, closes idle connections, lets requests in progress finish (at most ``grace``
 seconds), then closes the rest.
+
+What it decides from a request's head is `h1head`'s, shared with `h1threads`, the same server
+on blocking sockets and a thread per connection (the two pass the same tests).
 """
 
 from __future__ import annotations
@@ -38,11 +41,21 @@ import logging
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
-from urllib.parse import unquote
 
 import httptools
 
 from modelplane.edge.errors import too_large
+from modelplane.edge.h1head import (
+    JSON,
+    UPGRADE,
+    Refusal,
+    close_flag,
+    head_late,
+    judge,
+    parse_failure,
+    refusal_bytes,
+    target,
+)
 from modelplane.edge.h1wire import Headers, json_error, response
 from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
 from modelplane.edge.limit_settings import HEADER_TIMEOUT, MAX_HEADER_SIZE
@@ -95,7 +108,7 @@ class _Pending:
         self.size = 0
         self.complete = False  # the whole body has arrived
         self.continue_ = False  # the client waits for "100 Continue"
-        self.refusal: tuple[int, str] | None = None  # answered by the server, then closed
+        self.refusal: Refusal | None = None  # answered by the server, then closed
 
 
 class _Connection(asyncio.Protocol):
@@ -136,13 +149,9 @@ class _Connection(asyncio.Protocol):
                 wait = self.server.header_timeout
                 self._head_timer = self.loop.call_later(wait, self._head_late)
         except httptools.HttpParserUpgrade:
-            self._refuse(400, "protocol upgrades are not supported")
+            self._refuse(UPGRADE)
         except httptools.HttpParserError:
-            if self._head_size > self.server.max_header_size:
-                limit = self.server.max_header_size
-                self._refuse(431, f"request head exceeds the limit of {limit} bytes")
-            else:
-                self._refuse(400, "malformed HTTP request")
+            self._refuse(parse_failure(self._head_size, self.server.max_header_size))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -184,25 +193,18 @@ class _Connection(asyncio.Protocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        url = httptools.parse_url(self._url)
-        raw = url.path or b"/"
-        path = unquote(raw.decode("latin-1")) if b"%" in raw else raw.decode("latin-1")
+        path, query = target(self._url)
         method = self.parser.get_method().decode("ascii")
-        request = Request(method, path, url.query or b"", self._headers, b"")
+        request = Request(method, path, query, self._headers, b"")
         pending = _Pending(request, self.parser.should_keep_alive() and not self.server.closing)
         pending.http10 = self.parser.get_http_version() == "1.0"
-        if self._over_limit:
-            most = self.server.max_connections
-            pending.refusal = (503, f"too many connections: this server serves at most {most}")
-        elif self.parser.should_upgrade():
-            pending.refusal = (400, "protocol upgrades are not supported")
-        max_body = self.server.max_body
-        for name, value in self._headers:
-            if name == b"content-length":
-                if value.isdigit() and int(value) > max_body and pending.refusal is None:
-                    pending.refusal = (413, too_large(max_body, int(value)))
-            elif name == b"expect" and value.lower() == b"100-continue":
-                pending.continue_ = True
+        over_limit = self.server.max_connections if self._over_limit else 0
+        pending.refusal, pending.continue_ = judge(
+            self._headers,
+            self.server.max_body,
+            over_limit=over_limit,
+            upgrade=self.parser.should_upgrade(),
+        )
         self.parsing = pending
         self.queue.append(pending)
         if len(self.queue) == 1:
@@ -241,10 +243,7 @@ class _Connection(asyncio.Protocol):
         if pending.refusal is not None:
             self.queue.clear()  # nothing more is read or answered on this connection
             self.parsing = None
-            status, message = pending.refusal
-            self._write(
-                response(status, _JSON, self.server.error_body(status, message), False, True)
-            )
+            self._write(refusal_bytes(pending.refusal, self.server.error_body))
             self._close()
             return
         if not pending.complete:
@@ -263,15 +262,14 @@ class _Connection(asyncio.Protocol):
             status, headers, body = await self.server.handler(request)
         except Exception:
             log.exception("the HTTP handler failed on %s %s", request.method, request.path)
-            status, headers = 500, _JSON
+            status, headers = 500, JSON
             body = self.server.error_body(500, "internal server error")
             pending.keep_alive = False
         self.task = None
         if self.lost:
             return
         keep = pending.keep_alive and not self.server.closing
-        close = None if keep and pending.http10 else not keep
-        self._write(response(status, headers, body, pending.head, close))
+        self._write(response(status, headers, body, pending.head, close_flag(keep, pending.http10)))
         self.queue.popleft()
         if not keep:
             self._close()
@@ -287,19 +285,16 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None and not self.lost:
             self.transport.write(data)
 
-    def _refuse(self, status: int, message: str) -> None:
+    def _refuse(self, refusal: Refusal) -> None:
         closing = self.transport is None or self.transport.is_closing()
         if self.task is None and not closing:  # never cut a running request's answer
-            self._write(
-                response(status, _JSON, self.server.error_body(status, message), False, True)
-            )
+            self._write(refusal_bytes(refusal, self.server.error_body))
         self._close()
 
     def _head_late(self) -> None:
         self._head_timer = None
         if self._in_head and not self.lost:
-            limit = self.server.header_timeout
-            self._refuse(408, f"request head not received within {limit:g} s")
+            self._refuse(head_late(self.server.header_timeout))
 
     def _idle_check(self) -> None:
         """One timer per connection, re-armed when it fires early (cheaper than one per request):
@@ -328,9 +323,6 @@ class _Connection(asyncio.Protocol):
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
-
-
-_JSON: Headers = [(b"content-type", b"application/json")]
 
 
 class LeanServer:

@@ -11,6 +11,7 @@ inside them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -28,6 +29,7 @@ from modelplane.edge.errors import BodyRejected, BodyTooLarge, ClientDisconnecte
 from modelplane.edge.h1server import Request, Response
 from modelplane.edge.v2 import HEADER_LENGTH_BYTES, JSON
 from modelplane.router.answer import grpc_answer, output_forms, rest_answer
+from modelplane.router.blocking import drive
 from modelplane.router.describe import Describer
 from modelplane.router.ensemble import EnsembleAnswer
 from modelplane.router.errors import (
@@ -41,6 +43,7 @@ from modelplane.router.executor import Executor
 from modelplane.router.forms import ALL_JSON
 from modelplane.router.graph import Graph
 from modelplane.router.h1 import H1Transport
+from modelplane.router.h1block import BlockingH1Transport
 from modelplane.router.headers import REQUEST_ID, SOFT_FAILURES, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
@@ -93,6 +96,8 @@ class RouterApp:
         self._rng = rng
         self._own_transport = transport is None
         self._executor: Executor | None = None
+        self._threaded: Executor | None = None  # REST requests on their own threads
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._describer: Describer | None = None  # over the executor's transports
         self.ready = False
         if transport is not None:
@@ -133,9 +138,41 @@ class RouterApp:
             s = self.settings
             self._start(H1Transport(s.upstream_connections, s.connect_timeout))
 
+    def start_threads(self) -> None:
+        """Run REST inference requests on the threads of `modelplane.edge.h1threads` (through
+        `handle_blocking`), over a blocking transport, without the event loop; everything
+        else stays on the loop this is called on. For graphs whose steps all speak REST."""
+        assert self._executor is not None, "startup first"
+        s = self.settings
+        self._loop = asyncio.get_running_loop()
+        self._threaded = Executor(
+            self.graph,
+            BlockingH1Transport(s.upstream_connections, s.connect_timeout),
+            self.metrics,
+            rng=self._executor.rng,
+            step_timeout=s.step_timeout,
+            request_timeout=s.request_timeout,
+            policy=self._executor.policy,
+            grpc_transport=self._executor.grpc,
+            blocking=True,
+            expected=self._executor.expected,
+        )
+
+    def handle_blocking(self, request: Request) -> Response:
+        """Answer one whole HTTP request on the calling thread (`h1threads`' handler): the
+        graph runs here; any other route is answered on the loop, as `handle` answers it."""
+        if request.method == "POST" and self._threaded is not None:
+            v2 = self._infer_paths.get(request.path)
+            if v2 is not None:
+                return drive(self._infer(request, v2, self._threaded))
+        assert self._loop is not None, "start_threads first"
+        return asyncio.run_coroutine_threadsafe(self.handle(request), self._loop).result()
+
     async def shutdown(self) -> None:
-        """Stop answering ready and close the transport this app opened."""
+        """Stop answering ready and close the transports this app opened."""
         self.ready = False
+        if self._threaded is not None:
+            await self._threaded.transport.aclose()
         if self._executor is not None:
             await self._executor.grpc.aclose()
             if self._own_transport:
@@ -207,7 +244,9 @@ class RouterApp:
             status, headers, answer = await self.handle(request)
         await asgi.send_response(send, status, answer, list(headers), scope["method"] == "HEAD")
 
-    async def _infer(self, request: Request, v2: bool) -> Response:
+    async def _infer(
+        self, request: Request, v2: bool, executor: Executor | None = None
+    ) -> Response:
         start = time.perf_counter()
         status = 500
         metrics = self.metrics
@@ -222,7 +261,7 @@ class RouterApp:
             except BodyRejected as exc:
                 result = failure(exc.status, exc.summary, str(exc), None)
             else:
-                result = await self._run(payload, headers)
+                result = await self._run(payload, headers, executor)
                 try:
                     self._shape(result, payload, v2)
                 except RouterError as exc:  # an answer the client's form cannot carry
@@ -300,14 +339,17 @@ class RouterApp:
             self.metrics.in_flight.dec()
             self.metrics.request_done(status, time.perf_counter() - start)
 
-    async def _run(self, payload: Payload, headers: dict[str, str]) -> StepResult:
-        assert self._executor is not None
+    async def _run(
+        self, payload: Payload, headers: dict[str, str], executor: Executor | None = None
+    ) -> StepResult:
+        executor = executor if executor is not None else self._executor
+        assert executor is not None
         try:
             timeout = payload.asked_timeout()
         except ValueError as exc:
             return failure(400, "bad request parameter", str(exc), None)
         try:
-            result = await self._executor.run(payload, headers, timeout)
+            result = await executor.run(payload, headers, timeout)
         except MalformedV2 as exc:  # the request, read where outputs are asked of a node
             result = failure(exc.status, "malformed V2 request", str(exc), None)
         except RouterError as exc:  # an answer the client's form cannot carry (an Ensemble's)

@@ -8,7 +8,6 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from modelplane import logs
 from modelplane.flags import flag_parser, parse_settings
@@ -43,8 +42,11 @@ def main(argv: Sequence[str]) -> int:
     """Load the graph (failing fast on any error in it) and serve until stopped."""
     settings = parse_args(argv)
     logs.configure(settings.log_level, settings.log_format)
+    from modelplane.router.serving import edge_threads
+
     try:
         graph = load_file(settings.graph)
+        edge_threads(settings.http_edge, graph)  # a choice the graph cannot take stops here
     except (OSError, GraphError) as exc:
         print(f"modelplane router: {exc}", file=sys.stderr)
         return 2
@@ -60,33 +62,14 @@ def main(argv: Sequence[str]) -> int:
 
 
 async def serve(graph: Graph, settings: RouterSettings) -> None:
-    """HTTP (the lean edge) and gRPC (grpc.aio) on one loop until SIGTERM or SIGINT."""
-    from modelplane.edge.h1server import LeanServer
+    """HTTP and gRPC (`serving.open_edges`) until SIGTERM or SIGINT."""
     from modelplane.router.app import RouterApp
-    from modelplane.router.grpc_edge import start_grpc_server
+    from modelplane.router.serving import open_edges
 
     app = RouterApp(graph, settings)
-    await app.startup()
-    http = LeanServer(
-        app.handle,
-        max_body=settings.max_request_size,
-        error_body=app.refused,
-        keep_alive=settings.keep_alive_timeout,
-        max_header_size=settings.max_header_size,
-        header_timeout=settings.header_timeout,
-        max_connections=settings.max_connections,
-    )
-    grpc_server: Any = None
+    edges = None
     try:
-        try:
-            port = await http.start(settings.host, settings.port)
-        except OSError as exc:
-            where = f"{settings.host}:{settings.port}"
-            raise OSError(f"HTTP server could not listen on {where}: {exc}") from exc
-        log.info("HTTP listening", extra={"port": port})
-        if settings.grpc_port >= 0:
-            grpc_server, grpc_port = await start_grpc_server(app, settings.host, settings.grpc_port)
-            log.info("gRPC listening", extra={"grpc_port": grpc_port})
+        edges = await open_edges(app, settings, settings.host, settings.port, settings.grpc_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,7 +78,6 @@ async def serve(graph: Graph, settings: RouterSettings) -> None:
         log.info("stopping")
     finally:
         app.ready = False  # readiness fails first, so a proxy stops sending new requests
-        await http.close()
-        if grpc_server is not None:
-            await grpc_server.stop(5)
+        if edges is not None:
+            await edges.close()
         await app.shutdown()

@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelplane.router import tensors
+from modelplane.router.blocking import sleep as blocking_sleep
+from modelplane.router.blocking import together
 from modelplane.router.chaining import (
     ensemble_requests,
     next_request,
@@ -90,7 +92,12 @@ class Executor:
         request_timeout: float = 120.0,
         policy: RetryPolicy | None = None,
         grpc_transport: GrpcTransport | None = None,
+        blocking: bool = False,
+        expected: Expected | None = None,
     ) -> None:
+        """`blocking`: the threaded path (`blocking`), whose transport blocks the request's
+        thread; an Ensemble's members then run on that thread (`blocking.together`), else as
+        tasks on the running loop."""
         self.graph = graph
         self.transport = transport
         self.grpc = grpc_transport if grpc_transport is not None else GrpcTransport()
@@ -99,7 +106,10 @@ class Executor:
         self.step_timeout = step_timeout
         self.deadline_seconds = graph.timeout if graph.timeout is not None else request_timeout
         self.policy = policy if policy is not None else RetryPolicy()
-        self.expected = Expected()  # each step's recent latency: an Ensemble sends slowest first
+        # each step's recent latency: an Ensemble sends slowest first
+        self.expected = expected if expected is not None else Expected()
+        self.blocking = blocking
+        self._sleep = blocking_sleep if blocking else asyncio.sleep
 
     async def run(
         self, payload: Payload, headers: Mapping[str, str], asked: float | None = None
@@ -174,28 +184,26 @@ class Executor:
         # each member records what ran and failed on its own, merged in step order below: the
         # answer's graph_steps do not depend on which member answered first
         own = [ctx.member() for _ in steps]
-        started = {  # the slowest expected member is sent first (`fanout`)
-            i: asyncio.ensure_future(
-                self._step(steps[i], requests[steps[i].key] if requests else payload, own[i])
-            )
-            for i in self.expected.order([s.label for s in steps])
+        order = self.expected.order([s.label for s in steps])  # the slowest expected first
+        calls = {
+            i: self._step(steps[i], requests[steps[i].key] if requests else payload, own[i])
+            for i in order
         }
-        tasks = {started[i]: step for i, step in enumerate(steps)}  # in step order
         try:
-            pending: set[asyncio.Future[StepResult]] = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in (t for t in tasks if t in done):  # in step order
-                    result, step = task.result(), tasks[task]
-                    if not result.ok and (result.fatal or step.dependency == "Hard"):
-                        return result  # the first Hard failure decides; the rest are cancelled
+            if self.blocking:  # on this thread, in `order`
+                ran = await together(
+                    list(calls.values()), lambda k, r: _decisive(r, steps[order[k]])
+                )
+                done = ran if isinstance(ran, StepResult) else _in_step_order(order, ran)
+            else:
+                done = await _at_once(calls, steps)
+            if isinstance(done, StepResult):
+                return done  # the first Hard failure decides; the rest were stopped
+            results = done
         finally:
-            for task in tasks:
-                task.cancel()
             for member in own:
                 ctx.ran.extend(member.ran)
                 ctx.soft_failures.extend(member.soft_failures)
-        results = [task.result() for task in tasks]
         if not any(o.ok for o in results):
             ctx.soft_failures.extend(s.label for s in steps)
             return results[0]
@@ -270,7 +278,9 @@ class Executor:
             self.metrics.step_error(step.node, step.label, "chain")
             return failure(exc.status, "cannot build the input of this step", str(exc), step.label)
         try:
-            answer = await call(send, step_timeout=timeout, policy=policy, deadline=ctx.deadline)
+            answer = await call(
+                send, step_timeout=timeout, policy=policy, deadline=ctx.deadline, sleep=self._sleep
+            )
         except StepTimeout as exc:
             self.metrics.step_error(step.node, step.label, "timeout")
             return failure(exc.status, f"step {step.label} timed out", str(exc), step.label)
@@ -310,6 +320,37 @@ class Executor:
         url, body = step.service_url or "", payload.body
         headers = ctx.headers if payload.plain else {**ctx.headers, **payload.headers()}
         return lambda limit: self.transport.post(url, body, headers, limit)
+
+
+def _in_step_order(order: Sequence[int], results: Sequence[StepResult]) -> list[StepResult]:
+    """Results listed in `order` (step indexes), put back in step order."""
+    by_step = dict(zip(order, results, strict=True))
+    return [by_step[i] for i in range(len(results))]
+
+
+def _decisive(result: StepResult, step: Step) -> bool:
+    """Whether a member's failure ends its Ensemble: the deadline passed, or a Hard step."""
+    return not result.ok and (result.fatal or step.dependency == "Hard")
+
+
+async def _at_once(
+    calls: dict[int, Coroutine[Any, Any, StepResult]], steps: Sequence[Step]
+) -> list[StepResult] | StepResult:
+    """An Ensemble's members as tasks on the running loop, started in the order of `calls`:
+    their results in step order, or the first decisive failure (the others cancelled)."""
+    started = {i: asyncio.ensure_future(call) for i, call in calls.items()}
+    tasks = {started[i]: step for i, step in enumerate(steps)}  # in step order
+    try:
+        pending: set[asyncio.Future[StepResult]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in (t for t in tasks if t in done):  # in step order
+                if _decisive(task.result(), tasks[task]):
+                    return task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [task.result() for task in tasks]
 
 
 def _earlier_answer(

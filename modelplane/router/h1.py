@@ -34,20 +34,48 @@ CONNECT_TIMEOUT = 3.0  # seconds to open a connection (a SYN to a vanished pod g
 JSON = b"application/json"
 
 
-class _Connection(asyncio.Protocol):
+class Replies:
+    """httptools callbacks that read one answer at a time into a `Reply` (shared by this
+    module's asyncio connections and `h1block`'s blocking ones)."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.keep_alive = True
+        self._body: list[bytes] = []
+        self._content_type = JSON
+        self._header_length: int | None = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lower = name.lower()
+        if lower == b"content-type":
+            self._content_type = value
+        elif lower == HEADER_LENGTH_BYTES and value.isdigit():
+            self._header_length = int(value)
+
+    def on_headers_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def reply(self) -> Reply:
+        """The answer just completed; the reader starts afresh for the next."""
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        reply = Reply(self.parser.get_status_code(), body, self._content_type, self._header_length)
+        self._body, self._content_type, self._header_length = [], JSON, None
+        return reply
+
+
+class _Connection(asyncio.Protocol, Replies):
     """One keep-alive connection: sends a request, resolves a future with the answer."""
 
     def __init__(self) -> None:
+        Replies.__init__(self)
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Reply] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
         self.received = False
-        self._body: list[bytes] = []
-        self._content_type = JSON
-        self._header_length: int | None = None
-        self._keep_alive = True
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,25 +93,10 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self._fail(ConnectionFailed("connection closed before the answer was complete"))
 
-    # -- httptools callbacks
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lower = name.lower()
-        if lower == b"content-type":
-            self._content_type = value
-        elif lower == HEADER_LENGTH_BYTES and value.isdigit():
-            self._header_length = int(value)
-
-    def on_headers_complete(self) -> None:
-        self._keep_alive = self.parser.should_keep_alive()
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
+    # -- httptools
     def on_message_complete(self) -> None:
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        reply = Reply(self.parser.get_status_code(), body, self._content_type, self._header_length)
-        self._body, self._content_type, self._header_length = [], JSON, None
-        if not self._keep_alive:
+        reply = self.reply()
+        if not self.keep_alive:
             self.close()
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
@@ -120,10 +133,11 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class _Upstream:
-    """What a URL's requests share: its address, request head prefix and idle connections."""
+class Target:
+    """Where a URL's requests go: its address and the head every request to it starts with
+    (shared by the asyncio client here and the blocking one, `h1block`)."""
 
-    __slots__ = ("get_head", "head", "host", "idle", "port")
+    __slots__ = ("get_head", "head", "host", "port")
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -137,6 +151,20 @@ class _Upstream:
         host = parts.netloc.rsplit("@", 1)[-1]
         self.head = f"POST {path} HTTP/1.1\r\nhost: {host}\r\n".encode("latin-1")
         self.get_head = f"GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode("latin-1")
+
+    def post(self, body: bytes, headers: Mapping[str, str]) -> bytes:
+        """A whole POST request to this target, in one buffer."""
+        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
+        return b"".join((self.head, lines, b"content-length: %d\r\n\r\n" % len(body), body))
+
+
+class _Upstream(Target):
+    """A target and its idle connections."""
+
+    __slots__ = ("idle",)
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
         self.idle: list[_Connection] = []
 
 
@@ -163,8 +191,7 @@ class H1Transport:
             upstream = self._upstream(url)
         except ValueError as exc:
             raise ConnectionFailed(str(exc)) from exc
-        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
-        data = b"".join((upstream.head, lines, b"content-length: %d\r\n\r\n" % len(body), body))
+        data = upstream.post(body, headers)
         loop = asyncio.get_running_loop()
         while upstream.idle:  # reuse a warm connection; a stale one is retried once, fresh
             connection = upstream.idle.pop()

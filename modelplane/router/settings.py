@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -26,6 +26,12 @@ class RouterSettings(EdgeLimitSettings, LoggingSettings):
     port: int = Field(default=8080, description="port")
     grpc_port: int = Field(
         default=8081, ge=-1, le=65535, description="gRPC port (0: any free port, -1: no gRPC)"
+    )
+    http_edge: Literal["auto", "threads", "loop"] = Field(
+        default="auto",
+        description="how REST requests run: threads (a thread per client connection, blocking "
+        "calls to the steps: the shortest hop), loop (one asyncio event loop), auto (threads "
+        "when every step of the graph speaks REST, else loop)",
     )
     step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=60.0, gt=0, description="per-attempt timeout of steps that set none"

@@ -45,6 +45,7 @@ async def call(
     step_timeout: float,
     policy: RetryPolicy,
     deadline: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Answer:
     """Send one request (REST or gRPC): retry refusals and 502/503/504, within the deadline.
 
@@ -74,4 +75,4 @@ async def call(
         pause = policy.delay(attempt)
         if time.monotonic() + pause >= deadline:
             raise GraphDeadlineExceeded()
-        await asyncio.sleep(pause)
+        await sleep(pause)

@@ -1,4 +1,5 @@
-"""The lean HTTP/1.1 server on real sockets: raw clients for the protocol's corners, httpx as an
+"""The lean HTTP/1.1 servers on real sockets, each test against both (`h1server` on asyncio,
+`h1threads` on a thread per connection): raw clients for the protocol's corners, httpx as an
 independent client, and a handler that records what it was given."""
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import orjson
 import pytest
 
 from modelplane.edge.h1server import LeanServer, Request, Response
+from modelplane.edge.h1threads import ThreadedServer
 
 LIMIT = 1 << 20
+Server = LeanServer | ThreadedServer
 
 
 class Recorder:
@@ -26,26 +29,61 @@ class Recorder:
         self.requests: list[Request] = []
 
     async def __call__(self, request: Request) -> Response:
+        self._record(request)
+        if request.path == "/slow":
+            await asyncio.sleep(0.3)
+        return self._answer(request)
+
+    def sync(self, request: Request) -> Response:
+        """The same for the threaded server."""
+        self._record(request)
+        if request.path == "/slow":
+            time.sleep(0.3)
+        return self._answer(request)
+
+    def _record(self, request: Request) -> None:
         self.requests.append(request)
         if request.path == "/fail":
             raise RuntimeError("boom")
-        if request.path == "/slow":
-            await asyncio.sleep(0.3)
+
+    @staticmethod
+    def _answer(request: Request) -> Response:
         if request.path == "/empty":
             return 204, [], b""
         answer = b"%d:" % len(request.body) + request.body[:64]
         return 200, [(b"x-path", request.path.encode())], answer
 
 
+@pytest.fixture(params=["asyncio", "threads"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which server serves the test."""
+    return str(request.param)
+
+
+async def start(kind: str, app: Recorder, **options: Any) -> tuple[Server, int]:
+    server: Server
+    if kind == "asyncio":
+        server = LeanServer(app, **options)
+        return server, await server.start("127.0.0.1", 0)
+    server = ThreadedServer(app.sync, **options)
+    return server, server.start("127.0.0.1", 0)
+
+
+async def stop(server: Server, grace: float = 30.0) -> None:
+    if isinstance(server, LeanServer):
+        await server.close(grace=grace)
+    else:
+        await asyncio.to_thread(server.close, grace)
+
+
 @asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[tuple[LeanServer, Recorder, int]]:
+async def serving(kind: str, **options: Any) -> AsyncIterator[tuple[Server, Recorder, int]]:
     app = Recorder()
-    server = LeanServer(app, max_body=LIMIT, **options)
-    port = await server.start("127.0.0.1", 0)
+    server, port = await start(kind, app, max_body=LIMIT, **options)
     try:
         yield server, app, port
     finally:
-        await server.close(grace=2)
+        await stop(server, grace=2)
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, dict[bytes, bytes], bytes]:
@@ -75,8 +113,8 @@ async def closed(reader: asyncio.StreamReader) -> bool:
     return await asyncio.wait_for(reader.read(1), 5) == b""
 
 
-async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None:
-    async with serving() as (_, app, port):
+async def test_keep_alive_and_pipelined_requests_are_answered_in_order(kind: str) -> None:
+    async with serving(kind) as (_, app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(post("/a", b"one"))
         status, headers, body = await read_response(reader)
@@ -90,8 +128,8 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None
     assert [r.path for r in app.requests] == ["/a", "/slow", "/b"]
 
 
-async def test_an_http_1_0_client_that_asks_for_keep_alive_is_told_it_is_kept() -> None:
-    async with serving() as (_, _app, port):
+async def test_an_http_1_0_client_that_asks_for_keep_alive_is_told_it_is_kept(kind: str) -> None:
+    async with serving(kind) as (_, _app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for body in (b"a", b"bc"):
             writer.write(
@@ -103,9 +141,9 @@ async def test_an_http_1_0_client_that_asks_for_keep_alive_is_told_it_is_kept() 
         writer.close()
 
 
-async def test_an_independent_client_reads_what_it_sent() -> None:
+async def test_an_independent_client_reads_what_it_sent(kind: str) -> None:
     async with (
-        serving() as (_, app, port),
+        serving(kind) as (_, app, port),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
     ):
         r = await client.post("/v2/models/m%20x/infer?q=1", content=b"x" * 1000)
@@ -119,8 +157,8 @@ async def test_an_independent_client_reads_what_it_sent() -> None:
     assert (empty.status_code, "content-length" in empty.headers) == (204, False)
 
 
-async def test_expect_100_continue_and_a_chunked_request_body() -> None:
-    async with serving() as (_, _app, port):
+async def test_expect_100_continue_and_a_chunked_request_body(kind: str) -> None:
+    async with serving(kind) as (_, _app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
             b"POST /c HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n"
@@ -138,8 +176,8 @@ async def test_expect_100_continue_and_a_chunked_request_body() -> None:
         writer.close()
 
 
-async def test_a_body_at_the_limit_is_whole_and_one_past_it_is_refused_unread() -> None:
-    async with serving() as (_, app, port):
+async def test_a_body_at_the_limit_is_whole_and_one_past_it_is_refused_unread(kind: str) -> None:
+    async with serving(kind) as (_, app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(post("/big", b"z" * LIMIT))
         assert (await read_response(reader))[2].startswith(b"%d:zzz" % LIMIT)
@@ -174,9 +212,10 @@ async def test_a_body_at_the_limit_is_whole_and_one_past_it_is_refused_unread() 
     ids=["connection-close", "http-1.0"],
 )
 async def test_a_client_that_asks_to_close_gets_its_answer_then_the_close(
+    kind: str,
     request_head: bytes,
 ) -> None:
-    async with serving() as (_, _app, port):
+    async with serving(kind) as (_, _app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(request_head)
         _, headers, body = await read_response(reader)
@@ -196,9 +235,9 @@ async def test_a_client_that_asks_to_close_gets_its_answer_then_the_close(
     ids=["head-too-large", "malformed", "upgrade", "handler-fails"],
 )
 async def test_requests_that_cannot_be_served_get_a_json_error_and_a_close(
-    data: bytes, status: bytes
+    kind: str, data: bytes, status: bytes
 ) -> None:
-    async with serving() as (_, _app, port):
+    async with serving(kind) as (_, _app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(data)
         line, headers, body = await read_response(reader)
@@ -209,8 +248,8 @@ async def test_requests_that_cannot_be_served_get_a_json_error_and_a_close(
         writer.close()
 
 
-async def test_a_head_that_trickles_past_the_header_timeout_gets_408() -> None:
-    async with serving(header_timeout=0.3) as (_, app, port):
+async def test_a_head_that_trickles_past_the_header_timeout_gets_408(kind: str) -> None:
+    async with serving(kind, header_timeout=0.3) as (_, app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /split HTTP/1.1\r\nhost: t\r\n")  # a head in two parts, in time
         await asyncio.sleep(0.1)
@@ -227,22 +266,21 @@ async def test_a_head_that_trickles_past_the_header_timeout_gets_408() -> None:
     assert [r.path for r in app.requests] == ["/split"]
 
 
-async def test_the_app_formats_the_servers_own_refusals() -> None:
-    server = LeanServer(
-        Recorder(), max_body=4, error_body=lambda s, m: b"<%d %s>" % (s, m.encode())
+async def test_the_app_formats_the_servers_own_refusals(kind: str) -> None:
+    server, port = await start(
+        kind, Recorder(), max_body=4, error_body=lambda s, m: b"<%d %s>" % (s, m.encode())
     )
-    port = await server.start("127.0.0.1", 0)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(post("/a", b"12345"))
     assert (await read_response(reader))[
         2
     ] == b"<413 request body of 5 bytes exceeds the limit of 4>"
     writer.close()
-    await server.close()
+    await stop(server)
 
 
-async def test_idle_connections_close_silently_after_the_keep_alive() -> None:
-    async with serving(keep_alive=0.3) as (_, _app, port):
+async def test_idle_connections_close_silently_after_the_keep_alive(kind: str) -> None:
+    async with serving(kind, keep_alive=0.3) as (_, _app, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(post("/slow", b"x"))  # in progress longer than the keep-alive: not idle
         assert (await read_response(reader))[2] == b"1:x"
@@ -252,8 +290,10 @@ async def test_idle_connections_close_silently_after_the_keep_alive() -> None:
         writer.close()
 
 
-async def test_a_connection_beyond_the_limit_gets_503_and_a_freed_place_is_served() -> None:
-    async with serving(max_connections=2) as (server, app, port):
+async def test_a_connection_beyond_the_limit_gets_503_and_a_freed_place_is_served(
+    kind: str,
+) -> None:
+    async with serving(kind, max_connections=2) as (server, app, port):
         held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(post("/third", b"x"))
@@ -278,8 +318,8 @@ async def test_a_connection_beyond_the_limit_gets_503_and_a_freed_place_is_serve
     assert [r.path for r in app.requests] == ["/held", "/held", "/freed"]
 
 
-async def test_a_client_that_leaves_mid_body_never_reaches_the_handler() -> None:
-    async with serving() as (_, app, port):
+async def test_a_client_that_leaves_mid_body_never_reaches_the_handler(kind: str) -> None:
+    async with serving(kind) as (_, app, port):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"POST /gone HTTP/1.1\r\nhost: t\r\ncontent-length: 100\r\n\r\nab")
         await asyncio.sleep(0.1)
@@ -292,15 +332,13 @@ async def test_a_client_that_leaves_mid_body_never_reaches_the_handler() -> None
     assert [r.path for r in app.requests] == ["/after"]
 
 
-async def test_close_finishes_requests_in_progress_and_refuses_new_ones() -> None:
-    app = Recorder()
-    server = LeanServer(app)
-    port = await server.start("127.0.0.1", 0)
+async def test_close_finishes_requests_in_progress_and_refuses_new_ones(kind: str) -> None:
+    server, port = await start(kind, Recorder())
     busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", port)
     idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
     busy_writer.write(post("/slow", b"late"))
     await asyncio.sleep(0.05)
-    closing = asyncio.create_task(server.close(grace=5))
+    closing = asyncio.create_task(stop(server, grace=5))
     _, headers, body = await read_response(busy_reader)
     assert (body, headers[b"connection"]) == (b"4:late", b"close")
     assert await closed(idle_reader)

@@ -95,28 +95,23 @@ class DroppingServer:
 
 @contextlib.contextmanager
 def serve_router(app: Any) -> Iterator[tuple[str, str]]:
-    """A RouterApp on its own edges (HTTP and gRPC), one event loop in a thread: (base URL,
-    gRPC target)."""
-    from modelplane.edge.h1server import LeanServer
-    from modelplane.router.grpc_edge import start_grpc_server
+    """A RouterApp on its own edges (HTTP and gRPC) as `modelplane router` opens them
+    (`serving.open_edges`: the threaded HTTP edge for a graph of REST steps, unless its
+    settings say otherwise), one event loop in a thread: (base URL, gRPC target)."""
+    from modelplane.router.serving import open_edges
 
     ports: list[tuple[int, int]] = []
     stop: list[asyncio.Event] = []
 
     async def main() -> None:
         stop.append(asyncio.Event())
-        await app.startup()
-        http = LeanServer(
-            app.handle, max_body=app.settings.max_request_size, error_body=app.refused
-        )
-        port = await http.start("127.0.0.1", 0)
-        grpc_server, grpc_port = await start_grpc_server(app, "127.0.0.1", 0)
-        ports.append((port, grpc_port))
+        edges = await open_edges(app, app.settings, "127.0.0.1", 0, 0)
+        assert edges.grpc_port is not None
+        ports.append((edges.port, edges.grpc_port))
         try:
             await stop[0].wait()
         finally:
-            await http.close(grace=5)
-            await grpc_server.stop(None)
+            await edges.close(grace=5)
             await app.shutdown()
 
     loop = asyncio.new_event_loop()

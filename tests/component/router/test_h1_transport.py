@@ -1,4 +1,5 @@
-"""The router's HTTP/1.1 client against raw servers on real sockets: reuse, staleness, timeouts."""
+"""The router's two HTTP/1.1 clients (asyncio `h1`, blocking `h1block`) against raw servers on
+real sockets: reuse, staleness, timeouts. Each test runs against both."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
+from modelplane.router.blocking import drive
 from modelplane.router.errors import ConnectionFailed
 from modelplane.router.h1 import H1Transport
+from modelplane.router.h1block import BlockingH1Transport
+from modelplane.router.transport import Reply
 
 Handler = Callable[[int, bytes, asyncio.StreamWriter], Awaitable[bool]]  # -> keep the connection
 
@@ -51,6 +56,30 @@ async def raw_server(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
         server.close()
 
 
+@pytest.fixture(params=["loop", "threads"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class Client:
+    """One of the router's clients, called as the router calls it: on the loop, or (blocking)
+    driven on a thread of its own while the raw server answers on the loop."""
+
+    def __init__(self, kind: str, **options: Any) -> None:
+        self.kind = kind
+        self.transport = (
+            H1Transport(**options) if kind == "loop" else BlockingH1Transport(**options)
+        )
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], **kw: Any) -> Reply:
+        if self.kind == "loop":
+            return await self.transport.post(url, body, headers, **kw)
+        return await asyncio.to_thread(drive, self.transport.post(url, body, headers, **kw))
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
 def answer(body: bytes, extra: bytes = b"") -> bytes:
     return (
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
@@ -65,8 +94,8 @@ async def echo(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
     return True
 
 
-async def test_one_connection_serves_requests_back_to_back() -> None:
-    client = H1Transport()
+async def test_one_connection_serves_requests_back_to_back(kind: str) -> None:
+    client = Client(kind)
     async with raw_server(echo) as (url, connections):
         replies = [await client.post(url, b'{"n":%d}' % i, {}) for i in range(5)]
     await client.aclose()
@@ -74,12 +103,12 @@ async def test_one_connection_serves_requests_back_to_back() -> None:
     assert connections == [1] * 5
 
 
-async def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() -> None:
+async def test_a_connection_the_server_closed_while_idle_is_replaced_unseen(kind: str) -> None:
     async def once(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(answer(body))
         return False  # the server's keep-alive ran out: it closes after answering
 
-    client = H1Transport()
+    client = Client(kind)
     async with raw_server(once) as (url, connections):
         first = await client.post(url, b"1", {})
         await asyncio.sleep(0.05)  # the close reaches the client's idle connection
@@ -90,7 +119,9 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_unseen() ->
 
 
 @pytest.mark.parametrize("own_timer", [True, False], ids=["timeout-argument", "cancelled"])
-async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next(own_timer: bool) -> None:
+async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next(
+    own_timer: bool, kind: str
+) -> None:
     """Timed out by its own timer (the router's path) or cancelled from outside, the late
     answer's connection is closed."""
 
@@ -100,7 +131,9 @@ async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next(own_tim
         writer.write(answer(body))
         return True
 
-    client = H1Transport()
+    if not own_timer and kind == "threads":
+        pytest.skip("a blocking call is not cancelled from outside: it has its own limit")
+    client = Client(kind)
     async with raw_server(slow_first) as (url, connections):
         started = time.monotonic()
         with pytest.raises(TimeoutError):
@@ -116,7 +149,7 @@ async def test_a_timed_out_call_never_leaves_its_late_answer_to_the_next(own_tim
     assert connections == [1, 2]  # the timed-out connection was closed, not reused
 
 
-async def test_chunked_answers_and_binary_headers_are_read_whole() -> None:
+async def test_chunked_answers_and_binary_headers_are_read_whole(kind: str) -> None:
     async def chunked(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n"
@@ -125,7 +158,7 @@ async def test_chunked_answers_and_binary_headers_are_read_whole() -> None:
         )
         return True
 
-    client = H1Transport()
+    client = Client(kind)
     async with raw_server(chunked) as (url, _):
         reply = await client.post(url, b"x", {"x-request-id": "r1"})
     await client.aclose()
@@ -133,12 +166,12 @@ async def test_chunked_answers_and_binary_headers_are_read_whole() -> None:
     assert reply.content_type == b"application/octet-stream"
 
 
-async def test_connection_close_answers_are_not_reused_and_refusals_fail_cleanly() -> None:
+async def test_connection_close_answers_are_not_reused_and_refusals_fail_cleanly(kind: str) -> None:
     async def closing(number: int, body: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(answer(body, b"connection: close\r\n"))
         return False
 
-    client = H1Transport()
+    client = Client(kind)
     async with raw_server(closing) as (url, connections):
         for i in range(3):
             assert (await client.post(url, b"%d" % i, {})).body == b"%d" % i
@@ -148,7 +181,7 @@ async def test_connection_close_answers_are_not_reused_and_refusals_fail_cleanly
     await client.aclose()
 
 
-async def test_a_connection_nobody_answers_fails_within_the_connect_timeout() -> None:
+async def test_a_connection_nobody_answers_fails_within_the_connect_timeout(kind: str) -> None:
     """A SYN that gets no answer (a pod that is gone; here a listener whose accept queue is
     full, so the kernel drops new SYNs) fails as a connection error, which is retried, rather
     than holding the request until the step's timeout."""
@@ -164,7 +197,7 @@ async def test_a_connection_nobody_answers_fails_within_the_connect_timeout() ->
             filler.connect(("127.0.0.1", port))
         fillers.append(filler)
     await asyncio.sleep(0.1)
-    transport = H1Transport(connect_timeout=0.3)
+    transport = Client(kind, connect_timeout=0.3)
     url = f"http://127.0.0.1:{port}/v2/models/m/infer"
     started = time.monotonic()
     try:
