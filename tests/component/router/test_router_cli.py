@@ -176,3 +176,33 @@ def test_cli_refuses_a_graph_with_a_bad_condition(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "nodes.root.steps[0] (pick): invalid condition 'a >> 1'" in done.stderr
+
+
+def test_threads_asked_for_a_graph_with_a_grpc_step_stop_the_router_at_start(
+    tmp_path: Path,
+) -> None:
+    """gRPC steps need the event loop: `--http-edge threads` for such a graph is refused, not
+    quietly served on the loop."""
+    graph = {
+        "name": "g",
+        "nodes": {
+            "root": {
+                "routerType": "Sequence",
+                "steps": [
+                    {"name": "a", "serviceUrl": "http://127.0.0.1:1/v2/models/a/infer"},
+                    {"name": "b", "serviceUrl": "grpc://127.0.0.1:2/v2/models/b"},
+                ],
+            }
+        },
+    }
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(graph))
+    command = [sys.executable, "-m", "modelplane", "router", "--graph", str(path)]
+    done = subprocess.run(
+        [*command, "--http-edge", "threads"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--http-edge threads needs every step to speak REST; root/b call gRPC" in done.stderr
