@@ -23,12 +23,14 @@ def verdicts(
     cpu: Mapping[str, float],
     ensemble: float,
     slowest_hop: float | None = None,
+    other_ensembles: Mapping[str, float] | None = None,
 ) -> list[str]:
     """Lines judging the goals. `hops`: each REST case's hop p50 at 1 client (ms) by label;
     `cpu`: CPU per request (ms) by label, the model server's under `DIRECT`; `ensemble`:
     the Ensemble's p50 minus its slowest member's (ms); `slowest_hop`: a 1-step Sequence to
     that member alone through the router, minus the member's (ms): the hop at its service
-    time, which the Ensemble cannot beat."""
+    time, which the Ensemble cannot beat; `other_ensembles`: other routers' Ensembles of the
+    same members, over the slowest member (ms), by label."""
     hop = hops[ROUTER]
     others = [(label, value) for label, value in hops.items() if label != ROUTER]
     within = [f"{label} {value:+.3f}" for label, value in others if value <= HOP_GOAL_MS]
@@ -55,4 +57,6 @@ def verdicts(
             f"  one hop to the slowest member alone here: {slowest_hop:+.3f} ms; the Ensemble "
             f"adds {ensemble - slowest_hop:+.3f} ms to it"
         )
+    for label, value in (other_ensembles or {}).items():
+        lines.append(f"  {label}: +{value:.3f} ms {_met(value <= HOP_GOAL_MS)}")
     return lines

@@ -4,7 +4,7 @@
 test is what runs. The HTTP edge is one of two servers with the same behaviour
 (`modelplane.edge`): `h1threads` (a thread per client connection; inference requests run the
 graph on it with blocking calls to REST steps, the shorter hop) or `h1server` (one asyncio
-event loop), chosen by `edge_threads` from ``--http-edge`` and the graph. gRPC is always
+event loop, the default), chosen by `edge_threads` from ``--http-edge``. gRPC is always
 grpc.aio on the loop.
 """
 
@@ -27,18 +27,17 @@ log = logging.getLogger("modelplane.router")
 
 
 def edge_threads(choice: str, graph: Graph) -> bool:
-    """Whether REST requests run on threads: ``threads``, ``loop``, or ``auto`` (threads when
-    no step calls gRPC: a gRPC step needs the event loop). GraphError for ``threads`` on a
-    graph with a gRPC step."""
-    grpc = [s.label for n in graph.nodes.values() for s in n.steps if s.grpc_target is not None]
-    if choice == "loop":
+    """Whether REST requests run on threads (``--http-edge threads``) rather than the loop.
+    GraphError for threads on a graph with a gRPC step: grpc.aio needs the event loop."""
+    if choice != "threads":
         return False
-    if choice == "threads" and grpc:
+    grpc = [s.label for n in graph.nodes.values() for s in n.steps if s.grpc_target is not None]
+    if grpc:
         raise GraphError(
             f"--http-edge threads needs every step to speak REST; {', '.join(grpc)} "
-            "call gRPC (use --http-edge loop or auto)"
+            "call gRPC (use --http-edge loop)"
         )
-    return not grpc
+    return True
 
 
 @dataclass

@@ -27,11 +27,12 @@ class RouterSettings(EdgeLimitSettings, LoggingSettings):
     grpc_port: int = Field(
         default=8081, ge=-1, le=65535, description="gRPC port (0: any free port, -1: no gRPC)"
     )
-    http_edge: Literal["auto", "threads", "loop"] = Field(
-        default="auto",
-        description="how REST requests run: threads (a thread per client connection, blocking "
-        "calls to the steps: the shortest hop), loop (one asyncio event loop), auto (threads "
-        "when every step of the graph speaks REST, else loop)",
+    http_edge: Literal["loop", "threads"] = Field(
+        default="loop",
+        description="how REST requests run: loop (one asyncio event loop: the most requests "
+        "per CPU under load) or threads (a thread per client connection running the graph "
+        "with blocking calls to its steps: the shorter hop at low concurrency, more CPU under "
+        "load; every step must speak REST)",
     )
     step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=60.0, gt=0, description="per-attempt timeout of steps that set none"

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.component.router import servers
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import onnx_matmul
+
+
+@pytest.fixture(params=["loop", "threads"])
+def both_edges(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a test through each HTTP edge of the router (`servers.serve_router`): the event
+    loop and threads (``--http-edge threads``; a graph with a gRPC step stays on the loop)."""
+    servers.EDGE["now"] = request.param
+    yield request.param
+    servers.EDGE["now"] = "loop"
 
 
 @pytest.fixture(scope="module")

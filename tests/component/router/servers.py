@@ -93,19 +93,31 @@ class DroppingServer:
         self._loop.call_soon_threadsafe(stop)
 
 
+EDGE = {"now": "loop"}  # the HTTP edge serve_router opens (`both_edges` in conftest sets it)
+
+
 @contextlib.contextmanager
 def serve_router(app: Any) -> Iterator[tuple[str, str]]:
     """A RouterApp on its own edges (HTTP and gRPC) as `modelplane router` opens them
-    (`serving.open_edges`: the threaded HTTP edge for a graph of REST steps, unless its
-    settings say otherwise), one event loop in a thread: (base URL, gRPC target)."""
+    (`serving.open_edges`), one event loop in a thread: (base URL, gRPC target). The HTTP edge
+    is `EDGE`'s when the app's settings leave the default, on threads only for a graph whose
+    steps all speak REST (a gRPC step needs the loop)."""
+    from modelplane.edge.h1threads import ThreadedServer
     from modelplane.router.serving import open_edges
+
+    settings = app.settings
+    rest_only = all(s.grpc_target is None for n in app.graph.nodes.values() for s in n.steps)
+    if settings.http_edge == "loop" and EDGE["now"] == "threads" and rest_only:
+        settings = settings.model_copy(update={"http_edge": "threads"})
 
     ports: list[tuple[int, int]] = []
     stop: list[asyncio.Event] = []
 
     async def main() -> None:
         stop.append(asyncio.Event())
-        edges = await open_edges(app, app.settings, "127.0.0.1", 0, 0)
+        edges = await open_edges(app, settings, "127.0.0.1", 0, 0)
+        threads = settings.http_edge == "threads"
+        assert isinstance(edges.http, ThreadedServer) == threads, "the edge asked for"
         assert edges.grpc_port is not None
         ports.append((edges.port, edges.grpc_port))
         try:

@@ -25,6 +25,8 @@ from tests.component.router.graphs import (
 from tests.component.router.servers import serve_router
 from tests.support.model_server import RunningServer
 
+pytestmark = pytest.mark.usefixtures("both_edges")  # each test through both HTTP edges
+
 
 @pytest.mark.parametrize("url", [rest_url, grpc_url], ids=["rest-steps", "grpc-steps"])
 def test_a_graph_describes_itself_as_one_model(models: RunningServer, url: Any) -> None:

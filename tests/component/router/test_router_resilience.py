@@ -19,6 +19,8 @@ from tests.component.router.servers import DroppingServer, serve_asgi, serve_rou
 from tests.component.router.upstream_app import Upstream
 from tests.support.ports import free_port
 
+pytestmark = pytest.mark.usefixtures("both_edges")  # each test through both HTTP edges
+
 V2_IN = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [2], "data": [1.0, 2.0]}]}
 
 

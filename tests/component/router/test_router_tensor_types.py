@@ -28,6 +28,8 @@ from tests.component.router.servers import serve_router
 from tests.support.model_server import RunningServer, server_in_thread
 from tests.support.models import onnx_identity, python_model
 
+pytestmark = pytest.mark.usefixtures("both_edges")  # each test through both HTTP edges
+
 RAW = [b"\xff\xfeok", "é".encode()]
 SOURCE = f"""
     import numpy as np

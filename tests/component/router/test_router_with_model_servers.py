@@ -1,6 +1,6 @@
 """Every node type against real `modelplane serve` model servers with real ONNX models, through
-each of the router's HTTP edges: the default (threads for a graph whose steps all speak REST)
-and the event loop (``--http-edge loop``)."""
+each of the router's HTTP edges: the event loop (the default) and threads (``--http-edge
+threads``)."""
 
 from __future__ import annotations
 
@@ -27,16 +27,7 @@ from tests.support.models import onnx_identity, onnx_matmul
 X = [[0.5, -1.0, 2.0, 0.25, -0.75, 1.5, 0.0, 3.0]]
 
 
-EDGE = {"now": "auto"}
-
-
-@pytest.fixture(autouse=True, params=["auto", "loop"])
-def edge(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The HTTP edge every router of a test runs: auto (threads, unless a step speaks gRPC)
-    or the event loop."""
-    EDGE["now"] = request.param
-    yield request.param
-    EDGE["now"] = "auto"
+pytestmark = pytest.mark.usefixtures("both_edges")
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +65,7 @@ def router(
     nodes: dict[str, Any], name: str = "g", seed: int | None = None
 ) -> Iterator[httpx.Client]:
     rng = random.Random(seed) if seed is not None else None
-    settings = RouterSettings(http_edge=EDGE["now"])
-    app = RouterApp(load({"name": name, "nodes": nodes}), settings, rng=rng)
+    app = RouterApp(load({"name": name, "nodes": nodes}), RouterSettings(), rng=rng)
     with serve_router(app) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
         yield client
 

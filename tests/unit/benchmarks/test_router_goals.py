@@ -39,3 +39,13 @@ def test_the_ensemble_is_set_against_one_hop_to_its_slowest_member() -> None:
         "Ensemble <= slowest member + 0.25 ms: +0.460 ms NOT MET",
         "  one hop to the slowest member alone here: +0.310 ms; the Ensemble adds +0.150 ms to it",
     ]
+
+
+def test_other_routers_ensembles_of_the_same_members_are_judged_beside_it() -> None:
+    hops = {"router REST in / REST out": 0.2}
+    others = {"router Ensemble, threads edge": 0.24, "KServe Ensemble": 0.6}
+    lines = verdicts(hops, {}, 0.46, other_ensembles=others)
+    assert lines[-2:] == [
+        "  router Ensemble, threads edge: +0.240 ms MET",
+        "  KServe Ensemble: +0.600 ms NOT MET",
+    ]

@@ -28,14 +28,14 @@ REST = "http://m/v2/models/m/infer"
 GRPC = "grpc://m:8081/v2/models/m"
 
 
-def test_auto_runs_rest_graphs_on_threads_and_graphs_with_a_grpc_step_on_the_loop() -> None:
-    assert edge_threads("auto", graph(REST, REST)) is True
-    assert edge_threads("auto", graph(REST, GRPC)) is False
-    assert edge_threads("auto", graph(REST, nested=GRPC)) is False  # a gRPC step in any node
-
-
-def test_loop_is_always_the_loop_and_threads_with_a_grpc_step_is_refused() -> None:
+def test_loop_is_the_loop_for_any_graph() -> None:
     assert edge_threads("loop", graph(REST)) is False
-    assert edge_threads("threads", graph(REST)) is True
+    assert edge_threads("loop", graph(REST, GRPC)) is False
+
+
+def test_threads_run_a_rest_graph_and_a_graph_with_a_grpc_step_in_any_node_is_refused() -> None:
+    assert edge_threads("threads", graph(REST, REST)) is True
+    with pytest.raises(GraphError, match=r"root/s1 call gRPC"):
+        edge_threads("threads", graph(REST, GRPC))
     with pytest.raises(GraphError, match=r"more/n call gRPC"):
         edge_threads("threads", graph(REST, nested=GRPC))
