@@ -15,12 +15,18 @@ already closed (its keep-alive ran out) is retried once on a fresh one before an
 reported, as browsers and aiohttp do. A call given a time limit arms one timer on its connection
 and raises TimeoutError when it fires; a call that times out or is cancelled closes its
 connection (its answer may still come).
+
+The pools and the way a request uses them (`PooledClient`), the request head (`Target`) and
+the reading of an answer (`Replies`) are shared with `h1block`, the same client on blocking
+sockets; each adds only how it connects and sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httptools
@@ -158,107 +164,118 @@ class Target:
         return b"".join((self.head, lines, b"content-length: %d\r\n\r\n" % len(body), body))
 
 
-class _Upstream(Target):
-    """A target and its idle connections."""
+class Pooled(Protocol):
+    """What a pool keeps of a connection: whether it is closed, whether an answer had begun
+    to arrive on its last exchange (a stale connection has not), and how to close it."""
+
+    closed: bool
+    received: bool
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Pooled)
+
+
+class Upstream(Target, Generic[C]):
+    """A target and its idle connections, most recently used last."""
 
     __slots__ = ("idle",)
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self.idle: list[_Connection] = []
+        self.idle: list[C] = []
 
 
-class H1Transport:
-    """A Transport: pooled keep-alive HTTP/1.1 connections, one pool per upstream."""
+class PooledClient(Generic[C]):
+    """Keep-alive pools per upstream and the one way a request uses them, for both clients
+    (this module's on the event loop, `h1block`'s on blocking sockets): a warm connection
+    first, a stale one (closed by the server while idle: no answer began) retried once on a
+    fresh one, a connection kept again only after a whole answer."""
 
     def __init__(
         self, idle_per_upstream: int = IDLE_PER_UPSTREAM, connect_timeout: float = CONNECT_TIMEOUT
     ) -> None:
         self.idle_per_upstream = idle_per_upstream
         self.connect_timeout = connect_timeout
-        self._upstreams: dict[str, _Upstream] = {}
+        self._upstreams: dict[str, Upstream[C]] = {}
 
-    def _upstream(self, url: str) -> _Upstream:
+    async def _open(self, upstream: Target, within: float) -> C:
+        """A new connection to upstream; TimeoutError after `within` s, OSError when refused."""
+        raise NotImplementedError
+
+    async def _send(self, connection: C, data: bytes, limit: float | None) -> Reply:
+        """One request and its whole answer on a connection, within `limit` seconds."""
+        raise NotImplementedError
+
+    def _upstream(self, url: str) -> Upstream[C]:
         upstream = self._upstreams.get(url)
         if upstream is None:
-            upstream = self._upstreams[url] = _Upstream(url)
+            try:  # setdefault: threads adding one upstream keep one pool
+                upstream = self._upstreams.setdefault(url, Upstream(url))
+            except ValueError as exc:
+                raise ConnectionFailed(str(exc)) from exc
         return upstream
 
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], limit: float | None = None
-    ) -> Reply:
-        try:
-            upstream = self._upstream(url)
-        except ValueError as exc:
-            raise ConnectionFailed(str(exc)) from exc
-        data = upstream.post(body, headers)
-        loop = asyncio.get_running_loop()
-        while upstream.idle:  # reuse a warm connection; a stale one is retried once, fresh
-            connection = upstream.idle.pop()
-            if connection.closed:
-                continue
-            start = loop.time()
-            try:
-                return await self._exchange(upstream, connection, data, loop, limit)
-            except ConnectionFailed:
-                if connection.received:
-                    raise
-            if limit is not None:
-                limit -= loop.time() - start
-            break
-        end = None if limit is None else loop.time() + limit
-        connection = await self._connect(upstream, loop, limit)
-        remaining = None if end is None else max(end - loop.time(), 0.0)
-        return await self._exchange(upstream, connection, data, loop, remaining)
-
-    async def get(self, url: str, limit: float | None = None) -> Reply:
-        """GET url on a connection of its own, closed after (metadata: rare, off the request
-        path, so it never takes a pooled connection from a request)."""
-        try:
-            upstream = self._upstream(url)
-        except ValueError as exc:
-            raise ConnectionFailed(str(exc)) from exc
-        loop = asyncio.get_running_loop()
-        connection = await self._connect(upstream, loop, limit)
-        try:
-            return await connection.send(upstream.get_head, loop, limit)
-        finally:
-            connection.close()
-
-    async def _connect(
-        self, upstream: _Upstream, loop: asyncio.AbstractEventLoop, limit: float | None
-    ) -> _Connection:
+    async def _connect(self, upstream: Target, limit: float | None) -> C:
         """A new connection within the connect timeout (ConnectionFailed after it), and within
         the attempt's `limit` (TimeoutError when that is the shorter)."""
         attempt_binds = limit is not None and limit < self.connect_timeout
+        within = limit if limit is not None and attempt_binds else self.connect_timeout
+        where = f"cannot connect to {upstream.host}:{upstream.port}"
         try:
-            async with asyncio.timeout(limit if attempt_binds else self.connect_timeout):
-                _, connection = await loop.create_connection(
-                    _Connection, upstream.host, upstream.port
-                )
+            return await self._open(upstream, within)
         except TimeoutError:
             if attempt_binds:
                 raise
             raise ConnectionFailed(
-                f"cannot connect to {upstream.host}:{upstream.port}: no answer within "
-                f"{self.connect_timeout:g} s"
+                f"{where}: no answer within {self.connect_timeout:g} s"
             ) from None
         except OSError as exc:
-            raise ConnectionFailed(
-                f"cannot connect to {upstream.host}:{upstream.port}: {exc}"
-            ) from exc
-        return connection
+            raise ConnectionFailed(f"{where}: {exc}") from exc
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], limit: float | None = None
+    ) -> Reply:
+        upstream = self._upstream(url)
+        data = upstream.post(body, headers)
+        idle = upstream.idle
+        while idle:  # reuse a warm connection; a stale one is retried once, fresh
+            try:
+                connection = idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if connection.closed:
+                continue
+            start = time.monotonic()
+            try:
+                return await self._exchange(upstream, connection, data, limit)
+            except ConnectionFailed:
+                if connection.received:
+                    raise
+            if limit is not None:
+                limit -= time.monotonic() - start
+            break
+        end = None if limit is None else time.monotonic() + limit
+        connection = await self._connect(upstream, limit)
+        remaining = None if end is None else max(end - time.monotonic(), 1e-6)
+        return await self._exchange(upstream, connection, data, remaining)
+
+    async def get(self, url: str, limit: float | None = None) -> Reply:
+        """GET url on a connection of its own, closed after (metadata: rare, off the request
+        path, so it never takes a pooled connection from a request)."""
+        upstream = self._upstream(url)
+        connection = await self._connect(upstream, limit)
+        try:
+            return await self._send(connection, upstream.get_head, limit)
+        finally:
+            connection.close()
 
     async def _exchange(
-        self,
-        upstream: _Upstream,
-        connection: _Connection,
-        data: bytes,
-        loop: asyncio.AbstractEventLoop,
-        limit: float | None,
+        self, upstream: Upstream[C], connection: C, data: bytes, limit: float | None
     ) -> Reply:
         try:
-            reply = await connection.send(data, loop, limit)
+            reply = await self._send(connection, data, limit)
         except BaseException:
             connection.close()  # a timeout or a failure: its answer may still come; never reuse
             raise
@@ -269,7 +286,21 @@ class H1Transport:
         return reply
 
     async def aclose(self) -> None:
+        """Close the idle connections (those in use close when their call ends)."""
         for upstream in self._upstreams.values():
-            for connection in upstream.idle:
-                connection.close()
-            upstream.idle.clear()
+            while upstream.idle:
+                upstream.idle.pop().close()
+
+
+class H1Transport(PooledClient[_Connection]):
+    """A Transport on the event loop: pooled keep-alive HTTP/1.1 connections, one pool per
+    upstream."""
+
+    async def _open(self, upstream: Target, within: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(within):
+            _, connection = await loop.create_connection(_Connection, upstream.host, upstream.port)
+        return connection
+
+    async def _send(self, connection: _Connection, data: bytes, limit: float | None) -> Reply:
+        return await connection.send(data, asyncio.get_running_loop(), limit)
