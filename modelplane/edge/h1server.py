@@ -43,12 +43,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 import httptools
+from typing_extensions import Unpack
 
 from modelplane.edge.errors import too_large
 from modelplane.edge.h1head import (
     JSON,
     UPGRADE,
+    HeadReader,
+    Limits,
     Refusal,
+    ServerOptions,
     close_flag,
     head_late,
     judge,
@@ -56,11 +60,8 @@ from modelplane.edge.h1head import (
     refusal_bytes,
     target,
 )
-from modelplane.edge.h1wire import Headers, json_error, response
-from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
-from modelplane.edge.limit_settings import HEADER_TIMEOUT, MAX_HEADER_SIZE
+from modelplane.edge.h1wire import Headers, response
 
-MAX_BODY = 64 * 1024 * 1024
 log = logging.getLogger("modelplane.edge")
 
 Response = tuple[int, Headers, bytes]
@@ -81,7 +82,6 @@ class Request:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-ErrorBody = Callable[[int, str], bytes]
 
 
 class _Pending:
@@ -111,10 +111,11 @@ class _Pending:
         self.refusal: Refusal | None = None  # answered by the server, then closed
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.Protocol, HeadReader):
     """One client connection: parses requests, runs them one at a time."""
 
     def __init__(self, server: LeanServer) -> None:
+        HeadReader.__init__(self, server.max_header_size)
         self.server = server
         self.loop = server.loop
         self.parser = httptools.HttpRequestParser(self)
@@ -123,9 +124,6 @@ class _Connection(asyncio.Protocol):
         self.queue: deque[_Pending] = deque()  # queue[0] is next (or running)
         self.parsing: _Pending | None = None
         self.task: asyncio.Task[None] | None = None  # the running request's
-        self._url = b""
-        self._headers: Headers = []
-        self._head_size = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_since: float | None = None  # None while a request is in progress
         self._in_head = False  # a request's head has begun and is not whole yet
@@ -151,7 +149,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._refuse(UPGRADE)
         except httptools.HttpParserError:
-            self._refuse(parse_failure(self._head_size, self.server.max_header_size))
+            self._refuse(parse_failure(self.head_size, self.max_header_size))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -172,35 +170,21 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._idle_since = None
         self._in_head = True
-        self._url = b""
-        self._headers = []
-        self._head_size = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._head_size += len(url)
-        if self._head_size > self.server.max_header_size:
-            raise httptools.HttpParserError("head too large")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
-        self._head_size += len(name) + len(value) + 4
-        if self._head_size > self.server.max_header_size:
-            raise httptools.HttpParserError("head too large")
+        self.begin_head()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        path, query = target(self._url)
+        path, query = target(self.url)
         method = self.parser.get_method().decode("ascii")
-        request = Request(method, path, query, self._headers, b"")
+        request = Request(method, path, query, self.headers, b"")
         pending = _Pending(request, self.parser.should_keep_alive() and not self.server.closing)
         pending.http10 = self.parser.get_http_version() == "1.0"
         over_limit = self.server.max_connections if self._over_limit else 0
         pending.refusal, pending.continue_ = judge(
-            self._headers,
+            self.headers,
             self.server.max_body,
             over_limit=over_limit,
             upgrade=self.parser.should_upgrade(),
@@ -325,29 +309,13 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class LeanServer:
-    """Serves one handler over HTTP/1.1 on one listening socket."""
+class LeanServer(ServerOptions):
+    """Serves one handler over HTTP/1.1 on one listening socket (options: `ServerOptions`)."""
 
-    def __init__(
-        self,
-        handler: Handler,
-        *,
-        max_body: int = MAX_BODY,
-        error_body: ErrorBody = json_error,
-        keep_alive: float = KEEP_ALIVE_SECONDS,
-        max_header_size: int = MAX_HEADER_SIZE,
-        header_timeout: float = HEADER_TIMEOUT,
-        max_connections: int = 0,
-    ) -> None:
+    def __init__(self, handler: Handler, **limits: Unpack[Limits]) -> None:
+        super().__init__(**limits)
         self.handler = handler
-        self.max_connections = max_connections
-        self.header_timeout = header_timeout
-        self.max_body = max_body
-        self.error_body = error_body
-        self.keep_alive = keep_alive
-        self.max_header_size = max_header_size
         self.connections: set[_Connection] = set()
-        self.closing = False
         self.loop: asyncio.AbstractEventLoop
         self._server: asyncio.base_events.Server | None = None
 

@@ -45,12 +45,16 @@ import time
 from collections.abc import Callable
 
 import httptools
+from typing_extensions import Unpack
 
 from modelplane.edge.errors import too_large
 from modelplane.edge.h1head import (
     JSON,
     UPGRADE,
+    HeadReader,
+    Limits,
     Refusal,
+    ServerOptions,
     close_flag,
     head_late,
     judge,
@@ -58,10 +62,8 @@ from modelplane.edge.h1head import (
     refusal_bytes,
     target,
 )
-from modelplane.edge.h1server import MAX_BODY, ErrorBody, Request, Response
-from modelplane.edge.h1wire import Headers, json_error, response
-from modelplane.edge.keepalive import KEEP_ALIVE_SECONDS
-from modelplane.edge.limit_settings import HEADER_TIMEOUT, MAX_HEADER_SIZE
+from modelplane.edge.h1server import Request, Response
+from modelplane.edge.h1wire import response
 from modelplane.edge.sockopts import set_receive_timeout
 
 log = logging.getLogger("modelplane.edge")
@@ -78,10 +80,11 @@ class _Stop(Exception):
     """Raised from a parser callback: nothing more is read or answered on the connection."""
 
 
-class _Connection:
+class _Connection(HeadReader):
     """One client connection on its own thread: reads, parses and answers its requests."""
 
     def __init__(self, server: ThreadedServer, sock: socket.socket, over_limit: int) -> None:
+        super().__init__(server.max_header_size)
         self.server = server
         self.sock = sock
         self.over_limit = over_limit  # the connection limit it is beyond (0: within it)
@@ -94,9 +97,6 @@ class _Connection:
         self.in_head = False  # a request's head has begun and is not whole yet
         self.in_body = False  # a request's head is whole, its body not yet
         self.head_deadline: float | None = None
-        self.url = b""
-        self.headers: Headers = []
-        self.head_size = 0
         self.request: Request | None = None
         self.body: list[bytes] = []
         self.size = 0
@@ -142,7 +142,7 @@ class _Connection:
                 self._refuse(UPGRADE)
         except httptools.HttpParserError:
             if not self.done:  # else a callback stopped it (_Stop), having answered
-                self._refuse(parse_failure(self.head_size, self.server.max_header_size))
+                self._refuse(parse_failure(self.head_size, self.max_header_size))
 
     def _rearm(self) -> bool:
         """Set the receive timeout the connection's state needs: the rest of the header
@@ -170,21 +170,7 @@ class _Connection:
     # -- httptools callbacks
     def on_message_begin(self) -> None:
         self.in_head = True
-        self.url = b""
-        self.headers = []
-        self.head_size = 0
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-        self.head_size += len(url)
-        if self.head_size > self.server.max_header_size:
-            raise httptools.HttpParserError("head too large")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > self.server.max_header_size:
-            raise httptools.HttpParserError("head too large")
+        self.begin_head()
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -268,29 +254,14 @@ class _Connection:
             self.sock.shutdown(socket.SHUT_RDWR)
 
 
-class ThreadedServer:
-    """Serves one synchronous handler over HTTP/1.1 on one listening socket."""
+class ThreadedServer(ServerOptions):
+    """Serves one synchronous handler over HTTP/1.1 on one listening socket (options:
+    `h1head.Limits`)."""
 
-    def __init__(
-        self,
-        handler: Handler,
-        *,
-        max_body: int = MAX_BODY,
-        error_body: ErrorBody = json_error,
-        keep_alive: float = KEEP_ALIVE_SECONDS,
-        max_header_size: int = MAX_HEADER_SIZE,
-        header_timeout: float = HEADER_TIMEOUT,
-        max_connections: int = 0,
-    ) -> None:
+    def __init__(self, handler: Handler, **limits: Unpack[Limits]) -> None:
+        super().__init__(**limits)
         self.handler = handler
-        self.max_connections = max_connections
-        self.header_timeout = header_timeout
-        self.max_body = max_body
-        self.error_body = error_body
-        self.keep_alive = keep_alive
-        self.max_header_size = max_header_size
         self.connections: set[_Connection] = set()
-        self.closing = False
         self._lock = threading.Lock()  # guards `connections`
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
