@@ -71,6 +71,8 @@ def test_cli_serves_the_graph_as_a_v2_model(tmp_path: Path, upstream_url: str) -
         "127.0.0.1",
         "--port",
         str(port),
+        "--grpc-port",  # any free port: the default 8081 may be another test's
+        "0",
         "--max-request-size",
         "4096",
         "--max-connections",

@@ -96,6 +96,7 @@ def test_router_image_command_runs_the_graph_it_is_given(
     command = local(load("router").command, {"/etc/modelplane": str(graph_dir)})
     port = free_port()
     argv = set_flag(set_flag(command, "--host", "127.0.0.1"), "--port", str(port))
+    argv = set_flag(argv, "--grpc-port", "0")  # any free port: the image's 8081 may be taken
     router = Process("router", tuple(argv), {}, port)
     supervisor.wait_ready([supervisor.start(router)], timeout=60)
     body = {
