@@ -145,18 +145,8 @@ class RouterApp:
         assert self._executor is not None, "startup first"
         s = self.settings
         self._loop = asyncio.get_running_loop()
-        self._threaded = Executor(
-            self.graph,
-            BlockingH1Transport(s.upstream_connections, s.connect_timeout),
-            self.metrics,
-            rng=self._executor.rng,
-            step_timeout=s.step_timeout,
-            request_timeout=s.request_timeout,
-            policy=self._executor.policy,
-            grpc_transport=self._executor.grpc,
-            blocking=True,
-            expected=self._executor.expected,
-        )
+        transport = BlockingH1Transport(s.upstream_connections, s.connect_timeout)
+        self._threaded = self._executor.on_threads(transport)
 
     def handle_blocking(self, request: Request) -> Response:
         """Answer one whole HTTP request on the calling thread (`h1threads`' handler): the

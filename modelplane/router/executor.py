@@ -111,6 +111,22 @@ class Executor:
         self.blocking = blocking
         self._sleep = blocking_sleep if blocking else asyncio.sleep
 
+    def on_threads(self, transport: Transport) -> Executor:
+        """This executor (graph, metrics, timeouts, retries, learned latencies, gRPC channels)
+        in blocking mode over `transport`: the threaded path."""
+        return Executor(
+            self.graph,
+            transport,
+            self.metrics,
+            rng=self.rng,
+            step_timeout=self.step_timeout,
+            request_timeout=self.deadline_seconds,
+            policy=self.policy,
+            grpc_transport=self.grpc,
+            blocking=True,
+            expected=self.expected,
+        )
+
     async def run(
         self, payload: Payload, headers: Mapping[str, str], asked: float | None = None
     ) -> StepResult:

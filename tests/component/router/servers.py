@@ -103,12 +103,14 @@ def serve_router(app: Any) -> Iterator[tuple[str, str]]:
     is `EDGE`'s when the app's settings leave the default, on threads only for a graph whose
     steps all speak REST (a gRPC step needs the loop)."""
     from modelplane.edge.h1threads import ThreadedServer
-    from modelplane.router.serving import open_edges
+    from modelplane.router.errors import GraphError
+    from modelplane.router.serving import edge_threads, open_edges
 
     settings = app.settings
-    rest_only = all(s.grpc_target is None for n in app.graph.nodes.values() for s in n.steps)
-    if settings.http_edge == "loop" and EDGE["now"] == "threads" and rest_only:
-        settings = settings.model_copy(update={"http_edge": "threads"})
+    if settings.http_edge == "loop" and EDGE["now"] == "threads":
+        with contextlib.suppress(GraphError):  # a graph with a gRPC step stays on the loop
+            if edge_threads("threads", app.graph):
+                settings = settings.model_copy(update={"http_edge": "threads"})
 
     ports: list[tuple[int, int]] = []
     stop: list[asyncio.Event] = []
