@@ -17,6 +17,11 @@ front of the model server that does no graph work, from most to least work per r
 Each is left out, with a line saying so, where its program is not installed (`make
 bench-router` installs nginx and socat from Debian when run as root, and builds the Go and
 Rust ones).
+
+The Ensemble's floors (`start_ensemble_floors`) send one request to several models at once
+and merge their answers' outputs into one V2 response, with no graph either: in Python on
+blocking sockets (`benchmarks.router_servers ensemble`) and in Rust on hyper (the same
+`lean-proxy-rs` given several paths).
 """
 
 from __future__ import annotations
@@ -128,4 +133,34 @@ def start_floors(
         floors.append(Floor("C byte relay (socat)", port, None))
     else:
         print("C byte relay left out: no socat here (make bench-router installs it)")
+    return floors
+
+
+def start_ensemble_floors(
+    stack: contextlib.ExitStack,
+    process: Process,
+    upstream_port: int,
+    paths: list[str],
+    lean_proxy_rs: str | None = None,
+) -> list[Floor]:
+    """Start the Ensembles with no graph in front of the models at `paths` on
+    `upstream_port` (the slowest first: its request is written first), each ended with
+    `stack`; a line says why the Rust one is left out."""
+    floors = []
+    port = free_port()
+    targets = [f"http://127.0.0.1:{upstream_port}{path}" for path in paths]
+    cmd = [sys.executable, "-m", "benchmarks.router_servers", "ensemble", str(port), *targets]
+    floors.append(
+        Floor("Ensemble floor, Python", port,
+              stack.enter_context(process(cmd, port, "/x")))
+    )  # fmt: skip
+    if lean_proxy_rs:
+        port = free_port()
+        cmd = [lean_proxy_rs, f"127.0.0.1:{port}", f"127.0.0.1:{upstream_port}", *paths]
+        floors.append(
+            Floor("Ensemble floor, Rust hyper", port,
+                  stack.enter_context(process(cmd, port, "/x")))
+        )  # fmt: skip
+    else:
+        print("Rust Ensemble floor left out: no binary (make bench-router builds it)")
     return floors

@@ -15,7 +15,8 @@ Sequence to the 10 ms one is a hop at that service time, after the router sat id
 in front of the model server that do no graph work (`router_floors`: Python on the router's
 own stack, Go on fasthttp with ``--lean-proxy``, Rust on hyper with ``--lean-proxy-rs``, nginx,
 socat) show what a hop costs here on
-each kind of stack. With ``--kserve-router`` (as `make bench-router` runs it), KServe's own
+each kind of stack, and two Ensembles with no graph (in Python on blocking threads, in Rust
+on hyper) what an Ensemble of the same members costs here at least. With ``--kserve-router`` (as `make bench-router` runs it), KServe's own
 router is measured on the same graphs, in a private network namespace (`router_peers`).
 
     python -m benchmarks.router_overhead [--requests 2000] [--payload 16] [--kserve-router BIN]
@@ -48,7 +49,7 @@ from benchmarks.router_clients import (
     pct,
     rest_call,
 )
-from benchmarks.router_floors import start_floors
+from benchmarks.router_floors import start_ensemble_floors, start_floors
 from benchmarks.router_goals import DIRECT, verdicts
 from benchmarks.servers import free_port
 
@@ -331,6 +332,10 @@ async def measure(
                 pid = ens_stack.enter_context(kserve_router(kserve, ens))
                 ensembles.append(Client(f"KServe {router_peers.version()} Ensemble", rest_call(
                     session, kserve_url, v2_body([width])), pid))  # fmt: skip
+            paths = [f"/v2/models/m{d}/infer" for d in sorted(DELAYS_MS, reverse=True)]
+            for floor in start_ensemble_floors(ens_stack, process, up, paths, lean_proxy_rs):
+                ensembles.append(Client(floor.label, rest_call(
+                    session, f"http://127.0.0.1:{floor.port}/x", v2_body([width])), floor.pid))  # fmt: skip
             await interleaved([*members, together, *ensembles], n_ens, 1)
         await session.close()
         for channel in channels.values():
@@ -377,9 +382,9 @@ async def measure(
     threads = stats[ENSEMBLE_THREADS][0]
     print(f"{ENSEMBLE_THREADS} (--http-edge threads) p50 {threads:.3f} ms "
           f"(+{threads - slowest:.3f} ms)")  # fmt: skip
-    if kserve:
-        theirs = stats[ensembles[3].label][0]
-        print(f"{ensembles[3].label} p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
+    for other in ensembles[3:]:  # KServe's, then the floors (no graph)
+        theirs = stats[other.label][0]
+        print(f"{other.label} p50 {theirs:.3f} ms (+{theirs - slowest:.3f} ms)")
     hops = {label: value - p50["direct gRPC" if label.startswith("router gRPC") else DIRECT, 1]
             for (label, clients), value in p50.items()
             if clients == 1 and not label.startswith("direct")}  # fmt: skip

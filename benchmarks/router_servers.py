@@ -4,6 +4,7 @@ each in its own process:
     python -m benchmarks.router_servers upstream PORT         # V2 models that sleep mN ms
     python -m benchmarks.router_servers floor PORT TARGET     # the bare pass-through floor
     python -m benchmarks.router_servers blocking PORT TARGET  # the same on blocking threads
+    python -m benchmarks.router_servers ensemble PORT TARGET...  # a bare Ensemble, blocking
 """
 
 from __future__ import annotations
@@ -142,6 +143,50 @@ def serve_blocking(port: int, target: str) -> None:
     _accept(port, serve)
 
 
+def serve_ensemble(port: int, targets: list[str]) -> None:
+    """The Ensemble's floor on blocking sockets, no graph: a thread per client connection with
+    a kept-alive connection to each target; a request goes to every target in the order given
+    (the slowest first), the answers are read in that order (the others have arrived while the
+    first was awaited), and their outputs are merged into one V2 response with orjson."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import orjson
+
+    urls = [urlsplit(t) for t in targets]
+    heads = [f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n".encode() for u in urls]
+    json_type = b"Content-Type: application/json\r\n"
+
+    def serve(client: Any) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        models = [socket.create_connection((u.hostname, u.port)) for u in urls]
+        for model in models:
+            model.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with client:
+            while True:
+                request = _Message()
+                if not _read(client, httptools.HttpRequestParser, request):
+                    return
+                body = b"".join(request.body)
+                if not body:  # a readiness probe
+                    client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    continue
+                length = f"Content-Length: {len(body)}\r\n\r\n".encode()
+                for model, head in zip(models, heads, strict=True):
+                    model.sendall(b"".join((head, json_type, length, body)))
+                outputs = []
+                for model in models:
+                    reply = _Message()
+                    if not _read(model, httptools.HttpResponseParser, reply):
+                        return
+                    outputs.extend(orjson.loads(b"".join(reply.body))["outputs"])
+                answer = orjson.dumps({"model_name": "ensemble", "outputs": outputs})
+                length = f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                client.sendall(b"".join((b"HTTP/1.1 200 OK\r\n", json_type, length, answer)))
+
+    _accept(port, serve)
+
+
 def _accept(port: int, serve: Any) -> None:
     """Accept connections on 127.0.0.1:port, each served by `serve` on a thread of its own."""
     import socket
@@ -160,6 +205,8 @@ def main(argv: list[str]) -> int:
         serve_upstream(int(argv[1]))
     elif argv[0] == "blocking":
         serve_blocking(int(argv[1]), argv[2])
+    elif argv[0] == "ensemble":
+        serve_ensemble(int(argv[1]), argv[2:])
     else:
         uvloop.run(serve_proxy(int(argv[1]), argv[2]))
     return 0

@@ -2,7 +2,8 @@
 # from the Go module proxy, and pass-throughs that do no graph work: a Go one on fasthttp
 # (built from the Go module proxy), a Rust one on hyper (built from crates.io where cargo is
 # installed), nginx and socat (from Debian, installed when root) as the machine's floors for
-# a hop (prints a table, asserts nothing)
+# a hop, and Ensembles with no graph (Python, and Rust on hyper) as the floors for an
+# Ensemble (prints a table, asserts nothing)
 .PHONY: bench-router
 bench-router: venv
 	command -v socat >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq socat >/dev/null; } \

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.router_floors import start_floors
+from benchmarks.router_floors import start_ensemble_floors, start_floors
 from benchmarks.router_overhead import process, v2_body
 from benchmarks.servers import free_port
 
@@ -78,3 +78,30 @@ def test_every_floor_answers_as_its_upstream_does(
         for floor in floors:
             for _ in range(3):  # the same kept-alive upstream connection, reused
                 assert post(floor.port, path, body) == expected, floor.label
+
+
+def test_the_ensemble_floors_merge_every_members_outputs(
+    tmp_path: Path, lean_proxy_rs: str | None
+) -> None:
+    body = v2_body([1, 4])
+    with contextlib.ExitStack() as stack:
+        up = free_port()
+        upstream = [sys.executable, "-m", "benchmarks.router_servers", "upstream", str(up)]
+        stack.enter_context(process(upstream, up, "/v2/models/m0/x"))
+        paths = ["/v2/models/m3/infer", "/v2/models/m1/infer"]
+        floors = start_ensemble_floors(stack, process, up, paths, lean_proxy_rs)
+        outputs = []
+        for path in paths:
+            status, answer = post(up, path, body)
+            assert status == 200
+            outputs.extend(answer["outputs"])  # type: ignore[arg-type]
+        assert len(outputs) == 2
+        labels = [floor.label for floor in floors]
+        assert labels[0] == "Ensemble floor, Python"
+        if lean_proxy_rs is not None:
+            assert labels[1] == "Ensemble floor, Rust hyper"
+        for floor in floors:
+            for _ in range(3):  # the same kept-alive member connections, reused
+                status, answer = post(floor.port, "/x", body)
+                assert status == 200, floor.label
+                assert answer["outputs"] == outputs, floor.label
