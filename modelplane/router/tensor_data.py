@@ -9,11 +9,11 @@ Raw to JSON writes floats as the model server writes them (a float32's own short
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from modelplane.edge.v2data import leaves, typed_array
 from modelplane.router import jsonio
 from modelplane.router.bfloat16 import bf16_to_float32, float32_to_bf16
 from modelplane.router.errors import ChainError, MalformedV2
@@ -75,7 +75,7 @@ def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
         raise MalformedV2(f"tensor {name!r} has no data")
     if datatype == "BYTES":
         parts = []
-        for item in _flatten(data):
+        for item in leaves(data):
             if not isinstance(item, str):  # bytes(5) would be five zero bytes
                 raise MalformedV2(f"tensor {name!r}: BYTES data holds {item!r}, not a string")
             chunk = item.encode()
@@ -85,15 +85,7 @@ def data_to_raw(datatype: str, data: Any, name: str) -> bytes:
     if dtype is None:
         raise MalformedV2(f"tensor {name!r}: {datatype!r} is not a V2 datatype")
     try:
-        array = np.asarray(data, dtype=dtype)
+        array = typed_array(data, np.dtype(dtype))
     except (TypeError, ValueError, OverflowError) as exc:
         raise MalformedV2(f"tensor {name!r}: data is not {datatype}: {exc}") from exc
     return float32_to_bf16(array) if datatype == "BF16" else array.tobytes()
-
-
-def _flatten(data: Any) -> Iterable[Any]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _flatten(item)
-    else:
-        yield data

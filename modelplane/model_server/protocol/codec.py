@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelplane.edge.v2data import typed_array
 from modelplane.model_server.errors import InferenceFailed, InvalidInput
 from modelplane.model_server.protocol.datatypes import to_dtype
 from modelplane.model_server.protocol.types import RequestInput
@@ -56,7 +57,7 @@ def decode_input(inp: RequestInput) -> np.ndarray[Any, Any]:
         array = _bytes_from_json(data, field)
     else:
         try:
-            array = np.asarray(data, dtype=dtype)
+            array = typed_array(data, dtype)
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidInput(f"{field}: data is not {inp.datatype}: {exc}") from None
     if array.size != count:

@@ -6,7 +6,9 @@ JSON (an Ensemble's merge, a JSON client of binary or gRPC steps):
   carry them (before, a gRPC step's answer was decoded with U+FFFD in their place, and an
   Ensemble, which merged as JSON, refused them in every form);
 - BF16: JSON float32 numbers, as the model server writes them, and back to the same bits
-  (before, an Ensemble of BF16 models answered 500)."""
+  (before, an Ensemble of BF16 models answered 500);
+- JSON data its datatype cannot hold (1.5 for INT32): refused with 400 by whichever reads it,
+  the router for a gRPC step or the model server for a REST one, never cut to 1."""
 
 from __future__ import annotations
 
@@ -44,10 +46,11 @@ BODY = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """raw (BYTES that are not UTF-8), half (a BF16 identity)."""
+    """raw (BYTES that are not UTF-8), half (a BF16 identity), ints (an INT32 identity)."""
     root: Path = tmp_path_factory.mktemp("tensor-type-models")
     python_model(root / "raw", SOURCE)
     onnx_identity(root / "half" / "model.onnx", "BF16")
+    onnx_identity(root / "ints" / "model.onnx", "INT32")
     with server_in_thread(model_repository=root) as running:
         yield running
 
@@ -120,3 +123,23 @@ def test_an_ensemble_of_bf16_models_answers_their_bits(server: RunningServer, ur
         answer = http.infer("g", [tensor], outputs=outputs)
     for name in ("a.OUTPUT0", "b.OUTPUT0"):
         assert answer.as_numpy(name).tobytes() == x.tobytes()
+
+
+@pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-step", "rest-step"])
+def test_json_data_its_datatype_cannot_hold_is_refused_not_cut(
+    server: RunningServer, url: Any
+) -> None:
+    nodes = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url(server, "ints")}]}}
+    app = RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings())
+    body = {"inputs": [{"name": "INPUT0", "shape": [1, 3], "datatype": "INT32"}]}
+    with serve_router(app) as (base, _):
+        whole = httpx.post(f"{base}/v2/models/g/infer", json=_with(body, [1, 2, 3]), timeout=30)
+        cut = httpx.post(f"{base}/v2/models/g/infer", json=_with(body, [1, 2, 1.5]), timeout=30)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["outputs"][0]["data"] == [1, 2, 3]
+    assert cut.status_code == 400, cut.text
+    assert "data is not INT32: 1.5 is not an integer" in cut.text
+
+
+def _with(body: dict[str, Any], data: list[Any]) -> dict[str, Any]:
+    return {"inputs": [{**body["inputs"][0], "data": data}]}

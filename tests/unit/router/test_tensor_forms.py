@@ -106,6 +106,10 @@ def test_bytes_that_are_not_utf8_are_refused_as_json_not_replaced() -> None:
 def test_bad_tensors_are_named() -> None:
     with pytest.raises(MalformedV2, match="'x': data is not INT8"):
         tensors.data_to_raw("INT8", ["a"], "x")
+    with pytest.raises(MalformedV2, match=r"'x': data is not INT32: 1\.5 is not an integer"):
+        tensors.data_to_raw("INT32", [1, 1.5], "x")  # not cut to 1
+    with pytest.raises(MalformedV2, match="'x': data is not FP32: null is not a number"):
+        tensors.data_to_raw("FP32", [1.0, None], "x")  # not NaN
     with pytest.raises(MalformedV2, match="'x': 'FLOAT' is not a V2 datatype"):
         tensors.data_to_raw("FLOAT", [1.0], "x")
     with pytest.raises(MalformedV2, match="'x' has no data"):

@@ -1,0 +1,95 @@
+"""A V2 tensor's JSON `data` read as a numpy array of its datatype, refusing what the
+datatype cannot hold instead of changing it.
+
+numpy alone would turn 1.5 into 1 for an INT64 tensor, "7" into 7, "a" into true for BOOL,
+and null into NaN for FP32. Here a numeric tensor takes JSON numbers, an integer one only
+whole numbers within its range, and BOOL only true and false (as Triton's JSON reader does).
+An integer past 64 bits, which JSON readers hand over as a float, is out of every integer
+datatype's range. The model server and the router read a request's JSON data through this.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+
+class NotOfType(ValueError):
+    """A value the datatype cannot hold; the message names the first such value."""
+
+
+def typed_array(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    """The array of JSON `data` (nested or flat lists) as `dtype`, a numeric or BOOL one.
+
+    Raises NotOfType for a value of another type or out of range, and numpy's ValueError for
+    ragged data."""
+    given = np.asarray(data)
+    if given.size == 0:
+        return given.astype(dtype)
+    kind, want = given.dtype.kind, dtype.kind
+    if want == "b":
+        if kind != "b":
+            value = _first(data, lambda v: not isinstance(v, bool))
+            raise NotOfType(f"{_spelled(value)} is not true or false")
+    elif kind not in "iuf" or (want in "iu" and kind == "f" and not _whole(given)):
+        value = _first(data, _not_number(want in "iu"))
+        if isinstance(value, int) and not isinstance(value, bool):  # past 64 bits, kept exact
+            raise NotOfType(f"{value} is out of range for {dtype.name}")
+        raise NotOfType(f"{_spelled(value)} is not {_noun(want)}")
+    elif want in "iu":
+        info = np.iinfo(dtype)
+        low, high = given.min(), given.max()
+        if low < info.min or high > info.max:
+            value = low if low < info.min else high
+            raise NotOfType(f"{_plain(value)} is out of range for {dtype.name}")
+    return given.astype(dtype)
+
+
+def _whole(array: np.ndarray[Any, Any]) -> bool:
+    """Whether every float in `array` is a whole number (NaN and infinities are not)."""
+    return bool(np.isfinite(array).all() and (np.trunc(array) == array).all())
+
+
+def _not_number(integer: bool) -> Callable[[Any], bool]:
+    def wrong(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True
+        if isinstance(value, int):
+            return not -(2**63) <= value < 2**64
+        return integer and isinstance(value, float) and not value.is_integer()
+
+    return wrong
+
+
+def _noun(kind: str) -> str:
+    return "an integer" if kind in "iu" else "a number"
+
+
+def _first(data: Any, wrong: Callable[[Any], bool]) -> Any:
+    """The first value of JSON `data` (nested lists, in order) for which `wrong` holds."""
+    return next((value for value in leaves(data) if wrong(value)), None)
+
+
+def leaves(data: Any) -> Iterator[Any]:
+    """The values of JSON `data` (nested lists), in order."""
+    if isinstance(data, list):
+        for item in data:
+            yield from leaves(item)
+    else:
+        yield data
+
+
+def _spelled(value: Any) -> str:
+    """A JSON value as JSON spells it (null, true, "7"), NaN and infinities as tokens."""
+    return json.dumps(value)
+
+
+def _plain(value: Any) -> str:
+    """A number as a user wrote it: 300, not np.int64(300); a whole float as an integer."""
+    item = value.item() if hasattr(value, "item") else value
+    if isinstance(item, float) and item.is_integer():
+        return str(int(item))
+    return repr(item)
