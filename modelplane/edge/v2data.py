@@ -10,6 +10,7 @@ datatype's range. The model server and the router read a request's JSON data thr
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,13 +40,19 @@ def typed_array(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
         if isinstance(value, int) and not isinstance(value, bool):  # past 64 bits, kept exact
             raise NotOfType(f"{value} is out of range for {dtype.name}")
         raise NotOfType(f"{_spelled(value)} is not {_noun(want)}")
-    elif want in "iu":
-        info = np.iinfo(dtype)
+    elif want in "iu" and not np.can_cast(given.dtype, dtype):
+        least, most = _bounds(dtype)
         low, high = given.min(), given.max()
-        if low < info.min or high > info.max:
-            value = low if low < info.min else high
+        if low < least or high > most:
+            value = low if low < least else high
             raise NotOfType(f"{_plain(value)} is out of range for {dtype.name}")
-    return given.astype(dtype)
+    return given.astype(dtype, copy=False)
+
+
+@functools.cache
+def _bounds(dtype: np.dtype[Any]) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def _whole(array: np.ndarray[Any, Any]) -> bool:
