@@ -32,9 +32,13 @@ def v2_outputs(document: Any) -> list[dict[str, Any]] | None:
 
 
 def outputs_to_request(
-    outputs: list[dict[str, Any]], mapping: Mapping[str, str] | None, request_id: Any = None
+    outputs: list[dict[str, Any]],
+    mapping: Mapping[str, str] | None,
+    request_id: Any = None,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A V2 request whose inputs are the given outputs, renamed (and filtered) by the mapping."""
+    """A V2 request whose inputs are the given outputs, renamed (and filtered) by the mapping,
+    with the request-level `parameters` given."""
     inputs = []
     for out in outputs:
         name = out["name"]
@@ -52,6 +56,8 @@ def outputs_to_request(
     request: dict[str, Any] = {"inputs": inputs}
     if request_id is not None:
         request["id"] = request_id
+    if parameters:
+        request["parameters"] = parameters
     return request
 
 
@@ -68,21 +74,24 @@ def rename_inputs(document: dict[str, Any], mapping: Mapping[str, str]) -> dict[
 def next_request(step: Step, original: Payload, previous: Payload | None) -> Payload:
     """The body a step receives: the node's input, or the previous response (``$response``).
 
-    A V2 response becomes a V2 request (outputs to inputs), renamed by the step's mapping; a
-    V2 request is renamed by the mapping when there is one; anything else, and any input a
-    step takes as it is, passes through byte for byte.
+    A V2 response becomes a V2 request (outputs to inputs), renamed by the step's mapping,
+    that carries the client's request parameters (`carried`); a V2 request is renamed by the
+    mapping when there is one; anything else, and any input a step takes as it is, passes
+    through byte for byte.
     """
     source = previous if step.data == "$response" and previous is not None else original
     if source is original and step.mapping is None:
         return original
+    params = carried(original) if source is not original else None
     if source.message is not None or source.header_length is not None:
-        return _chain_raw(source, step.mapping)
+        return _chain_raw(source, step.mapping, params)
     if isinstance(source, EnsembleAnswer) and source.v2() is not None:
-        return _chain_raw(source, step.mapping)  # the members' tensors, in their own forms
+        return _chain_raw(source, step.mapping, params)  # the members' tensors, as they are
     document = source.json_or_none()
     outputs = v2_outputs(document)
     if outputs is not None:
-        return Payload.of(outputs_to_request(outputs, step.mapping, document.get("id")))
+        request = outputs_to_request(outputs, step.mapping, document.get("id"), params)
+        return Payload.of(request)
     if step.mapping is None:
         return source
     if isinstance(document, dict) and isinstance(document.get("inputs"), list):
@@ -90,14 +99,26 @@ def next_request(step: Step, original: Payload, previous: Payload | None) -> Pay
     raise ChainError("mapping is set but the input is neither a V2 response nor a V2 request")
 
 
-def _chain_raw(source: Payload, mapping: Mapping[str, str] | None) -> Payload:
+def carried(original: Payload) -> dict[str, Any] | None:
+    """The client's request parameters every step's request carries, as Triton's ensembles
+    forward theirs to each composing model: all but `binary_data_output`, which asks for the
+    graph's answer in a form (the router asks each step for the form it chains in)."""
+    given = original.request_parameters()
+    if not given:
+        return None
+    return {k: v for k, v in given.items() if k != tensors.BINARY_OUTPUT} or None
+
+
+def _chain_raw(
+    source: Payload, mapping: Mapping[str, str] | None, params: dict[str, Any] | None = None
+) -> Payload:
     """Chain a gRPC message, a binary-extension body or an Ensemble's answer in its own form:
-    tensors stay raw."""
+    tensors stay raw; a response becomes a request with the request `params`."""
     v2 = source.v2()
     if v2 is None:
         raise ChainError("the previous answer is not a V2 response or request")
     if v2.kind == "response":
-        v2 = tensors.response_to_request(v2, mapping)
+        v2 = dataclasses.replace(tensors.response_to_request(v2, mapping), parameters=params)
     elif mapping is not None:
         v2 = tensors.rename_request(v2, mapping)
     else:

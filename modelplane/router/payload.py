@@ -18,6 +18,7 @@ from modelplane.router.forms import ALL_BINARY, ALL_JSON, OutputForms
 from modelplane.v2grpc.messages import params_to_dict
 
 _TIMEOUT_KEY = f'"{TIMEOUT_PARAMETER}"'.encode()
+_PARAMETERS_KEY = b'"parameters"'
 
 _UNPARSED: Any = object()
 
@@ -125,6 +126,20 @@ class Payload:
         document = self.json_or_none()
         given = document.get("parameters") if isinstance(document, dict) else None
         return timeout_seconds(given) if isinstance(given, dict) else None
+
+    def request_parameters(self) -> dict[str, Any] | None:
+        """The request's own `parameters` (not its tensors'), else None; a JSON body that
+        does not hold the word is not parsed to look for them."""
+        if self.message is not None:
+            return params_to_dict(self.message.parameters) or None
+        body = self.body
+        if _PARAMETERS_KEY not in (
+            body if self.header_length is None else body[: self.header_length]
+        ):
+            return None
+        document = self.json_or_none()
+        given = document.get("parameters") if isinstance(document, dict) else None
+        return dict(given) if isinstance(given, dict) and given else None
 
     def v2(self) -> tensors.V2 | None:
         """The V2 request or response this payload holds (raw tensors kept raw), else None."""

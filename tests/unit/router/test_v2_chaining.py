@@ -116,3 +116,40 @@ def test_binary_extension_body_parses_its_json_header_and_chains_without_decodin
     }
     with pytest.raises(ChainError, match="no output named zzz"):
         next_request(_step(data="$response", mapping={"zzz": "x"}), ORIGINAL, binary)
+
+
+ASKED = Payload(
+    b'{"parameters": {"temperature": 0.5, "binary_data_output": true},'
+    b' "inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}'
+)
+
+
+def test_a_chained_request_carries_the_clients_request_parameters() -> None:
+    # as Triton's ensembles forward theirs; binary_data_output asks for the graph's answer
+    chained = next_request(_step(data="$response"), ASKED, Payload.of(RESPONSE))
+    assert chained.json()["parameters"] == {"temperature": 0.5}
+    assert (
+        next_request(_step(data="$response"), ORIGINAL, Payload.of(RESPONSE))
+        .json()
+        .get("parameters")
+        is None
+    )  # a client that sent none: none added
+    assert next_request(_step(), ASKED, Payload.of(RESPONSE)) is ASKED  # $request: as it came
+
+
+def test_binary_and_grpc_chains_carry_them_too() -> None:
+    from modelplane.router import tensors
+
+    header = b'{"outputs":[{"name":"a","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}]}'
+    binary = Payload(header + b"\x00\x00\x80?", content_type=b"application/octet-stream", header_length=len(header))  # fmt: skip
+    chained = next_request(_step(data="$response"), ASKED, binary)
+    assert chained.json()["parameters"] == {"temperature": 0.5, "binary_data_output": True}
+    message = tensors.to_message(tensors.V2("response", [tensors.Tensor("a", "FP32", [1], raw=b"\x00\x00\x80?")]))  # fmt: skip
+    over_grpc = next_request(_step(data="$response"), ASKED, Payload.of_message(message))
+    assert over_grpc.message.parameters["temperature"].double_param == 0.5
+    assert "binary_data_output" not in over_grpc.message.parameters
+    grpc_client = Payload.of_message(tensors.to_message(tensors.V2(
+        "request", [tensors.Tensor("x", "FP32", [1], raw=b"\x00\x00\x80?")],
+        parameters={"temperature": 0.5})))  # fmt: skip
+    from_grpc = next_request(_step(data="$response"), grpc_client, Payload.of(RESPONSE))
+    assert from_grpc.json()["parameters"] == {"temperature": 0.5}
