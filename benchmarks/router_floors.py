@@ -88,17 +88,10 @@ def start_floors(
     `upstream_port` (each ended with `stack`); a line says why any is left out."""
     target = f"http://127.0.0.1:{upstream_port}{infer_path}"
     floors = []
-    port = free_port()
-    cmd = [sys.executable, "-m", "benchmarks.router_servers", "floor", str(port), target]
+    floors.append(_python(stack, process, "bare pass-through (floor)", "floor", [target]))
     floors.append(
-        Floor("bare pass-through (floor)", port, stack.enter_context(process(cmd, port, "/x")))
+        _python(stack, process, "Python pass-through, blocking threads", "blocking", [target])
     )
-    port = free_port()
-    cmd = [sys.executable, "-m", "benchmarks.router_servers", "blocking", str(port), target]
-    floors.append(
-        Floor("Python pass-through, blocking threads", port,
-              stack.enter_context(process(cmd, port, "/x")))
-    )  # fmt: skip
     if lean_proxy:
         port = free_port()
         with_env = ["env", "GOMAXPROCS=1", lean_proxy, f"127.0.0.1:{port}", target]
@@ -107,11 +100,8 @@ def start_floors(
     else:
         print("Go pass-through left out: no binary (make bench-router builds it)")
     if lean_proxy_rs:
-        port = free_port()
-        cmd = [lean_proxy_rs, f"127.0.0.1:{port}", f"127.0.0.1:{upstream_port}", infer_path]
-        floors.append(
-            Floor("Rust pass-through (hyper)", port, stack.enter_context(process(cmd, port, "/x")))
-        )
+        label = "Rust pass-through (hyper)"
+        floors.append(_rust(stack, process, label, lean_proxy_rs, upstream_port, [infer_path]))
     else:
         print("Rust pass-through left out: no binary (make bench-router builds it)")
     nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
@@ -146,21 +136,34 @@ def start_ensemble_floors(
     """Start the Ensembles with no graph in front of the models at `paths` on
     `upstream_port` (the slowest first: its request is written first), each ended with
     `stack`; a line says why the Rust one is left out."""
-    floors = []
-    port = free_port()
     targets = [f"http://127.0.0.1:{upstream_port}{path}" for path in paths]
-    cmd = [sys.executable, "-m", "benchmarks.router_servers", "ensemble", str(port), *targets]
-    floors.append(
-        Floor("Ensemble floor, Python", port,
-              stack.enter_context(process(cmd, port, "/x")))
-    )  # fmt: skip
+    floors = [_python(stack, process, "Ensemble floor, Python", "ensemble", targets)]
     if lean_proxy_rs:
-        port = free_port()
-        cmd = [lean_proxy_rs, f"127.0.0.1:{port}", f"127.0.0.1:{upstream_port}", *paths]
-        floors.append(
-            Floor("Ensemble floor, Rust hyper", port,
-                  stack.enter_context(process(cmd, port, "/x")))
-        )  # fmt: skip
+        label = "Ensemble floor, Rust hyper"
+        floors.append(_rust(stack, process, label, lean_proxy_rs, upstream_port, paths))
     else:
         print("Rust Ensemble floor left out: no binary (make bench-router builds it)")
     return floors
+
+
+def _python(
+    stack: contextlib.ExitStack, process: Process, label: str, kind: str, targets: list[str]
+) -> Floor:
+    """A floor of `benchmarks.router_servers` (`kind`: floor, blocking, ensemble) on a free port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "benchmarks.router_servers", kind, str(port), *targets]
+    return Floor(label, port, stack.enter_context(process(cmd, port, "/x")))
+
+
+def _rust(
+    stack: contextlib.ExitStack,
+    process: Process,
+    label: str,
+    binary: str,
+    upstream_port: int,
+    paths: list[str],
+) -> Floor:
+    """`lean-proxy-rs` on a free port: a pass-through with one path, an Ensemble with more."""
+    port = free_port()
+    cmd = [binary, f"127.0.0.1:{port}", f"127.0.0.1:{upstream_port}", *paths]
+    return Floor(label, port, stack.enter_context(process(cmd, port, "/x")))

@@ -10,7 +10,9 @@ each in its own process:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -109,38 +111,11 @@ def _read(sock: Any, parser_type: Any, message: _Message) -> bool:
 def serve_blocking(port: int, target: str) -> None:
     """The floor on blocking sockets: a thread per client connection, each with its own
     kept-alive upstream connection; no event loop (one message in flight per connection)."""
-    import socket
-    from urllib.parse import urlsplit
 
-    url = urlsplit(target)
-    upstream = (url.hostname or "127.0.0.1", url.port or 80)
-    head = f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode()
-    json_type = b"Content-Type: application/json\r\n"
+    def passed_on(replies: list[_Message]) -> tuple[int, bytes]:
+        return replies[0].status, b"".join(replies[0].body)
 
-    def serve(client: Any) -> None:
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        model = socket.create_connection(upstream)
-        model.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with client, model:
-            while True:
-                request = _Message()
-                if not _read(client, httptools.HttpRequestParser, request):
-                    return
-                body = b"".join(request.body)
-                if not body:  # a readiness probe
-                    client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-                    continue
-                length = f"Content-Length: {len(body)}\r\n\r\n".encode()
-                model.sendall(b"".join((head, json_type, length, body)))
-                reply = _Message()
-                if not _read(model, httptools.HttpResponseParser, reply):
-                    return
-                answer = b"".join(reply.body)
-                status = f"HTTP/1.1 {reply.status} OK\r\n".encode()
-                length = f"Content-Length: {len(answer)}\r\n\r\n".encode()
-                client.sendall(b"".join((status, json_type, length, answer)))
-
-    _accept(port, serve)
+    _relay(port, [target], passed_on)
 
 
 def serve_ensemble(port: int, targets: list[str]) -> None:
@@ -148,10 +123,24 @@ def serve_ensemble(port: int, targets: list[str]) -> None:
     a kept-alive connection to each target; a request goes to every target in the order given
     (the slowest first), the answers are read in that order (the others have arrived while the
     first was awaited), and their outputs are merged into one V2 response with orjson."""
+    import orjson
+
+    def merged(replies: list[_Message]) -> tuple[int, bytes]:
+        outputs = [o for r in replies for o in orjson.loads(b"".join(r.body))["outputs"]]
+        return 200, orjson.dumps({"model_name": "ensemble", "outputs": outputs})
+
+    _relay(port, targets, merged)
+
+
+def _relay(
+    port: int, targets: list[str], answer: Callable[[list[_Message]], tuple[int, bytes]]
+) -> None:
+    """Serve 127.0.0.1:port on blocking sockets, a thread per client connection with a
+    kept-alive connection to each target: each request's body goes to every target in the
+    order given, their whole answers are read in that order, and `answer` makes the client's
+    (status, JSON body) of them. A request with no body (a readiness probe) gets 200 {}."""
     import socket
     from urllib.parse import urlsplit
-
-    import orjson
 
     urls = [urlsplit(t) for t in targets]
     heads = [f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n".encode() for u in urls]
@@ -159,10 +148,12 @@ def serve_ensemble(port: int, targets: list[str]) -> None:
 
     def serve(client: Any) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        models = [socket.create_connection((u.hostname, u.port)) for u in urls]
-        for model in models:
-            model.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with client:
+        models = [socket.create_connection((u.hostname or "127.0.0.1", u.port or 80)) for u in urls]
+        with contextlib.ExitStack() as held:
+            for sock in (client, *models):
+                held.enter_context(sock)
+            for model in models:
+                model.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             while True:
                 request = _Message()
                 if not _read(client, httptools.HttpRequestParser, request):
@@ -174,15 +165,16 @@ def serve_ensemble(port: int, targets: list[str]) -> None:
                 length = f"Content-Length: {len(body)}\r\n\r\n".encode()
                 for model, head in zip(models, heads, strict=True):
                     model.sendall(b"".join((head, json_type, length, body)))
-                outputs = []
+                replies = []
                 for model in models:
                     reply = _Message()
                     if not _read(model, httptools.HttpResponseParser, reply):
                         return
-                    outputs.extend(orjson.loads(b"".join(reply.body))["outputs"])
-                answer = orjson.dumps({"model_name": "ensemble", "outputs": outputs})
-                length = f"Content-Length: {len(answer)}\r\n\r\n".encode()
-                client.sendall(b"".join((b"HTTP/1.1 200 OK\r\n", json_type, length, answer)))
+                    replies.append(reply)
+                status, content = answer(replies)
+                line = f"HTTP/1.1 {status} OK\r\n".encode()
+                length = f"Content-Length: {len(content)}\r\n\r\n".encode()
+                client.sendall(b"".join((line, json_type, length, content)))
 
     _accept(port, serve)
 

@@ -56,14 +56,20 @@ def lean_proxy_rs() -> str | None:
     return build("lean_proxy_rs.sh") if Path(cargo).exists() else None
 
 
+def _upstream(stack: contextlib.ExitStack) -> int:
+    """The benchmark's sleeping V2 models (mN sleeps N ms), started on a free port."""
+    up = free_port()
+    upstream = [sys.executable, "-m", "benchmarks.router_servers", "upstream", str(up)]
+    stack.enter_context(process(upstream, up, "/v2/models/m0/x"))
+    return up
+
+
 def test_every_floor_answers_as_its_upstream_does(
     tmp_path: Path, lean_proxy: str | None, lean_proxy_rs: str | None
 ) -> None:
     body = v2_body([1, 4])
     with contextlib.ExitStack() as stack:
-        up = free_port()
-        upstream = [sys.executable, "-m", "benchmarks.router_servers", "upstream", str(up)]
-        stack.enter_context(process(upstream, up, "/v2/models/m0/x"))
+        up = _upstream(stack)
         path = "/v2/models/m1/infer"  # the model sleeps 1 ms: an answer that is not instant
         floors = start_floors(stack, process, tmp_path, up, path, lean_proxy, lean_proxy_rs)
         expected = post(up, path, body)
@@ -85,9 +91,7 @@ def test_the_ensemble_floors_merge_every_members_outputs(
 ) -> None:
     body = v2_body([1, 4])
     with contextlib.ExitStack() as stack:
-        up = free_port()
-        upstream = [sys.executable, "-m", "benchmarks.router_servers", "upstream", str(up)]
-        stack.enter_context(process(upstream, up, "/v2/models/m0/x"))
+        up = _upstream(stack)
         paths = ["/v2/models/m3/infer", "/v2/models/m1/infer"]
         floors = start_ensemble_floors(stack, process, up, paths, lean_proxy_rs)
         outputs = []
