@@ -136,11 +136,8 @@ def _asking(request: Payload) -> tensors.V2 | None:
     if message is not None:
         if not len(message.outputs):
             return None
-    else:
-        body = request.body
-        head = body if request.header_length is None else body[: request.header_length]
-        if b'"outputs"' not in head:  # the common case costs one scan, no parse
-            return None
+    elif b'"outputs"' not in request.json_head():  # the common case costs one scan, no parse
+        return None
     v2 = request.v2()
     if v2 is None or v2.kind != "request" or not v2.outputs:
         return None

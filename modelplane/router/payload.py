@@ -99,10 +99,8 @@ class Payload:
             if self.message is not None:
                 self._value = tensors.to_document(tensors.from_message(self.message))
                 return self._value
-            body = self.body
-            header = body if self.header_length is None else body[: self.header_length]
             try:
-                self._value = jsonio.loads(header)
+                self._value = jsonio.loads(self.json_head())
             except jsonio.JSONDecodeError as exc:
                 raise NotJSON(str(exc)) from exc
         return self._value
@@ -120,26 +118,31 @@ class Payload:
         if self.message is not None:
             given = self.message.parameters
             return timeout_seconds(params_to_dict(given)) if TIMEOUT_PARAMETER in given else None
-        body = self.body
-        if _TIMEOUT_KEY not in (body if self.header_length is None else body[: self.header_length]):
+        if _TIMEOUT_KEY not in self.json_head():
             return None
-        document = self.json_or_none()
-        given = document.get("parameters") if isinstance(document, dict) else None
-        return timeout_seconds(given) if isinstance(given, dict) else None
+        given = self._json_parameters()
+        return timeout_seconds(given) if given is not None else None
 
     def request_parameters(self) -> dict[str, Any] | None:
         """The request's own `parameters` (not its tensors'), else None; a JSON body that
         does not hold the word is not parsed to look for them."""
         if self.message is not None:
             return params_to_dict(self.message.parameters) or None
-        body = self.body
-        if _PARAMETERS_KEY not in (
-            body if self.header_length is None else body[: self.header_length]
-        ):
+        if _PARAMETERS_KEY not in self.json_head():
             return None
+        given = self._json_parameters()
+        return dict(given) if given else None
+
+    def json_head(self) -> bytes:
+        """The JSON part of a REST body: all of it, or a binary body's header."""
+        body = self.body
+        return body if self.header_length is None else body[: self.header_length]
+
+    def _json_parameters(self) -> dict[str, Any] | None:
+        """The JSON body's request-level `parameters` object, else None (parsed once)."""
         document = self.json_or_none()
         given = document.get("parameters") if isinstance(document, dict) else None
-        return dict(given) if isinstance(given, dict) and given else None
+        return given if isinstance(given, dict) else None
 
     def v2(self) -> tensors.V2 | None:
         """The V2 request or response this payload holds (raw tensors kept raw), else None."""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelplane.edge.v2data import typed_array
+from modelplane.edge.v2data import leaves, typed_array
 from modelplane.model_server.errors import InferenceFailed, InvalidInput
 from modelplane.model_server.protocol.datatypes import to_dtype
 from modelplane.model_server.protocol.types import RequestInput
@@ -68,8 +68,7 @@ def decode_input(inp: RequestInput) -> np.ndarray[Any, Any]:
 
 
 def _bytes_from_json(data: Any, field: str) -> np.ndarray[Any, Any]:
-    flat: list[Any] = []
-    _flatten(data, flat)
+    flat = list(leaves(data))
     out = np.empty(len(flat), dtype=np.object_)
     for i, item in enumerate(flat):
         if isinstance(item, str):
@@ -79,14 +78,6 @@ def _bytes_from_json(data: Any, field: str) -> np.ndarray[Any, Any]:
         else:
             raise InvalidInput(f"{field}: BYTES data element {i} is {type(item).__name__}, not str")
     return out
-
-
-def _flatten(data: Any, into: list[Any]) -> None:
-    if isinstance(data, list):
-        for item in data:
-            _flatten(item, into)
-    else:
-        into.append(data)
 
 
 def decode_bytes(raw: bytes | memoryview, count: int, field: str) -> np.ndarray[Any, Any]:
