@@ -136,7 +136,7 @@ def _asking(request: Payload) -> tensors.V2 | None:
     if message is not None:
         if not len(message.outputs):
             return None
-    elif b'"outputs"' not in request.json_head():  # the common case costs one scan, no parse
+    elif not request.may_name(b'"outputs"'):  # the common case costs one scan, no parse
         return None
     v2 = request.v2()
     if v2 is None or v2.kind != "request" or not v2.outputs:

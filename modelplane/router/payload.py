@@ -19,6 +19,7 @@ from modelplane.v2grpc.messages import params_to_dict
 
 _TIMEOUT_KEY = f'"{TIMEOUT_PARAMETER}"'.encode()
 _PARAMETERS_KEY = b'"parameters"'
+_ESCAPE = b"\\u"  # a JSON escape (\u0074...) can spell any key without its letters
 
 _UNPARSED: Any = object()
 
@@ -118,7 +119,7 @@ class Payload:
         if self.message is not None:
             given = self.message.parameters
             return timeout_seconds(params_to_dict(given)) if TIMEOUT_PARAMETER in given else None
-        if _TIMEOUT_KEY not in self.json_head():
+        if not self.may_name(_TIMEOUT_KEY):
             return None
         given = self._json_parameters()
         return timeout_seconds(given) if given is not None else None
@@ -128,10 +129,17 @@ class Payload:
         does not hold the word is not parsed to look for them."""
         if self.message is not None:
             return params_to_dict(self.message.parameters) or None
-        if _PARAMETERS_KEY not in self.json_head():
+        if not self.may_name(_PARAMETERS_KEY):
             return None
         given = self._json_parameters()
         return dict(given) if given else None
+
+    def may_name(self, key: bytes) -> bool:
+        """Whether the JSON part of a REST body may hold `key` (a quoted JSON string): it
+        holds it as written, or holds a ``\\u`` escape, which could spell it otherwise. False
+        lets a caller skip parsing a body that cannot name it (one scan, no parse)."""
+        head = self.json_head()
+        return key in head or _ESCAPE in head
 
     def json_head(self) -> bytes:
         """The JSON part of a REST body: all of it, or a binary body's header."""

@@ -41,3 +41,11 @@ def test_no_timeout_or_zero_asks_for_none_and_an_unnamed_one_is_not_parsed() -> 
 def test_a_malformed_timeout_is_refused(value: object) -> None:
     with pytest.raises(ValueError, match=r"parameters\.timeout must be a whole number"):
         _json({"timeout": value}).asked_timeout()
+
+
+def test_a_key_spelled_with_json_escapes_is_read_as_any_reader_reads_it() -> None:
+    # "\u0074imeout" is "timeout" to every JSON reader: the quick scan must not miss it
+    escaped = Payload(b'{"inputs": [], "param\\u0065ters": {"\\u0074imeout": 250000}}')
+    assert escaped.asked_timeout() == 0.25
+    assert escaped.request_parameters() == {"timeout": 250000}
+    assert Payload(b'{"inputs": [], "parameters": {"x": "caf\\u00e9"}}').asked_timeout() is None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from tests.unit.router.fakes import Upstreams, client_for, failing, url, v2_input, v2_model
 
 UNKNOWN = {"error": "output 'species' is not an output of this model (has pick_out)"}
@@ -68,6 +70,18 @@ async def test_a_condition_that_ends_the_sequence_before_the_asked_outputs_is_a_
     ]
     assert whole.status_code == 200 and whole.json()["outputs"][0]["name"] == "classify_out"
     assert ups.hosts() == ["classify"] * 3
+
+
+async def test_outputs_asked_under_an_escaped_key_are_the_last_steps() -> None:
+    # "\u006futputs" is "outputs": a reader of the JSON sees them asked for, so must the router
+    ups = Upstreams(classify=v2_model("classify", lambda x: x), pick=v2_model("pick", lambda x: x))
+    body = orjson.dumps(_asking("pick_out")).replace(b'"outputs"', b'"\\u006futputs"')
+    async with client_for(_sequence({"serviceUrl": url("pick")}), ups) as c:
+        r = await c.post("/v2/models/g/infer", content=body)
+    assert r.status_code == 200, r.text
+    first, last = (orjson.loads(req.content) for req in ups.seen)
+    assert "outputs" not in first  # the steps before the last answer whole
+    assert last["outputs"] == [{"name": "pick_out"}]
 
 
 async def test_the_last_steps_answer_is_unchanged() -> None:
