@@ -2,8 +2,9 @@
 datatype cannot hold instead of changing it.
 
 numpy alone would turn 1.5 into 1 for an INT64 tensor, "7" into 7, "a" into true for BOOL,
-and null into NaN for FP32. Here a numeric tensor takes JSON numbers, an integer one only
-whole numbers within its range, and BOOL only true and false (as Triton's JSON reader does).
+null into NaN for FP32, and 1e39 into infinity. Here a numeric tensor takes JSON numbers, an
+integer one only whole numbers within its range, a float one only numbers within its range,
+and BOOL only true and false (as Triton's JSON reader does).
 An integer past 64 bits, which JSON readers hand over as a float, is out of every integer
 datatype's range. The model server and the router read a request's JSON data through this.
 """
@@ -46,7 +47,19 @@ def typed_array(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
         if low < least or high > most:
             value = low if low < least else high
             raise NotOfType(f"{_plain(value)} is out of range for {dtype.name}")
+    elif want == "f" and dtype.itemsize < given.dtype.itemsize:
+        most = _largest(dtype)
+        high, low = np.fmax.reduce(given, axis=None), np.fmin.reduce(given, axis=None)
+        if high > most or low < -most:  # (fmax, fmin: past any NaN, which stays NaN)
+            past = given[np.isfinite(given) & (np.abs(given) > most)]
+            if past.size:
+                raise NotOfType(f"{_spelled(past[0].item())} is out of range for {dtype.name}")
     return given.astype(dtype, copy=False)
+
+
+@functools.cache
+def _largest(dtype: np.dtype[Any]) -> float:
+    return float(np.finfo(dtype).max)
 
 
 @functools.cache

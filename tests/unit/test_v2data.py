@@ -19,6 +19,13 @@ TAKEN = [
     ([-128, 127], "int8", [-128, 127]),
     ([1, 2.5], "float32", [1.0, 2.5]),
     ([1, 2], "float64", [1.0, 2.0]),
+    (
+        [3.4e38, 1e-50],
+        "float32",
+        [float(np.float32(3.4e38)), 0.0],
+    ),  # within range; too small is zero, as for any reader
+    ([65504.0], "float16", [65504.0]),
+    ([float("-inf"), 1.0], "float32", [float("-inf"), 1.0]),  # infinity is a float's own value
     ([True, False], "bool", [True, False]),
     ([], "int64", []),
     (7, "int16", 7),
@@ -49,6 +56,10 @@ REFUSED = [
     ([True, 2], "bool", "2 is not true or false"),
     (["a"], "bool", '"a" is not true or false'),
     ([0, 1], "bool", "0 is not true or false"),
+    ([1.0, 1e39], "float32", "1e+39 is out of range for float32"),
+    ([-1e39], "float32", "-1e+39 is out of range for float32"),
+    ([float("nan"), float("inf"), 1e39], "float32", "1e+39 is out of range for float32"),
+    ([1, 70000], "float16", "70000 is out of range for float16"),
 ]  # fmt: skip
 
 
