@@ -48,10 +48,10 @@ def typed_array(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
             value = low if low < least else high
             raise NotOfType(f"{_plain(value)} is out of range for {dtype.name}")
     elif want == "f" and dtype.itemsize < given.dtype.itemsize:
-        most = _largest(dtype)
+        largest = _largest(dtype)
         high, low = np.fmax.reduce(given, axis=None), np.fmin.reduce(given, axis=None)
-        if high > most or low < -most:  # (fmax, fmin: past any NaN, which stays NaN)
-            past = given[np.isfinite(given) & (np.abs(given) > most)]
+        if high > largest or low < -largest:  # (fmax, fmin: past any NaN, which stays NaN)
+            past = given[np.isfinite(given) & (np.abs(given) > largest)]
             if past.size:
                 raise NotOfType(f"{_spelled(past[0].item())} is out of range for {dtype.name}")
     return given.astype(dtype, copy=False)
