@@ -8,6 +8,7 @@ download really reads from. The GPU samples run on CPU here.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -124,6 +125,20 @@ def test_sample_answers_its_printed_curl(
         assert {"onnx.probabilities", "pytorch.probabilities"} <= set(by_name), by_name
     else:  # the classifier behind every other sample, alone or routed to
         assert np.isclose(sum(by_name["probabilities"]["data"]), 1.0, atol=1e-5), kind
+
+
+def test_each_graphs_router_runs_the_http_edge_it_asks_for(
+    running: Run, endpoints: dict[str, tuple[str, str, str | None]]
+) -> None:
+    edges = {}
+    for line in running.output:
+        prefix, _, rest = line.partition("] ")
+        if '"HTTP listening"' in rest and prefix.endswith("-router"):
+            edges[prefix.removeprefix("[").removesuffix("-router")] = json.loads(rest)["http_edge"]
+    graphs = {n for n, (kind, _, _) in endpoints.items() if kind == "InferenceGraph"}
+    assert set(edges) == graphs
+    # ig-ensemble.yaml sets httpEdge: threads; the others leave the router's default
+    assert edges == {n: "threads" if n == "iris-ensemble" else "loop" for n in graphs}
 
 
 def test_ctrl_c_stops_every_sample_process(

@@ -367,6 +367,21 @@ def test_graph_router_reaches_its_steps_by_cluster_dns(ready: Tier) -> None:
     assert f".{ready.namespace}.svc.cluster.local" in text, text
 
 
+def test_each_graph_router_runs_the_http_edge_its_graph_asks_for(ready: Tier) -> None:
+    """ig-ensemble.yaml sets httpEdge: threads (through the graph file the operator writes);
+    the other graphs leave the router's default, the event loop."""
+    for graph in graph_names():
+        done = ready.cluster.kubectl(
+            "logs", "-n", ready.namespace, f"deploy/{graph}-router", "--tail=-1", check=False
+        )  # fmt: skip
+        listening = [
+            json.loads(line) for line in done.stdout.splitlines() if "HTTP listening" in line
+        ]
+        assert listening, (graph, done.stdout[-2000:], done.stderr)
+        want = "threads" if graph == "iris-ensemble" else "loop"
+        assert {entry["http_edge"] for entry in listening} == {want}, graph
+
+
 def test_operator_pod_never_restarted(ready: Tier) -> None:
     pods = real_tier.labelled(
         ready.cluster, "pods", ready.system, "app.kubernetes.io/component=operator"

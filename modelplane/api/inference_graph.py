@@ -34,6 +34,10 @@ Protocol = Literal["rest", "grpc"]
 # What a serviceName step speaks when neither it nor its graph sets `protocol` (chosen by
 # measurement, docs/router.md).
 DEFAULT_PROTOCOL: Protocol = "rest"
+# How the router runs REST requests (its `--http-edge`): one event loop, or a thread per
+# client connection (the shorter hop at low concurrency; every step must speak REST).
+HttpEdge = Literal["loop", "threads"]
+DEFAULT_HTTP_EDGE: HttpEdge = "loop"
 GRPC_URL_PATTERN = r"grpc://[^/]+:[0-9]+/v2/models/[^/]+"
 ROOT = "root"
 MAX_NODES = 32
@@ -86,6 +90,15 @@ ROOT_RULE = {
 }
 # A messageExpression naming the unknown node exceeds the CRD's CEL cost budget (map keys have
 # no length bound in a structural schema), so the server's message is the fixed one.
+HTTP_EDGE_RULE = {
+    "rule": "!has(self.httpEdge) || self.httpEdge == 'loop' || ((!has(self.protocol)"
+    " || self.protocol == 'rest') && self.nodes.all(n, self.nodes[n].steps.all(s,"
+    " (!has(s.protocol) || s.protocol == 'rest')"
+    " && (!has(s.serviceUrl) || !s.serviceUrl.startsWith('grpc://')))))",
+    "message": "httpEdge threads needs every step to speak REST: no protocol grpc on the "
+    "graph or its steps, no grpc:// serviceUrl",
+    "fieldPath": ".httpEdge",
+}
 NODE_REF_RULE = {
     "rule": "self.nodes.all(n, self.nodes[n].steps.all(s, !has(s.nodeName)"
     " || s.nodeName in self.nodes))",
@@ -215,7 +228,12 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
 
     model_config = ConfigDict(
         json_schema_extra=cel_rules(
-            ROOT_RULE, NODE_REF_RULE, REPLICAS_RULE, SCALE_TARGET_RULE, SCALE_TO_ZERO_RULE
+            ROOT_RULE,
+            NODE_REF_RULE,
+            HTTP_EDGE_RULE,
+            REPLICAS_RULE,
+            SCALE_TARGET_RULE,
+            SCALE_TO_ZERO_RULE,
         )
     )
 
@@ -241,6 +259,13 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
         default=None,
         description="How the router calls the model servers of serviceName steps that set no "
         f"protocol: rest or grpc (default {DEFAULT_PROTOCOL}). modelplane extension.",
+    )
+    http_edge: HttpEdge | None = Field(
+        default=None,
+        description="How the router runs REST requests: loop (one event loop: the most "
+        "requests per CPU under load) or threads (a thread per client connection: the shorter "
+        "hop and Ensemble at low concurrency, more CPU under load; every step must speak "
+        f"REST). Default {DEFAULT_HTTP_EDGE}. modelplane extension.",
     )
     min_replicas: int | None = Field(
         default=None,
@@ -276,10 +301,23 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
                     raise ValueError(
                         f"{NODE_REF_RULE['message']}; unknown: {step.node_name} (in node {name})"
                     )
+        if self.http_edge == "threads" and self.grpc_steps():
+            raise ValueError(f"{HTTP_EDGE_RULE['message']}; gRPC: {', '.join(self.grpc_steps())}")
         check_replicas(self.min_replicas, self.max_replicas)
         check_scale_target(self.scale_metric, self.scale_target)
         self.check_idle_seconds()
         return self
+
+    def grpc_steps(self) -> list[str]:
+        """Where gRPC is asked for: the graph's `protocol`, and each step (node/index) whose
+        `protocol` or serviceUrl's scheme is gRPC."""
+        found = ["protocol"] if self.protocol == "grpc" else []
+        for name, node in self.nodes.items():
+            for index, step in enumerate(node.steps):
+                url = step.service_url or ""
+                if step.protocol == "grpc" or url.startswith("grpc://"):
+                    found.append(f"{name}/{index}")
+        return found
 
 
 class InferenceGraphStatus(StatusModel):

@@ -15,7 +15,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from modelplane.api.inference_graph import InferenceGraphSpec, InferenceRouter, InferenceStep
+from modelplane.api.inference_graph import (
+    HttpEdge,
+    InferenceGraphSpec,
+    InferenceRouter,
+    InferenceStep,
+)
 from modelplane.router.condition import Condition, parse
 from modelplane.router.errors import ConditionError, GraphError
 
@@ -74,6 +79,7 @@ class Graph:
     name: str
     nodes: Mapping[str, Node] = field(default_factory=dict)
     timeout: float | None = None
+    http_edge: HttpEdge | None = None  # how REST requests run, when the graph says
 
     @property
     def root(self) -> Node:
@@ -112,15 +118,16 @@ def load(document: Any) -> Graph:
     raw_nodes = document.get("nodes")
     if not isinstance(raw_nodes, Mapping) or not raw_nodes:
         raise GraphError("graph: 'nodes' must be a non-empty object")
+    edge = {"httpEdge": document["httpEdge"]} if "httpEdge" in document else {}
     try:
-        spec_nodes = InferenceGraphSpec.model_validate({"nodes": raw_nodes}).nodes
+        spec = InferenceGraphSpec.model_validate({"nodes": raw_nodes, **edge})
     except ValidationError as exc:
         raise GraphError(_describe(exc, raw_nodes)) from exc
-    nodes = {n: _node(n, router) for n, router in spec_nodes.items()}
+    nodes = {n: _node(n, router) for n, router in spec.nodes.items()}
     for failover in _failover_nodes(document.get("failover"), nodes):
         nodes[failover] = replace(nodes[failover], failover=True)
     _check_cycles(nodes)
-    return Graph(name=name, nodes=nodes, timeout=timeout)
+    return Graph(name=name, nodes=nodes, timeout=timeout, http_edge=spec.http_edge)
 
 
 def _failover_nodes(value: Any, nodes: Mapping[str, Node]) -> list[str]:
@@ -154,6 +161,8 @@ def _describe(exc: ValidationError, raw_nodes: Mapping[str, Any]) -> str:
             loc = loc[4:]
         else:
             loc = loc[2:]
+    elif loc[:1] == ["httpEdge"] or not loc:  # the graph's own keys and rules
+        where, loc = "graph", loc[:1]
     else:
         loc = loc[1:]
     field_path = ".".join(loc)

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from modelplane.api.inference_graph import DEFAULT_HTTP_EDGE
 from modelplane.edge.h1server import LeanServer
 from modelplane.edge.h1threads import ThreadedServer
 from modelplane.router.app import RouterApp
@@ -26,10 +27,11 @@ from modelplane.router.settings import RouterSettings
 log = logging.getLogger("modelplane.router")
 
 
-def edge_threads(choice: str, graph: Graph) -> bool:
-    """Whether REST requests run on threads (``--http-edge threads``) rather than the loop.
-    GraphError for threads on a graph with a gRPC step: grpc.aio needs the event loop."""
-    if choice != "threads":
+def edge_threads(choice: str | None, graph: Graph) -> bool:
+    """Whether REST requests run on threads rather than the loop: as ``--http-edge`` says,
+    else as the graph file's ``httpEdge`` does, else `DEFAULT_HTTP_EDGE`. GraphError for
+    threads on a graph with a gRPC step: grpc.aio needs the event loop."""
+    if (choice or graph.http_edge or DEFAULT_HTTP_EDGE) != "threads":
         return False
     grpc = [s.label for n in graph.nodes.values() for s in n.steps if s.grpc_target is not None]
     if grpc:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from modelplane.api.inference_graph import DEFAULT_HTTP_EDGE, HttpEdge
 from modelplane.edge.limit_settings import EdgeLimitSettings
 from modelplane.flags import Flag
 from modelplane.logs import LoggingSettings
@@ -27,12 +28,13 @@ class RouterSettings(EdgeLimitSettings, LoggingSettings):
     grpc_port: int = Field(
         default=8081, ge=-1, le=65535, description="gRPC port (0: any free port, -1: no gRPC)"
     )
-    http_edge: Literal["loop", "threads"] = Field(
-        default="loop",
+    http_edge: HttpEdge | None = Field(
+        default=None,
         description="how REST requests run: loop (one asyncio event loop: the most requests "
         "per CPU under load) or threads (a thread per client connection running the graph "
         "with blocking calls to its steps: the shorter hop at low concurrency, more CPU under "
-        "load; every step must speak REST)",
+        f"load; every step must speak REST); default: the graph file's httpEdge, else "
+        f"{DEFAULT_HTTP_EDGE}",
     )
     step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(
         default=60.0, gt=0, description="per-attempt timeout of steps that set none"

@@ -115,6 +115,8 @@ def resolve_graph(
         document["failover"] = sorted(split_nodes.values())
     if graph.spec.timeout is not None:
         document["timeout"] = graph.spec.timeout
+    if graph.spec.http_edge is not None:  # the router runs REST requests as the graph asks
+        document["httpEdge"] = graph.spec.http_edge
     return document
 
 

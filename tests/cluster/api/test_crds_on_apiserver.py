@@ -75,7 +75,8 @@ def test_invalid_object_is_rejected_naming_the_field(
 def test_step_extensions_are_stored_as_given(k8s_cluster: Any, api_namespace: str) -> None:
     step = {"serviceName": "b", "timeout": 0.5, "retries": 2, "mapping": {"y": "x"}}
     whole_seconds = {"serviceName": "a", "timeout": 3}  # an integer meets the CEL rule too
-    body = graph(root("Sequence", whole_seconds, step))
+    rest_url = {"serviceUrl": "http://c.default/v2/models/c/infer", "protocol": "rest"}
+    body = graph(root("Sequence", whole_seconds, step, rest_url), httpEdge="threads")
     result = k8s_cluster.kubectl(
         "apply",
         "--dry-run=server",
@@ -87,7 +88,9 @@ def test_step_extensions_are_stored_as_given(k8s_cluster: Any, api_namespace: st
         "-",
         input=json.dumps(body),
     )
-    assert json.loads(result.stdout)["spec"]["nodes"]["root"]["steps"] == [whole_seconds, step]
+    stored = json.loads(result.stdout)["spec"]
+    assert stored["nodes"]["root"]["steps"] == [whole_seconds, step, rest_url]
+    assert stored["httpEdge"] == "threads"  # every step speaks REST: the rule lets it be
 
 
 def _map_keys_dotted(text: str) -> str:

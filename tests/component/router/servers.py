@@ -100,14 +100,14 @@ EDGE = {"now": "loop"}  # the HTTP edge serve_router opens (`both_edges` in conf
 def serve_router(app: Any) -> Iterator[tuple[str, str]]:
     """A RouterApp on its own edges (HTTP and gRPC) as `modelplane router` opens them
     (`serving.open_edges`), one event loop in a thread: (base URL, gRPC target). The HTTP edge
-    is `EDGE`'s when the app's settings leave the default, on threads only for a graph whose
+    is `EDGE`'s when neither the app's settings nor its graph choose one, on threads only for a graph whose
     steps all speak REST (a gRPC step needs the loop)."""
     from modelplane.edge.h1threads import ThreadedServer
     from modelplane.router.errors import GraphError
     from modelplane.router.serving import edge_threads, open_edges
 
     settings = app.settings
-    if settings.http_edge == "loop" and EDGE["now"] == "threads":
+    if settings.http_edge is None and app.graph.http_edge is None and EDGE["now"] == "threads":
         with contextlib.suppress(GraphError):  # a graph with a gRPC step stays on the loop
             if edge_threads("threads", app.graph):
                 settings = settings.model_copy(update={"http_edge": "threads"})
@@ -118,7 +118,7 @@ def serve_router(app: Any) -> Iterator[tuple[str, str]]:
     async def main() -> None:
         stop.append(asyncio.Event())
         edges = await open_edges(app, settings, "127.0.0.1", 0, 0)
-        threads = settings.http_edge == "threads"
+        threads = edge_threads(settings.http_edge, app.graph)
         assert isinstance(edges.http, ThreadedServer) == threads, "the edge asked for"
         assert edges.grpc_port is not None
         ports.append((edges.port, edges.grpc_port))

@@ -208,3 +208,63 @@ def test_threads_asked_for_a_graph_with_a_grpc_step_stop_the_router_at_start(
     )
     assert done.returncode == 2
     assert "--http-edge threads needs every step to speak REST; root/b call gRPC" in done.stderr
+
+
+def test_a_graph_file_asking_for_threads_is_served_on_threads(
+    tmp_path: Path, upstream_url: str
+) -> None:
+    """`httpEdge` in the graph file (the operator writes an InferenceGraph's there) chooses the
+    edge when no `--http-edge` is given; the answer is the graph's as on the loop."""
+    graph = {
+        "name": "g",
+        "httpEdge": "threads",
+        "nodes": {
+            "root": {
+                "routerType": "Ensemble",
+                "steps": [
+                    {"name": "a", "serviceUrl": f"{upstream_url}/v2/models/add1/infer"},
+                    {"name": "b", "serviceUrl": f"{upstream_url}/v2/models/add1/infer"},
+                ],
+            }
+        },
+    }
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(graph))
+    port = free_port()
+    cmd = [sys.executable, "-m", "modelplane", "router", "--graph", str(path)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--grpc-port", "-1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        r = httpx.post(f"{base}/v2/models/g/infer", json=V2_IN, timeout=10)
+        assert r.status_code == 200, r.text
+        assert [o["name"] for o in r.json()["outputs"]] == ["a.y", "b.y"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert proc.stderr is not None
+    logged = [json.loads(line) for line in proc.stderr.read().decode().splitlines() if line]
+    proc.stderr.close()
+    listening = [e for e in logged if e.get("msg") == "HTTP listening"]
+    assert [e["http_edge"] for e in listening] == ["threads"]
+
+
+def test_a_graph_file_asking_threads_of_a_grpc_step_does_not_start(tmp_path: Path) -> None:
+    graph = {
+        "name": "g",
+        "httpEdge": "threads",
+        "nodes": {
+            "root": {
+                "routerType": "Sequence",
+                "steps": [{"name": "b", "serviceUrl": "grpc://127.0.0.1:2/v2/models/b"}],
+            }
+        },
+    }
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(graph))
+    command = [sys.executable, "-m", "modelplane", "router", "--graph", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "graph: httpEdge threads needs every step to speak REST" in done.stderr
+    assert "gRPC: root/0" in done.stderr

@@ -465,6 +465,17 @@ def test_graph_resolution_passes_step_extensions_to_the_router() -> None:
     assert (second.timeout, second.retries, second.mapping) == (None, None, {"y": "x"})
 
 
+def test_the_graphs_http_edge_reaches_the_router_through_its_file() -> None:
+    spec = graph(SEQUENCE, httpEdge="threads")
+    resolved = resolve_graph(spec, {"first": "http://first"})
+    assert resolved["httpEdge"] == "threads"
+    file = one(render_inference_graph(spec, resolved, OperatorConfig()), "ConfigMap")
+    assert load_graph(json.loads(file["data"][GRAPH_FILE])).http_edge == "threads"
+    unset = resolve_graph(graph(SEQUENCE), {"first": "http://first"})
+    assert "httpEdge" not in unset  # the router's own default (loop)
+    assert load_graph(unset).http_edge is None
+
+
 def test_graph_resolution_follows_the_step_then_the_graph_protocol() -> None:
     nodes = {
         "root": {

@@ -11,7 +11,7 @@ from modelplane.router.graph import Graph, load
 from modelplane.router.serving import edge_threads
 
 
-def graph(*urls: str, nested: str | None = None) -> Graph:
+def graph(*urls: str, nested: str | None = None, **extra: Any) -> Graph:
     nodes: dict[str, Any] = {
         "root": {
             "routerType": "Sequence",
@@ -21,7 +21,7 @@ def graph(*urls: str, nested: str | None = None) -> Graph:
     if nested is not None:
         nodes["root"]["steps"].append({"name": "inner", "nodeName": "more"})
         nodes["more"] = {"routerType": "Ensemble", "steps": [{"name": "n", "serviceUrl": nested}]}
-    return load({"name": "g", "nodes": nodes})
+    return load({"name": "g", "nodes": nodes, **extra})
 
 
 REST = "http://m/v2/models/m/infer"
@@ -39,3 +39,28 @@ def test_threads_run_a_rest_graph_and_a_graph_with_a_grpc_step_in_any_node_is_re
         edge_threads("threads", graph(REST, GRPC))
     with pytest.raises(GraphError, match=r"more/n call gRPC"):
         edge_threads("threads", graph(REST, nested=GRPC))
+
+
+def test_the_graph_files_http_edge_is_the_default_and_the_flag_overrides_it() -> None:
+    threaded = graph(REST, httpEdge="threads")
+    assert threaded.http_edge == "threads"
+    assert edge_threads(None, threaded) is True  # no flag: as the graph says
+    assert edge_threads("loop", threaded) is False  # --http-edge loop: as the flag says
+    assert edge_threads(None, graph(REST)) is False  # neither: the loop
+    assert edge_threads(None, graph(REST, httpEdge="loop")) is False
+
+
+def test_a_graph_file_asking_threads_of_a_grpc_step_or_an_unknown_edge_does_not_load() -> None:
+    with pytest.raises(GraphError, match=r"^graph: httpEdge threads needs every step to speak "
+                       r"REST.*; gRPC: root/1$"):  # fmt: skip
+        graph(REST, GRPC, httpEdge="threads")
+    with pytest.raises(GraphError, match=r"^graph: httpEdge: Input should be 'loop' or 'threads'"):
+        graph(REST, httpEdge="fibers")
+    whole = {
+        "apiVersion": "serving.modelplane.io/v1alpha1",
+        "kind": "InferenceGraph",
+        "metadata": {"name": "g"},
+        "spec": {"httpEdge": "threads", "nodes": {"root": {"routerType": "Sequence", "steps": [
+            {"serviceUrl": REST}]}}},
+    }  # fmt: skip
+    assert load(whole).http_edge == "threads"  # a whole InferenceGraph means the same
