@@ -90,6 +90,12 @@ ROOT_RULE = {
 }
 # A messageExpression naming the unknown node exceeds the CRD's CEL cost budget (map keys have
 # no length bound in a structural schema), so the server's message is the fixed one.
+NODE_REF_RULE = {
+    "rule": "self.nodes.all(n, self.nodes[n].steps.all(s, !has(s.nodeName)"
+    " || s.nodeName in self.nodes))",
+    "message": "every step nodeName must name a node in spec.nodes",
+    "fieldPath": ".nodes",
+}
 HTTP_EDGE_RULE = {
     "rule": "!has(self.httpEdge) || self.httpEdge == 'loop' || ((!has(self.protocol)"
     " || self.protocol == 'rest') && self.nodes.all(n, self.nodes[n].steps.all(s,"
@@ -98,12 +104,6 @@ HTTP_EDGE_RULE = {
     "message": "httpEdge threads needs every step to speak REST: no protocol grpc on the "
     "graph or its steps, no grpc:// serviceUrl",
     "fieldPath": ".httpEdge",
-}
-NODE_REF_RULE = {
-    "rule": "self.nodes.all(n, self.nodes[n].steps.all(s, !has(s.nodeName)"
-    " || s.nodeName in self.nodes))",
-    "message": "every step nodeName must name a node in spec.nodes",
-    "fieldPath": ".nodes",
 }
 
 
@@ -301,8 +301,9 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
                     raise ValueError(
                         f"{NODE_REF_RULE['message']}; unknown: {step.node_name} (in node {name})"
                     )
-        if self.http_edge == "threads" and self.grpc_steps():
-            raise ValueError(f"{HTTP_EDGE_RULE['message']}; gRPC: {', '.join(self.grpc_steps())}")
+        grpc = self.grpc_steps() if self.http_edge == "threads" else []
+        if grpc:
+            raise ValueError(f"{HTTP_EDGE_RULE['message']}; gRPC: {', '.join(grpc)}")
         check_replicas(self.min_replicas, self.max_replicas)
         check_scale_target(self.scale_metric, self.scale_target)
         self.check_idle_seconds()
