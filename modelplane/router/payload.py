@@ -19,7 +19,9 @@ from modelplane.v2grpc.messages import params_to_dict
 
 _TIMEOUT_KEY = f'"{TIMEOUT_PARAMETER}"'.encode()
 _PARAMETERS_KEY = b'"parameters"'
-_ESCAPE = b"\\u"  # a JSON escape (\u0074...) can spell any key without its letters
+# Any backslash: a JSON escape (\u0074...) can spell a key without its letters. One byte is
+# searched with memchr, about 80 times faster than the two bytes of "\u" on a large body.
+_ESCAPE = b"\\"
 
 _UNPARSED: Any = object()
 
@@ -136,7 +138,7 @@ class Payload:
 
     def may_name(self, key: bytes) -> bool:
         """Whether the JSON part of a REST body may hold `key` (a quoted JSON string): it
-        holds it as written, or holds a ``\\u`` escape, which could spell it otherwise. False
+        holds it as written, or holds an escape (a backslash), which could spell it otherwise. False
         lets a caller skip parsing a body that cannot name it (one scan, no parse)."""
         head = self.json_head()
         return key in head or _ESCAPE in head
