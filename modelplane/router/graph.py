@@ -150,7 +150,8 @@ def _failover_nodes(value: Any, nodes: Mapping[str, Node]) -> list[str]:
 
 
 def _describe(exc: ValidationError, raw_nodes: Mapping[str, Any]) -> str:
-    """The first validation error as ``nodes.<node>.steps[<i>] (<name>): message``."""
+    """The first validation error as ``nodes.<node>.steps[<i>] (<name>): message``, or
+    ``graph: <key>: message`` for the graph's own keys and rules."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
     where = "nodes"
@@ -161,10 +162,10 @@ def _describe(exc: ValidationError, raw_nodes: Mapping[str, Any]) -> str:
             loc = loc[4:]
         else:
             loc = loc[2:]
-    elif loc[:1] == ["httpEdge"] or not loc:  # the graph's own keys and rules
+    elif loc[:1] == ["nodes"]:
+        loc = []
+    else:  # the graph's own keys (httpEdge) and rules
         where, loc = "graph", loc[:1]
-    else:
-        loc = loc[1:]
     field_path = ".".join(loc)
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}{': ' + field_path if field_path else ''}: {message}"
