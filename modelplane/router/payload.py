@@ -22,6 +22,11 @@ _PARAMETERS_KEY = b'"parameters"'
 # Any backslash: a JSON escape (\u0074...) can spell a key without its letters. One byte is
 # searched with memchr, about 80 times faster than the two bytes of "\u" on a large body.
 _ESCAPE = b"\\"
+# A JSON part this long is scanned once for every quoted word (`jsonio.quoted_runs`) rather
+# than once per key looked for: on a 2.9 MB tensor, 40 us against 1 ms per key.
+_SCAN_ONCE = 16 * 1024
+_MOST_QUOTES = 64  # past this many quotes (strings), each key is searched for on its own
+_ESCAPED: Any = object()  # a body with an escape: any key may be in it
 
 _UNPARSED: Any = object()
 
@@ -29,7 +34,7 @@ _UNPARSED: Any = object()
 class Payload:
     """Raw body bytes (or a gRPC message) with a lazily parsed JSON value."""
 
-    __slots__ = ("_body", "_value", "content_type", "header_length", "message")
+    __slots__ = ("_body", "_value", "_words", "content_type", "header_length", "message")
 
     def __init__(
         self,
@@ -43,6 +48,7 @@ class Payload:
         self.content_type = content_type
         self.header_length = header_length
         self.message: Any = None
+        self._words: frozenset[bytes] | None = _UNPARSED  # what `may_name` scanned once
 
     @classmethod
     def of_message(cls, message: Any) -> Payload:
@@ -139,9 +145,21 @@ class Payload:
     def may_name(self, key: bytes) -> bool:
         """Whether the JSON part of a REST body may hold `key` (a quoted JSON string): it
         holds it as written, or holds an escape (a backslash), which could spell it otherwise. False
-        lets a caller skip parsing a body that cannot name it (one scan, no parse)."""
+        lets a caller skip parsing a body that cannot name it (a scan, no parse). A long body
+        is scanned once for every quoted word, which later keys are looked up in."""
         head = self.json_head()
-        return key in head or _ESCAPE in head
+        if len(head) < _SCAN_ONCE:
+            return key in head or _ESCAPE in head
+        words = self._words
+        if words is _UNPARSED:
+            words = self._words = (
+                _ESCAPED if _ESCAPE in head else jsonio.quoted_runs(head, _MOST_QUOTES)
+            )
+        if words is _ESCAPED:
+            return True
+        if words is None or len(key) > jsonio.LONGEST_RUN:
+            return key in head
+        return key in words
 
     def json_head(self) -> bytes:
         """The JSON part of a REST body: all of it, or a binary body's header."""
