@@ -2,7 +2,7 @@
 datatype cannot hold instead of changing it.
 
 numpy alone would turn 1.5 into 1 for an INT64 tensor, "7" into 7, "a" into true for BOOL,
-null into NaN for FP32, and 1e39 into infinity. Here a numeric tensor takes JSON numbers, an
+null into NaN for FP32, 1e39 into infinity, and true among numbers into 1. Here a numeric tensor takes JSON numbers, an
 integer one only whole numbers within its range, a float one only numbers within its range,
 and BOOL only true and false (as Triton's JSON reader does).
 An integer past 64 bits, which JSON readers hand over as a float, is out of every integer
@@ -54,7 +54,54 @@ def typed_array(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
             past = given[np.isfinite(given) & (np.abs(given) > largest)]
             if past.size:
                 raise NotOfType(f"{_spelled(past[0].item())} is out of range for {dtype.name}")
+    if want != "b" and _folded_bool(data, given):
+        raise NotOfType(f"{_spelled(_first(data, _is_bool))} is not {_noun(want)}")
     return given.astype(dtype, copy=False)
+
+
+def _folded_bool(data: Any, given: np.ndarray[Any, Any]) -> bool:
+    """Whether JSON true or false stood among the numbers of `data`, which numpy read into
+    `given` as 1 and 0. Only a 0 or a 1 can have been one: in a long array with few of them
+    only those are looked at, else every value's type is."""
+    ndim = given.ndim
+    if given.size > _SHORT:
+        flat = given.reshape(-1)
+        suspects = np.flatnonzero((flat == 0) | (flat == 1))
+        if suspects.size * _SPARSE <= flat.size:
+            places = [axis.tolist() for axis in np.unravel_index(suspects, given.shape)]
+            if ndim == 1:
+                values = [data[i] for i in places[0]]
+            else:
+                values = [_at(data, place) for place in zip(*places, strict=True)]
+            return bool in set(map(type, values))
+    if ndim == 1:
+        return bool in set(map(type, data))
+    return any(bool in set(map(type, row)) for row in _rows(data, ndim))
+
+
+_SHORT = 64  # an array this short has every value's type looked at
+_SPARSE = 32  # at most one 0 or 1 in this many values: only those are looked at
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _at(data: Any, place: tuple[int, ...]) -> Any:
+    for index in place:
+        data = data[index]
+    return data
+
+
+def _rows(data: Any, ndim: int) -> Iterator[list[Any]]:
+    """The innermost lists of JSON `data` nested `ndim` deep (a scalar as a row of one)."""
+    if ndim == 0:
+        yield [data]
+    elif ndim == 1:
+        yield data
+    else:
+        for item in data:
+            yield from _rows(item, ndim - 1)
 
 
 @functools.cache

@@ -60,6 +60,13 @@ REFUSED = [
     ([-1e39], "float32", "-1e+39 is out of range for float32"),
     ([float("nan"), float("inf"), 1e39], "float32", "1e+39 is out of range for float32"),
     ([1, 70000], "float16", "70000 is out of range for float16"),
+    # true or false among numbers, which numpy reads as 1 and 0, short and long, flat and nested
+    ([True, 2.0], "float32", "true is not a number"),
+    ([2, False], "int64", "false is not an integer"),
+    ([[1, 2], [3, True]], "int32", "true is not an integer"),
+    ([0.5] * 1000 + [False], "float32", "false is not a number"),
+    ([[1] * 100 for _ in range(10)] + [[1] * 99 + [True]], "int64", "true is not an integer"),
+    ([[2, 3]] * 500 + [[True, 3]], "uint8", "true is not an integer"),
 ]  # fmt: skip
 
 

@@ -96,6 +96,8 @@ REST_CASES: list[tuple[str, str, str, bytes, dict[str, str], int, str]] = [
     ("integer past 64 bits", "POST", "/v2/models/identity_int8/infer", _doc(_inp(shape=(1, 3), datatype="INT8", data=[1, 2, 2**70])), {}, 400, "data is not INT8: 1180591620717411303424 is out of range for int8"),
     ("null in FP32 data", "POST", INFER, _doc(_inp(data=[1.0, None, 3.0, 4.0]), GOOD[1]), {}, 400, "data is not FP32: null is not a number"),
     ("true in FP32 data", "POST", INFER, _doc(_inp(data=[True, False, True, True]), GOOD[1]), {}, 400, "data is not FP32: true is not a number"),
+    ("true among FP32 numbers", "POST", INFER, _doc(_inp(data=[1.0, 2.0, True, 4.0]), GOOD[1]), {}, 400, "data is not FP32: true is not a number"),
+    ("false among INT8 numbers", "POST", "/v2/models/identity_int8/infer", _doc(_inp(shape=(1, 3), datatype="INT8", data=[1, False, 3])), {}, 400, "data is not INT8: false is not an integer"),
     ("FP32 data past its range", "POST", INFER, _doc(_inp(data=[1.0, 1e39, 3.0, 4.0]), GOOD[1]), {}, 400, "data is not FP32: 1e+39 is out of range for float32"),
     ("ragged nested data", "POST", INFER, _doc(_inp(shape=(2, 2), data=[[1.0, 2.0], [3.0]]), GOOD[1]), {}, 400, "INPUT0"),
     ("raw bytes smuggled in JSON", "POST", INFER, _doc(_inp(data=None, raw="AAAA"), GOOD[1]), {}, 400, "inputs.0.raw"),
