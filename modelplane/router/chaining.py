@@ -12,6 +12,7 @@ from modelplane.router.errors import ChainError, UnknownOutput, is_error_documen
 from modelplane.router.graph import Step
 from modelplane.router.payload import Payload
 from modelplane.router.tensors import is_v2_response
+from modelplane.router.wellformed import is_request
 
 _TENSOR_FIELDS = ("name", "datatype", "shape", "data")
 
@@ -136,7 +137,9 @@ def _asking(request: Payload) -> tensors.V2 | None:
     if message is not None:
         if not len(message.outputs):
             return None
-    elif not request.may_name(b'"outputs"'):  # the common case costs one scan, no parse
+    # the common case costs one scan, no parse; a body that is no V2 request is the
+    # upstream's to refuse
+    elif not request.may_name(b'"outputs"') or not is_request(request.json_or_none()):
         return None
     v2 = request.v2()
     if v2 is None or v2.kind != "request" or not v2.outputs:

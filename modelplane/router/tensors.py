@@ -97,7 +97,7 @@ def from_document(document: Mapping[str, Any], tail: bytes | None = None) -> V2 
         check_document(document, key)
     tensors = []
     offset = 0
-    for t in raw_tensors:
+    for index, t in enumerate(raw_tensors):
         if not isinstance(t, dict) or not isinstance(t.get("name"), str):
             return None
         params = t.get("parameters")
@@ -105,8 +105,14 @@ def from_document(document: Mapping[str, Any], tail: bytes | None = None) -> V2 
         raw = None
         if tail is not None and params and BINARY_SIZE in params:
             size = params.pop(BINARY_SIZE)
-            if not isinstance(size, int) or size < 0 or offset + size > len(tail):
-                raise ChainError(f"tensor {t['name']!r}: bad binary_data_size {size!r}")
+            if type(size) is not int or size < 0 or offset + size > len(tail):
+                where = f"{key}.{index} ({t['name']!r}).parameters.{BINARY_SIZE}"
+                left = len(tail) - offset
+                why = (
+                    f"{where} must be a whole number of the {left} binary bytes left, not {size!r}"
+                )
+                # a client's request is its own mistake (400); an answer cannot be chained
+                raise MalformedV2(why) if kind == "request" else ChainError(why)
             raw = tail[offset : offset + size]
             offset += size
         tensors.append(

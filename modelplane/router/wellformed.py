@@ -19,9 +19,10 @@ from modelplane.router.errors import MalformedV2
 
 def check_document(document: Mapping[str, Any], tensors_key: str) -> None:
     """The document's own fields and each of its tensors' (under `tensors_key`)."""
-    given = document.get("id")
-    if given is not None and not isinstance(given, str):
-        raise MalformedV2(f"id must be a string, not {given!r}")
+    for key in ("id", "model_name", "model_version"):
+        given = document.get(key)
+        if given is not None and not isinstance(given, str):
+            raise MalformedV2(f"{key} must be a string, not {given!r}")
     parameters = document.get("parameters")
     _object(parameters, "parameters")
     _switch(parameters, "binary_data_output", "parameters")
@@ -29,6 +30,17 @@ def check_document(document: Mapping[str, Any], tensors_key: str) -> None:
         _requested(document.get("outputs"))
     for index, tensor in enumerate(document[tensors_key]):
         _tensor(tensor, f"{tensors_key}.{index}")
+
+
+def is_request(document: Any) -> bool:
+    """Whether a client's document is a V2 inference request (its `inputs` a list); an
+    `inputs` of another type is MalformedV2 (it would be read as a response otherwise)."""
+    if not isinstance(document, dict) or "inputs" not in document:
+        return False
+    inputs = document["inputs"]
+    if not isinstance(inputs, list):
+        raise MalformedV2(f"inputs must be a list of tensors, not {inputs!r}")
+    return True
 
 
 def _requested(outputs: Any) -> None:

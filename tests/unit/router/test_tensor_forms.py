@@ -120,8 +120,14 @@ def test_bad_tensors_are_named() -> None:
         tensors.raw_to_data("FP8", b"\x00\x00", "z")
     header = {"outputs": [{"name": "y", "datatype": "FP32", "shape": [1],
                            "parameters": {"binary_data_size": 8}}]}  # fmt: skip
-    with pytest.raises(ChainError, match="bad binary_data_size 8"):
+    left = r"outputs.0 \('y'\).parameters.binary_data_size must be a whole number of the 4 binary bytes left, not 8"  # fmt: skip
+    with pytest.raises(ChainError, match=left):  # an answer that cannot be chained
         tensors.from_document(header, b"\x00" * 4)
+    for size in (-1, True, 1.5, "4", 5):  # a client's request: its own mistake, a 400
+        asked = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1],
+                             "parameters": {"binary_data_size": size}}]}  # fmt: skip
+        with pytest.raises(MalformedV2, match=rf"inputs.0 \('x'\).+, not {size!r}"):
+            tensors.from_document(asked, b"\x00" * 4)
     v2 = tensors.from_message(response_message())
     with pytest.raises(ChainError, match="no output named q"):
         tensors.response_to_request(v2, {"q": "x"})

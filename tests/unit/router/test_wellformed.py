@@ -2,12 +2,13 @@
 type is a 400 naming it, never dropped on the way or written back in another form (found
 sending malformed bodies to graphs: a gRPC step dropped an `outputs` that was not a list and
 answered 200, wrote an `id` of 5 back as "5" and a dict as its Python repr, and `outputs:
-[1, 2]` asked of a Sequence was a 500)."""
+[1, 2]` asked of a Sequence was a 500, as was a `model_name` object sent to a gRPC step)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from modelplane.router.errors import MalformedV2
@@ -21,6 +22,8 @@ T = {"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}
     ("document", "message"),
     [
         ({"inputs": [T], "id": 5}, "id must be a string, not 5"),
+        ({"inputs": [T], "model_name": {"a": 1}}, "model_name must be a string, not {'a': 1}"),
+        ({"inputs": [T], "model_version": 2}, "model_version must be a string, not 2"),
         ({"inputs": [T], "parameters": []}, "parameters must be an object, not []"),
         ({"inputs": [T], "outputs": "y"}, "outputs must be a list of objects, not 'y'"),
         ({"inputs": [T], "outputs": [1]}, "outputs.0 must be an object with a string name"),
@@ -88,8 +91,64 @@ async def test_a_grpc_step_refuses_what_it_would_drop_or_rewrite() -> None:
     async with client_for(nodes, Upstreams()) as c:
         with_id = await c.post("/v2/models/g/infer", json={"inputs": [T], "id": {"a": 1}})
         outputs = await c.post("/v2/models/g/infer", json={"inputs": [T], "outputs": "y"})
+        named = await c.post("/v2/models/g/infer", json={"inputs": [T], "model_name": {"a": 1}})
     assert with_id.status_code == 400, with_id.text
     assert with_id.json()["cause"] == "id must be a string, not {'a': 1}"
     assert with_id.json()["step"] == "root/g"
+    assert named.status_code == 400, named.text  # was a 500: protobuf's TypeError
+    assert named.json()["cause"] == "model_name must be a string, not {'a': 1}"
     assert outputs.status_code == 400
     assert "outputs must be a list of objects, not 'y'" in outputs.json()["cause"]
+
+
+async def test_a_binary_request_whose_sizes_do_not_fit_its_bytes_is_a_400_not_a_500() -> None:
+    ups = Upstreams(a=v2_model("a", lambda x: x), b=v2_model("b", lambda x: x))
+    nodes = {
+        "root": {
+            "routerType": "Sequence",  # asked outputs: the request is read to ask the last step
+            "steps": [{"serviceUrl": url("a")}, {"serviceUrl": url("b"), "data": "$response"}],
+        }
+    }
+    tensor = {"name": "x", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": -1}}
+    header = orjson.dumps({"inputs": [tensor], "outputs": [{"name": "y"}]})
+    length = {"inference-header-content-length": str(len(header))}
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/v2/models/g/infer", content=header + b"\x00" * 4, headers=length)
+    assert r.status_code == 400, r.text  # was a 500, "the graph's answer cannot be written"
+    assert r.json()["error"] == "malformed V2 request"
+    assert r.json()["cause"] == (
+        "inputs.0 ('x').parameters.binary_data_size must be a whole number of the 4 binary "
+        "bytes left, not -1"
+    )
+    assert ups.seen == []
+
+
+async def test_a_request_whose_inputs_are_not_a_list_is_not_read_as_an_answer() -> None:
+    ups = Upstreams(a=failing(400), b=failing(400))  # models that refuse what they get
+    nodes = {
+        "root": {
+            "routerType": "Ensemble",  # asked outputs: the request is read for them
+            "steps": [{"name": "a", "serviceUrl": url("a")}, {"name": "b", "serviceUrl": url("b")}],
+        }
+    }
+    bad_size = {"name": "a.y", "parameters": {"binary_data_size": "x"}}
+    header = orjson.dumps({"inputs": "", "outputs": [bad_size]})
+    no_inputs = orjson.dumps({"outputs": [bad_size]})
+    async with client_for(nodes, ups) as c:
+        r = await c.post("/v2/models/g/infer", json={"inputs": "", "outputs": [{"name": "a.y"}]})
+        binary = await c.post(
+            "/v2/models/g/infer",
+            content=header + b"\x00" * 4,
+            headers={"inference-header-content-length": str(len(header))},
+        )
+        answer_shaped = await c.post(
+            "/v2/models/g/infer",
+            content=no_inputs + b"\x00" * 4,
+            headers={"inference-header-content-length": str(len(no_inputs))},
+        )
+    for refused in (r, binary):  # both were 500s: read as a response, then not chainable
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["cause"] == "inputs must be a list of tensors, not ''"
+    # no inputs at all: not a request the router reads; the members answer it as they do
+    assert answer_shaped.status_code == 400, answer_shaped.text
+    assert answer_shaped.json()["step"] in ("root/a", "root/b")
