@@ -41,7 +41,13 @@ def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
         out: list[Any] = []
         offset = 0
         while offset < len(raw):
+            if offset + 4 > len(raw):
+                raise ChainError(f"tensor {name!r}: BYTES data ends inside an element's length")
             (size,) = struct.unpack_from("<I", raw, offset)
+            if offset + 4 + size > len(raw):
+                raise ChainError(
+                    f"tensor {name!r}: a BYTES element of {size} bytes runs past the data's end"
+                )
             chunk = raw[offset + 4 : offset + 4 + size]
             try:
                 out.append(chunk.decode())
@@ -52,13 +58,15 @@ def raw_to_data(datatype: str, raw: bytes, name: str) -> list[Any]:
                 ) from None
             offset += 4 + size
         return out
-    if datatype == "BF16":
-        array = bf16_to_float32(raw)  # in JSON as float32 numbers, as the model server writes
-    else:
-        dtype = DTYPES.get(datatype)
-        if dtype is None:
-            raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
-        array = np.frombuffer(raw, dtype=dtype)
+    dtype = "<u2" if datatype == "BF16" else DTYPES.get(datatype)
+    if dtype is None:
+        raise ChainError(f"tensor {name!r}: {datatype} cannot be turned into JSON data")
+    if len(raw) % np.dtype(dtype).itemsize:
+        raise ChainError(
+            f"tensor {name!r}: {len(raw)} bytes are not a whole number of {datatype} values"
+        )
+    # BF16 in JSON as float32 numbers, as the model server writes it
+    array = bf16_to_float32(raw) if datatype == "BF16" else np.frombuffer(raw, dtype=dtype)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         # written back as NaN, Infinity tokens
         return [jsonio.non_finite(x) for x in array.tolist()]

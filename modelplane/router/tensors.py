@@ -141,11 +141,17 @@ def from_document(document: Mapping[str, Any], tail: bytes | None = None) -> V2 
 
 
 def to_document(v2: V2) -> dict[str, Any]:
-    """A V2 object as a JSON document with every tensor's data in JSON."""
+    """A V2 object as a JSON document with every tensor's data in JSON. Raw bytes that cannot
+    be read as their datatype are a ChainError in an answer, MalformedV2 in a request (a
+    client's, read for a decision)."""
     document = _head(v2)
-    document["inputs" if v2.kind == "request" else "outputs"] = [
-        _tensor_doc(t, t.json_data(), t.parameters) for t in v2.tensors
-    ]
+    try:
+        tensors = [_tensor_doc(t, t.json_data(), t.parameters) for t in v2.tensors]
+    except ChainError as exc:
+        if v2.kind == "request":
+            raise MalformedV2(str(exc)) from exc
+        raise
+    document["inputs" if v2.kind == "request" else "outputs"] = tensors
     return document
 
 

@@ -191,6 +191,36 @@ def test_switch_over_grpc_picks_by_a_condition_on_the_tensor_values(
     assert negative.as_numpy("y").tobytes() == by_hand(models, "alt", -X).tobytes()
 
 
+def test_a_switch_given_raw_contents_it_cannot_read_refuses_them_by_name(
+    models: RunningServer,
+) -> None:
+    """The condition reads the client's tensors: raw contents that are not whole FP32
+    values, or BYTES whose lengths run past the end, are the client's INVALID_ARGUMENT
+    (they were a 500 "router error", numpy's ValueError)."""
+    import grpc
+
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    cut = pb.ModelInferRequest(model_name="g")
+    cut.inputs.add(name="x", datatype="FP32", shape=list(X.shape))
+    cut.raw_input_contents.append(X.tobytes()[:-1])
+    past = pb.ModelInferRequest(model_name="g")
+    past.inputs.add(name="x", datatype="BYTES", shape=[1])
+    past.raw_input_contents.append(b"\x09\x00\x00\x00abc")
+    app = RouterApp(load({"name": "g", "nodes": switch(models, grpc_url)}), RouterSettings())
+    with serve_router(app) as (_, target), grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        refused = []
+        for request in (cut, past):
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.ModelInfer(request)
+            refused.append(caught.value)
+    assert [e.code() for e in refused] == [grpc.StatusCode.INVALID_ARGUMENT] * 2
+    assert "tensor 'x': 31 bytes are not a whole number of FP32 values" in refused[0].details()
+    assert "a BYTES element of 9 bytes runs past the data's end" in refused[1].details()
+
+
 @pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])
 def test_ensemble_over_grpc_answers_every_member_as_one_v2_response(
     models: RunningServer, url: Any

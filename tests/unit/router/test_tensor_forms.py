@@ -210,3 +210,29 @@ def test_a_clients_message_is_read_exactly_or_refused() -> None:
     extra.raw_input_contents.extend([b"\0" * 4, b"\0" * 4])
     with pytest.raises(MalformedV2, match="2 raw contents for 1 tensors"):
         tensors.from_message(extra)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "raw", "message"),
+    [
+        ("FP32", b"\0" * 7, "7 bytes are not a whole number of FP32 values"),
+        ("BF16", b"\0" * 3, "3 bytes are not a whole number of BF16 values"),
+        ("INT64", b"\0" * 4, "4 bytes are not a whole number of INT64 values"),
+        ("BYTES", b"\x02\x00", "BYTES data ends inside an element's length"),
+        ("BYTES", struct.pack("<I", 9) + b"abc", "a BYTES element of 9 bytes runs past"),
+    ],
+)
+def test_raw_bytes_that_are_not_their_datatype_are_named(
+    datatype: str, raw: bytes, message: str
+) -> None:
+    """An answer's raw bytes cannot be chained (ChainError); a request's are the client's
+    400 (MalformedV2) where the router reads them: before, numpy's and struct's errors were
+    a 500 "router error"."""
+    with pytest.raises(ChainError, match=message):
+        tensors.raw_to_data(datatype, raw, "x")
+    request = tensors.V2("request", [tensors.Tensor("x", datatype, [1], raw=raw)])
+    with pytest.raises(MalformedV2, match=message):
+        tensors.to_document(request)
+    answer = tensors.V2("response", [tensors.Tensor("x", datatype, [1], raw=raw)])
+    with pytest.raises(ChainError, match=message):
+        tensors.to_document(answer)
