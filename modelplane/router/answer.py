@@ -58,10 +58,12 @@ def rest_answer(answer: Payload, graph: str, steps: list[str], forms: OutputForm
         if decoded is not None:
             _name(decoded, graph, steps)
             return Payload.of_v2(decoded, forms)
+    parameters = document.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        tensors.check_answer(document)  # named (ChainError), not written over
     named = document  # parsed for this answer alone: renamed in place
     named["model_name"] = graph
     named.pop("model_version", None)
-    parameters = named.get("parameters")
     ran = steps[0] if len(steps) == 1 else ",".join(steps)
     named["parameters"] = (
         {**parameters, STEPS_PARAMETER: ran} if parameters else {STEPS_PARAMETER: ran}

@@ -79,6 +79,16 @@ def is_v2_response(document: Any) -> bool:
     )
 
 
+def check_answer(document: Mapping[str, Any]) -> None:
+    """A V2 response the router reads (to rename, chain or merge it) has the protocol's
+    types, or ChainError names the first field that does not: a step's answer, not the
+    client's mistake."""
+    try:
+        check_document(document, "outputs")
+    except MalformedV2 as exc:
+        raise ChainError(f"a step's answer is not a well-formed V2 response: {exc}") from exc
+
+
 # --- JSON documents ----------------------------------------------------------------------
 
 
@@ -95,6 +105,8 @@ def from_document(document: Mapping[str, Any], tail: bytes | None = None) -> V2 
         return None
     if kind == "request":  # a client's, read here: nothing malformed is dropped or rewritten
         check_document(document, key)
+    elif is_v2_response(document):  # an answer, to chain or merge: named, never a crash
+        check_answer(document)
     tensors = []
     offset = 0
     for index, t in enumerate(raw_tensors):

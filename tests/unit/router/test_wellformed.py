@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from modelplane.router.errors import MalformedV2
 from modelplane.router.wellformed import check_document
-from tests.unit.router.fakes import Upstreams, client_for, failing, url, v2_model
+from tests.unit.router.fakes import Handler, Upstreams, client_for, failing, url, v2_model
 
 T = {"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}
 
@@ -152,3 +153,57 @@ async def test_a_request_whose_inputs_are_not_a_list_is_not_read_as_an_answer() 
     # no inputs at all: not a request the router reads; the members answer it as they do
     assert answer_shaped.status_code == 400, answer_shaped.text
     assert answer_shaped.json()["step"] in ("root/a", "root/b")
+
+
+def _answering(document: dict[str, Any], binary: bool = False) -> Handler:
+    """A model answering `document` (its one output's data raw in the binary extension)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if not binary:
+            return httpx.Response(200, json=document)
+        header = orjson.dumps(document)
+        return httpx.Response(
+            200,
+            content=header + b"\x00" * 4,
+            headers={"inference-header-content-length": str(len(header))},
+        )
+
+    return handle
+
+
+Y = {"name": "y", "datatype": "FP32", "shape": [1], "data": [1.0]}
+Y_RAW = {"name": "y", "datatype": "FP32", "shape": 1.5, "parameters": {"binary_data_size": 4}}
+
+
+async def test_a_malformed_answer_is_named_not_a_crash_of_the_handler() -> None:
+    """A step answering a V2 response with fields of the wrong type, where the router reads
+    it: renaming it for the graph (`parameters` a list), or merging binary members (a shape
+    that is no list), was a TypeError out of the HTTP handler."""
+    ups = Upstreams(
+        listed=_answering({"outputs": [Y], "parameters": []}),
+        raw=_answering({"outputs": [Y_RAW]}, binary=True),
+        fine=_answering({"outputs": [Y]}, binary=False),
+    )
+    one = {"root": {"routerType": "Sequence", "steps": [{"serviceUrl": url("listed")}]}}
+    both = {
+        "root": {
+            "routerType": "Ensemble",
+            "steps": [
+                {"name": "a", "serviceUrl": url("raw")},
+                {"name": "b", "serviceUrl": url("fine")},
+            ],
+        }
+    }
+    async with client_for(one, ups) as c:
+        renamed = await c.post("/v2/models/g/infer", json={"inputs": [T]})
+    async with client_for(both, ups) as c:
+        merged = await c.post("/v2/models/g/infer", json={"inputs": [T]})
+    assert renamed.status_code == 500, renamed.text
+    assert renamed.json()["cause"] == (
+        "a step's answer is not a well-formed V2 response: parameters must be an object, not []"
+    )
+    assert merged.status_code == 500, merged.text
+    assert merged.json()["cause"] == (
+        "a step's answer is not a well-formed V2 response: outputs.0 ('y').shape must be a "
+        "list of integers, not 1.5"
+    )
