@@ -44,6 +44,7 @@ _TOKEN = re.compile(
 )
 _NUMBER = re.compile(r"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![^\s()&|!=<>])")
 _INT = re.compile(r"-?\d+\Z")
+MAX_NESTING = 100  # '!' and '(' inside each other: deeper would exhaust Python's stack
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0  # '!' and '(' open around the token being read
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -182,19 +184,23 @@ class _Parser:
         return parts[0] if len(parts) == 1 else All(tuple(parts))
 
     def not_(self) -> Expr:
-        if self.at("!"):
-            self.take()
-            return Not(self.not_())
-        if self.at("("):
-            self.take()
-            inner = self.or_()
+        if not (self.at("!") or self.at("(")):
+            return self.test()
+        _, opened, pos = self.take()
+        self.depth += 1  # each level is a few frames here and one when evaluated
+        if self.depth > MAX_NESTING:
+            raise ConditionError(f"more than {MAX_NESTING} nested '!' and '(' at {pos}")
+        if opened == "!":
+            expr: Expr = Not(self.not_())
+        else:
+            expr = self.or_()
             if not self.at(")"):
                 tok = self.peek()
                 where = tok[2] if tok else len(self.text)
                 raise ConditionError(f"expected ')' at {where}")
             self.take()
-            return inner
-        return self.test()
+        self.depth -= 1
+        return expr
 
     def test(self) -> Test:
         path = self.path()

@@ -82,3 +82,18 @@ def test_condition_has_no_code_execution() -> None:
     assert parse("__import__").matches({"x": 1}) is False
     with pytest.raises(ConditionError):
         parse("__import__('os').system('true')")
+
+
+@pytest.mark.parametrize("opening", ["(", "!", "!("])
+def test_nesting_is_bounded_by_a_condition_error_not_the_stack(opening: str) -> None:
+    """A condition the API takes (up to 1024 characters) nested as deep as that allows was a
+    RecursionError at the router's start (a crash loop); 100 levels parse and evaluate."""
+
+    def nested(levels: int) -> str:  # `levels` '!' and '(' in all
+        times = levels // len(opening)
+        return opening * times + "a" + ")" * (times * opening.count("("))
+
+    assert parse(nested(100)).matches({"a": 1})  # an even number of '!'
+    for levels in (102, 1022):
+        with pytest.raises(ConditionError, match=r"more than 100 nested '!' and '\(' at \d+"):
+            parse(nested(levels)[:1024])
