@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from modelplane.router import jsonio
-from modelplane.router.errors import ChainError, MalformedV2
+from modelplane.router.errors import ChainError, MalformedV2, NotV2
 from modelplane.router.forms import ALL_BINARY, OutputForms
 from modelplane.router.tensor_data import data_to_raw, raw_to_data
 from modelplane.router.wellformed import check_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
+from modelplane.v2grpc.messages import CONTENTS_FIELD, NotAParameter, fill_params, params_to_dict
 
 Kind = Literal["request", "response"]
 BINARY_SIZE = "binary_data_size"
@@ -297,7 +297,8 @@ def to_message(v2: V2, model_name: str | None = None) -> Any:
         for o in v2.outputs or ():
             if isinstance(o, dict) and isinstance(o.get("name"), str):
                 requested = msg.outputs.add(name=o["name"])
-                fill_params(requested.parameters, _without_binary(o.get("parameters")))
+                where = f"outputs ({o['name']!r})"
+                _fill(requested.parameters, _without_binary(o.get("parameters")), where, v2)
     else:
         msg = pb.ModelInferResponse(
             model_name=model_name or v2.model_name or "",
@@ -305,12 +306,28 @@ def to_message(v2: V2, model_name: str | None = None) -> Any:
             id=_text(v2.id),
         )
         described, raw = msg.outputs, msg.raw_output_contents
-    fill_params(msg.parameters, _without_binary(v2.parameters))
+    _fill(
+        msg.parameters,
+        _without_binary(v2.parameters),
+        "the request" if v2.kind == "request" else "the answer",
+        v2,
+    )
     for t in v2.tensors:
         entry = described.add(name=t.name, datatype=t.datatype, shape=t.shape)
-        fill_params(entry.parameters, t.parameters)
+        _fill(entry.parameters, t.parameters, f"tensor {t.name!r}", v2)
         raw.append(t.raw_bytes())
     return msg
+
+
+def _fill(target: Any, params: dict[str, Any] | None, where: str, v2: V2) -> None:
+    """`fill_params`, a value gRPC cannot carry named: the client's MalformedV2 in a request,
+    NotV2 in an answer (which REST can carry)."""
+    try:
+        fill_params(target, params)
+    except NotAParameter as exc:
+        if v2.kind == "request":
+            raise MalformedV2(f"{where}: {exc}") from exc
+        raise NotV2(f"{where}: {exc}") from exc
 
 
 def _text(value: Any) -> str:

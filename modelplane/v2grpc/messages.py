@@ -4,7 +4,9 @@ writes (pure)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any
 
 from google.protobuf import json_format
@@ -39,18 +41,35 @@ def params_to_dict(params: Mapping[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+class NotAParameter(ValueError):
+    """A value an InferParameter cannot carry (the message names the key and the value)."""
+
+
 def fill_params(target: Any, params: Mapping[str, Any] | None) -> None:
-    """Copy plain values into a protobuf InferParameter map."""
+    """Copy plain values into a protobuf InferParameter map: true/false, integers within 64
+    bits (past int64, up to uint64, as uint64_param), numbers and strings. NotAParameter
+    for anything else (null, a list, an object, a larger integer): it would have to be
+    rewritten to travel."""
     for key, value in (params or {}).items():
         slot = target[key]
         if isinstance(value, bool):
             slot.bool_param = value
-        elif isinstance(value, int):
-            slot.int64_param = value
-        elif isinstance(value, float):
-            slot.double_param = value
+        elif isinstance(value, Integral) and -(2**63) <= int(value) < 2**64:
+            if int(value) < 2**63:
+                slot.int64_param = int(value)
+            else:
+                slot.uint64_param = int(value)
+        elif isinstance(value, Real) and not isinstance(value, Integral):
+            slot.double_param = float(value)
+        elif isinstance(value, str):
+            slot.string_param = value
         else:
-            slot.string_param = str(value)
+            del target[key]
+            spelled = json.dumps(value, default=repr)
+            raise NotAParameter(
+                f"parameter {key!r} is {spelled}: gRPC carries true or false, integers "
+                "within 64 bits, numbers and strings"
+            )
 
 
 _INT64_TYPES = frozenset({

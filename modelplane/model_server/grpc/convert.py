@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelplane.model_server.errors import InvalidInput
+from modelplane.model_server.errors import InferenceFailed, InvalidInput
 from modelplane.model_server.protocol.codec import to_raw
 from modelplane.model_server.protocol.types import (
     InferenceRequest,
@@ -14,7 +14,7 @@ from modelplane.model_server.protocol.types import (
     RequestOutput,
 )
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
-from modelplane.v2grpc.messages import CONTENTS_FIELD, fill_params, params_to_dict
+from modelplane.v2grpc.messages import CONTENTS_FIELD, NotAParameter, fill_params, params_to_dict
 
 # Which typed `contents` field carries each datatype (FP16/BF16 travel only as raw bytes).
 
@@ -74,12 +74,15 @@ def to_response_message(response: InferenceResponse) -> Any:
         model_version=response.model_version or "",
         id=response.id or "",
     )
-    fill_params(msg.parameters, response.parameters)
-    for out in response.outputs:
-        tensor = msg.outputs.add(name=out.name, datatype=out.datatype, shape=out.shape)
-        fill_params(tensor.parameters, out.parameters)
-        assert out.array is not None
-        msg.raw_output_contents.append(bytes(to_raw(out.array)))
+    try:  # a model's own parameter may be one gRPC cannot carry (REST can)
+        fill_params(msg.parameters, response.parameters)
+        for out in response.outputs:
+            tensor = msg.outputs.add(name=out.name, datatype=out.datatype, shape=out.shape)
+            fill_params(tensor.parameters, out.parameters)
+            assert out.array is not None
+            msg.raw_output_contents.append(bytes(to_raw(out.array)))
+    except NotAParameter as exc:
+        raise InferenceFailed(f"the answer cannot be sent over gRPC: {exc}") from exc
     return msg
 
 

@@ -209,6 +209,21 @@ def test_parameters_pass_through(onnx_server: RunningServer) -> None:
     assert reply.parameters["trace"].string_param == "abc"
     assert reply.parameters["level"].int64_param == 3
 
+    # a uint64 parameter (past int64) comes back as one: its answer was an INTERNAL error
+    import grpc as grpcio
+
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
+    from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    request = pb.ModelInferRequest(model_name="simple")
+    for name in ("INPUT0", "INPUT1"):
+        request.inputs.add(name=name, datatype="FP32", shape=[1, 4])
+        request.raw_input_contents.append(a.tobytes())
+    request.parameters["big"].uint64_param = 2**64 - 1
+    with grpcio.insecure_channel(onnx_server.grpc_target) as channel:
+        answer = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
+    assert answer.parameters["big"].uint64_param == 2**64 - 1
+
 
 @pytest.mark.parametrize("datatype", ["FP16", "FP32", "FP64"])
 def test_non_finite_floats_round_trip_in_json_as_tokens(

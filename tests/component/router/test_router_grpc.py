@@ -221,6 +221,33 @@ def test_a_switch_given_raw_contents_it_cannot_read_refuses_them_by_name(
     assert "a BYTES element of 9 bytes runs past the data's end" in refused[1].details()
 
 
+def test_a_rest_requests_parameters_reach_a_grpc_step_exactly_or_are_refused(
+    models: RunningServer,
+) -> None:
+    """An integer past int64 travels as uint64 (it was a 500, protobuf's ValueError); null,
+    a list or an object, which no InferParameter carries, is a 400 naming it (they went on
+    as Python's text: "None", "[1, 2]")."""
+    nodes = {
+        "root": {"routerType": "Sequence", "steps": [{"serviceUrl": grpc_url(models, "embed")}]}
+    }
+    tensor = {"name": "x", "datatype": "FP32", "shape": list(X.shape), "data": X.ravel().tolist()}
+    app = RouterApp(load({"name": "g", "nodes": nodes}), RouterSettings())
+    with serve_router(app) as (base, _), httpx.Client(base_url=base, timeout=30) as client:
+        big = client.post(
+            "/v2/models/g/infer", json={"inputs": [tensor], "parameters": {"n": 2**64 - 1}}
+        )
+        listed = client.post(
+            "/v2/models/g/infer", json={"inputs": [tensor], "parameters": {"n": [1, 2]}}
+        )
+    assert big.status_code == 200, big.text
+    assert big.json()["parameters"]["n"] == 2**64 - 1  # the model server echoes it
+    assert listed.status_code == 400, listed.text
+    assert listed.json()["cause"] == (
+        "the request: parameter 'n' is [1, 2]: gRPC carries true or false, integers within "
+        "64 bits, numbers and strings"
+    )
+
+
 @pytest.mark.parametrize("url", [grpc_url, rest_url], ids=["grpc-steps", "rest-steps"])
 def test_ensemble_over_grpc_answers_every_member_as_one_v2_response(
     models: RunningServer, url: Any
