@@ -44,13 +44,15 @@ def non_finite(value: float) -> float:
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON, taking NaN, Infinity and -Infinity; raises JSONDecodeError otherwise."""
+    """Parse JSON, taking NaN, Infinity and -Infinity; raises JSONDecodeError otherwise
+    (orjson's, which names why: past its depth of 1024, the standard library would exhaust
+    Python's stack instead)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as first:
         try:
             return json.loads(data, parse_constant=NonFinite)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise first from None
 
 

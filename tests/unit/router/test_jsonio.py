@@ -34,7 +34,10 @@ def test_non_finite_floats_from_tensors_are_written_as_tokens(value: float) -> N
     assert (math.isnan(back) and math.isnan(value)) or back == value
 
 
-@pytest.mark.parametrize("text", [b"{bad", b'{"a": nan}', b"", b'{"a": NaNx}'])
+DEEP = b"[" * 5000 + b"1" + b"]" * 5000  # past orjson's depth: the standard library's stack
+
+
+@pytest.mark.parametrize("text", [b"{bad", b'{"a": nan}', b"", b'{"a": NaNx}', DEEP])
 def test_what_is_not_json_is_still_refused(text: bytes) -> None:
     with pytest.raises(jsonio.JSONDecodeError):
         jsonio.loads(text)

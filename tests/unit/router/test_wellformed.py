@@ -207,3 +207,15 @@ async def test_a_malformed_answer_is_named_not_a_crash_of_the_handler() -> None:
         "a step's answer is not a well-formed V2 response: outputs.0 ('y').shape must be a "
         "list of integers, not 1.5"
     )
+
+
+async def test_json_nested_past_the_parsers_depth_is_a_400_not_a_500() -> None:
+    nodes = {
+        "root": {"routerType": "Switch", "steps": [{"serviceUrl": url("a"), "condition": "x"}]}
+    }
+    deep = b'{"x": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    async with client_for(nodes, Upstreams(a=failing(400))) as c:
+        r = await c.post("/v2/models/g/infer", content=deep)
+    assert r.status_code == 400, r.text  # was a RecursionError, a 500 "router error"
+    assert r.json()["error"] == "request body is not JSON"
+    assert "depth" in r.json()["cause"]
