@@ -13,9 +13,9 @@ from typing import Any
 
 from modelplane.edge.v2 import HEADER_LENGTH, JSON, TIMEOUT_PARAMETER, timeout_seconds
 from modelplane.router import jsonio, tensors
-from modelplane.router.errors import NotJSON
+from modelplane.router.errors import MalformedV2, NotJSON
 from modelplane.router.forms import ALL_BINARY, ALL_JSON, OutputForms
-from modelplane.v2grpc.messages import params_to_dict
+from modelplane.v2grpc.messages import NotAParameter, params_to_dict
 
 _TIMEOUT_KEY = f'"{TIMEOUT_PARAMETER}"'.encode()
 _PARAMETERS_KEY = b'"parameters"'
@@ -126,7 +126,7 @@ class Payload:
         malformed); a body that does not name it is not parsed to look for it."""
         if self.message is not None:
             given = self.message.parameters
-            return timeout_seconds(params_to_dict(given)) if TIMEOUT_PARAMETER in given else None
+            return timeout_seconds(_message_params(given)) if TIMEOUT_PARAMETER in given else None
         if not self.may_name(_TIMEOUT_KEY):
             return None
         given = self._json_parameters()
@@ -136,7 +136,7 @@ class Payload:
         """The request's own `parameters` (not its tensors'), else None; a JSON body that
         does not hold the word is not parsed to look for them."""
         if self.message is not None:
-            return params_to_dict(self.message.parameters) or None
+            return _message_params(self.message.parameters) or None
         if not self.may_name(_PARAMETERS_KEY):
             return None
         given = self._json_parameters()
@@ -181,3 +181,11 @@ class Payload:
             return None
         tail = None if self.header_length is None else self.body[self.header_length :]
         return tensors.from_document(document, tail)
+
+
+def _message_params(given: Any) -> dict[str, Any] | None:
+    """A client message's parameters as plain values (MalformedV2 for one with no value)."""
+    try:
+        return params_to_dict(given)
+    except NotAParameter as exc:
+        raise MalformedV2(str(exc)) from exc

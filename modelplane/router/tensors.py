@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from modelplane.router import jsonio
-from modelplane.router.errors import ChainError, MalformedV2, NotV2
+from modelplane.router.errors import ChainError, MalformedV2, NotV2, RouterError
 from modelplane.router.forms import ALL_BINARY, OutputForms
 from modelplane.router.tensor_data import data_to_raw, raw_to_data
 from modelplane.router.wellformed import check_document
@@ -233,10 +233,17 @@ def is_response_message(msg: Any) -> bool:
 def from_message(msg: Any) -> V2:
     """A ModelInferRequest or ModelInferResponse as a V2 object (raw contents stay raw)."""
     request = is_request_message(msg)
+    bad = MalformedV2 if request else ChainError  # a client's message, or an upstream's
+    try:
+        return _read_message(msg, request, bad)
+    except NotAParameter as exc:
+        raise bad(str(exc)) from exc
+
+
+def _read_message(msg: Any, request: bool, bad: type[RouterError]) -> V2:
     kind: Kind = "request" if request else "response"
     described = msg.inputs if request else msg.outputs
     raw = msg.raw_input_contents if request else msg.raw_output_contents
-    bad = MalformedV2 if request else ChainError  # a client's message, or an upstream's
     if raw and len(raw) != len(described):
         raise bad(f"{len(raw)} raw contents for {len(described)} tensors")
     tensors = []

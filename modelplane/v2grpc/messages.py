@@ -30,19 +30,26 @@ CONTENTS_FIELD = {
 }
 
 
+class NotAParameter(ValueError):
+    """A value an InferParameter cannot carry, or one that carries none (the message names the
+    key)."""
+
+
 def params_to_dict(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A protobuf parameter map as plain values (None when empty)."""
+    """A protobuf parameter map as plain values (None when empty); NotAParameter for an
+    entry with no value set (it had been read as null, then echoed as the text "None")."""
     if not params:
         return None
     out: dict[str, Any] = {}
     for key, value in params.items():
         choice = value.WhichOneof("parameter_choice")
-        out[key] = getattr(value, choice) if choice else None
+        if choice is None:
+            raise NotAParameter(
+                f"parameter {key!r} has no value: set one of bool_param, int64_param, "
+                "uint64_param, double_param or string_param"
+            )
+        out[key] = getattr(value, choice)
     return out
-
-
-class NotAParameter(ValueError):
-    """A value an InferParameter cannot carry (the message names the key and the value)."""
 
 
 def fill_params(target: Any, params: Mapping[str, Any] | None) -> None:

@@ -49,3 +49,11 @@ def test_a_value_no_field_carries_is_refused_not_rewritten(value: Any, spelled: 
         "numbers and strings"
     )
     assert "p" not in message.parameters  # no empty entry left behind
+
+
+def test_an_entry_with_no_value_is_refused_when_read() -> None:
+    """It had been read as null (and a model server echoed it as the text "None")."""
+    message = pb.ModelInferRequest()
+    message.parameters["p"].SetInParent()
+    with pytest.raises(NotAParameter, match="parameter 'p' has no value: set one of"):
+        params_to_dict(message.parameters)

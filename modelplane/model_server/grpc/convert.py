@@ -21,6 +21,13 @@ from modelplane.v2grpc.messages import CONTENTS_FIELD, NotAParameter, fill_param
 
 def to_request(msg: Any) -> InferenceRequest:
     """A ModelInferRequest as an InferenceRequest (raw contents attached, typed contents as data)."""
+    try:
+        return _request(msg)
+    except NotAParameter as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _request(msg: Any) -> InferenceRequest:
     raw = msg.raw_input_contents
     if raw and len(raw) != len(msg.inputs):
         raise InvalidInput(

@@ -11,7 +11,7 @@ import grpc
 from google.protobuf import json_format
 
 from modelplane.model_server.dataplane import DataPlane
-from modelplane.model_server.errors import ModelServerError
+from modelplane.model_server.errors import InvalidInput, ModelServerError
 from modelplane.model_server.grpc.convert import (
     metadata_message,
     to_request,
@@ -22,7 +22,7 @@ from modelplane.model_server.settings import ServerSettings
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
 from modelplane.v2grpc.listen import serve
-from modelplane.v2grpc.messages import params_to_dict
+from modelplane.v2grpc.messages import NotAParameter, params_to_dict
 from modelplane.v2grpc.stream import answer_stream
 
 log = logging.getLogger(__name__)
@@ -137,13 +137,21 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
 
     @_edge
     async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
-        await self._dp.load(request.model_name, params_to_dict(request.parameters))
+        await self._dp.load(request.model_name, _parameters(request.parameters))
         return pb.RepositoryModelLoadResponse()
 
     @_edge
     async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
-        await self._dp.unload(request.model_name, params_to_dict(request.parameters))
+        await self._dp.unload(request.model_name, _parameters(request.parameters))
         return pb.RepositoryModelUnloadResponse()
+
+
+def _parameters(given: Any) -> dict[str, Any] | None:
+    """A repository request's parameters (InvalidInput for one with no value)."""
+    try:
+        return params_to_dict(given)
+    except NotAParameter as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 async def start_grpc_server(dataplane: DataPlane, settings: ServerSettings) -> tuple[Any, int]:

@@ -175,6 +175,8 @@ def _req(**kw: Any) -> Any:
 
 
 _f32 = np.ones(4, np.float32).tobytes()
+_unset = _req()
+_unset.parameters["p"].SetInParent()  # a parameter with no value (it was echoed as "None")
 GRPC_CASES: list[tuple[str, Any, grpc.StatusCode, str]] = [
     ("unknown model", _req(model="nope"), grpc.StatusCode.NOT_FOUND, "model 'nope'"),
     ("unknown version", _req(version="9"), grpc.StatusCode.NOT_FOUND, "no version '9'"),
@@ -188,6 +190,7 @@ GRPC_CASES: list[tuple[str, Any, grpc.StatusCode, str]] = [
     ("missing input", _req(inputs=[("INPUT0", "FP32", [1, 4], ROW)]), grpc.StatusCode.INVALID_ARGUMENT, "'INPUT1' is missing"),
     ("unknown output", _req(outputs=["NOPE"]), grpc.StatusCode.INVALID_ARGUMENT, "output 'NOPE'"),
     ("output asked for twice", _req(outputs=["OUTPUT1", "OUTPUT1"]), grpc.StatusCode.INVALID_ARGUMENT, "'OUTPUT1' is asked for more than once"),
+    ("parameter with no value", _unset, grpc.StatusCode.INVALID_ARGUMENT, "parameter 'p' has no value"),
     ("oversized message", _req(inputs=[("INPUT0", "FP32", [1, 4], None), ("INPUT1", "FP32", [1, 4], None)], raw=[b"\0" * (2 << 20), _f32]), grpc.StatusCode.RESOURCE_EXHAUSTED, ""),
 ]  # fmt: skip
 

@@ -9,14 +9,11 @@ test_tensor_forms, test_conditions, test_router_grpc); this keeps the whole spac
 from __future__ import annotations
 
 import contextlib
-import copy
 import gzip
 import json
 import random
 import socket
-import struct
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httptools
@@ -28,14 +25,12 @@ from modelplane.router.graph import load
 from modelplane.router.settings import RouterSettings
 from tests.component.router.graphs import grpc_url, rest_url
 from tests.component.router.servers import serve_router
+from tests.support.broken import broken, in_binary
 from tests.support.model_server import RunningServer
 
 pytestmark = pytest.mark.usefixtures("both_edges")
 
 CRASHES = (b"router error", b"internal server error")
-ODD = [None, True, 0, -1, 2**64, 2**70, 1e308, "", "x", "FP32", "BYTES", [], {}, [None],
-       [1, 2], [-1, 8], {"a": 1}, 1.5, [True], {"timeout": 5}, {"binary_data_size": 4},
-       {"binary_data_output": True}]  # fmt: skip
 REQUEST = {
     "id": "r1",
     "parameters": {"tier": "high"},
@@ -49,57 +44,10 @@ ANSWER = {
 }
 
 
-def _places(doc: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield at
-    items = (
-        doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
-    )
-    for key, value in items:
-        yield from _places(value, (*at, key))
-
-
-def broken(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """`doc` with one to three places replaced by an odd value, removed, or given an odd key."""
-    doc = copy.deepcopy(doc)
-    for _ in range(rng.choice((1, 1, 2, 3))):
-        places = [p for p in _places(doc) if p]
-        if not places:
-            break
-        *path, last = rng.choice(places)
-        parent: Any = doc
-        for key in path:
-            parent = parent[key]
-        roll = rng.random()
-        if roll < 0.6:
-            parent[last] = copy.deepcopy(rng.choice(ODD))
-        elif roll < 0.8:
-            del parent[last]
-        elif isinstance(parent, dict):
-            parent[rng.choice(("extra", "model_name", "data", "parameters"))] = rng.choice(ODD)
-    return doc
-
-
-def _binary(doc: dict[str, Any], rng: random.Random) -> tuple[bytes, dict[str, str]]:
-    """`doc` in the binary extension, its data raw (sometimes cut short)."""
-    doc = copy.deepcopy(doc)
-    tail = b""
-    for key in ("inputs", "outputs"):
-        tensors = doc.get(key)
-        for tensor in tensors if isinstance(tensors, list) else ():
-            if isinstance(tensor, dict) and isinstance(tensor.get("data"), list):
-                count = len(tensor.pop("data"))
-                raw = struct.pack(f"<{count}f", *range(count))
-                raw = raw[: rng.choice((len(raw), len(raw), 3, 0))]
-                tensor["parameters"] = {"binary_data_size": rng.choice((len(raw), -1, "4", 99))}
-                tail += raw
-    header = json.dumps(doc).encode()
-    return header + tail, {"inference-header-content-length": str(len(header))}
-
-
 def _body(rng: random.Random) -> tuple[bytes, dict[str, str]]:
     roll = rng.random()
     if roll < 0.3:
-        return _binary(broken(REQUEST, rng), rng)
+        return in_binary(broken(REQUEST, rng), rng)
     text = json.dumps(broken(REQUEST, rng)).encode()
     if roll < 0.4:
         return gzip.compress(text), {"content-encoding": "gzip"}
@@ -120,6 +68,8 @@ def _message(rng: random.Random) -> Any:
         message.parameters["tier"].string_param = "high"
     if rng.random() < 0.2:
         message.parameters["timeout"].string_param = "soon"
+    if rng.random() < 0.2:
+        message.parameters["unset"].SetInParent()  # a parameter with no value
     if rng.random() < 0.2:
         message.outputs.add(name=rng.choice(("y", "", "a.y"))).parameters[
             "binary_data"
@@ -197,7 +147,7 @@ class BrokenModel:
             status = rng.choice((200,) * 8 + (201, 204, 400, 503))
             headers = b"content-type: application/json\r\n"
             if rng.random() < 0.35:
-                body, extra = _binary(broken(ANSWER, rng), rng)
+                body, extra = in_binary(broken(ANSWER, rng), rng)
                 length = rng.choice((extra["inference-header-content-length"],) * 3 + ("0", "x"))
                 headers = b"inference-header-content-length: " + length.encode() + b"\r\n"
             elif rng.random() < 0.9:
