@@ -110,6 +110,8 @@ def load(document: Any) -> Graph:
     if "spec" in document and "nodes" not in document:
         metadata = document.get("metadata") or {}
         spec = document["spec"] or {}
+        if not isinstance(metadata, Mapping) or not isinstance(spec, Mapping):
+            raise GraphError("graph: an InferenceGraph's 'metadata' and 'spec' must be objects")
         document = {**spec, "name": metadata.get("name")}
     name = document.get("name")
     if not isinstance(name, str) or not name:

@@ -68,6 +68,11 @@ def test_whole_inference_graph_object_loads(tmp_path: Path) -> None:
     path = tmp_path / "graph.yaml"
     path.write_text(yaml.safe_dump(obj))
     assert load_file(path).name == "g"
+    # its metadata or spec not an object: named (they were a TypeError and an
+    # AttributeError, a traceback from `modelplane router` instead of exit 2)
+    for part, odd in (("spec", 5), ("spec", "x"), ("metadata", 5), ("metadata", ["g"])):
+        with pytest.raises(GraphError, match="'metadata' and 'spec' must be objects"):
+            load({**obj, part: odd})
 
 
 def _broken(edit: Any) -> dict[str, Any]:
