@@ -6,6 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from modelplane.api.condition_language import ConditionError, parse
 from modelplane.api.core import Affinity, ResourceRequirements, Toleration
 from modelplane.api.meta import (
     DNS_LABEL_RULE,
@@ -191,6 +192,15 @@ class InferenceStep(ApiModel):
             url = self.service_url
             if url is None or (self.protocol == "grpc") != url.startswith("grpc://"):
                 raise ValueError(STEP_PROTOCOL_RULE["message"])
+        return self
+
+    @model_validator(mode="after")
+    def _condition_parses(self) -> InferenceStep:
+        if self.condition:  # the CRD's schema cannot parse it: the operator's InvalidSpec says why
+            try:
+                parse(self.condition)
+            except ConditionError as exc:
+                raise ValueError(f"invalid condition {self.condition!r}: {exc}") from exc
         return self
 
 

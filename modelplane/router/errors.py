@@ -2,7 +2,6 @@
 
 RouterError                            status: the HTTP answer it becomes
 ├── GraphError                    -    the graph cannot run: `modelplane router` exits 2 at start
-│   └── ConditionError            -    a step's condition does not parse (names the position)
 ├── NotJSON                       400  a body is not JSON where a decision must read it
 ├── NotV2                         400  a gRPC step or the gRPC answer needs V2 tensors, the body has none
 │   └── MalformedV2               400  a V2 document the router must read has a field of the wrong type
@@ -38,10 +37,6 @@ class RouterError(Exception):
 
 class GraphError(RouterError, ValueError):
     """The graph file is not a runnable graph; the message names the node and step."""
-
-
-class ConditionError(GraphError):
-    """A condition that does not parse; the message names the position."""
 
 
 class NotJSON(RouterError, ValueError):

@@ -15,14 +15,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from modelplane.api.condition_language import Condition, parse
 from modelplane.api.inference_graph import (
     HttpEdge,
     InferenceGraphSpec,
     InferenceRouter,
     InferenceStep,
 )
-from modelplane.router.condition import Condition, parse
-from modelplane.router.errors import ConditionError, GraphError
+from modelplane.router.errors import GraphError
 
 RouterType = Literal["Sequence", "Switch", "Ensemble", "Splitter"]
 Dependency = Literal["Hard", "Soft"]
@@ -101,9 +101,9 @@ def load(document: Any) -> Graph:
     """Build a Graph from the resolved file format, or from a whole InferenceGraph object.
 
     Nodes and steps, the per-step extensions (timeout, retries, mapping) included, are
-    validated by the API's own InferenceGraph types (one model of the resource); the router
-    then checks what only it cares about: targets resolved to URLs, conditions that parse and
-    no cycles.
+    validated by the API's own InferenceGraph types (one model of the resource; conditions
+    that do not parse included); the router then checks what only it cares about: targets
+    resolved to URLs and no cycles.
     """
     if not isinstance(document, Mapping):
         raise GraphError("graph: expected an object with 'name' and 'nodes'")
@@ -194,12 +194,7 @@ def _step(node: str, index: int, spec: InferenceStep) -> Step:
     where = _where(node, index, spec.name)
     if spec.service_name is not None:
         raise GraphError(f"{where}: serviceName must be resolved to serviceUrl before routing")
-    condition = None
-    if spec.condition:
-        try:
-            condition = parse(spec.condition)
-        except ConditionError as exc:
-            raise GraphError(f"{where}: invalid condition {spec.condition!r}: {exc}") from exc
+    condition = parse(spec.condition) if spec.condition else None  # it parses: the API checked
     grpc_target = model = None
     if spec.service_url is not None and spec.service_url.startswith(GRPC_SCHEME):
         grpc_target, _, path = spec.service_url[len(GRPC_SCHEME) :].partition("/")

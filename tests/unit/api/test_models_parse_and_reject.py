@@ -92,3 +92,34 @@ def test_step_extensions_parse_and_round_trip() -> None:
     assert (second.timeout, second.retries, second.mapping) == (2.5, 3, {"y": "x", "a.z": "w"})
     assert parsed.to_dict() == body
     assert problems(body) == []  # and the generated CRD schema accepts it too
+
+
+@pytest.mark.parametrize(
+    ("condition", "why"),
+    [
+        ("outputs.0 >", "unexpected end of condition at 11"),
+        ("a ~ 1", "unexpected '~' at 2"),
+        ("!" * 101 + "a", r"more than 100 nested '!' and '\(' at 100"),
+    ],
+)
+def test_a_condition_that_does_not_parse_is_refused_naming_the_position(
+    condition: str, why: str
+) -> None:
+    """The CRD's schema cannot parse the condition language, so the API types do: the
+    operator's InvalidSpec and local mode's refusal say why, before any router starts."""
+    body = graph(root("Switch", {"serviceName": "a", "condition": condition}))
+    assert problems(body) == []  # the API server takes it
+    with pytest.raises(ValidationError) as caught:
+        parse_resource(body)
+    (error,) = caught.value.errors()
+    assert _dotted(error) == "spec.nodes.root.steps.0"
+    assert re.search(rf"invalid condition {re.escape(repr(condition))}: {why}", error["msg"])
+
+
+def test_a_condition_that_parses_is_kept_as_written() -> None:
+    body = graph(
+        root("Switch", {"serviceName": "a", "condition": 'outputs.@label.data.0 == "dog"'})
+    )
+    parsed = parse_resource(body)
+    assert isinstance(parsed, InferenceGraph)
+    assert parsed.to_dict() == body

@@ -22,6 +22,20 @@ spec:
       storageUri: file:///models/x
 """
 
+GRAPH = """\
+apiVersion: serving.modelplane.io/v1alpha1
+kind: InferenceGraph
+metadata:
+  name: g
+spec:
+  nodes:
+    root:
+      routerType: Switch
+      steps:
+        - serviceName: x
+          condition: "outputs.0 >"
+"""
+
 
 @pytest.mark.parametrize(
     ("text", "words"),
@@ -30,6 +44,7 @@ spec:
         ("- just\n- a list\n", "expected a mapping per YAML document, got list"),
         (ISVC + "      bogusField: 1\n", "spec.predictor.model.bogusField"),
         ("kind: Foo\n", "unknown apiVersion/kind ''/'Foo'"),
+        (GRAPH, "invalid condition 'outputs.0 >': unexpected end of condition at 11"),
     ],
 )
 def test_a_file_it_cannot_take_is_named_with_the_reason(

@@ -170,6 +170,18 @@ def invalid_isvc() -> FakeKube:
     return kube
 
 
+def unparsable_condition() -> FakeKube:
+    """Both services ready; the graph's first step has a condition that does not parse."""
+    kube = both_services(ready=True)
+    edit_spec(
+        kube,
+        GRAPH,
+        "iris-pipeline",
+        lambda spec: spec["nodes"]["root"]["steps"][0].update(condition="outputs.0 >"),
+    )
+    return kube
+
+
 def runtime_removed() -> FakeKube:
     kube = after_one_pass(world("isvc-onnx-cpu.yaml"), ONNX)
     for name in list(kube.of_kind("ClusterServingRuntime")):
@@ -320,6 +332,14 @@ ROWS = [
             ("status", GRAPH, "iris-pipeline"),
         ],
         (GRAPH, "iris-pipeline", "DependenciesReady", "AllDependenciesReady"),
+    ),
+    Row(  # not a router that exits at start and crash-loops
+        "a graph whose condition does not parse is InvalidSpec, saying where; nothing applied",
+        unparsable_condition,
+        PIPELINE,
+        [("status", GRAPH, "iris-pipeline")],
+        (GRAPH, "iris-pipeline", "Ready", "InvalidSpec"),
+        "invalid condition 'outputs.0 >': unexpected end of condition at 11",
     ),
 ]
 

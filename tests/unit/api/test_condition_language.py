@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelplane.router.condition import parse
-from modelplane.router.errors import ConditionError
+from modelplane.api.condition_language import ConditionError, parse
 
 V2 = {
     "model_name": "clf",

@@ -1,4 +1,6 @@
-"""The condition language: a small, safe path language over JSON, parsed once, never eval'd.
+"""The condition language of an InferenceGraph step's `condition`: a small, safe path language
+over JSON, parsed once, never eval'd. The API refuses a condition that does not parse (the
+operator's InvalidSpec, local mode's refusal); the router evaluates the parsed ones.
 
 Grammar (whitespace between tokens is ignored)::
 
@@ -29,8 +31,6 @@ from typing import Any, Literal
 
 import orjson
 
-from modelplane.router.errors import ConditionError
-
 Op = Literal["==", "!=", ">", ">=", "<", "<="]
 _OPS: frozenset[str] = frozenset({"==", "!=", ">", ">=", "<", "<="})
 
@@ -45,6 +45,10 @@ _TOKEN = re.compile(
 _NUMBER = re.compile(r"\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![^\s()&|!=<>])")
 _INT = re.compile(r"-?\d+\Z")
 MAX_NESTING = 100  # '!' and '(' inside each other: deeper would exhaust Python's stack
+
+
+class ConditionError(ValueError):
+    """A condition that does not parse; the message names the position."""
 
 
 @dataclass(frozen=True, slots=True)
