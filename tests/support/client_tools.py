@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +53,7 @@ class ClientTools:
 
 
 @pytest.fixture(scope="session")
-def client_tools() -> ClientTools:
+def client_tools(tmp_path_factory: pytest.TempPathFactory) -> ClientTools:
     """helm and kubectl from the control-plane binary cache (`make k8s-bin`)."""
     bin_dir = controlplane.default_bin_dir()
     missing = [name for name in ("helm", "kubectl") if not (bin_dir / name).is_file()]
@@ -63,4 +62,5 @@ def client_tools() -> ClientTools:
         if os.environ.get("MODELPLANE_REQUIRE_CLUSTER", "") not in ("", "0", "false"):
             pytest.fail(message + " [MODELPLANE_REQUIRE_CLUSTER=1]", pytrace=False)
         pytest.skip(message)
-    return ClientTools(bin_dir, Path(tempfile.mkdtemp(prefix="modelplane-helm-")))
+    # pytest's own temporary tree: kept for the last three runs, not one more directory per run
+    return ClientTools(bin_dir, tmp_path_factory.mktemp("helm-home"))
