@@ -36,7 +36,7 @@ Protocol = Literal["rest", "grpc"]
 # measurement, docs/router.md).
 DEFAULT_PROTOCOL: Protocol = "rest"
 # How the router runs REST requests (its `--http-edge`): one event loop, or a thread per
-# client connection (the shorter hop at low concurrency; every step must speak REST).
+# client connection (the shorter hop at low concurrency; REST and gRPC steps alike).
 HttpEdge = Literal["loop", "threads"]
 DEFAULT_HTTP_EDGE: HttpEdge = "loop"
 GRPC_URL_PATTERN = r"grpc://[^/]+:[0-9]+/v2/models/[^/]+"
@@ -96,15 +96,6 @@ NODE_REF_RULE = {
     " || s.nodeName in self.nodes))",
     "message": "every step nodeName must name a node in spec.nodes",
     "fieldPath": ".nodes",
-}
-HTTP_EDGE_RULE = {
-    "rule": "!has(self.httpEdge) || self.httpEdge == 'loop' || ((!has(self.protocol)"
-    " || self.protocol == 'rest') && self.nodes.all(n, self.nodes[n].steps.all(s,"
-    " (!has(s.protocol) || s.protocol == 'rest')"
-    " && (!has(s.serviceUrl) || !s.serviceUrl.startsWith('grpc://')))))",
-    "message": "httpEdge threads needs every step to speak REST: no protocol grpc on the "
-    "graph or its steps, no grpc:// serviceUrl",
-    "fieldPath": ".httpEdge",
 }
 
 
@@ -240,7 +231,6 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
         json_schema_extra=cel_rules(
             ROOT_RULE,
             NODE_REF_RULE,
-            HTTP_EDGE_RULE,
             REPLICAS_RULE,
             SCALE_TARGET_RULE,
             SCALE_TO_ZERO_RULE,
@@ -274,8 +264,8 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
         default=None,
         description="How the router runs REST requests: loop (one event loop: the most "
         "requests per CPU under load) or threads (a thread per client connection: the shorter "
-        "hop and Ensemble at low concurrency, more CPU under load; every step must speak "
-        f"REST). Default {DEFAULT_HTTP_EDGE}. modelplane extension.",
+        "hop and Ensemble at low concurrency, more CPU under load; REST and gRPC steps alike). "
+        f"Default {DEFAULT_HTTP_EDGE}. modelplane extension.",
     )
     min_replicas: int | None = Field(
         default=None,
@@ -311,24 +301,10 @@ class InferenceGraphSpec(ApiModel, ScalesToZero):
                     raise ValueError(
                         f"{NODE_REF_RULE['message']}; unknown: {step.node_name} (in node {name})"
                     )
-        grpc = self.grpc_steps() if self.http_edge == "threads" else []
-        if grpc:
-            raise ValueError(f"{HTTP_EDGE_RULE['message']}; gRPC: {', '.join(grpc)}")
         check_replicas(self.min_replicas, self.max_replicas)
         check_scale_target(self.scale_metric, self.scale_target)
         self.check_idle_seconds()
         return self
-
-    def grpc_steps(self) -> list[str]:
-        """Where gRPC is asked for: the graph's `protocol`, and each step (node/index) whose
-        `protocol` or serviceUrl's scheme is gRPC."""
-        found = ["protocol"] if self.protocol == "grpc" else []
-        for name, node in self.nodes.items():
-            for index, step in enumerate(node.steps):
-                url = step.service_url or ""
-                if step.protocol == "grpc" or url.startswith("grpc://"):
-                    found.append(f"{name}/{index}")
-        return found
 
 
 class InferenceGraphStatus(StatusModel):

@@ -42,6 +42,8 @@ from modelplane.router.errors import (
 from modelplane.router.executor import Executor
 from modelplane.router.forms import ALL_JSON
 from modelplane.router.graph import Graph
+from modelplane.router.grpc_block import BlockingGrpcTransport
+from modelplane.router.grpc_transport import GrpcTransport
 from modelplane.router.h1 import H1Transport
 from modelplane.router.h1block import BlockingH1Transport
 from modelplane.router.headers import REQUEST_ID, SOFT_FAILURES, HeaderPolicy
@@ -96,6 +98,7 @@ class RouterApp:
         self._rng = rng
         self._own_transport = transport is None
         self._executor: Executor | None = None
+        self._grpc = GrpcTransport()  # the loop's gRPC channels (steps and the graph's signature)
         self._threaded: Executor | None = None  # REST requests on their own threads
         self._loop: asyncio.AbstractEventLoop | None = None
         self._describer: Describer | None = None  # over the executor's transports
@@ -129,6 +132,7 @@ class RouterApp:
             step_timeout=s.step_timeout,
             request_timeout=s.request_timeout,
             policy=RetryPolicy(s.retries, s.retry_backoff),
+            grpc_transport=self._grpc,
         )
         self.ready = True
 
@@ -140,13 +144,13 @@ class RouterApp:
 
     def start_threads(self) -> None:
         """Run REST inference requests on the threads of `modelplane.edge.h1threads` (through
-        `handle_blocking`), over a blocking transport, without the event loop; everything
-        else stays on the loop this is called on. For graphs whose steps all speak REST."""
+        `handle_blocking`), over blocking transports (REST and gRPC steps), without the event
+        loop; everything else stays on the loop this is called on."""
         assert self._executor is not None, "startup first"
         s = self.settings
         self._loop = asyncio.get_running_loop()
         transport = BlockingH1Transport(s.upstream_connections, s.connect_timeout)
-        self._threaded = self._executor.on_threads(transport)
+        self._threaded = self._executor.on_threads(transport, BlockingGrpcTransport())
 
     def handle_blocking(self, request: Request) -> Response:
         """Answer one whole HTTP request on the calling thread (`h1threads`' handler): the
@@ -163,10 +167,10 @@ class RouterApp:
         self.ready = False
         if self._threaded is not None:
             await self._threaded.transport.aclose()
-        if self._executor is not None:
-            await self._executor.grpc.aclose()
-            if self._own_transport:
-                await self._executor.transport.aclose()
+            await self._threaded.grpc.aclose()
+        await self._grpc.aclose()
+        if self._executor is not None and self._own_transport:
+            await self._executor.transport.aclose()
 
     async def handle(self, request: Request) -> Response:
         """Answer one whole HTTP request (the router's edge, `modelplane.edge.h1server`)."""
@@ -371,7 +375,7 @@ class RouterApp:
             await self.startup()
         assert self._executor is not None
         if self._describer is None:
-            self._describer = Describer(self.graph, self._executor.transport, self._executor.grpc)
+            self._describer = Describer(self.graph, self._executor.transport, self._grpc)
         return await self._describer.signature()
 
     async def _describe(self, document: Callable[[str, Signature], dict[str, Any]]) -> Response:

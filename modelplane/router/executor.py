@@ -44,7 +44,7 @@ from modelplane.router.errors import (
 )
 from modelplane.router.fanout import Expected
 from modelplane.router.graph import Graph, Node, Step
-from modelplane.router.grpc_transport import GrpcTransport, metadata, with_model_name
+from modelplane.router.grpc_transport import GrpcCalls, GrpcTransport, metadata, with_model_name
 from modelplane.router.metrics import RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure, upstream_failure
@@ -91,7 +91,7 @@ class Executor:
         step_timeout: float = 60.0,
         request_timeout: float = 120.0,
         policy: RetryPolicy | None = None,
-        grpc_transport: GrpcTransport | None = None,
+        grpc_transport: GrpcCalls | None = None,
         blocking: bool = False,
         expected: Expected | None = None,
     ) -> None:
@@ -100,7 +100,7 @@ class Executor:
         tasks on the running loop."""
         self.graph = graph
         self.transport = transport
-        self.grpc = grpc_transport if grpc_transport is not None else GrpcTransport()
+        self.grpc: GrpcCalls = grpc_transport if grpc_transport is not None else GrpcTransport()
         self.metrics = metrics
         self.rng = rng if rng is not None else random.Random()
         self.step_timeout = step_timeout
@@ -111,9 +111,9 @@ class Executor:
         self.blocking = blocking
         self._sleep = blocking_sleep if blocking else asyncio.sleep
 
-    def on_threads(self, transport: Transport) -> Executor:
-        """This executor (graph, metrics, timeouts, retries, learned latencies, gRPC channels)
-        in blocking mode over `transport`: the threaded path."""
+    def on_threads(self, transport: Transport, grpc_transport: GrpcCalls) -> Executor:
+        """This executor (graph, metrics, timeouts, retries, learned latencies) in blocking
+        mode over `transport` and `grpc_transport`: the threaded path."""
         return Executor(
             self.graph,
             transport,
@@ -122,7 +122,7 @@ class Executor:
             step_timeout=self.step_timeout,
             request_timeout=self.deadline_seconds,
             policy=self.policy,
-            grpc_transport=self.grpc,
+            grpc_transport=grpc_transport,
             blocking=True,
             expected=self.expected,
         )

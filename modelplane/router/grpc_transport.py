@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import orjson
@@ -55,9 +55,43 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
+def error_reply(exc: grpc.RpcError) -> Reply:
+    """A failed call as the upstream's answer: its code as the HTTP status the retry and
+    dependency rules use, its details as the error; ConnectionFailed when nothing answered."""
+    code, details = exc.code(), exc.details() or ""  # a grpc.Call too
+    if code == grpc.StatusCode.UNAVAILABLE and _NO_CONNECTION in details.lower():
+        raise ConnectionFailed(f"gRPC UNAVAILABLE: {details}") from exc
+    body = orjson.dumps({"error": details or code.name})
+    return Reply(http_status(code), body, b"application/json")
+
+
+def answered(message: Any) -> Reply:
+    """A ModelInferResponse as the upstream's 200 answer."""
+    return Reply(200, b"", b"application/grpc", message=message)
+
+
 def metadata(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The forwarded headers as gRPC metadata."""
     return tuple((k, v) for k, v in headers.items() if k not in _NOT_METADATA)
+
+
+class GrpcCalls(Protocol):
+    """What a graph's run needs of a gRPC transport: `GrpcTransport` on the event loop,
+    `grpc_block.BlockingGrpcTransport` on the threaded path."""
+
+    async def infer(
+        self,
+        target: str,
+        request: bytes,
+        meta: tuple[tuple[str, str], ...],
+        limit: float | None = None,
+    ) -> Reply:
+        """ModelInfer on one upstream (TimeoutError, ConnectionFailed or the answer)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every channel."""
+        ...
 
 
 class GrpcTransport:
@@ -101,12 +135,8 @@ class GrpcTransport:
             async with asyncio.timeout(limit):
                 message = await self._call(target)(request, metadata=meta)
         except grpc.aio.AioRpcError as exc:
-            code, details = exc.code(), exc.details() or ""
-            if code == grpc.StatusCode.UNAVAILABLE and _NO_CONNECTION in details.lower():
-                raise ConnectionFailed(f"gRPC UNAVAILABLE: {details}") from exc
-            body = orjson.dumps({"error": details or code.name})
-            return Reply(http_status(code), body, b"application/json")
-        return Reply(200, b"", b"application/grpc", message=message)
+            return error_reply(exc)
+        return answered(message)
 
     async def describe(
         self, target: str, model: str, limit: float | None = None

@@ -3,7 +3,7 @@
 `modelplane router` serves through `open_edges`, and so do the component tests, so what they
 test is what runs. The HTTP edge is one of two servers with the same behaviour
 (`modelplane.edge`): `h1threads` (a thread per client connection; inference requests run the
-graph on it with blocking calls to REST steps, the shorter hop) or `h1server` (one asyncio
+graph on it with blocking calls to its steps, REST and gRPC, the shorter hop) or `h1server` (one asyncio
 event loop, the default), chosen by `edge_threads` from ``--http-edge``. gRPC is always
 grpc.aio on the loop.
 """
@@ -19,7 +19,6 @@ from modelplane.api.inference_graph import DEFAULT_HTTP_EDGE
 from modelplane.edge.h1server import LeanServer
 from modelplane.edge.h1threads import ThreadedServer
 from modelplane.router.app import RouterApp
-from modelplane.router.errors import GraphError
 from modelplane.router.graph import Graph
 from modelplane.router.grpc_edge import start_grpc_server
 from modelplane.router.settings import RouterSettings
@@ -29,17 +28,8 @@ log = logging.getLogger("modelplane.router")
 
 def edge_threads(choice: str | None, graph: Graph) -> bool:
     """Whether REST requests run on threads rather than the loop: as ``--http-edge`` says,
-    else as the graph file's ``httpEdge`` does, else `DEFAULT_HTTP_EDGE`. GraphError for
-    threads on a graph with a gRPC step: grpc.aio needs the event loop."""
-    if (choice or graph.http_edge or DEFAULT_HTTP_EDGE) != "threads":
-        return False
-    grpc = [s.label for n in graph.nodes.values() for s in n.steps if s.grpc_target is not None]
-    if grpc:
-        raise GraphError(
-            f"--http-edge threads needs every step to speak REST; {', '.join(grpc)} "
-            "call gRPC (use --http-edge loop)"
-        )
-    return True
+    else as the graph file's ``httpEdge`` does, else `DEFAULT_HTTP_EDGE`."""
+    return (choice or graph.http_edge or DEFAULT_HTTP_EDGE) == "threads"
 
 
 @dataclass

@@ -33,7 +33,7 @@ class RouterSettings(EdgeLimitSettings, LoggingSettings):
         description="how REST requests run: loop (one asyncio event loop: the most requests "
         "per CPU under load) or threads (a thread per client connection running the graph "
         "with blocking calls to its steps: the shorter hop at low concurrency, more CPU under "
-        f"load; every step must speak REST); default: the graph file's httpEdge, else "
+        f"load; REST and gRPC steps alike); default: the graph file's httpEdge, else "
         f"{DEFAULT_HTTP_EDGE}",
     )
     step_timeout: Annotated[float, Flag(metavar="SECONDS")] = Field(

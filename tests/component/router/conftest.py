@@ -15,7 +15,7 @@ from tests.support.models import onnx_matmul
 @pytest.fixture(params=["loop", "threads"])
 def both_edges(request: pytest.FixtureRequest) -> Iterator[str]:
     """Runs a test through each HTTP edge of the router (`servers.serve_router`): the event
-    loop and threads (``--http-edge threads``; a graph with a gRPC step stays on the loop)."""
+    loop and threads (``--http-edge threads``)."""
     servers.EDGE["now"] = request.param
     yield request.param
     servers.EDGE["now"] = "loop"

@@ -100,17 +100,13 @@ EDGE = {"now": "loop"}  # the HTTP edge serve_router opens (`both_edges` in conf
 def serve_router(app: Any) -> Iterator[tuple[str, str]]:
     """A RouterApp on its own edges (HTTP and gRPC) as `modelplane router` opens them
     (`serving.open_edges`), one event loop in a thread: (base URL, gRPC target). The HTTP edge
-    is `EDGE`'s when neither the app's settings nor its graph choose one, on threads only for a graph whose
-    steps all speak REST (a gRPC step needs the loop)."""
+    is `EDGE`'s when neither the app's settings nor its graph choose one."""
     from modelplane.edge.h1threads import ThreadedServer
-    from modelplane.router.errors import GraphError
     from modelplane.router.serving import edge_threads, open_edges
 
     settings = app.settings
     if settings.http_edge is None and app.graph.http_edge is None and EDGE["now"] == "threads":
-        with contextlib.suppress(GraphError):  # a graph with a gRPC step stays on the loop
-            if edge_threads("threads", app.graph):
-                settings = settings.model_copy(update={"http_edge": "threads"})
+        settings = settings.model_copy(update={"http_edge": "threads"})
 
     ports: list[tuple[int, int]] = []
     stop: list[asyncio.Event] = []

@@ -12,11 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import yaml
 
+from tests.component.router.graphs import X, chain_by_hand, grpc_url, rest_url
 from tests.component.router.servers import serve_asgi
 from tests.component.router.upstream_app import Upstream
+from tests.support.model_server import RunningServer
 from tests.support.ports import free_port
 
 V2_IN = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1.0]}]}
@@ -180,36 +183,6 @@ def test_cli_refuses_a_graph_with_a_bad_condition(tmp_path: Path) -> None:
     assert "nodes.root.steps[0] (pick): invalid condition 'a >> 1'" in done.stderr
 
 
-def test_threads_asked_for_a_graph_with_a_grpc_step_stop_the_router_at_start(
-    tmp_path: Path,
-) -> None:
-    """gRPC steps need the event loop: `--http-edge threads` for such a graph is refused, not
-    quietly served on the loop."""
-    graph = {
-        "name": "g",
-        "nodes": {
-            "root": {
-                "routerType": "Sequence",
-                "steps": [
-                    {"name": "a", "serviceUrl": "http://127.0.0.1:1/v2/models/a/infer"},
-                    {"name": "b", "serviceUrl": "grpc://127.0.0.1:2/v2/models/b"},
-                ],
-            }
-        },
-    }
-    path = tmp_path / "graph.json"
-    path.write_text(json.dumps(graph))
-    command = [sys.executable, "-m", "modelplane", "router", "--graph", str(path)]
-    done = subprocess.run(
-        [*command, "--http-edge", "threads"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert "--http-edge threads needs every step to speak REST; root/b call gRPC" in done.stderr
-
-
 def test_a_graph_file_asking_for_threads_is_served_on_threads(
     tmp_path: Path, upstream_url: str
 ) -> None:
@@ -250,21 +223,56 @@ def test_a_graph_file_asking_for_threads_is_served_on_threads(
     assert [e["http_edge"] for e in listening] == ["threads"]
 
 
-def test_a_graph_file_asking_threads_of_a_grpc_step_does_not_start(tmp_path: Path) -> None:
+def test_threads_serve_a_graph_with_grpc_and_rest_steps_as_the_hand_calls(
+    tmp_path: Path, models: RunningServer
+) -> None:
+    """`--http-edge threads` with gRPC steps: an Ensemble of a gRPC and a REST member and a
+    gRPC Sequence after it, answered on the threads (the log says so) with the models' bits."""
     graph = {
         "name": "g",
-        "httpEdge": "threads",
         "nodes": {
             "root": {
                 "routerType": "Sequence",
-                "steps": [{"name": "b", "serviceUrl": "grpc://127.0.0.1:2/v2/models/b"}],
-            }
+                "steps": [
+                    {"name": "both", "nodeName": "both"},
+                    {
+                        "name": "head",
+                        "serviceUrl": grpc_url(models, "head"),
+                        "data": "$response",
+                        "mapping": {"embed.y": "x"},
+                    },
+                ],
+            },
+            "both": {
+                "routerType": "Ensemble",
+                "steps": [
+                    {"name": "embed", "serviceUrl": grpc_url(models, "embed")},
+                    {"name": "alt", "serviceUrl": rest_url(models, "alt")},
+                ],
+            },
         },
     }
     path = tmp_path / "graph.json"
     path.write_text(json.dumps(graph))
-    command = [sys.executable, "-m", "modelplane", "router", "--graph", str(path)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    assert "graph: httpEdge threads needs every step to speak REST" in done.stderr
-    assert "gRPC: root/0" in done.stderr
+    port = free_port()
+    cmd = [sys.executable, "-m", "modelplane", "router", "--graph", str(path), "--http-edge"]
+    cmd += ["threads", "--host", "127.0.0.1", "--port", str(port), "--grpc-port", "-1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 8], "data": X.tolist()}]}
+    try:
+        _wait_ready(base, proc)
+        r = httpx.post(f"{base}/v2/models/g/infer", json=body, timeout=10)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert r.status_code == 200, r.text
+    want = chain_by_hand(models, X, "embed", "head")
+    (out,) = r.json()["outputs"]
+    assert np.asarray(out["data"], dtype=np.float32).tobytes() == want.ravel().tobytes()
+    assert r.json()["parameters"]["graph_steps"] == "both/embed,both/alt,root/head"
+    assert proc.stderr is not None
+    logged = [json.loads(line) for line in proc.stderr.read().decode().splitlines() if line]
+    proc.stderr.close()
+    listening = [e for e in logged if e.get("msg") == "HTTP listening"]
+    assert [e["http_edge"] for e in listening] == ["threads"]

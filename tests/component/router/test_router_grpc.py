@@ -1,7 +1,8 @@
 """The router over gRPC, both ways, against real `modelplane serve` servers and ONNX models.
 
 `tritonclient.grpc` calls the graph as it calls a model; every node type runs gRPC steps
-(``grpc://`` serviceUrls) and answers what calling the models by hand answers, bit for bit.
+(``grpc://`` serviceUrls) and answers what calling the models by hand answers, bit for bit,
+through both HTTP edges (the threads call gRPC steps with `grpc_block`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from tests.component.router.graphs import (
 )
 from tests.component.router.servers import serve_router
 from tests.support.model_server import RunningServer
+
+pytestmark = pytest.mark.usefixtures("both_edges")  # gRPC steps on the loop and on threads
 
 
 def test_sequence_of_three_grpc_steps_equals_the_hand_calls_bit_for_bit(

@@ -457,27 +457,6 @@ CASES: list[Case] = [
         "must agree with serviceUrl's scheme",
     ),
     Case(
-        "graph-http-edge-threads-with-a-grpc-step",
-        graph(root("Sequence", {"serviceName": "a", "protocol": "grpc"}), httpEdge="threads"),
-        "spec.httpEdge",
-        "cel",
-        "httpEdge threads needs every step to speak REST",
-    ),
-    Case(
-        "graph-http-edge-threads-with-a-grpc-url",
-        graph(root("Sequence", {"serviceUrl": "grpc://m:8081/v2/models/m"}), httpEdge="threads"),
-        "spec.httpEdge",
-        "cel",
-        "httpEdge threads needs every step to speak REST",
-    ),
-    Case(
-        "graph-http-edge-threads-with-graph-protocol-grpc",
-        graph(root("Sequence", {"serviceName": "a"}), httpEdge="threads", protocol="grpc"),
-        "spec.httpEdge",
-        "cel",
-        "httpEdge threads needs every step to speak REST",
-    ),
-    Case(
         "graph-http-edge-unknown",
         graph(root("Sequence", {"serviceName": "a"}), httpEdge="fibers"),
         "spec.httpEdge",

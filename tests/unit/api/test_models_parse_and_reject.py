@@ -123,3 +123,20 @@ def test_a_condition_that_parses_is_kept_as_written() -> None:
     parsed = parse_resource(body)
     assert isinstance(parsed, InferenceGraph)
     assert parsed.to_dict() == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        graph(root("Sequence", {"serviceName": "a", "protocol": "grpc"}), httpEdge="threads"),
+        graph(root("Sequence", {"serviceUrl": "grpc://m:8081/v2/models/m"}), httpEdge="threads"),
+        graph(root("Ensemble", {"serviceName": "a"}), httpEdge="threads", protocol="grpc"),
+    ],
+    ids=["step-protocol", "grpc-url", "graph-protocol"],
+)
+def test_the_threads_edge_takes_grpc_steps(body: dict[str, Any]) -> None:
+    """The threaded path calls gRPC steps on its own threads (`router.grpc_block`)."""
+    parsed = parse_resource(body)
+    assert isinstance(parsed, InferenceGraph)
+    assert parsed.spec.http_edge == "threads"
+    assert problems(body) == []  # nor does the CRD's schema refuse it
