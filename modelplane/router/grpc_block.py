@@ -20,9 +20,8 @@ from typing import Any
 import grpc
 
 from modelplane.router.blocking import Sent
-from modelplane.router.grpc_transport import CHANNEL_OPTIONS, INFER_METHOD, answered, error_reply
+from modelplane.router.grpc_transport import CHANNEL_OPTIONS, answered, error_reply, model_infer
 from modelplane.router.transport import Reply
-from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 
 
 class _Ready:
@@ -67,12 +66,7 @@ class BlockingGrpcTransport:
                 if call is None:
                     channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
                     self._channels[target] = channel
-                    call = channel.unary_unary(
-                        INFER_METHOD,
-                        request_serializer=None,  # bytes the router serialized
-                        response_deserializer=pb.ModelInferResponse.FromString,
-                    )
-                    self._calls[target] = call
+                    call = self._calls[target] = model_infer(channel)
         return call
 
     async def infer(

@@ -65,6 +65,16 @@ def error_reply(exc: grpc.RpcError) -> Reply:
     return Reply(http_status(code), body, b"application/json")
 
 
+def model_infer(channel: grpc.Channel | grpc.aio.Channel) -> Any:
+    """ModelInfer on a channel (grpc.aio's or grpc's synchronous one), taking the bytes the
+    router serialized."""
+    return channel.unary_unary(
+        INFER_METHOD,
+        request_serializer=None,
+        response_deserializer=pb.ModelInferResponse.FromString,
+    )
+
+
 def answered(message: Any) -> Reply:
     """A ModelInferResponse as the upstream's 200 answer."""
     return Reply(200, b"", b"application/grpc", message=message)
@@ -111,12 +121,7 @@ class GrpcTransport:
     def _call(self, target: str) -> Callable[..., Any]:
         call = self._calls.get(target)
         if call is None:
-            call = self._channel(target).unary_unary(
-                INFER_METHOD,
-                request_serializer=None,  # bytes the router serialized
-                response_deserializer=pb.ModelInferResponse.FromString,
-            )
-            self._calls[target] = call
+            call = self._calls[target] = model_infer(self._channel(target))
         return call
 
     async def infer(
