@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import math
 import select
+import threading
 import time
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_running = threading.local()  # `members`: how deep this thread is inside Ensemble members
 
 
 class Suspended(RuntimeError):
@@ -96,14 +98,23 @@ async def together(
     return [results[i] for i in range(len(members))]
 
 
+def alone() -> bool:
+    """Whether the call being made on this thread is the only one in flight (not an Ensemble
+    member's): it may then wait for its answer without suspending."""
+    return not getattr(_running, "members", 0)
+
+
 def _resume(member: Coroutine[Any, Any, T], i: int, results: dict[int, T]) -> Sent | None:
     """Run a member on until its next request is out (what it waits on) or its end (None:
     its result is in `results`)."""
+    _running.members = getattr(_running, "members", 0) + 1
     try:
         sent = member.send(None)
     except StopIteration as done:
         results[i] = done.value
         return None
+    finally:
+        _running.members -= 1
     if type(sent) is Sent:
         return sent
     member.close()

@@ -2,12 +2,15 @@
 
 The same calls as `grpc_transport` (one reused channel per upstream, the request bytes the
 router serialized, the same answers and failures: `grpc_transport.error_reply`), on grpc's
-synchronous channels. ``infer`` starts the call, suspends once with a `blocking.Sent` on an
-eventfd that the call's completion writes (so an Ensemble sends its other members' requests,
-and waits for a gRPC member's answer with its REST members' sockets in one ``poll``), then
-takes the answer on the calling thread. Its time limit is the router's, as on the loop: the
-call is cancelled when it passes (TimeoutError), and an upstream's own DEADLINE_EXCEEDED
-stays its answer.
+synchronous channels. A call alone on its thread (a Sequence's, a Switch's) blocks in grpc,
+which then reads the answer on this thread: no hand-over from grpc's own thread; its limit
+is the call's deadline, and a DEADLINE_EXCEEDED once the limit has passed is the router's
+TimeoutError. An Ensemble member's call (`blocking.alone` is false) starts, suspends once
+with a `blocking.Sent` on an eventfd that the call's completion writes (so the Ensemble sends
+its other members' requests and waits for a gRPC member's answer with its REST members'
+sockets in one ``poll``), then takes the answer; it is cancelled when the router's limit
+passes (TimeoutError). An upstream's own DEADLINE_EXCEEDED before the limit stays its
+answer.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from modelplane.router.blocking import Sent
+from modelplane.router.blocking import Sent, alone
 from modelplane.router.grpc_transport import CHANNEL_OPTIONS, answered, error_reply, model_infer
 from modelplane.router.transport import Reply
 
@@ -47,6 +50,10 @@ class _Ready:
             self._owners -= 1
             if self._owners == 0:
                 os.close(self.fd)
+
+
+def _passed(due: float | None) -> bool:
+    return due is not None and time.monotonic() >= due
 
 
 class BlockingGrpcTransport:
@@ -81,6 +88,15 @@ class BlockingGrpcTransport:
         TimeoutError when no answer came within `limit` seconds (the call is cancelled).
         """
         due = None if limit is None else time.monotonic() + limit
+        if alone():  # nothing else to send meanwhile: grpc waits on this thread, no hand-over
+            try:
+                message = self._call(target)(request, metadata=meta, timeout=limit)
+            except grpc.RpcError as exc:
+                code = exc.code()  # a grpc.Call too
+                if code == grpc.StatusCode.DEADLINE_EXCEEDED and _passed(due):
+                    raise TimeoutError("no answer in time") from exc  # this call's own limit
+                return error_reply(exc)
+            return answered(message)
         ready = _Ready()
         try:
             future = self._call(target).future(request, metadata=meta)

@@ -10,10 +10,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from modelplane.router.blocking import Sent, Suspended, drive, sleep, together
+from modelplane.router.blocking import Sent, Suspended, alone, drive, sleep, together
 
 
 class Upstream:
@@ -26,7 +27,10 @@ class Upstream:
     def answer(self, name: str, after: float = 0.0) -> None:
         def write() -> None:
             time.sleep(after)
-            with contextlib.suppress(OSError):  # the test may be over, its sockets closed
+            deadline = time.monotonic() + 5
+            while name not in self.pairs and time.monotonic() < deadline:
+                time.sleep(0.005)  # a call made later, after others' answers
+            with contextlib.suppress(OSError, KeyError):  # the test may be over
                 self.pairs[name][1].send(name.encode())
 
         threading.Thread(target=write, daemon=True).start()
@@ -145,3 +149,29 @@ def test_together_inside_together_starts_every_request_before_any_answer_is_read
     results = drive(together([node(), upstream.call("z")], lambda i, r: False))
     assert results == [["x", "y"], "z"]
     assert upstream.log[:3] == ["send x", "send y", "send z"]
+
+
+def test_a_call_is_alone_outside_an_ensembles_members_and_not_inside_them(
+    upstream: Upstream,
+) -> None:
+    """`alone` lets a call with nothing else to send wait without suspending (`grpc_block`);
+    inside a member, however deep and after however many answers, it must suspend."""
+    seen: list[tuple[str, bool]] = []
+
+    async def step(name: str) -> str:
+        seen.append((name, alone()))
+        return await upstream.call(name)
+
+    async def sequence(*names: str) -> list[str]:
+        return [await step(n) for n in names]
+
+    async def graph() -> Any:
+        first = await step("a")
+        both = await together([sequence("b", "c"), step("d")], lambda i, r: False)
+        return first, both, await step("e")
+
+    for name in "abcde":
+        threading.Timer(0.05, upstream.answer, (name,)).start()
+    assert drive(graph()) == ("a", [["b", "c"], "d"], "e")
+    assert sorted(seen) == [("a", True), ("b", False), ("c", False), ("d", False), ("e", True)]
+    assert alone()  # and after it, on this thread
