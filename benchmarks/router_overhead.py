@@ -56,6 +56,7 @@ from benchmarks.servers import free_port
 DELAYS_MS = (2, 5, 10)  # ensemble members' service times
 SEQ_SLOWEST = f"router Sequence(m{max(DELAYS_MS)})"  # one hop to the slowest member alone
 THREADS_EDGE = "router REST/REST, threads edge"  # --http-edge threads, beside the default loop
+THREADS_GRPC_OUT = "router REST in / gRPC out, threads edge"
 ENSEMBLE_THREADS = "router Ensemble, threads edge"
 
 
@@ -270,6 +271,7 @@ async def measure(
             ("ens3", ens, "loop"),
             ("seqslow", one_step(slowest_url), "loop"),
             ("viarest-threads", one_step(rest_url), "threads"),
+            ("viagrpc-threads", one_step(grpc_url), "threads"),
             ("ens3-threads", ens, "threads"),
         ):
             hp, gp = free_port(), free_port()
@@ -297,6 +299,9 @@ async def measure(
             Client(THREADS_EDGE, rest_call(session, f"http://127.0.0.1:"
                    f"{routers['viarest-threads'][0]}/v2/models/viarest-threads/infer", body),
                    routers["viarest-threads"][2]),
+            Client(THREADS_GRPC_OUT, rest_call(session, f"http://127.0.0.1:"
+                   f"{routers['viagrpc-threads'][0]}/v2/models/viagrpc-threads/infer", body),
+                   routers["viagrpc-threads"][2]),
             *(Client(floor.label, rest_call(session, f"http://127.0.0.1:{floor.port}{infer}",
                                             body), floor.pid) for floor in floors),
         ]  # fmt: skip
