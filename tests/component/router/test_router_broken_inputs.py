@@ -179,10 +179,13 @@ class BrokenModel:
                 threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def __enter__(self) -> BrokenModel:
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept (close alone does not)
+        self._acceptor.join(5)
         self.sock.close()
 
 
