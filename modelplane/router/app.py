@@ -50,31 +50,20 @@ from modelplane.router.headers import REQUEST_ID, SOFT_FAILURES, HeaderPolicy
 from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics
 from modelplane.router.payload import Payload
 from modelplane.router.result import StepResult, failure
+from modelplane.router.served import (
+    EXTENSIONS,
+    NO_REPOSITORY,
+    NO_STATISTICS,
+    no_versions,
+    not_served,
+)
 from modelplane.router.settings import RouterSettings
 from modelplane.router.signature import Signature, config_document, metadata_document
 from modelplane.router.transport import Transport
 from modelplane.router.upstream import RetryPolicy
 
 SOFT_FAILURES_BYTES = SOFT_FAILURES.encode()
-# What a graph is not, said alike over REST and gRPC (`grpc_edge`)
-NO_STATISTICS = (
-    "a graph router keeps no model statistics: its metrics are at /metrics, its models' "
-    "statistics on their own servers"
-)
-NO_REPOSITORY = "a graph router has no model repository: it serves one graph"
 UNWRITTEN = "the graph's answer cannot be written as asked"
-# the V2 extensions the router serves for its graph (server metadata, REST and gRPC alike)
-EXTENSIONS = ("binary_tensor_data", "model_configuration")
-
-
-def not_served(name: str, graph: str) -> str:
-    """The error of a request for another model than the graph."""
-    return f"graph {name!r} is not served here; this is {graph!r}"
-
-
-def no_versions(graph: str) -> str:
-    """The error of a request naming a version: a graph has none."""
-    return f"graph {graph!r} has no versions: ask for it without one"
 
 
 log = logging.getLogger("modelplane.router")

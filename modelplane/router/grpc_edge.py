@@ -21,17 +21,17 @@ from google.protobuf import json_format
 
 from modelplane import __version__
 from modelplane.router.answer import SOFT_FAILURES_PARAMETER
-from modelplane.router.app import (
-    EXTENSIONS,
-    NO_REPOSITORY,
-    NO_STATISTICS,
-    RouterApp,
-    no_versions,
-    not_served,
-)
+from modelplane.router.app import RouterApp
 from modelplane.router.codes import grpc_code
 from modelplane.router.errors import Undescribed
 from modelplane.router.headers import SOFT_FAILURES
+from modelplane.router.served import (
+    EXTENSIONS,
+    NO_REPOSITORY,
+    NO_STATISTICS,
+    no_versions,
+    not_served,
+)
 from modelplane.router.signature import Signature, config_document, metadata_document
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2 as pb
 from modelplane.v2grpc.generated import grpc_predict_v2_pb2_grpc as pb_grpc
