@@ -1,4 +1,5 @@
-"""V2-aware chaining, pure: a previous V2 response's outputs become the next request's inputs."""
+"""V2-aware chaining, pure: a previous V2 response's outputs become the next request's inputs
+(and a Sequence that ended early answers only what was asked of its last step)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 from modelplane.router import tensors
 from modelplane.router.ensemble import EnsembleAnswer, prefixed_outputs
 from modelplane.router.errors import ChainError, UnknownOutput, is_error_document
-from modelplane.router.graph import Step
+from modelplane.router.graph import Node, Step
 from modelplane.router.payload import Payload
+from modelplane.router.result import StepResult, failure
 from modelplane.router.tensors import is_v2_response
 from modelplane.router.wellformed import is_request
 
@@ -234,3 +236,33 @@ def ensemble_requests(steps: Sequence[Step], request: Payload) -> dict[str, Payl
         key: _in_form_of(request, dataclasses.replace(v2, outputs=outputs))
         for key, outputs in wanted.items()
     }
+
+
+def earlier_answer(
+    node: Node,
+    current: StepResult,
+    answered: Step | None,
+    asked: list[dict[str, Any]],
+    ended: Step | None,
+    failed: StepResult | None,
+) -> StepResult:
+    """A Sequence's answer when it is not its last step's, though the client asked for outputs
+    by name (which only the last step was asked for): that answer with just those outputs, or,
+    when it lacks one, the last step's failure, or a 400 naming what is missing. Never another
+    step's other outputs under a 200 as if they had been asked for."""
+    picked = only_asked(current.payload, asked)
+    if picked is not None:
+        return StepResult(current.status, picked)
+    if ended is None and failed is not None:
+        return failed  # the last step failed (Soft): its failure says why
+    names = ", ".join(repr(a.get("name")) for a in asked)
+    where = answered.label if answered is not None else node.name
+    why = f"the condition of step {ended.label} ended the sequence" if ended else "it ended"
+    return failure(
+        400,
+        "unknown requested output",
+        f"requested output {names} is not in the answer of step {where}, which is the "
+        f"graph's answer because {why}; only the last step's outputs can be asked for by "
+        "name, and it did not run",
+        node.name,
+    )

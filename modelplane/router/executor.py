@@ -26,9 +26,9 @@ from modelplane.router import tensors
 from modelplane.router.blocking import sleep as blocking_sleep
 from modelplane.router.blocking import together
 from modelplane.router.chaining import (
+    earlier_answer,
     ensemble_requests,
     next_request,
-    only_asked,
     split_outputs,
     with_outputs,
 )
@@ -184,7 +184,7 @@ class Executor:
             if not fallback:
                 failure = result
         if current is not None and asked is not None and answered is not last:
-            return _earlier_answer(node, current, answered, asked, ended, failure)
+            return earlier_answer(node, current, answered, asked, ended, failure)
         if current is not None:
             return current
         if failure is not None:
@@ -367,36 +367,6 @@ async def _at_once(
         for task in tasks:
             task.cancel()
     return [task.result() for task in tasks]
-
-
-def _earlier_answer(
-    node: Node,
-    current: StepResult,
-    answered: Step | None,
-    asked: list[dict[str, Any]],
-    ended: Step | None,
-    failed: StepResult | None,
-) -> StepResult:
-    """A Sequence's answer when it is not its last step's, though the client asked for outputs
-    by name (which only the last step was asked for): that answer with just those outputs, or,
-    when it lacks one, the last step's failure, or a 400 naming what is missing. Never another
-    step's other outputs under a 200 as if they had been asked for."""
-    picked = only_asked(current.payload, asked)
-    if picked is not None:
-        return StepResult(current.status, picked)
-    if ended is None and failed is not None:
-        return failed  # the last step failed (Soft): its failure says why
-    names = ", ".join(repr(a.get("name")) for a in asked)
-    where = answered.label if answered is not None else node.name
-    why = f"the condition of step {ended.label} ended the sequence" if ended else "it ended"
-    return failure(
-        400,
-        "unknown requested output",
-        f"requested output {names} is not in the answer of step {where}, which is the "
-        f"graph's answer because {why}; only the last step's outputs can be asked for by "
-        "name, and it did not run",
-        node.name,
-    )
 
 
 def _grpc_request(payload: Payload) -> bytes:
